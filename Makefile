@@ -1,0 +1,46 @@
+# bsc-workbench — run `make help` for the list of targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-deps
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "} {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m compileall -q $(VENV)/lib > /dev/null || true
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the pinned requirements + the package (editable)
+
+system-deps: ## install Debian chromium + fonts-noto-cjk when root (needed for PDF and browser tests)
+	@bash scripts/system-deps.sh
+
+report: install ## run the main job on the embedded 2019 sample (writes outputs/<year>/<run>/)
+	$(VENV)/bin/bsc report
+
+validate: install ## validate the embedded sample (or DATA=path)
+	$(VENV)/bin/bsc validate $(or $(DATA),data/sample/2019)
+
+test: install system-deps ## install everything and run the whole test suite
+	$(VENV)/bin/ruff check bsc_lib tests bench
+	$(PY) -m pytest -q
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check bsc_lib tests bench
+
+sample: install ## regenerate the embedded sample data/sample/2019 from the generator
+	$(VENV)/bin/bsc sample data/sample/2019
+
+clean: ## remove the venv and outputs
+	rm -rf $(VENV) outputs/*/ .pytest_cache
+
+.PHONY: help install system-deps report validate test lint sample clean

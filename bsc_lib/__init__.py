@@ -1,0 +1,38 @@
+"""bsc-workbench: load, validate, score and analyse a Seoul-style BSC performance evaluation.
+
+Public API (stable names): :func:`load`, :func:`validate`, :func:`load_scheme`,
+:func:`evaluate`, and the classes :class:`BSCData`, :class:`Scheme`, :class:`Results`.
+The data flows one way: load → validate → score → analyse → present.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+
+from bsc_lib.errors import BSCError, DataError, Problem, SchemeError
+from bsc_lib.scheme import Scheme, load_scheme
+
+__version__ = "0.1.0"
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+_LAZY = {
+    "load": ("bsc_lib.io", "load"),
+    "BSCData": ("bsc_lib.io", "BSCData"),
+    "validate": ("bsc_lib.validate", "validate"),
+    "evaluate": ("bsc_lib.scoring", "evaluate"),
+    "Results": ("bsc_lib.scoring", "Results"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        mod, attr = _LAZY[name]
+        return getattr(import_module(mod), attr)
+    raise AttributeError(f"module 'bsc_lib' has no attribute {name!r}")
+
+
+__all__ = [
+    "BSCError", "DataError", "Problem", "SchemeError", "Scheme", "load_scheme",
+    *_LAZY,
+]

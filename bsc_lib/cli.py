@@ -1,0 +1,148 @@
+"""The ``bsc`` command line. ``bsc --help`` lists the subcommands.
+
+Errors meant for the analyst (:class:`bsc_lib.errors.BSCError`) are printed as a table of
+problems and the command exits with status 2; no traceback reaches the analyst unless
+``--debug`` is given. Unexpected errors exit with status 3 and a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from bsc_lib.errors import BSCError, problems_frame
+
+log = logging.getLogger("bsc_lib")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO_ROOT / "data" / "sample" / "2019"
+DEFAULT_SCHEME = REPO_ROOT / "params" / "scheme-2019.yaml"
+DEFAULT_OUT = REPO_ROOT / "outputs"
+
+
+def _print_problems(problems, stream=sys.stderr) -> None:
+    import pandas as pd
+
+    df = problems_frame(problems)
+    with pd.option_context("display.max_rows", 500, "display.max_colwidth", 80, "display.width", 200):
+        print(df.fillna("").to_string(index=False), file=stream)
+
+
+def cmd_validate(args) -> int:
+    from bsc_lib.scheme import load_scheme
+    from bsc_lib.validate import validate
+
+    scheme = load_scheme(args.scheme)
+    problems = validate(args.path, scheme=scheme)
+    if problems:
+        print(f"{args.path}: {len(problems)} problem(s) found", file=sys.stderr)
+        _print_problems(problems)
+        return 2
+    print(f"{args.path}: OK — no problems found")
+    return 0
+
+
+def cmd_template(args) -> int:
+    from bsc_lib.io import write_template
+
+    out = write_template(args.path)
+    print(f"template written: {out}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from bsc_lib.sample import write_sample
+
+    out = write_sample(args.outdir, year=args.year, seed=args.seed, scale=args.scale)
+    print(f"sample written: {out}")
+    return 0
+
+
+def cmd_describe(args) -> int:
+    from bsc_lib.describe import describe_text
+    from bsc_lib.io import load
+    from bsc_lib.scheme import load_scheme
+
+    data = load(args.data, scheme=load_scheme(args.scheme))
+    print(describe_text(data, lang=args.lang))
+    return 0
+
+
+def cmd_report(args) -> int:
+    from bsc_lib.pipeline import run_report
+
+    run_dir = run_report(
+        data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half,
+        lang=args.lang, out=args.out,
+    )
+    print(f"report complete: {run_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bsc", description="Seoul BSC evaluation workbench.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks (for developers)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("validate", help="check a CSV folder or xlsx workbook; list every problem")
+    s.add_argument("path", help="folder of CSV files or an .xlsx workbook")
+    s.add_argument("--scheme", default=str(DEFAULT_SCHEME), help="scheme YAML (default: 2019)")
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("template", help="write an empty, documented input workbook")
+    s.add_argument("path", help="output .xlsx path")
+    s.set_defaults(func=cmd_template)
+
+    s = sub.add_parser("sample", help="write the synthetic sample dataset (CSV folder)")
+    s.add_argument("outdir")
+    s.add_argument("--year", type=int, default=2019)
+    s.add_argument("--seed", type=int, default=20190201)
+    s.add_argument("--scale", type=float, default=1.0, help="size factor (1 = Seoul: 697 KPIs)")
+    s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("describe", help="load, validate and summarise a dataset")
+    s.add_argument("--data", default=str(DEFAULT_DATA))
+    s.add_argument("--scheme", default=str(DEFAULT_SCHEME))
+    s.add_argument("--lang", choices=["ko", "en"], default="ko")
+    s.set_defaults(func=cmd_describe)
+
+    s = sub.add_parser("report", help="run the whole annual report into outputs/<year>/<run>/")
+    s.add_argument("--data", default=str(DEFAULT_DATA))
+    s.add_argument("--scheme", default=str(DEFAULT_SCHEME))
+    s.add_argument("--year", type=int, default=2019)
+    s.add_argument("--half", choices=["year", "H1", "H2"], default="year")
+    s.add_argument("--lang", choices=["ko", "en"], default="ko")
+    s.add_argument("--out", default=str(DEFAULT_OUT))
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except BSCError as exc:
+        print(f"error: {len(exc.problems)} problem(s) found", file=sys.stderr)
+        _print_problems(exc.problems)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for analysts
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
