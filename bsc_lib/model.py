@@ -409,3 +409,26 @@ class BSCData:
         return pd.DataFrame(
             [{"table": n, "table_ko": TABLES[n].ko, "rows": len(self.tables[n])} for n in TABLES]
         )
+
+
+def data_format_markdown() -> str:
+    """The README's data-format section, generated from :data:`TABLES` (a test keeps them in sync)."""
+    lines = []
+    for t in TABLES.values():
+        req = "required" if t.required else "optional"
+        lines.append(f"#### `{t.name}` ({t.ko}) — {req}")
+        lines.append("")
+        lines.append(f"{t.description} Key: `{', '.join(t.key)}`.")
+        lines.append("")
+        lines.append("| column | 한국어 헤더 | type | required | meaning |")
+        lines.append("|---|---|---|---|---|")
+        for c in t.columns:
+            need = "yes" if c.required and not c.nullable else ("blank ok" if c.required else "no")
+            extra = ""
+            if c.allowed:
+                extra = " Codes: " + ", ".join(f"`{a}`" for a in c.allowed) + "."
+            if c.fk:
+                extra += " Must exist in " + " or ".join(f"`{f}`" for f in c.fk) + "."
+            lines.append(f"| `{c.name}` | {c.ko} | {c.dtype} | {need} | {c.description}{extra} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

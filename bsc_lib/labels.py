@@ -1,0 +1,95 @@
+"""User-facing labels: Korean by default, English on request.
+
+``COLUMN_LABELS`` maps identifiers (column names, codes, titles) to ``{"ko": …, "en": …}``;
+:func:`label` looks one up and falls back to the identifier itself. Model columns get
+their Korean header from :mod:`bsc_lib.model` automatically.
+"""
+
+from __future__ import annotations
+
+from bsc_lib.model import TABLES
+
+COLUMN_LABELS: dict[str, dict[str, str]] = {
+    # codes
+    "main_office": {"ko": "본청", "en": "Main office"},
+    "business_office": {"ko": "사업소", "en": "Business office"},
+    "independent": {"ko": "독립기관", "en": "Independent body"},
+    "institutional": {"ko": "기관평가", "en": "Institutional"},
+    "individual": {"ko": "개인평가", "en": "Individual"},
+    "achieved": {"ko": "달성", "en": "Achieved"},
+    "caution": {"ko": "주의", "en": "Caution"},
+    "missed": {"ko": "미달", "en": "Missed"},
+    "core": {"ko": "핵심과제", "en": "Core task"},
+    "general": {"ko": "일반과제", "en": "General task"},
+    "covered": {"ko": "연계됨", "en": "Covered"},
+    "uncovered": {"ko": "미연계", "en": "Not covered"},
+    "H1": {"ko": "상반기", "en": "First half"},
+    "H2": {"ko": "하반기", "en": "Second half"},
+    "year": {"ko": "연간", "en": "Year"},
+    # components
+    "pre_evaluation": {"ko": "사전평가", "en": "Pre-evaluation"},
+    "achievement": {"ko": "달성도평가", "en": "Achievement"},
+    "qualitative": {"ko": "정성평가", "en": "Qualitative"},
+    "evaluator": {"ko": "평가자 점수", "en": "Evaluator score"},
+    "cooperation": {"ko": "대내·외 협력평가", "en": "Cooperation"},
+    "organisation": {"ko": "조직관리", "en": "Organisation management"},
+    "deductions": {"ko": "감점", "en": "Deductions"},
+    "integrity_index": {"ko": "청렴지수", "en": "Integrity index"},
+    # result columns
+    "institutions": {"ko": "기관 수", "en": "Institutions"},
+    "departments": {"ko": "부서 수", "en": "Departments"},
+    "projects": {"ko": "주요사업 수", "en": "Major projects"},
+    "core_projects": {"ko": "핵심사업 수", "en": "Core projects"},
+    "kpis": {"ko": "성과지표 수", "en": "KPIs"},
+    "count": {"ko": "개수", "en": "Count"},
+    "who": {"ko": "담당", "en": "Responsible"},
+    "n_projects": {"ko": "연계 사업 수", "en": "Projects"},
+    "total": {"ko": "총점", "en": "Total"},
+    "grade": {"ko": "등급", "en": "Grade"},
+    "rank_in_group": {"ko": "유형 내 순위", "en": "Rank in group"},
+    "rank_overall": {"ko": "전체 순위", "en": "Overall rank"},
+    "points": {"ko": "점수", "en": "Points"},
+    "max_points": {"ko": "배점", "en": "Max points"},
+    "component": {"ko": "평가요소", "en": "Component"},
+    "unit_id": {"ko": "평가대상ID", "en": "Unit id"},
+    "evaluation": {"ko": "평가구분", "en": "Evaluation"},
+    "rate": {"ko": "달성률", "en": "Achievement rate"},
+    "capped_rate": {"ko": "달성률(상한적용)", "en": "Capped rate"},
+    "status": {"ko": "달성상태", "en": "Status"},
+    "flag": {"ko": "비고", "en": "Flag"},
+    "baseline": {"ko": "기준치", "en": "Baseline"},
+    "position_grade": {"ko": "직급", "en": "Position grade"},
+    "n_flags": {"ko": "확인필요 건수", "en": "Flags"},
+    "index": {"ko": "청렴지수", "en": "Integrity index"},
+    # titles
+    "title_counts_by_type": {"ko": "기관유형별 평가대상 규모", "en": "Evaluated units by institution type"},
+    "title_schedule": {"ko": "연간 성과관리 추진일정", "en": "The yearly evaluation cycle"},
+    "title_strategy_map": {"ko": "전략맵: 기관 → 전략목표 → 성과목표 → 주요사업 (지표 수)",
+                           "en": "Strategy map: institution → strategic goal → performance goal → project (KPIs)"},
+    "title_task_coverage": {"ko": "시정 4개년 계획 과제별 연계 사업 수", "en": "Projects per four-year-plan task"},
+}
+
+
+def _model_labels() -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for t in TABLES.values():
+        out.setdefault(t.name, {"ko": t.ko, "en": t.name})
+        for c in t.columns:
+            out.setdefault(c.name, {"ko": c.ko, "en": c.name})
+    return out
+
+
+_ALL = {**_model_labels(), **COLUMN_LABELS}
+
+
+def label(key: str, lang: str = "ko") -> str:
+    """The label of ``key`` in ``lang`` ("ko" or "en"); the key itself when unknown."""
+    entry = _ALL.get(str(key))
+    if entry is None:
+        return str(key)
+    return entry.get(lang, entry.get("en", str(key)))
+
+
+def relabel_columns(columns, lang: str = "ko") -> list[str]:
+    """Labels for a list of column names (for displayed and exported tables)."""
+    return [label(c, lang) for c in columns]
