@@ -147,3 +147,36 @@ def describe_text(data: BSCData, year: int = 2019, lang: str = "ko") -> str:
             d["completeness"].to_string(index=False, float_format=lambda v: f"{v:.1%}"),
         ]
     )
+
+
+def unit_names(data: BSCData) -> pd.DataFrame:
+    """Every evaluated unit (institutions and departments) with its names and institution.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``unit_id``, ``level`` (institution|department), ``name_ko``, ``name_en``,
+        ``institution_id``, ``institution_ko``, ``inst_type``. Sorted by unit_id.
+    """
+    inst = data.institutions
+    i = pd.DataFrame({"unit_id": inst["institution_id"], "level": "institution", "name_ko": inst["name_ko"],
+                      "name_en": inst["name_en"], "institution_id": inst["institution_id"]})
+    dep = data.departments
+    d = pd.DataFrame({"unit_id": dep["department_id"], "level": "department", "name_ko": dep["name_ko"],
+                      "name_en": dep["name_en"], "institution_id": dep["institution_id"]})
+    out = pd.concat([i, d], ignore_index=True)
+    idx = inst.set_index("institution_id")
+    out["institution_ko"] = out["institution_id"].map(idx["name_ko"])
+    out["inst_type"] = out["institution_id"].map(idx["inst_type"])
+    return out.sort_values("unit_id", kind="stable").reset_index(drop=True)
+
+
+def with_names(df: pd.DataFrame, data: BSCData, on: str = "unit_id") -> pd.DataFrame:
+    """``df`` with ``name_ko`` and ``institution_ko`` inserted after the column ``on``."""
+    names = unit_names(data).set_index("unit_id")
+    out = df.copy()
+    pos = list(out.columns).index(on) + 1
+    for j, col in enumerate(("name_ko", "institution_ko")):
+        if col not in out.columns:
+            out.insert(pos + j, col, out[on].map(names[col]))
+    return out

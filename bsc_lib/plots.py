@@ -73,3 +73,52 @@ def coverage_bar(coverage: pd.DataFrame, lang: str = "ko") -> go.Figure:
                  labels={"task_id": "", "n_projects": label("n_projects", lang), "status": ""})
     fig.update_xaxes(matches=None, showticklabels=False)
     return _style(fig, label("title_task_coverage", lang))
+
+
+def target_vs_trend(kdiff: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Target against the KPI's own trend forecast (from difficulty.kpi_difficulty), log-log.
+
+    Points below the diagonal (for up KPIs) ask for less than the history's trend; the
+    colour marks the easy / hard / other classification.
+    """
+    d = kdiff[(kdiff["trend_forecast"] > 0) & (kdiff["target"] > 0)].copy()
+    cls = pd.Series("normal", index=d.index)
+    cls[d["hard"].fillna(False).astype(bool)] = "hard"
+    cls[d["easy"].fillna(False).astype(bool)] = "easy"
+    d["class"] = cls.map(lambda v: label(v, lang))
+    fig = px.scatter(d, x="trend_forecast", y="target", color="class", symbol="polarity", log_x=True, log_y=True,
+                     hover_data=["kpi_id", "name_ko", "owner_id", "gap", "challenge_z"],
+                     color_discrete_map={label("easy", lang): "#d7301f", label("hard", lang): "#1b7837",
+                                         label("normal", lang): "#969696"},
+                     labels={"trend_forecast": label("trend_forecast", lang), "target": label("target", lang),
+                             "class": "", "polarity": label("polarity", lang)})
+    if len(d):
+        lo, hi = float(min(d["trend_forecast"].min(), d["target"].min())), float(max(d["trend_forecast"].max(), d["target"].max()))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "#444"},
+                                 name=label("target_equals_trend", lang), hoverinfo="skip"))
+    return _style(fig, label("title_target_vs_trend", lang), height=520)
+
+
+def gap_histogram(kdiff: pd.DataFrame, easy_margin: float = 0.02, lang: str = "ko") -> go.Figure:
+    """Distribution of the polarity-signed gap between target and trend forecast."""
+    d = kdiff.dropna(subset=["gap"])
+    fig = px.histogram(d, x="gap", nbins=60, labels={"gap": label("gap", lang)})
+    fig.add_vline(x=-easy_margin, line_dash="dash", line_color="#d7301f",
+                  annotation_text=label("easy_threshold", lang))
+    fig.update_xaxes(tickformat=".0%")
+    return _style(fig, label("title_gap_histogram", lang))
+
+
+def unit_easy_bar(udiff: pd.DataFrame, top: int = 20, lang: str = "ko") -> go.Figure:
+    """Units with the most weight on easy targets (from difficulty.unit_difficulty + names)."""
+    d = udiff.sort_values(["weight_on_easy", "share_easy"], ascending=False, kind="stable").head(top)
+    name = d["name_ko"] if "name_ko" in d else d["owner_id"]
+    d = d.assign(unit=d["owner_id"] + " " + name.fillna(""))
+    fig = go.Figure([
+        go.Bar(y=d["unit"], x=d["weight_on_easy"], orientation="h", name=label("weight_on_easy", lang), marker_color="#d7301f"),
+        go.Bar(y=d["unit"], x=d["share_easy"], orientation="h", name=label("share_easy", lang), marker_color="#fdb863"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickformat=".0%")
+    return _style(fig, label("title_unit_easy", lang), height=160 + 28 * len(d))
