@@ -22,12 +22,39 @@ DEFAULT_SCHEME = REPO_ROOT / "params" / "scheme-2019.yaml"
 DEFAULT_OUT = REPO_ROOT / "outputs"
 
 
-def _print_problems(problems, stream=sys.stderr) -> None:
-    import pandas as pd
+def _print_problems(problems, stream=None) -> None:
+    """Print problems grouped by file (and sheet): one line each, then a count per rule.
+
+    Line format: ``  row N  column  rule  message (value: …)``; Korean text is padded by its
+    display width so the columns line up in a terminal. ``stream`` defaults to the current
+    ``sys.stderr``.
+    """
+    import unicodedata
+
+    stream = stream if stream is not None else sys.stderr
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    def pad(text: str, n: int) -> str:
+        return text + " " * max(0, n - width(text))
 
     df = problems_frame(problems)
-    with pd.option_context("display.max_rows", 500, "display.max_colwidth", 80, "display.width", 200):
-        print(df.fillna("").to_string(index=False), file=stream)
+    if df.empty:
+        return
+    df["where"] = df["file"] + df["sheet"].map(lambda s: f" [sheet {s}]" if s else "")
+    df["at"] = ("row " + df["row"].astype("str")).where(df["row"].notna(), "")
+    col_w = min(28, int(df["column"].map(width).max()))
+    rule_w = int(df["rule"].map(len).max())
+    at_w = int(df["at"].map(len).max())
+    for where, grp in df.groupby("where", sort=False):
+        print(f"\n{where}", file=stream)
+        for p in grp.sort_values("row", na_position="first", kind="stable").itertuples(index=False):
+            value = f" (value: {p.value})" if p.value and p.value not in p.message else ""
+            cells = [pad(text, w) for text, w in ((p.at, at_w), (p.column, col_w)) if w]
+            print("  " + "  ".join([*cells, pad(p.rule, rule_w), f"{p.message}{value}"]), file=stream)
+    counts = df["rule"].value_counts(sort=True)
+    print("\nproblems by rule: " + ", ".join(f"{r} {n}" for r, n in counts.items()), file=stream)
 
 
 def cmd_validate(args) -> int:
@@ -81,6 +108,30 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    from bsc_lib.pipeline import InputsChanged, load_callable, verify_run
+
+    tables_fn = load_callable(args.tables_fn) if args.tables_fn else None
+    load_fn = load_callable(args.load_fn) if args.load_fn else None
+    try:
+        result = verify_run(args.run_dir, tables_fn=tables_fn, load_fn=load_fn,
+                            data_path=args.data, scheme_path=args.scheme)
+    except InputsChanged as exc:
+        print(f"{args.run_dir}: NOT VERIFIED — the inputs changed since the run", file=sys.stderr)
+        _print_problems(exc.problems)
+        return 1
+    shown = result[["table", "rows_recorded", "rows_now", "identical"]].astype(
+        {"rows_recorded": "str", "rows_now": "str"})
+    shown = shown.assign(identical=result["identical"].map({True: "yes", False: "NO"}))
+    print(shown.to_string(index=False))
+    if bool(result["identical"].all()):
+        print(f"{args.run_dir}: verified — all {len(result)} table(s) identical")
+        return 0
+    bad = ", ".join(result.loc[~result["identical"], "table"])
+    print(f"{args.run_dir}: NOT VERIFIED — differing table(s): {bad}", file=sys.stderr)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bsc", description="Seoul BSC evaluation workbench.")
     p.add_argument("--debug", action="store_true", help="show tracebacks (for developers)")
@@ -118,6 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lang", choices=["ko", "en"], default="ko")
     s.add_argument("--out", default=str(DEFAULT_OUT))
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("verify", help="recompute a run's result tables; exit 0 when identical, 1 otherwise")
+    s.add_argument("run_dir", help="a completed run folder outputs/<year>/<run>/")
+    s.add_argument("--data", default=None, help="data path (default: the one in the manifest)")
+    s.add_argument("--scheme", default=None, help="scheme YAML (default: the one in the manifest)")
+    s.add_argument("--tables-fn", default=None, metavar="MODULE:FUNCTION",
+                   help="advanced: the function computing the result tables (default: bsc_lib.tables.result_tables)")
+    s.add_argument("--load-fn", default=None, metavar="MODULE:FUNCTION",
+                   help="advanced: the data loader (default: bsc_lib.io.load)")
+    s.set_defaults(func=cmd_verify)
     return p
 
 

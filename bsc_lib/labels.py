@@ -25,7 +25,7 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "uncovered": {"ko": "미연계", "en": "Not covered"},
     "H1": {"ko": "상반기", "en": "First half"},
     "H2": {"ko": "하반기", "en": "Second half"},
-    "year": {"ko": "연간", "en": "Year"},
+    "half_year": {"ko": "연간", "en": "Whole year"},
     # components
     "pre_evaluation": {"ko": "사전평가", "en": "Pre-evaluation"},
     "achievement": {"ko": "달성도평가", "en": "Achievement"},
