@@ -56,7 +56,7 @@ MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 #: Plotly renderer of the notebook kernels: the JSON mimetype (used by report.html) plus
 #: the offline notebook renderer (so the executed .ipynb also shows charts in Jupyter).
-PLOTLY_RENDERER = "plotly_mimetype+notebook"
+PLOTLY_RENDERER = "plotly_mimetype"  # JSON only: report_html inlines plotly.js once; keeps executed notebooks small
 #: Where Chromium is looked for first (Debian package); then ``chromium`` on PATH.
 CHROMIUM = "/usr/bin/chromium"
 PDF_TIMEOUT_S = 120

@@ -1,0 +1,56 @@
+"""Input/output of BSC data: load a CSV folder or an ``.xlsx`` workbook; write the template.
+
+* :func:`load` – read, parse and validate; returns a canonical :class:`BSCData` or raises
+  :class:`bsc_lib.errors.DataError` listing *all* problems.
+* :func:`read_tables` – read and parse only (no validation rules).
+* :func:`write_template` – the empty, documented input workbook.
+
+Input formats and cell rules are documented in :mod:`bsc_lib.io.reader` (files, encodings,
+sheets, row numbers) and :mod:`bsc_lib.io.parse` (headers, missing tokens, numbers,
+booleans, codes); the rules in :mod:`bsc_lib.validate`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bsc_lib.errors import DataError
+from bsc_lib.io.loader import read_tables
+from bsc_lib.io.problems import TableOrigin
+from bsc_lib.io.template import write_template
+from bsc_lib.model import BSCData
+from bsc_lib.scheme import Scheme
+
+__all__ = ["BSCData", "TableOrigin", "load", "read_tables", "write_template"]
+
+
+def load(path: str | Path, scheme: Scheme | None = None) -> BSCData:
+    """Read and validate a CSV folder or an ``.xlsx`` workbook.
+
+    Parameters
+    ----------
+    path
+        A folder with one CSV per table (``<english name>.csv`` or ``<korean name>.csv``) or
+        a workbook with one sheet per table.
+    scheme
+        The evaluation scheme used by the rules (weight sum, scales, items); None loads
+        ``params/scheme-2019.yaml``.
+
+    Returns
+    -------
+    BSCData
+        Every table of :data:`bsc_lib.model.TABLES` (absent optional tables empty), columns
+        in model order with the dtypes of :func:`bsc_lib.model.pandas_dtype`, English codes,
+        ``source`` = ``str(path)`` and ``input_hashes`` = ``{file name: sha256}``.
+
+    Raises
+    ------
+    DataError
+        Listing every problem found (file, sheet, row, column, rule, value, message).
+    """
+    from bsc_lib.validate import check_path
+
+    data, problems = check_path(path, scheme)
+    if problems or data is None:
+        raise DataError(problems)
+    return data
