@@ -1,0 +1,271 @@
+"""Score components of the BSC scheme: one module per component, shared helpers here.
+
+Every component function is pure: canonical input tables and explicit scheme parameters in,
+a :class:`ComponentResult` out. A result carries
+
+``scores``
+    one row per scored unit: ``unit_id``, ``unit_level`` (``department`` | ``institution`` |
+    ``person``), ``points``, ``max_points``;
+``details``
+    the decomposition of every unit's points into leaf contributions: ``unit_id``,
+    ``unit_level``, ``item``, ``half``, ``source_id`` (the department or KPI owner a
+    contribution comes from, ``""`` when it is the unit itself), ``value`` and descriptive
+    columns (``target``, ``rating_mean`` …). For every unit, ``details.value`` sums to
+    ``scores.points`` (tested);
+``flags``
+    anything unusual, never silently dropped: ``unit_id``, ``component``, ``item``, ``flag``,
+    ``detail``, ``half``, ``severity`` (``warning`` | ``info``).
+
+Conventions shared by the components (documented once here):
+
+* Halves. A component rated twice a year is scored per half; the year's score is
+  ``Σ_h w_h × score_h`` with the weights of the scheme's ``year_combine`` (``half="H1"`` or
+  ``"H2"`` uses that half with weight 1). A half with no data for a unit scores 0 for that
+  half and is flagged; weights are not renormalised.
+* ``institution_from: departments_mean``: an institution's score is the plain mean over *all*
+  its departments (those listed in ``departments``) of the department scores as defined by the
+  component (a department that scores 0 because it has no data counts as 0 and carries its
+  flag). An institution without departments scores 0 (flag ``no_departments``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bsc_lib.errors import DataError, Problem
+from bsc_lib.model import HALVES
+
+SCORE_COLUMNS = ["unit_id", "unit_level", "points", "max_points"]
+DETAIL_COLUMNS = ["unit_id", "unit_level", "item", "half", "source_id", "value"]
+FLAG_COLUMNS = ["unit_id", "component", "item", "flag", "detail", "half", "severity"]
+
+#: Flags that only inform (not counted in ``n_flags``).
+INFO_FLAGS = frozenset({"not_used", "zero_actual", "not_in_scope"})
+
+#: Korean and English labels of every flag code the engine writes (for reports).
+FLAG_LABELS: dict[str, dict[str, str]] = {
+    "missing_actual": {"ko": "실적 누락", "en": "Actual missing"},
+    "missing_target": {"ko": "목표 누락", "en": "Target missing"},
+    "unverified": {"ko": "증빙 미검증", "en": "Not verified"},
+    "zero_target": {"ko": "목표치 0", "en": "Zero target"},
+    "negative_value": {"ko": "음수 값", "en": "Negative value"},
+    "zero_actual": {"ko": "하향지표 실적 0", "en": "Down KPI with actual 0"},
+    "no_baseline": {"ko": "기준실적 없음", "en": "No baseline"},
+    "target_not_beyond_baseline": {"ko": "목표가 기준실적 이하", "en": "Target not beyond baseline"},
+    "no_band": {"ko": "목표구간 누락", "en": "Band limit missing"},
+    "band_inverted": {"ko": "목표구간 역전", "en": "Band limits inverted"},
+    "no_kpis": {"ko": "성과지표 없음", "en": "No KPIs"},
+    "no_scored_kpis": {"ko": "평가 가능한 지표 없음", "en": "No scorable KPI"},
+    "zero_weights": {"ko": "가중치 합 0", "en": "Weights sum to 0"},
+    "unknown_kpi": {"ko": "미등록 지표", "en": "Unknown KPI"},
+    "unknown_owner": {"ko": "미등록 소관", "en": "Unknown owner"},
+    "not_used": {"ko": "미반영", "en": "Not used"},
+    "no_departments": {"ko": "소속 부서 없음", "en": "No departments"},
+    "no_ratings": {"ko": "평가 없음", "en": "No ratings"},
+    "missing_item": {"ko": "항목 누락", "en": "Item missing"},
+    "missing_score": {"ko": "점수 공란", "en": "Blank score"},
+    "unknown_item": {"ko": "미등록 항목", "en": "Unknown item"},
+    "unknown_unit": {"ko": "미등록 대상", "en": "Unknown unit"},
+    "unknown_project": {"ko": "미등록 사업", "en": "Unknown project"},
+    "not_in_scope": {"ko": "평가대상 아님", "en": "Out of scope"},
+    "missing_data": {"ko": "자료 누락", "en": "Data missing"},
+    "no_data": {"ko": "자료 없음", "en": "No data"},
+    "missing_consulting": {"ko": "컨설팅 참여 여부 누락", "en": "Consulting participation missing"},
+    "role_unit_mismatch": {"ko": "역할·소속 불일치", "en": "Role does not match unit"},
+}
+
+
+@dataclass
+class ComponentResult:
+    """The output of one component for one evaluation (see the module docstring)."""
+
+    component: str
+    scores: pd.DataFrame
+    details: pd.DataFrame
+    flags: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- frames
+def empty_scores() -> pd.DataFrame:
+    """An empty ``scores`` frame."""
+    return pd.DataFrame({
+        "unit_id": pd.Series(dtype="str"), "unit_level": pd.Series(dtype="str"),
+        "points": pd.Series(dtype="float64"), "max_points": pd.Series(dtype="float64"),
+    })
+
+
+def empty_details(extra: Iterable[str] = ()) -> pd.DataFrame:
+    """An empty ``details`` frame with the base columns (+ ``extra`` float columns)."""
+    cols = {c: pd.Series(dtype="str") for c in DETAIL_COLUMNS if c != "value"}
+    cols["value"] = pd.Series(dtype="float64")
+    for c in extra:
+        cols[c] = pd.Series(dtype="float64")
+    return pd.DataFrame(cols)
+
+
+_EMPTY_FLAGS = pd.DataFrame({c: pd.Series(dtype="str") for c in FLAG_COLUMNS})
+
+
+def empty_flags() -> pd.DataFrame:
+    """An empty ``flags`` frame."""
+    return _EMPTY_FLAGS.copy()
+
+
+def make_flags(unit_id, component: str, flag, item="", detail="", half="") -> pd.DataFrame:
+    """Build flag rows; every argument may be a scalar or an array-like of equal length.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unit_id, component, item, flag, detail, half, severity``.
+    """
+    n = 1 if np.isscalar(unit_id) else len(unit_id)
+    if n == 0:
+        return empty_flags()
+
+    def col(v):
+        if np.isscalar(v) or v is None:
+            return np.full(n, "" if v is None else str(v), dtype=object)
+        ser = pd.Series(np.asarray(v, dtype=object), dtype="object")
+        if len(ser) != n:
+            raise ValueError("make_flags: arguments of different lengths")
+        return ser.where(ser.notna(), "").astype("str").to_numpy(dtype=object)
+
+    out = pd.DataFrame({
+        "unit_id": col(unit_id), "component": col(component), "item": col(item),
+        "flag": col(flag), "detail": col(detail), "half": col(half),
+    })
+    out["severity"] = np.where(out["flag"].isin(INFO_FLAGS), "info", "warning")
+    return out.astype("str")
+
+
+def concat_frames(frames: Iterable[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate non-empty frames; ``empty`` when there are none."""
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return empty.copy()
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def concat_flags(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate flag frames and drop exact duplicates (stable order)."""
+    out = concat_frames(frames, empty_flags())
+    return out.drop_duplicates(ignore_index=True)
+
+
+# --------------------------------------------------------------------------- inputs
+def num(s: pd.Series) -> pd.Series:
+    """A column as float64 (unparseable → NaN)."""
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def as_bool(s: pd.Series) -> pd.Series:
+    """A boolean column as plain ``bool`` with missing values read as ``False``."""
+    return s.astype("boolean").fillna(False).astype(bool)
+
+
+def ids(s: pd.Series) -> pd.Series:
+    """An id column as ``str``."""
+    return s.astype("str")
+
+
+def check_range(df: pd.DataFrame, col: str, lo: float, hi: float, table: str,
+                what: str = "the scheme's scale") -> None:
+    """Raise :class:`DataError` listing rows of ``df[col]`` outside ``[lo, hi]`` (NaN ignored)."""
+    v = num(df[col])
+    bad = v.notna() & ((v < lo - 1e-9) | (v > hi + 1e-9))
+    if bad.any():
+        rows = df.loc[bad]
+        probs = [
+            Problem(file=table, rule="range", column=col, value=f"{x:g}",
+                    message=f"{col} outside {what} [{lo:g}, {hi:g}]")
+            for x in num(rows[col]).head(20)
+        ]
+        raise DataError(probs)
+
+
+def check_unique(df: pd.DataFrame, key: list[str], table: str) -> None:
+    """Raise :class:`DataError` when ``key`` is not unique in ``df``."""
+    dup = df.duplicated(key, keep=False)
+    if dup.any():
+        vals = df.loc[dup, key].astype("str").agg("/".join, axis=1).head(20)
+        raise DataError([Problem(file=table, rule="unique", column="+".join(key), value=v,
+                                 message=f"duplicate key ({', '.join(key)})") for v in vals])
+
+
+# --------------------------------------------------------------------------- halves
+def half_weights(year_combine: Mapping[str, float], half: str) -> dict[str, float]:
+    """Weights of the halves used for ``half`` (``"H1"``, ``"H2"`` or ``"year"``).
+
+    ``"year"`` uses ``year_combine`` (halves with weight 0 are dropped); a single half
+    has weight 1.
+    """
+    if half == "year":
+        return {h: float(year_combine.get(h, 0.0)) for h in HALVES if year_combine.get(h, 0.0) > 0}
+    if half in HALVES:
+        return {half: 1.0}
+    raise ValueError(f"half must be one of H1, H2, year; got {half!r}")
+
+
+def weight_by_half(values: pd.Series, halves: pd.Series, weights: Mapping[str, float]) -> pd.Series:
+    """``values × weights[half]`` (halves not in ``weights`` → 0)."""
+    return values * halves.map(dict(weights)).astype("float64").fillna(0.0)
+
+
+# --------------------------------------------------------------------------- institutions
+def institutions_from_departments(
+    dept_scores: pd.DataFrame,
+    dept_details: pd.DataFrame,
+    departments: pd.DataFrame,
+    institution_ids: pd.Series,
+    component: str,
+    max_points: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Institution score = mean over all its departments of the department scores.
+
+    Parameters
+    ----------
+    dept_scores, dept_details
+        Department ``scores`` and ``details`` of a component (every department present).
+    departments
+        ``department_id``, ``institution_id``.
+    institution_ids
+        The institutions to score.
+    component, max_points
+        For flags and the ``max_points`` column.
+
+    Returns
+    -------
+    tuple of DataFrame
+        ``(scores, details, flags)`` at ``unit_level == "institution"``; detail values are the
+        department contributions divided by the number of departments, ``source_id`` is the
+        department (or the KPI owner when already set).
+    """
+    dmap = departments[["department_id", "institution_id"]].astype("str")
+    n = dmap.groupby("institution_id").size().rename("n_departments")
+    inst = pd.DataFrame({"unit_id": pd.Series(institution_ids, dtype="str").unique()})
+    s = dept_scores.merge(dmap, left_on="unit_id", right_on="department_id", how="inner")
+    tot = s.groupby("institution_id")["points"].sum()
+    inst["n"] = inst["unit_id"].map(n).fillna(0).astype(int)
+    inst["points"] = (inst["unit_id"].map(tot).fillna(0.0) / inst["n"].where(inst["n"] > 0, 1)).where(
+        inst["n"] > 0, 0.0)
+    scores = pd.DataFrame({"unit_id": inst["unit_id"], "unit_level": "institution",
+                           "points": inst["points"].astype(float), "max_points": float(max_points)})
+    d = dept_details.merge(dmap, left_on="unit_id", right_on="department_id", how="inner")
+    if len(d):
+        d["source_id"] = d["source_id"].where(d["source_id"] != "", d["department_id"])
+        d["value"] = d["value"] / d["institution_id"].map(n).astype(float)
+        d["unit_id"] = d["institution_id"]
+        d["unit_level"] = "institution"
+        d = d.drop(columns=["department_id", "institution_id"])
+    else:
+        d = dept_details.iloc[0:0].copy()
+    no_dep = inst.loc[inst["n"] == 0, "unit_id"]
+    flags = make_flags(no_dep.to_numpy(), component, "no_departments",
+                       detail="institution has no departments: 0 points (departments_mean)")
+    return scores, d, flags

@@ -1,0 +1,385 @@
+"""Achievement (달성도평가): KPI targets against actuals, per half, weighted per unit.
+
+Rate of one KPI in one half (``A`` actual, ``T`` target, ``B`` baseline):
+
+``formula: ratio``
+    * up: ``T > 0`` → ``A/T``; ``T = 0`` → ``cap`` if ``A > 0``, ``1`` if ``A = 0``, ``floor``
+      if ``A < 0`` (flag ``zero_target``); ``T < 0`` → ``1 + (A − T)/|T|`` (equals ``A/T`` for
+      positive targets; flag ``negative_value``).
+    * down: ``T > 0, A > 0`` → ``T/A``; ``T > 0, A ≤ 0`` → ``cap`` (an actual of 0 beats any
+      positive target; flag ``zero_actual`` (info) or ``negative_value``); ``T = 0`` → ``cap`` if
+      ``A < 0``, ``1`` if ``A = 0``, ``floor`` if ``A > 0`` (flag ``zero_target``); ``T < 0`` →
+      ``1 + (T − A)/|T|`` (flag ``negative_value``).
+    * a negative actual with a positive target is flagged ``negative_value`` (its ratio is
+      negative and ends at the floor for up KPIs).
+``formula: baseline_progress``
+    ``(A − B)/(T − B)`` with ``B`` the last non-missing ``kpi_history`` actual of a year
+    ``≤ year − 1``. Used only when the target lies beyond the baseline in the KPI's direction
+    (up: ``T > B``; down: ``T < B``); otherwise the ratio rate is used and the KPI flagged
+    ``no_baseline`` (no history) or ``target_not_beyond_baseline``.
+band KPIs (either formula)
+    1 inside ``[band_low, band_high]``; outside, linear fall-off to 0 at a distance of
+    ``band_falloff × (high − low)`` (``× |violated limit|`` for a zero-width band; when that is
+    0 too, any miss is 0). A missing limit is replaced by the target (flag ``no_band``);
+    inverted limits are swapped (flag ``band_inverted``).
+
+The rate is clipped to ``[floor, cap]`` (``capped_rate``); no ``inf`` or ``NaN`` leaks: a
+missing actual (or missing row, or a target needed but missing) follows ``missing_rule`` and an
+unverified actual ``unverified_rule``: ``zero`` → capped rate 0 (below the floor on purpose: a
+penalty), ``exclude`` → dropped from the weighted mean (capped rate NaN); both flagged.
+
+Unit score of a half = ``points × Σ w_i·capped_i / Σ w_i / cap`` over the included KPIs, so the
+maximum is exactly the component's points and with ``cap > 1`` over-achievement on one KPI can
+compensate another. When the included weights sum to 0 the KPIs are weighted equally (flag
+``zero_weights``). A unit without KPIs scores 0 (flag ``no_kpis``); one whose KPIs are all
+excluded in a half scores 0 for it (flag ``no_scored_kpis``). The year is the
+``achievement.year_combine`` weighted sum of the halves.
+
+Institutions (``institution_from``): ``departments_mean`` (institution-level KPIs are then not
+used: ``points`` 0, flag ``not_used``, info), ``own_kpis`` (the institution's own KPIs, scored
+like a department), ``all_kpis`` (own and all its departments' KPIs pooled, raw weights).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from bsc_lib.components import (
+    ComponentResult,
+    as_bool,
+    check_unique,
+    concat_flags,
+    concat_frames,
+    empty_details,
+    empty_flags,
+    ids,
+    institutions_from_departments,
+    make_flags,
+    num,
+)
+from bsc_lib.errors import DataError, Problem
+from bsc_lib.scheme import Achievement
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "achievement"
+KPI_COLUMNS = [
+    "kpi_id", "owner_id", "level", "polarity", "weight", "target", "actual", "baseline",
+    "verified", "rate", "capped_rate", "flag", "points", "half",
+]
+_DETAIL_EXTRA = ["target", "actual", "baseline", "rate", "capped_rate", "weight", "weight_share"]
+
+
+def ratio_rate(target: np.ndarray, actual: np.ndarray, up: np.ndarray, cap: float,
+               floor: float) -> np.ndarray:
+    """Raw achievement rate by polarity (up ``A/T``, down ``T/A``) with the guarded cases.
+
+    Parameters
+    ----------
+    target, actual
+        Float arrays (NaN allowed: the rate is then NaN).
+    up
+        Boolean array: ``True`` for up KPIs, ``False`` for down KPIs.
+    cap, floor
+        Values used for the guarded infinite cases (see the module docstring).
+
+    Returns
+    -------
+    numpy.ndarray
+        The raw rate (finite or NaN, never ``inf``).
+    """
+    t = np.asarray(target, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        at_zero = np.where(a > 0, cap, np.where(a == 0, 1.0, floor))
+        up_rate = np.select([t > 0, t == 0, t < 0], [a / t, at_zero, 1 + (a - t) / np.abs(t)], np.nan)
+        down_zero = np.where(a < 0, cap, np.where(a == 0, 1.0, floor))
+        down_rate = np.select(
+            [(t > 0) & (a > 0), (t > 0) & (a <= 0), t == 0, t < 0],
+            [t / a, np.full_like(t, cap), down_zero, 1 + (t - a) / np.abs(t)], np.nan)
+    out = np.where(np.asarray(up, dtype=bool), up_rate, down_rate)
+    # overflow (a target of 1e-310 …) is the guarded infinite case: cap or floor
+    out = np.where(np.isposinf(out), cap, np.where(np.isneginf(out), floor, out))
+    out[np.isnan(t) | np.isnan(a)] = np.nan
+    return out
+
+
+def band_rate(actual: np.ndarray, low: np.ndarray, high: np.ndarray, falloff: float) -> np.ndarray:
+    """Band rate: 1 inside ``[low, high]``, linear fall-off outside (see module docstring).
+
+    Returns
+    -------
+    numpy.ndarray
+        Rates in ``[0, 1]`` (NaN where an input is NaN).
+    """
+    a = np.asarray(actual, dtype=float)
+    lo = np.asarray(low, dtype=float)
+    hi = np.asarray(high, dtype=float)
+    width = hi - lo
+    dist = np.maximum(np.maximum(lo - a, a - hi), 0.0)
+    limit = np.where(a < lo, lo, hi)
+    span = np.where(width > 0, falloff * width, falloff * np.abs(limit))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = np.where(dist <= 0, 1.0, np.where(span > 0, np.maximum(0.0, 1.0 - dist / span), 0.0))
+    r[np.isnan(a) | np.isnan(lo) | np.isnan(hi)] = np.nan
+    return r
+
+
+def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.DataFrame,
+              params: Achievement, *, year: int, halves: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rate and capped rate of every KPI in every half of ``halves``.
+
+    Parameters
+    ----------
+    kpis, kpi_results, kpi_history
+        Canonical input tables.
+    params
+        ``scheme.components.achievement``.
+    year
+        Evaluation year (``kpi_results.year``; the baseline uses history years ``≤ year − 1``).
+    halves
+        Halves to rate (a KPI without a result row in a half is treated as a missing actual).
+
+    Returns
+    -------
+    tuple of DataFrame
+        ``(rows, flags)``. ``rows``: one row per KPI and half with ``kpi_id, owner_id, level,
+        polarity, weight, half, target, actual, baseline, verified, has_row, rate,
+        capped_rate, flag``. ``flags``: the flag rows (``unit_id`` = KPI owner, ``item`` =
+        ``kpi_id``).
+    """
+    k = pd.DataFrame({
+        "kpi_id": ids(kpis["kpi_id"]), "owner_id": ids(kpis["owner_id"]), "level": ids(kpis["level"]),
+        "polarity": ids(kpis["polarity"]), "weight": num(kpis["weight"]),
+        "band_low": num(kpis["band_low"]) if "band_low" in kpis else np.nan,
+        "band_high": num(kpis["band_high"]) if "band_high" in kpis else np.nan,
+    })
+    check_unique(k, ["kpi_id"], "kpis")
+    bad_w = k["weight"].isna() | (k["weight"] < 0)
+    if bad_w.any():
+        raise DataError([Problem(file="kpis", rule="range", column="weight", value=str(v),
+                                 message="KPI weight missing or negative")
+                         for v in k.loc[bad_w, "kpi_id"].head(20)])
+    bad_p = ~k["polarity"].isin(["up", "down", "band"])
+    if bad_p.any():
+        raise DataError([Problem(file="kpis", rule="allowed", column="polarity", value=str(v),
+                                 message="polarity must be up, down or band")
+                         for v in k.loc[bad_p, "polarity"].head(20)])
+    grid = k.merge(pd.DataFrame({"half": pd.Series(list(halves), dtype="str")}), how="cross")
+
+    r = kpi_results.loc[(num(kpi_results["year"]) == year) & kpi_results["half"].isin(list(halves))]
+    r = pd.DataFrame({
+        "kpi_id": ids(r["kpi_id"]), "half": ids(r["half"]), "target": num(r["target"]),
+        "actual": num(r["actual"]), "verified": as_bool(r["verified"]),
+    })
+    check_unique(r, ["kpi_id", "half"], "kpi_results")
+    unknown = r.loc[~r["kpi_id"].isin(k["kpi_id"])]
+    flag_frames = [make_flags(np.full(len(unknown), "", dtype=object), COMPONENT, "unknown_kpi",
+                              item=unknown["kpi_id"].to_numpy(), half=unknown["half"].to_numpy(),
+                              detail="kpi_results row for a KPI not in kpis: ignored")]
+    m = grid.merge(r, on=["kpi_id", "half"], how="left", indicator="_row")
+    m["has_row"] = m["_row"].eq("both").to_numpy()
+    m = m.drop(columns="_row")
+    m["verified"] = m["verified"].astype("boolean").fillna(False).astype(bool)
+
+    h = kpi_history.loc[(num(kpi_history["year"]) <= year - 1) & num(kpi_history["actual"]).notna()]
+    h = pd.DataFrame({"kpi_id": ids(h["kpi_id"]), "year": num(h["year"]), "actual": num(h["actual"])})
+    h = h.sort_values(["kpi_id", "year"], kind="stable").drop_duplicates("kpi_id", keep="last")
+    m["baseline"] = m["kpi_id"].map(h.set_index("kpi_id")["actual"]).astype(float)
+
+    t = m["target"].to_numpy(float)
+    a = m["actual"].to_numpy(float)
+    b = m["baseline"].to_numpy(float)
+    pol = m["polarity"].to_numpy()
+    up, down, band = pol == "up", pol == "down", pol == "band"
+    cap, floor = float(params.cap), float(params.floor)
+
+    rate = ratio_rate(t, a, up, cap, floor)
+    use_bp = (params.formula == "baseline_progress") & ~band
+    bp_ok = use_bp & ~np.isnan(b) & ((up & (t > b)) | (down & (t < b)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        bp = (a - b) / (t - b)
+    bp = np.where(np.isposinf(bp), cap, np.where(np.isneginf(bp), floor, bp))
+    rate = np.where(bp_ok, bp, rate)
+
+    lo = m["band_low"].to_numpy(float)
+    hi = m["band_high"].to_numpy(float)
+    no_band = band & (np.isnan(lo) | np.isnan(hi))
+    lo = np.where(np.isnan(lo), t, lo)
+    hi = np.where(np.isnan(hi), t, hi)
+    inverted = band & (lo > hi)
+    lo, hi = np.where(inverted, hi, lo), np.where(inverted, lo, hi)
+    rate = np.where(band, band_rate(a, lo, hi, float(params.band_falloff)), rate)
+
+    missing = np.isnan(a)
+    no_target = ~missing & np.isnan(rate)
+    verified = m["verified"].to_numpy(bool)
+    unverified = ~missing & ~no_target & ~verified
+    capped = np.clip(rate, floor, cap)
+    miss_val = 0.0 if params.missing_rule == "zero" else np.nan
+    unv_val = 0.0 if params.unverified_rule == "zero" else np.nan
+    capped = np.where(missing | no_target, miss_val, capped)
+    capped = np.where(unverified, unv_val, capped)
+    m["rate"] = rate
+    m["capped_rate"] = capped
+
+    scored = ~missing & ~no_target
+    miss_txt = f"actual missing: {'rate 0' if params.missing_rule == 'zero' else 'excluded'} (missing_rule={params.missing_rule})"
+    rules = [
+        (missing & ~m["has_row"].to_numpy(), "missing_actual", "no kpi_results row for the half; " + miss_txt),
+        (missing & m["has_row"].to_numpy(), "missing_actual", miss_txt),
+        (no_target, "missing_target",
+         f"target (or band limits) missing: rate not computable (missing_rule={params.missing_rule})"),
+        (unverified, "unverified",
+         f"actual not verified: {'rate 0' if params.unverified_rule == 'zero' else 'excluded'} "
+         f"(unverified_rule={params.unverified_rule})"),
+        (scored & ~band & (t == 0), "zero_target", "target 0: rate set by rule (cap / 1 / floor)"),
+        (scored & ~band & ((t < 0) | (a < 0)), "negative_value",
+         "negative target or actual: difference-based rate or cap/floor"),
+        (scored & down & (t > 0) & (a == 0), "zero_actual", "down KPI with actual 0: rate = cap"),
+        (scored & use_bp & np.isnan(b), "no_baseline", "no history actual before the year: ratio used"),
+        (scored & use_bp & ~np.isnan(b) & ~bp_ok, "target_not_beyond_baseline",
+         "target not beyond the baseline in the KPI's direction: ratio used"),
+        (band & no_band, "no_band", "band limit missing: the target is used"),
+        (band & inverted, "band_inverted", "band_low > band_high: limits swapped"),
+    ]
+    for mask, flag, detail in rules:
+        sel = m.loc[mask]
+        flag_frames.append(make_flags(sel["owner_id"].to_numpy(), COMPONENT, flag,
+                                      item=sel["kpi_id"].to_numpy(), detail=detail,
+                                      half=sel["half"].to_numpy()))
+    flags = concat_flags(flag_frames)
+    joined = (flags.loc[flags["item"] != ""].groupby(["item", "half"], sort=False)["flag"]
+              .agg(";".join).rename("flag").reset_index())
+    m = m.merge(joined.rename(columns={"item": "kpi_id"}), on=["kpi_id", "half"], how="left")
+    m["flag"] = m["flag"].fillna("").astype("str")
+    return m, flags
+
+
+def _score_units(rows: pd.DataFrame, unit_col: str, units: pd.DataFrame,
+                 weights: Mapping[str, float], points: float, cap: float) -> tuple[
+                     pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Weighted-mean scoring of KPI rows grouped by ``unit_col`` (see module docstring).
+
+    Returns ``(scores, details, flags, value)``; ``value`` is aligned to ``rows``.
+    """
+    rows = rows.reset_index(drop=True)
+    inc = rows["capped_rate"].notna()
+    w = rows["weight"].where(inc, 0.0)
+    keys = [rows[unit_col], rows["half"]]
+    wsum = w.groupby(keys).transform("sum")
+    ninc = inc.astype(float).groupby(keys).transform("sum")
+    eff = np.where(wsum > 0, w / wsum.where(wsum > 0, 1.0),
+                   np.where(inc & (ninc > 0), 1.0 / ninc.where(ninc > 0, 1.0), 0.0))
+    frac = eff * rows["capped_rate"].fillna(0.0).to_numpy() / cap
+    hw = rows["half"].map(dict(weights)).astype(float).fillna(0.0).to_numpy()
+    value = pd.Series(frac * points * hw, index=rows.index)
+
+    details = pd.DataFrame({
+        "unit_id": rows[unit_col], "unit_level": rows[unit_col].map(units.set_index("unit_id")["unit_level"]),
+        "item": rows["kpi_id"], "half": rows["half"],
+        "source_id": rows["owner_id"].where(rows["owner_id"] != rows[unit_col], ""),
+        "value": value, "target": rows["target"], "actual": rows["actual"],
+        "baseline": rows["baseline"], "rate": rows["rate"], "capped_rate": rows["capped_rate"],
+        "weight": rows["weight"], "weight_share": eff,
+    })
+    tot = value.groupby(rows[unit_col]).sum()
+    scores = pd.DataFrame({"unit_id": units["unit_id"], "unit_level": units["unit_level"],
+                           "points": units["unit_id"].map(tot).fillna(0.0).astype(float),
+                           "max_points": float(points)})
+    g = pd.DataFrame({"unit": rows[unit_col], "half": rows["half"], "ninc": ninc, "wsum": wsum}
+                     ).drop_duplicates(["unit", "half"])
+    none = g.loc[g["ninc"] == 0]
+    zero_w = g.loc[(g["ninc"] > 0) & (g["wsum"] == 0)]
+    no_kpis = units.loc[~units["unit_id"].isin(rows[unit_col]), "unit_id"]
+    flags = concat_flags([
+        make_flags(no_kpis.to_numpy(), COMPONENT, "no_kpis", detail="unit has no KPIs: 0 points"),
+        make_flags(none["unit"].to_numpy(), COMPONENT, "no_scored_kpis", half=none["half"].to_numpy(),
+                   detail="every KPI excluded in this half: 0 points for the half"),
+        make_flags(zero_w["unit"].to_numpy(), COMPONENT, "zero_weights", half=zero_w["half"].to_numpy(),
+                   detail="included KPI weights sum to 0: equal weights used"),
+    ])
+    return scores, details, flags, value
+
+
+def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.DataFrame,
+                      departments: pd.DataFrame, institutions: pd.DataFrame, params: Achievement, *,
+                      points: float, year: int, weights: Mapping[str, float]) -> ComponentResult:
+    """Achievement points of every department and institution.
+
+    Parameters
+    ----------
+    kpis, kpi_results, kpi_history, departments, institutions
+        Canonical input tables.
+    params
+        ``scheme.components.achievement``.
+    points
+        The component's points in the evaluation.
+    year
+        Evaluation year.
+    weights
+        ``{half: weight}`` (see :func:`bsc_lib.components.half_weights`).
+
+    Returns
+    -------
+    ComponentResult
+        ``scores`` (departments and institutions), ``details`` (one row per unit, KPI and half
+        with ``target, actual, baseline, rate, capped_rate, weight, weight_share``), ``flags``
+        and ``tables["kpi"]``: one row per KPI and half with columns ``kpi_id, owner_id, level,
+        polarity, weight, target, actual, baseline, verified, rate, capped_rate, flag, points,
+        half`` (``points`` = the KPI's contribution to its owner's achievement points).
+    """
+    halves = list(weights)
+    rows, flags = kpi_rates(kpis, kpi_results, kpi_history, params, year=year, halves=halves)
+    dept = pd.DataFrame({"unit_id": ids(departments["department_id"]), "unit_level": "department"})
+    inst = pd.DataFrame({"unit_id": ids(institutions["institution_id"]), "unit_level": "institution"})
+    dmap = departments[["department_id", "institution_id"]].astype("str")
+    cap = float(params.cap)
+
+    unknown_owner = rows.loc[~rows["owner_id"].isin(dept["unit_id"]) & ~rows["owner_id"].isin(inst["unit_id"])]
+    flag_frames = [flags, make_flags(unknown_owner["owner_id"].drop_duplicates().to_numpy(), COMPONENT,
+                                     "unknown_owner", detail="KPI owner is neither a department nor an institution: ignored")]
+
+    drows = rows.loc[rows["owner_id"].isin(dept["unit_id"])].assign(unit=lambda x: x["owner_id"])
+    d_scores, d_details, d_flags, d_value = _score_units(drows, "unit", dept, weights, points, cap)
+    flag_frames.append(d_flags)
+    kpi_points = pd.Series(d_value.to_numpy(), index=drows.index)
+
+    irows = rows.loc[rows["owner_id"].isin(inst["unit_id"])].assign(unit=lambda x: x["owner_id"])
+    if params.institution_from == "departments_mean":
+        i_scores, i_details, i_flags = institutions_from_departments(
+            d_scores, d_details, departments, inst["unit_id"], COMPONENT, points)
+        nu = irows.drop_duplicates("kpi_id")
+        i_flags = concat_flags([i_flags, make_flags(
+            nu["owner_id"].to_numpy(), COMPONENT, "not_used", item=nu["kpi_id"].to_numpy(),
+            detail="institution-level KPI not scored (institution_from=departments_mean)")])
+    elif params.institution_from == "own_kpis":
+        i_scores, i_details, i_flags, i_value = _score_units(irows, "unit", inst, weights, points, cap)
+        kpi_points = pd.concat([kpi_points, pd.Series(i_value.to_numpy(), index=irows.index)])
+    else:  # all_kpis
+        pooled = pd.concat([
+            irows,
+            drows.drop(columns="unit").merge(dmap, left_on="owner_id", right_on="department_id")
+            .drop(columns="department_id").rename(columns={"institution_id": "unit"}),
+        ], ignore_index=True)
+        i_scores, i_details, i_flags, i_value = _score_units(pooled, "unit", inst, weights, points, cap)
+        own = pooled["owner_id"] == pooled["unit"]
+        kpi_points = pd.concat([kpi_points, pd.Series(
+            i_value.to_numpy()[own.to_numpy()], index=irows.index)])
+    flag_frames.append(i_flags)
+
+    kpi = rows.copy()
+    if params.institution_from == "departments_mean":
+        nu_mask = kpi["owner_id"].isin(inst["unit_id"])
+        kpi.loc[nu_mask, "flag"] = (kpi.loc[nu_mask, "flag"] + ";not_used").str.lstrip(";")
+    kpi["points"] = kpi_points.reindex(kpi.index).fillna(0.0).astype(float)
+    kpi = kpi[KPI_COLUMNS]
+    scores = concat_frames([d_scores, i_scores], d_scores.iloc[0:0])
+    details = concat_frames([d_details, i_details], empty_details(_DETAIL_EXTRA))
+    log.debug("achievement: %d KPI rows, %d units", len(rows), len(scores))
+    return ComponentResult(COMPONENT, scores, details, concat_flags(flag_frames) if flag_frames else empty_flags(),
+                           tables={"kpi": kpi})
