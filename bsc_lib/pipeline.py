@@ -505,7 +505,11 @@ def run_report(
     input_hashes = dict(getattr(data, "input_hashes", None) or {})
     del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
 
-    params = {"year": year, "half": half, "lang": lang}
+    from bsc_lib.analysis_params import default_analysis_path
+
+    analysis_file = default_analysis_path()
+    analysis_sha = _sha256_file(analysis_file) if analysis_file.is_file() else None
+    params = {"year": year, "half": half, "lang": lang, "analysis_sha256": analysis_sha}
     run_name = f"{started:%Y%m%dT%H%M%S}-{_run_key(input_hashes, scheme.sha256, params)}"
     year_dir = Path(out) / str(year)
     year_dir.mkdir(parents=True, exist_ok=True)
@@ -524,6 +528,7 @@ def run_report(
                        "year": year, "half": half, "lang": lang, "kernel_name": kernel_name},
         "inputs": {"data_path": _portable(data_file), "files": dict(sorted(input_hashes.items()))},
         "scheme": {"path": _portable(scheme_file), "sha256": scheme.sha256, "scheme_id": scheme.scheme_id},
+        "analysis": {"path": _portable(analysis_file), "sha256": analysis_sha},
         "notebooks": [{"name": n, "status": "not run", "duration_s": None} for n in names],
         "tables_fn": _qualname(tfn),
         "tables": {},
@@ -699,6 +704,16 @@ def verify_run(
         raise InputsChanged([Problem(file=str(scheme_file), rule="sha256",
                                      message="scheme file changed since the run",
                                      value=f"{m['scheme']['sha256'][:12]} → {scheme_now[:12]}")])
+    rec_analysis = (m.get("analysis") or {})
+    if rec_analysis.get("sha256"):
+        from bsc_lib.analysis_params import default_analysis_path
+
+        a_file = default_analysis_path()
+        a_now = _sha256_file(a_file) if a_file.is_file() else None
+        if a_now != rec_analysis["sha256"]:
+            raise InputsChanged([Problem(file=str(a_file), rule="sha256",
+                                         message="analysis settings changed since the run",
+                                         value=f"{rec_analysis['sha256'][:12]} → {(a_now or '-')[:12]}")])
     try:
         data = (load_fn or default_load_fn)(data_file, scheme=load_scheme(scheme_file))
     except DataError as exc:

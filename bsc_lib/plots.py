@@ -122,3 +122,158 @@ def unit_easy_bar(udiff: pd.DataFrame, top: int = 20, lang: str = "ko") -> go.Fi
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickformat=".0%")
     return _style(fig, label("title_unit_easy", lang), height=160 + 28 * len(d))
+
+
+def _grade_order(grades) -> list[str]:
+    known = [g for g in GRADE_COLORS if g in set(grades)]
+    return known + sorted(set(grades) - set(known))
+
+
+def institutional_ranking(inst: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Institutional totals per group, sorted, coloured by grade (from Results.institutional)."""
+    d = inst.sort_values(["inst_type", "rank_in_group", "institution_id"], kind="stable").copy()
+    d["group"] = d["inst_type"].map(lambda v: label(v, lang))
+    d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
+    fig = px.bar(d, x="total", y="name", color="grade", facet_col="group", orientation="h",
+                 category_orders={"grade": _grade_order(d["grade"])}, color_discrete_map=GRADE_COLORS,
+                 hover_data=["institution_id", "rank_in_group", "rank_overall"],
+                 labels={"total": label("total", lang), "name": "", "grade": label("grade", lang), "group": ""})
+    fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
+    fig.update_xaxes(range=[max(0.0, float(d["total"].min()) - 5), min(100.0, float(d["total"].max()) + 2)])
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _style(fig, label("title_institutional_ranking", lang), height=max(500, 22 * int(d.groupby("inst_type").size().max()) + 160))
+
+
+def component_stack(frame: pd.DataFrame, components: list[str], id_col: str, name_col: str = "name_ko",
+                    lang: str = "ko") -> go.Figure:
+    """Stacked component points per unit, units sorted by total (institutional or departments)."""
+    d = frame.sort_values(["total", id_col], ascending=[False, True], kind="stable")
+    names = d[name_col] if name_col in d else d[id_col]
+    fig = go.Figure([go.Bar(x=names, y=d[c], name=label(c, lang)) for c in components])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=label("points", lang))
+    return _style(fig, label("title_component_stack", lang), height=480)
+
+
+def grade_distribution(frame: pd.DataFrame, group_col: str | None = "inst_type", lang: str = "ko") -> go.Figure:
+    """Number of units per grade (and group)."""
+    d = frame.copy()
+    if group_col and group_col in d:
+        d["group"] = d[group_col].map(lambda v: label(v, lang))
+        g = d.groupby(["group", "grade"]).size().rename("n").reset_index()
+        fig = px.bar(g, x="grade", y="n", color="group", barmode="group", text="n",
+                     category_orders={"grade": _grade_order(g["grade"])},
+                     labels={"grade": label("grade", lang), "n": label("count", lang), "group": ""})
+    else:
+        g = d.groupby("grade").size().rename("n").reset_index()
+        fig = px.bar(g, x="grade", y="n", color="grade", text="n", color_discrete_map=GRADE_COLORS,
+                     category_orders={"grade": _grade_order(g["grade"])},
+                     labels={"grade": label("grade", lang), "n": label("count", lang)})
+    return _style(fig, label("title_grade_distribution", lang))
+
+
+def kpi_status_bar(kpi: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """KPI status counts per half (from Results.kpi)."""
+    g = kpi.groupby(["half", "status"]).size().rename("n").reset_index()
+    g["status_label"] = g["status"].map(lambda v: label(v, lang))
+    fig = px.bar(g, x="half", y="n", color="status", text="n", barmode="stack",
+                 color_discrete_map=STATUS_COLORS, hover_data=["status_label"],
+                 labels={"half": "", "n": label("kpis", lang), "status": label("status", lang)})
+    fig.for_each_trace(lambda t: t.update(name=label(t.name, lang)))
+    return _style(fig, label("title_kpi_status", lang))
+
+
+def total_histogram(frame: pd.DataFrame, color: str | None = "grade", lang: str = "ko") -> go.Figure:
+    """Distribution of totals (e.g. the individual evaluation), coloured by grade."""
+    fig = px.histogram(frame, x="total", color=color, nbins=40, color_discrete_map=GRADE_COLORS,
+                       category_orders={"grade": _grade_order(frame["grade"])} if color == "grade" else None,
+                       labels={"total": label("total", lang), "grade": label("grade", lang)})
+    return _style(fig, label("title_total_histogram", lang))
+
+
+def tie_share_bar(disc: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Largest tie share and CV per component (from dispersion.discrimination by evaluation, component)."""
+    d = disc.copy()
+    d["what"] = d["evaluation"].map(lambda v: label(v, lang)) + " · " + d["component"].map(lambda v: label(v, lang))
+    fig = go.Figure([
+        go.Bar(x=d["what"], y=d["largest_tie_share"], name=label("largest_tie_share", lang), marker_color="#d7301f"),
+        go.Bar(x=d["what"], y=d["cv"], name=label("cv", lang), marker_color="#2c7fb8"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(tickformat=".0%")
+    return _style(fig, label("title_tie_share", lang))
+
+
+def effective_weights_bar(eff: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Nominal versus effective (variance) share of each component (from dispersion.effective_weights)."""
+    d = eff.copy()
+    d["comp"] = d["component"].map(lambda v: label(v, lang))
+    long = d.melt(id_vars=["evaluation", "comp"], value_vars=["nominal_share", "effective_share"],
+                  var_name="kind", value_name="share")
+    long["kind"] = long["kind"].map(lambda v: label(v, lang))
+    long["evaluation"] = long["evaluation"].map(lambda v: label(v, lang))
+    fig = px.bar(long, x="comp", y="share", color="kind", barmode="group", facet_col="evaluation",
+                 labels={"comp": "", "share": "", "kind": ""})
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(matches=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _style(fig, label("title_effective_weights", lang))
+
+
+def integrity_old_new(old: pd.Series, new: pd.Series, lang: str = "ko") -> go.Figure:
+    """Histograms of the old ACRC-derived score and the new integrity index."""
+    fig = go.Figure([
+        go.Histogram(x=old, name=label("acrc_score", lang), opacity=0.75, nbinsx=60, marker_color="#d7301f"),
+        go.Histogram(x=new, name=label("integrity_index", lang), opacity=0.6, nbinsx=60, marker_color="#2c7fb8"),
+    ])
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title=label("points", lang))
+    fig.update_yaxes(title=label("departments", lang))
+    return _style(fig, label("title_integrity_old_new", lang))
+
+
+def leniency_forest(len_df: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Mean deviation of each rater from the other raters with its CI (from reliability.rater_leniency)."""
+    d = len_df.dropna(subset=["mean_deviation"]).copy()
+    d["who"] = d["rater_group"].map(lambda v: label(v, lang)) + " · " + d["half"] + " · " + d["rater_id"]
+    d = d.sort_values(["rater_group", "half", "rater_id"], kind="stable")
+    colors = d["flag"].map({"lenient": "#1b7837", "harsh": "#d7301f"}).fillna("#636363")
+    fig = go.Figure(go.Scatter(
+        x=d["mean_deviation"], y=d["who"], mode="markers", marker={"color": colors, "size": 9},
+        error_x={"type": "data", "symmetric": False, "array": d["ci_high"] - d["mean_deviation"],
+                 "arrayminus": d["mean_deviation"] - d["ci_low"]},
+        hovertext=d["flag"], name=""))
+    fig.add_vline(x=0, line_dash="dot")
+    fig.update_xaxes(title=label("mean_deviation", lang))
+    fig.update_yaxes(autorange="reversed")
+    return _style(fig, label("title_leniency", lang), height=140 + 24 * len(d))
+
+
+def rank_intervals(units: pd.DataFrame, names: pd.Series | None = None, lang: str = "ko") -> go.Figure:
+    """Median rank with the 5–95 % rank interval per unit and group (from robustness.monte_carlo().units)."""
+    d = units.sort_values(["group", "nominal_rank", "unit_id"], kind="stable").copy()
+    d["name"] = d["unit_id"] if names is None else d["unit_id"].map(names).fillna(d["unit_id"])
+    d["group_label"] = d["group"].map(lambda v: label(v, lang))
+    fig = px.scatter(d, x="median_rank", y="name", color="nominal_grade", facet_col="group_label",
+                     error_x=d["rank_p95"] - d["median_rank"], error_x_minus=d["median_rank"] - d["rank_p05"],
+                     color_discrete_map=GRADE_COLORS, category_orders={"nominal_grade": _grade_order(d["nominal_grade"])},
+                     hover_data=["nominal_rank", "rank_p05", "rank_p95", "p_grade_change"],
+                     labels={"median_rank": label("median_rank", lang), "name": "", "nominal_grade": label("grade", lang),
+                             "group_label": ""})
+    fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
+    fig.update_xaxes(matches=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _style(fig, label("title_rank_intervals", lang), height=max(500, 22 * int(d.groupby("group").size().max()) + 160))
+
+
+def sobol_bar(sobol: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """First-order and total Sobol shares per uncertain input (from robustness.sobol_indices)."""
+    d = sobol[sobol["output"] == "per_unit_mean"]
+    fig = go.Figure([
+        go.Bar(x=d["input"], y=d["S1"], name="S1", error_y={"type": "data", "symmetric": False,
+               "array": d["S1_ci_high"] - d["S1"], "arrayminus": d["S1"] - d["S1_ci_low"]}),
+        go.Bar(x=d["input"], y=d["ST"], name="ST", error_y={"type": "data", "symmetric": False,
+               "array": d["ST_ci_high"] - d["ST"], "arrayminus": d["ST"] - d["ST_ci_low"]}),
+    ])
+    fig.update_layout(barmode="group")
+    return _style(fig, label("title_sobol", lang))
