@@ -8,6 +8,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+#: Longest ``value`` / ``column`` / ``sheet`` text kept in a :class:`Problem` (characters).
+MAX_VALUE_CHARS = 200
+#: Longest ``message`` kept in a :class:`Problem` (characters).
+MAX_MESSAGE_CHARS = 2000
+
+
+def short_text(text: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """``text`` as a string of at most about ``limit`` characters.
+
+    Longer texts keep their first ``limit`` characters followed by
+    ``"… (N characters)"``, so a pasted 100,000-character cell cannot flood a terminal
+    or a report while the analyst still sees what it starts with and how long it is.
+    """
+    s = str(text)
+    if len(s) <= limit:
+        return s
+    return f"{s[:limit]}… ({len(s):,} characters)"
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -25,6 +43,14 @@ class Problem:
     row: int | None = None
     column: str = ""
     value: str = ""
+
+    def __post_init__(self) -> None:
+        # a problem never carries an unbounded text (e.g. a 100k-character cell or header)
+        for name, limit in (("value", MAX_VALUE_CHARS), ("column", MAX_VALUE_CHARS),
+                            ("sheet", MAX_VALUE_CHARS), ("message", MAX_MESSAGE_CHARS)):
+            v = getattr(self, name)
+            if isinstance(v, str) and len(v) > limit:
+                object.__setattr__(self, name, short_text(v, limit))
 
     def as_dict(self) -> dict:
         return asdict(self)

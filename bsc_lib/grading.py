@@ -88,7 +88,9 @@ def forced_counts(n: int, quotas: Mapping[str, float], rounding: str = "largest_
     fl = np.floor(exact + 1e-9)
     left = int(round(n - fl.sum()))
     if rounding == "largest_remainder":
-        frac = np.where(exact - fl > 1e-9, exact - fl, 0.0)
+        # remainders rounded so float noise (.29 × 50 = 14.499999…) cannot break a tie:
+        # equal remainders favour the better grade (stable order, best grade first)
+        frac = np.round(np.where(exact - fl > 1e-9, exact - fl, 0.0), 9)
         order = np.argsort(-frac, kind="stable")
         fl[order[:left]] += 1
     elif rounding == "floor_best":

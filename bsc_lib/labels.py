@@ -106,6 +106,18 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "title_leniency": {"ko": "평가자별 관대화·엄격화 경향 (95% 신뢰구간)", "en": "Rater leniency and severity (95 % CI)"},
     "title_rank_intervals": {"ko": "순위의 불확실성: 몬테카를로 5~95% 순위 구간", "en": "Rank uncertainty: Monte Carlo 5–95 % rank intervals"},
     "title_sobol": {"ko": "순위 변동의 원인: Sobol 민감도 지수", "en": "What moves the ranking: Sobol sensitivity indices"},
+    # dashboard (bsc_lib.dashboard)
+    "up": {"ko": "상향", "en": "Up"},
+    "down": {"ko": "하향", "en": "Down"},
+    "band": {"ko": "목표구간", "en": "Band"},
+    "input": {"ko": "투입", "en": "Input"},
+    "process": {"ko": "과정", "en": "Process"},
+    "output": {"ko": "산출", "en": "Output"},
+    "outcome": {"ko": "결과", "en": "Outcome"},
+    "actual": {"ko": "실적", "en": "Actual"},
+    "target": {"ko": "목표", "en": "Target"},
+    "title_explain": {"ko": "총점 구성", "en": "How the total is made up"},
+    "title_kpi_history": {"ko": "지표 실적 추이와 목표", "en": "KPI actuals over time and targets"},
     # titles
     "title_counts_by_type": {"ko": "기관유형별 평가대상 규모", "en": "Evaluated units by institution type"},
     "title_schedule": {"ko": "연간 성과관리 추진일정", "en": "The yearly evaluation cycle"},
@@ -124,7 +136,37 @@ def _model_labels() -> dict[str, dict[str, str]]:
     return out
 
 
-_ALL = {**_model_labels(), **COLUMN_LABELS}
+def _module_labels() -> dict[str, dict[str, str]]:
+    """Labels kept next to the code that defines the identifiers (flags, difficulty columns)."""
+    from bsc_lib.components import FLAG_LABELS
+    from bsc_lib.difficulty import DIFFICULTY_LABELS
+
+    return {**FLAG_LABELS, **DIFFICULTY_LABELS}
+
+
+COLUMN_LABELS.update({
+    "n_kpis": {"ko": "지표 수", "en": "KPIs"},
+    "n_easy": {"ko": "쉬운 지표 수", "en": "Easy KPIs"},
+    "mean_gap": {"ko": "평균 격차", "en": "Mean gap"},
+    "weighted_gap": {"ko": "가중 평균 격차", "en": "Weighted gap"},
+    "share_output": {"ko": "산출지표 비율", "en": "Output share"},
+    "share_outcome": {"ko": "결과지표 비율", "en": "Outcome share"},
+    "share_input": {"ko": "투입지표 비율", "en": "Input share"},
+    "share_process": {"ko": "과정지표 비율", "en": "Process share"},
+    "p_grade_change": {"ko": "등급 변동 확률", "en": "P(grade change)"},
+    "nominal_rank": {"ko": "실제 순위", "en": "Nominal rank"},
+    "nominal_total": {"ko": "실제 총점", "en": "Nominal total"},
+    "nominal_grade": {"ko": "실제 등급", "en": "Nominal grade"},
+    "rank_p05": {"ko": "순위 5%", "en": "Rank p5"},
+    "rank_p95": {"ko": "순위 95%", "en": "Rank p95"},
+    "setting": {"ko": "설정", "en": "Setting"},
+    "value": {"ko": "값", "en": "Value"},
+    "severity": {"ko": "중요도", "en": "Severity"},
+    "detail": {"ko": "내용", "en": "Detail"},
+    "item": {"ko": "항목", "en": "Item"},
+})
+
+_ALL = {**_model_labels(), **_module_labels(), **COLUMN_LABELS}
 
 
 def label(key: str, lang: str = "ko") -> str:
@@ -138,3 +180,8 @@ def label(key: str, lang: str = "ko") -> str:
 def relabel_columns(columns, lang: str = "ko") -> list[str]:
     """Labels for a list of column names (for displayed and exported tables)."""
     return [label(c, lang) for c in columns]
+
+
+def period_label(half: str, lang: str = "ko") -> str:
+    """Label of an evaluation period: ``H1`` 상반기, ``H2`` 하반기, ``year`` 연간."""
+    return label("half_year" if half == "year" else half, lang)

@@ -21,7 +21,7 @@ if not os.environ.get("PLOTLY_RENDERER"):
     pio.renderers.default = "plotly_mimetype+notebook"
 
 #: Column-name patterns and their display formats.
-_PCT_HINTS = ("share", "rate", "_pct", "p_")
+_PCT_HINTS = ("share", "rate", "_pct", "p_", "weight_on")
 _INT_HINTS = ("n_", "rank", "count", "rows")
 
 

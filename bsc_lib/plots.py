@@ -277,3 +277,51 @@ def sobol_bar(sobol: pd.DataFrame, lang: str = "ko") -> go.Figure:
     ])
     fig.update_layout(barmode="group")
     return _style(fig, label("title_sobol", lang))
+
+
+def explain_waterfall(explain: pd.DataFrame, lang: str = "ko", title: str | None = None) -> go.Figure:
+    """Waterfall of one unit's total: component contributions (deductions negative) to the total.
+
+    Parameters
+    ----------
+    explain
+        ``Results.explain(unit_id)``: the ``component`` rows (``level == "component"``) and the
+        ``total`` row are used.
+    """
+    comp = explain[explain["level"] == "component"]
+    total = explain.loc[explain["level"] == "total", "value"]
+    x = [label(c, lang) for c in comp["component"]] + [label("total", lang)]
+    y = [float(v) for v in comp["value"]] + [float(total.iloc[0]) if len(total) else float(comp["value"].sum())]
+    fig = go.Figure(go.Waterfall(
+        x=x, y=y, measure=["relative"] * len(comp) + ["total"], text=[f"{v:.2f}" for v in y],
+        textposition="outside", connector={"line": {"color": "#bdbdbd"}},
+        increasing={"marker": {"color": "#2c7fb8"}}, decreasing={"marker": {"color": "#d7301f"}},
+        totals={"marker": {"color": "#1b7837"}}))
+    fig.update_yaxes(title=label("points", lang), range=[0, max(y + [0.0]) * 1.12 + 1])
+    return _style(fig, title or label("title_explain", lang), height=420)
+
+
+def kpi_history_chart(history: pd.DataFrame, results: pd.DataFrame, lang: str = "ko",
+                      title: str | None = None) -> go.Figure:
+    """One KPI's yearly actuals (``kpi_history``) followed by the evaluation year's targets and actuals.
+
+    Parameters
+    ----------
+    history
+        Rows of ``kpi_history`` for the KPI: ``year, actual``.
+    results
+        Rows of ``Results.kpi`` (or ``kpi_results``) for the KPI: ``half, target, actual`` and
+        ``year`` when present.
+    """
+    h = history.dropna(subset=["actual"]).sort_values("year", kind="stable")
+    r = results.sort_values("half", kind="stable")
+    year = int(r["year"].iloc[0]) if "year" in r and len(r) else None
+    r_x = [f"{year or ''} {label(hv, lang)}".strip() for hv in r["half"]]
+    h_x = [str(int(y)) for y in h["year"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=h_x + r_x, y=list(h["actual"]) + list(r["actual"]), mode="lines+markers",
+                             name=label("actual", lang), line={"color": "#2c7fb8"}))
+    fig.add_trace(go.Scatter(x=r_x, y=list(r["target"]), mode="markers", name=label("target", lang),
+                             marker={"symbol": "diamond", "size": 13, "color": "#d7301f"}))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=h_x + r_x)
+    return _style(fig, title or label("title_kpi_history", lang), height=380)

@@ -32,6 +32,8 @@ KNOWN_COMPONENTS = (
 KNOWN_EVALUATIONS = ("institutional", "individual")
 #: Largest scheme file accepted (bytes); guards against YAML bombs together with the alias limit.
 MAX_SCHEME_BYTES = 1_000_000
+#: Deepest nesting of YAML collections accepted (the 2019 scheme needs 5).
+MAX_YAML_DEPTH = 32
 _TOL = 1e-6
 
 
@@ -321,7 +323,17 @@ def _safe_yaml(text: str, path: str):
             ev = self.peek_event()
             raise SchemeError([Problem(file=path, row=ev.start_mark.line + 1, column="", rule="yaml",
                                        message="YAML aliases (*name) are not allowed in a scheme file")])
-        return Loader.compose_node_orig(self, parent, index)
+        depth = getattr(self, "_bsc_depth", 0)
+        if depth >= MAX_YAML_DEPTH:
+            ev = self.peek_event()
+            raise SchemeError([Problem(file=path, row=ev.start_mark.line + 1, column="", rule="yaml",
+                                       message=f"YAML nested deeper than {MAX_YAML_DEPTH} levels; "
+                                               "a scheme file is never that deep")])
+        self._bsc_depth = depth + 1
+        try:
+            return Loader.compose_node_orig(self, parent, index)
+        finally:
+            self._bsc_depth = depth
 
     Loader.compose_node = compose_node  # type: ignore[method-assign]
     try:
@@ -331,6 +343,57 @@ def _safe_yaml(text: str, path: str):
         row = mark.line + 1 if mark is not None else None
         raise SchemeError([Problem(file=path, row=row, column="", rule="yaml",
                                    message=f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    except RecursionError:  # the parser's own recursion (flow collections): same rule as above
+        raise SchemeError([Problem(file=path, column="", rule="yaml", message=(
+            f"YAML nested deeper than {MAX_YAML_DEPTH} levels; a scheme file is never that deep"))]) from None
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model validating the mapping at ``loc`` (a pydantic error location).
+
+    ``loc`` alternates field names with list indices and dict keys, e.g.
+    ``("components", "cooperation", "items", 3)`` or ``("evaluations", "individual")``.
+    """
+    import typing
+
+    model: object = Scheme
+    skip = 0  # list indices / dict keys still to pass over
+    for part in loc:
+        if skip:
+            skip -= 1
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        model = field.annotation
+        while True:  # unwrap Optional[...], list[...] and dict[..., ...]
+            origin = typing.get_origin(model)
+            args = [a for a in typing.get_args(model) if a is not type(None)]
+            if origin in (list, dict) and args:
+                model, skip = args[-1], skip + 1
+            elif origin is not None and origin is not typing.Literal and len(args) == 1:
+                model = args[0]
+            else:
+                break
+    if skip:
+        return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _did_you_mean(loc: tuple) -> str:
+    """``"; did you mean 'formula'?"`` for an unknown key at ``loc``, else the known keys."""
+    import difflib
+
+    model = _model_at(tuple(loc[:-1]))
+    if model is None:
+        return ""
+    known = [k for k in model.model_fields if k not in ("sha256", "path")]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; known keys here: {', '.join(known)}"
 
 
 def load_scheme(path: str | Path) -> Scheme:
@@ -378,7 +441,9 @@ def load_scheme(path: str | Path) -> Scheme:
             loc = ".".join(str(x) for x in e["loc"])
             kind = {"extra_forbidden": "unknown key", "missing": "missing key"}.get(e["type"], e["type"])
             value = "" if e["type"] == "missing" else repr(e.get("input"))[:80]
-            probs.append(Problem(file=spath, column=loc, rule=kind, value=value, message=f"{loc}: {e['msg']}"))
+            hint = _did_you_mean(tuple(e["loc"])) if e["type"] == "extra_forbidden" else ""
+            msg = f"{loc}: unknown key{hint}" if e["type"] == "extra_forbidden" else f"{loc}: {e['msg']}"
+            probs.append(Problem(file=spath, column=loc, rule=kind, value=value, message=msg))
         raise SchemeError(probs) from None
     problems = _consistency_problems(scheme)
     if problems:

@@ -493,3 +493,34 @@ def _params(scheme: Scheme, year: int, half: str, dept_basis: str, inst_comps, d
             "integrity_index": "reported only, not added to totals",
         },
     }
+
+
+def params_frame(params: dict) -> pd.DataFrame:
+    """The scheme knobs and rules of :attr:`Results.params` as a flat table for reports.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``setting`` (dotted key path, e.g. ``components.achievement.cap``) and ``value``
+        (text), in the order of ``params``; lists of records are shown compactly.
+    """
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, v) -> None:
+        if isinstance(v, dict) and v and not all(isinstance(x, int | float | str | bool | None) for x in v.values()):
+            for k, x in v.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), x)
+        elif isinstance(v, dict):
+            rows.append((prefix, ", ".join(f"{k}: {x}" for k, x in v.items())))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            ident = "id" if "id" in v[0] else next(iter(v[0]))
+            rows.append((prefix, "; ".join(
+                f"{d.get(ident)} (" + ", ".join(f"{k}={x}" for k, x in d.items() if k != ident and not str(k).startswith("label")) + ")"
+                for d in v)))
+        elif isinstance(v, list):
+            rows.append((prefix, ", ".join(str(x) for x in v)))
+        else:
+            rows.append((prefix, str(v)))
+
+    walk("", {k: v for k, v in params.items() if k not in ("info_flags", "component_order", "scheme_sha256")})
+    return pd.DataFrame(rows, columns=["setting", "value"])

@@ -107,3 +107,9 @@ def test_kpi_status():
     assert pd.isna(got.iloc[4])
     got20 = kpi_status(pd.Series([1.15, 1.0, 0.85, 0.5]), scheme_2020().kpi_status)
     assert got20.tolist() == ["exceeded", "achieved", "caution", "missed"]
+
+
+def test_equal_remainders_favour_the_better_grade_despite_float_noise():
+    # 50 × .29 = 14.499999999999998 and 50 × .71 = 35.5 in floating point: both remainders are
+    # really .5, so the one unit left goes to the better grade A → 15/35 (not 14/36).
+    assert forced_counts(50, {"A": 0.29, "B": 0.71}) == {"A": 15, "B": 35}

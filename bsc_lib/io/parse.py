@@ -18,6 +18,9 @@ Cell rules (all vectorised per column)
   columns also need a whole number (``2019.0`` is fine, ``2019.5`` is not).
 * Booleans: :data:`bsc_lib.model.BOOL_TRUE` / :data:`bsc_lib.model.BOOL_FALSE`
   (case-insensitive: ``TRUE``, ``예``, ``O``, ``1`` …).
+* Text: a cell longer than :data:`MAX_TEXT_CHARS` characters (after stripping) is the
+  problem ``too long`` and read as missing (names and ids are short; such a cell is a paste
+  gone wrong, and Excel itself cannot hold more than 32,767 characters in a cell).
 * Codes (columns of :data:`bsc_lib.model.CODESET_OF_COLUMN`): English code or any spelling
   of :data:`bsc_lib.model.VALUE_ALIASES` / :data:`bsc_lib.aliases.EXTRA_VALUE_ALIASES`,
   compared case-, space- and middle-dot-insensitively. Unknown spellings are left as they
@@ -35,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib.aliases import code_lookup, header_lookup
-from bsc_lib.errors import Problem
+from bsc_lib.errors import Problem, short_text
 from bsc_lib.io.problems import TableOrigin, cell_problems
 from bsc_lib.io.reader import RawTable
 from bsc_lib.model import (
@@ -55,6 +58,10 @@ _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _NORM_DROP = r"[ _.\u00b7\u318d\u00a0\ufeff\n\t]"
 _TEMPLATE_HEADER = re.compile(r"^(.*)\(([^()]*)\)\s*$")
 NUMBER_FORMATS = "1234, -5, 1,234, 1,234.5, 1e3, 12.5%"
+#: Longest text cell accepted (characters); longer cells are the problem ``too long``.
+MAX_TEXT_CHARS = 1000
+#: A header naming a value and a year, e.g. ``실적치 2015`` (a plan form's year column).
+YEAR_HEADER = re.compile(r"^(?P<label>.*?\D)?\s*(?P<year>(?:19|20)\d{2})\s*(?:년도|년)?\s*$")
 
 
 def parsed_dtype(c: Column) -> str:
@@ -132,11 +139,19 @@ def map_headers(raw: RawTable) -> tuple[dict[str, int], list[Problem]]:
     for j, head in enumerate(raw.headers):
         col = resolve_header(head, raw.name)
         if col is None:
+            m = YEAR_HEADER.match(unicodedata.normalize("NFKC", head))
             sugg = suggest_column(head, raw.name)
-            hint = (f"; did you mean '{sugg}' ({t.column(sugg).ko})?" if sugg
-                    else f"; known columns: {', '.join(t.column_names)}")
+            if m and m.group("label") and "year" not in t.column_names:
+                hint = (f"; it looks like a year column of the plan form: yearly actuals go into the "
+                        f"table kpi_history ({TABLES['kpi_history'].ko}), one row per KPI and year, or a "
+                        f"sheet with 지표ID and the '실적치' columns under a merged '실적치' header")
+            elif sugg:
+                hint = f"; did you mean '{sugg}' ({t.column(sugg).ko})?"
+            else:
+                hint = f"; known columns: {', '.join(t.column_names)}"
+            shown = short_text(head)
             problems.append(Problem(file=raw.file, sheet=raw.sheet, column=head, rule="unknown column",
-                                    value=head, message=f"unknown column '{head}' in table {t.name}{hint}"))
+                                    value=head, message=f"unknown column '{shown}' in table {t.name}{hint}"))
             continue
         if col in mapping:
             first = raw.headers[mapping[col]]
@@ -267,6 +282,14 @@ def parse_table(raw: RawTable) -> ParsedTable:
                                       "'{value}' is not yes/no (accepted: " + accepted + ")")
             bad_cells.update((c.name, int(i)) for i in pos)
         else:
+            too_long = (text.str.len() > MAX_TEXT_CHARS).fillna(False).to_numpy(dtype=bool)
+            if too_long.any():
+                pos = np.flatnonzero(too_long)
+                problems += cell_problems(origin, c.name, pos, original.iloc[pos], "too long", (
+                    f"the text is longer than {MAX_TEXT_CHARS:,} characters: shorten it "
+                    "(a name or id pasted by mistake?)"))
+                bad_cells.update((c.name, int(i)) for i in pos)
+                text = text.mask(too_long)
             codeset = CODESET_OF_COLUMN.get(c.name)
             out = parse_code(text, codeset) if codeset and c.allowed else text
         cols[c.name] = out.reset_index(drop=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bsc_lib.errors import Problem
+from bsc_lib.errors import Problem, short_text
 
 #: At most this many problems are reported per (file, sheet, column, rule); then one summary.
 MAX_PER_RULE = 50
@@ -89,6 +89,9 @@ def cell_problems(
 ) -> list[Problem]:
     """One problem per failing cell; ``message`` may use ``{value}``.
 
+    Values are shortened by :func:`bsc_lib.errors.short_text` (a huge cell is shown by its
+    first 200 characters and its length).
+
     At most :data:`MAX_PER_RULE` problems are built, plus one ``"... and N more"`` summary.
     """
     positions = list(positions)
@@ -96,7 +99,7 @@ def cell_problems(
     header = origin.header(column)
     out = [
         Problem(file=origin.file, sheet=origin.sheet, row=origin.row(int(p)), column=header,
-                rule=rule, value=fmt_value(v), message=message.format(value=fmt_value(v)))
+                rule=rule, value=short_text(fmt_value(v)), message=message.format(value=short_text(fmt_value(v))))
         for p, v in zip(positions[:MAX_PER_RULE], values[:MAX_PER_RULE], strict=False)
     ]
     extra = len(positions) - MAX_PER_RULE

@@ -24,6 +24,19 @@ Reading rules
   numeric column.
 * The header row is the first non-blank row; blank rows are skipped; row numbers are those
   of the spreadsheet (1-based, header included), so the first data row is normally 2.
+* Two-row headers (the city's plan form): when the row under the header is a sub-header – it
+  is blank under the first header cell and has a cell under a blank header cell that follows
+  a filled one (a merged cell such as ``실 적 치`` spanning the year columns) – the two rows
+  are combined: each sub-header cell gets the nearest filled header cell on its left as a
+  prefix (``실 적 치`` + ``2015`` → ``실 적 치 2015``); header cells merged over both rows keep
+  their text. Data then start on the row after the sub-header.
+* Year columns: in a table with a ``year`` column (e.g. ``kpi_history``) that has no year
+  column in the file, headers such as ``실적치 2015`` (a column name or alias followed by a
+  year, optionally ``년``/``년도``) are unpivoted: each data row becomes one row per year, with
+  the year in ``year`` and the value under the column named by the label; a row whose year
+  cells are all blank gives no row for that year. The row numbers stay those of the sheet.
+* CSV quoting: a double quote that is never closed (the rest of the file would be read as
+  one cell) makes the file unreadable, with the row where the quote opens.
 """
 
 from __future__ import annotations
@@ -224,10 +237,21 @@ def _csv_grid(raw: bytes, fpath: str) -> tuple[list[list[str]] | None, list[Prob
     try:
         csv.field_size_limit(MAX_FIELD)
         grid = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
+        unclosed = False
+        if '"' in text:
+            try:
+                for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True):
+                    pass
+            except csv.Error as exc:
+                unclosed = "unexpected end of data" in str(exc)
     except csv.Error as exc:
         return None, [Problem(file=fpath, rule="format", message=f"not a readable CSV file: {exc}")]
     finally:
         csv.field_size_limit(old_limit)
+    if unclosed:
+        return None, [Problem(file=fpath, row=len(grid), rule="format", value='"', message=(
+            f"a double quote (\") opened in row {len(grid)} is never closed, so the rest of the file "
+            "would be read as one cell; close the quote or remove it"))]
     return grid, []
 
 
@@ -406,8 +430,15 @@ def _grid_to_table(
             f"the {where} is empty: no header row (table {name}, {TABLES[name].ko})"))]
     h = int(np.flatnonzero(row_has)[0])
     headers = [str(x).strip() for x in df.iloc[h].tolist()]
+    last_header = h
+    if h + 1 < len(df) and row_has[h + 1]:
+        sub = [str(x).strip() for x in df.iloc[h + 1].tolist()]
+        combined = combine_header_rows(headers, sub)
+        if combined is not None:
+            log.debug("%s %s: two-row header combined: %s", file, sheet, combined)
+            headers, last_header = combined, h + 1
     data_pos = np.flatnonzero(row_has)
-    data_pos = data_pos[data_pos > h]
+    data_pos = data_pos[data_pos > last_header]
     cells = df.iloc[data_pos].reset_index(drop=True)
     rows = data_pos.astype(np.int64) + 1
     data_nonblank = nonblank.iloc[data_pos].reset_index(drop=True)
@@ -432,14 +463,121 @@ def _grid_to_table(
             arr[list(ii), list(jj)] = True
         date_mask = pd.DataFrame(arr[data_pos][:, keep], columns=range(len(keep)))
     for i, j, f in formulas:
-        if i > h and j in keep:
+        if i > last_header and j in keep:
             problems.append(Problem(
                 file=file, sheet=sheet, row=i + 1, column=headers[j], rule="formula", value=f,
                 message=("formula without a cached value; open the workbook in Excel, let it "
                          "calculate and save it, or paste the values")))
     cells = cells[keep]
     cells.columns = range(len(keep))
-    return RawTable(
+    table = RawTable(
         name=name, file=file, sheet=sheet, headers=[headers[j] for j in keep], cells=cells,
         rows=rows, dates=date_mask,
-    ), problems
+    )
+    return unpivot_year_columns(table), problems
+
+
+def combine_header_rows(top: list[str], sub: list[str]) -> list[str] | None:
+    """Combined headers when ``sub`` is the second row of a two-row header, else None.
+
+    ``sub`` is a sub-header when it is blank under the first filled cell of ``top`` and has
+    a filled cell under a blank ``top`` cell to the right of a filled one (the cells a
+    merged top cell spans). Each filled ``sub`` cell is prefixed by the nearest filled
+    ``top`` cell at or left of it (``"실 적 치"`` + ``"2015"`` → ``"실 적 치 2015"``); a
+    blank ``sub`` cell keeps the ``top`` text (a header merged over both rows).
+    """
+    filled = [j for j, t in enumerate(top) if t]
+    if not filled or sub[filled[0]]:
+        return None
+    first = filled[0]
+    if not any(not top[j] and sub[j] for j in range(first + 1, len(top))):
+        return None
+    out, current = [], ""
+    for j, (t, b) in enumerate(zip(top, sub, strict=True)):
+        if t:
+            current = t
+        if not b:
+            out.append(t)
+        elif j < first:  # a sub-header cell left of every header: keep it as it is
+            out.append(b)
+        else:
+            out.append(f"{current} {b}")
+    return out
+
+
+def unpivot_year_columns(table: RawTable) -> RawTable:
+    """Turn ``<label> <year>`` columns into rows (one per year) for tables with a year column.
+
+    Applies when the model table has a ``year`` column, the file has none, and at least one
+    header is a known column of the table followed by a year (``실적치 2015``). Other
+    headers are kept on every row. Rows whose year cells are all blank are dropped for that
+    year; row numbers (and date flags) follow the original rows. Returns ``table`` unchanged
+    when it does not apply.
+    """
+    import unicodedata
+
+    from bsc_lib.aliases import header_lookup
+
+    t = TABLES[table.name]
+    if "year" not in t.column_names:
+        return table
+    lookup = header_lookup(table.name)
+    norm = [normalise_header(unicodedata.normalize("NFKC", hd)) for hd in table.headers]
+    if any(lookup.get(k) == "year" for k in norm):
+        return table
+    from bsc_lib.io.parse import YEAR_HEADER
+
+    year_cols: dict[int, tuple[str, int]] = {}  # position -> (column name, year)
+    for j, hd in enumerate(table.headers):
+        m = YEAR_HEADER.match(unicodedata.normalize("NFKC", hd))
+        if not m or not m.group("label"):
+            continue
+        col = lookup.get(normalise_header(m.group("label")))
+        if col is not None and col != "year" and col not in t.key:
+            year_cols[j] = (col, int(m.group("year")))
+    if not year_cols:
+        return table
+    labels = list(dict.fromkeys(col for col, _ in year_cols.values()))
+    years = sorted({y for _, y in year_cols.values()})
+    fixed = [j for j in range(len(table.headers)) if j not in year_cols]
+    label_header = {col: next(table.headers[j] for j, (c, _) in year_cols.items() if c == col)
+                    for col in labels}
+    label_header = {col: YEAR_HEADER.match(unicodedata.normalize("NFKC", hd)).group("label").strip()
+                    for col, hd in label_header.items()}
+    n = len(table.cells)
+    parts, part_rows, part_dates, part_pos = [], [], [], []
+    for y in years:
+        block = {k: table.cells[j].to_numpy() for k, j in enumerate(fixed)}
+        dblock = ({k: table.dates[j].to_numpy() for k, j in enumerate(fixed)}
+                  if table.dates is not None else None)
+        any_value = np.zeros(n, dtype=bool)
+        for i, col in enumerate(labels):
+            js = [j for j, (c, yy) in year_cols.items() if c == col and yy == y]
+            vals = table.cells[js[0]].to_numpy() if js else np.full(n, "", dtype=object)
+            any_value |= np.char.strip(vals.astype(str)) != ""
+            block[len(fixed) + 1 + i] = vals
+            if dblock is not None:
+                dblock[len(fixed) + 1 + i] = (table.dates[js[0]].to_numpy() if js
+                                              else np.zeros(n, dtype=bool))
+        block[len(fixed)] = np.full(n, str(y), dtype=object)
+        if dblock is not None:
+            dblock[len(fixed)] = np.zeros(n, dtype=bool)
+        keep = any_value
+        parts.append(pd.DataFrame(block).loc[keep])
+        if dblock is not None:
+            part_dates.append(pd.DataFrame(dblock).loc[keep])
+        part_rows.append(table.rows[keep])
+        part_pos.append(np.flatnonzero(keep))
+    width = len(fixed) + 1 + len(labels)
+    order = np.argsort(np.concatenate(part_pos), kind="stable")
+    cells = pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
+    cells = cells[list(range(width))].astype("str")
+    rows = np.concatenate(part_rows)[order].astype(np.int64)
+    dates = None
+    if table.dates is not None:
+        dates = pd.concat(part_dates, ignore_index=True).iloc[order].reset_index(drop=True)
+        dates = dates[list(range(width))].astype(bool)
+    headers = [table.headers[j] for j in fixed] + ["year"] + [label_header[c] for c in labels]
+    log.debug("%s %s: %d year column(s) unpivoted into rows", table.file, table.sheet, len(year_cols))
+    return RawTable(name=table.name, file=table.file, sheet=table.sheet, headers=headers,
+                    cells=cells, rows=rows, dates=dates)
