@@ -34,7 +34,6 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "cooperation": {"ko": "대내·외 협력평가", "en": "Cooperation"},
     "organisation": {"ko": "조직관리", "en": "Organisation management"},
     "deductions": {"ko": "감점", "en": "Deductions"},
-    "integrity_index": {"ko": "청렴지수", "en": "Integrity index"},
     # result columns
     "institutions": {"ko": "기관 수", "en": "Institutions"},
     "departments": {"ko": "부서 수", "en": "Departments"},
@@ -114,8 +113,8 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "process": {"ko": "과정", "en": "Process"},
     "output": {"ko": "산출", "en": "Output"},
     "outcome": {"ko": "결과", "en": "Outcome"},
-    "actual": {"ko": "실적", "en": "Actual"},
-    "target": {"ko": "목표", "en": "Target"},
+    "series_actual": {"ko": "실적", "en": "Actual"},
+    "series_target": {"ko": "목표", "en": "Target"},
     "title_explain": {"ko": "총점 구성", "en": "How the total is made up"},
     "title_kpi_history": {"ko": "지표 실적 추이와 목표", "en": "KPI actuals over time and targets"},
     # titles
