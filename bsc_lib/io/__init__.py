@@ -4,6 +4,8 @@
   :class:`bsc_lib.errors.DataError` listing *all* problems.
 * :func:`read_tables` – read and parse only (no validation rules).
 * :func:`write_template` – the empty, documented input workbook.
+* :func:`read_kpi_table` – any agency's KPI table through a column mapping (for the
+  difficulty analysis on real data; see ``docs/kpi-table-mapping.md``).
 
 Input formats and cell rules are documented in :mod:`bsc_lib.io.reader` (files, encodings,
 sheets, row numbers) and :mod:`bsc_lib.io.parse` (headers, missing tokens, numbers,
@@ -15,13 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from bsc_lib.errors import DataError
+from bsc_lib.io.kpi_table import read_kpi_table
 from bsc_lib.io.loader import read_tables
 from bsc_lib.io.problems import TableOrigin
 from bsc_lib.io.template import write_template
 from bsc_lib.model import BSCData
 from bsc_lib.scheme import Scheme
 
-__all__ = ["BSCData", "TableOrigin", "load", "read_tables", "write_template"]
+__all__ = ["BSCData", "TableOrigin", "load", "read_kpi_table", "read_tables", "write_template"]
 
 
 def load(path: str | Path, scheme: Scheme | None = None) -> BSCData:
