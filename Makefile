@@ -43,4 +43,7 @@ sample: install ## regenerate the embedded sample data/sample/2019 from the gene
 clean: ## remove the venv and outputs
 	rm -rf $(VENV) outputs/*/ .pytest_cache
 
-.PHONY: help install system-deps report validate test lint sample clean
+dashboard: install ## serve the leadership dashboard on http://127.0.0.1:8866/ (DATA=path PORT=n SHOW_NAMES=1)
+	$(VENV)/bin/bsc dashboard $(if $(DATA),--data $(DATA)) --port $(or $(PORT),8866) $(if $(SHOW_NAMES),--show-names)
+
+.PHONY: help install system-deps report validate test lint sample clean dashboard

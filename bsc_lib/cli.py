@@ -132,6 +132,24 @@ def cmd_verify(args) -> int:
     return 1
 
 
+def cmd_dashboard(args) -> int:
+    from bsc_lib.dashboard import serve
+
+    return serve(data=args.data, scheme=args.scheme, port=args.port, show_names=args.show_names, lang=args.lang)
+
+
+def cmd_feedback(args) -> int:
+    from bsc_lib.feedback import run_feedback
+
+    run_dir = run_feedback(
+        data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half, level=args.level,
+        lang=args.lang, out=args.out, workers=args.workers, scheduler=args.scheduler,
+        progress=not args.no_progress,
+    )
+    print(f"feedback complete: {run_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bsc", description="Seoul BSC evaluation workbench.")
     p.add_argument("--debug", action="store_true", help="show tracebacks (for developers)")
@@ -179,6 +197,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--load-fn", default=None, metavar="MODULE:FUNCTION",
                    help="advanced: the data loader (default: bsc_lib.io.load)")
     s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("dashboard", help="serve the leadership dashboard (Voila) on 127.0.0.1 until Ctrl-C")
+    s.add_argument("--data", default=None, help="data folder or workbook (default: the embedded 2019 sample)")
+    s.add_argument("--scheme", default=None, help="scheme YAML (default: 2019)")
+    s.add_argument("--port", type=int, default=8866, help="loopback port (default 8866)")
+    s.add_argument("--show-names", action="store_true",
+                   help="show managers' names (default: pseudonymous ids such as 관리자 P0012)")
+    s.add_argument("--lang", choices=["ko", "en"], default=None, help="initial language (the page has a switch)")
+    s.set_defaults(func=cmd_dashboard)
+
+    s = sub.add_parser("feedback", help="write one short HTML feedback report per institution or department")
+    s.add_argument("--data", default=str(DEFAULT_DATA))
+    s.add_argument("--scheme", default=str(DEFAULT_SCHEME))
+    s.add_argument("--year", type=int, default=2019)
+    s.add_argument("--half", choices=["year", "H1", "H2"], default="year")
+    s.add_argument("--level", choices=["institution", "department"], default="institution",
+                   help="one report per institution (45) or per department (248)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: number of CPUs; 1 = in-process)")
+    s.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (needs bsc-workbench[distributed])")
+    s.add_argument("--lang", choices=["ko", "en"], default="ko")
+    s.add_argument("--out", default=str(DEFAULT_OUT))
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_feedback)
     return p
 
 

@@ -293,7 +293,7 @@ def explain_waterfall(explain: pd.DataFrame, lang: str = "ko", title: str | None
     x = [label(c, lang) for c in comp["component"]] + [label("total", lang)]
     y = [float(v) for v in comp["value"]] + [float(total.iloc[0]) if len(total) else float(comp["value"].sum())]
     fig = go.Figure(go.Waterfall(
-        x=x, y=y, measure=["relative"] * len(comp) + ["total"], text=[f"{v:.2f}" for v in y],
+        x=x, y=y, measure=["relative"] * len(comp) + ["total"], text=[f"{round(v, 2) + 0.0:.2f}" for v in y],
         textposition="outside", connector={"line": {"color": "#bdbdbd"}},
         increasing={"marker": {"color": "#2c7fb8"}}, decreasing={"marker": {"color": "#d7301f"}},
         totals={"marker": {"color": "#1b7837"}}))
@@ -320,8 +320,9 @@ def kpi_history_chart(history: pd.DataFrame, results: pd.DataFrame, lang: str = 
     h_x = [str(int(y)) for y in h["year"]]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=h_x + r_x, y=list(h["actual"]) + list(r["actual"]), mode="lines+markers",
-                             name=label("actual", lang), line={"color": "#2c7fb8"}))
-    fig.add_trace(go.Scatter(x=r_x, y=list(r["target"]), mode="markers", name=label("target", lang),
+                             name=label("series_actual", lang), line={"color": "#2c7fb8"}))
+    fig.add_trace(go.Scatter(x=r_x, y=list(r["target"]), mode="markers", name=label("series_target", lang),
                              marker={"symbol": "diamond", "size": 13, "color": "#d7301f"}))
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=h_x + r_x)
     return _style(fig, title or label("title_kpi_history", lang), height=380)
+

@@ -130,7 +130,7 @@ def test_write_results_xlsx_formatting(tmp_path):
     assert wb.sheetnames == ["unit_points", "empty"]
     ws = wb["unit_points"]
     # Korean headers from bsc_lib.labels; "dept" has no label and keeps its name
-    assert [c.value for c in ws[1]] == ["평가대상ID", "dept", "점수", "achievement_rate", "n_kpis"]
+    assert [c.value for c in ws[1]] == ["평가대상ID", "dept", "점수", "achievement_rate", "지표 수"]
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == "A1:E4"
     assert ws["B3"].value == "'=1+2" and ws["B3"].data_type == "s"

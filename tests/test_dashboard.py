@@ -1,0 +1,442 @@
+"""The Voila dashboard (bsc_lib.dashboard): helpers, and the real thing in Chromium.
+
+The browser tests start ``bsc dashboard`` as a subprocess on a free loopback port (one server per
+module; a second one for a bad data path), open it in Debian's Chromium through Playwright with
+every request that is not to 127.0.0.1/localhost blocked and recorded, and check the page against
+numbers computed directly with :func:`bsc_lib.scoring.evaluate`. Screenshots go to ``tmp_path``.
+The first-render time and the what-if latency are printed (``-s``) and recorded as test properties;
+they are not asserted (no timing assertions).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bsc_lib import dashboard as db
+from bsc_lib.errors import DataError, Problem
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample" / "2019"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT = 150  # s: server up and the preheated kernel executed, on a busy 2-core machine
+UI_TIMEOUT = 60_000  # ms
+
+
+# =========================================================================== helpers (no browser)
+def test_settings_precedence():
+    env = {"BSC_DATA": "/x/data", "BSC_SHOW_NAMES": "1", "BSC_LANG": "en", "BSC_MC_DRAWS": "500"}
+    s = db.resolve_settings(environ=env)
+    assert (s.data_path, s.lang, s.pseudonymize, s.mc_draws) == ("/x/data", "en", False, 500)
+    # notebook literals win over the environment; empty values fall back to the defaults
+    s = db.resolve_settings(data_path="mine", lang="ko", pseudonymize=True, environ=env)
+    assert (s.data_path, s.lang, s.pseudonymize) == ("mine", "ko", True)
+    s = db.resolve_settings(environ={})
+    assert (s.data_path, s.scheme_path, s.lang, s.pseudonymize, s.half, s.year, s.mc_draws) == (
+        db.DEFAULT_DATA, db.DEFAULT_SCHEME, "ko", True, "year", None, None)
+    assert db.resolve_settings(environ={"BSC_SHOW_NAMES": "0"}).pseudonymize is True
+
+
+@pytest.mark.parametrize("kwargs, match", [({"lang": "fr"}, "lang"), ({"half": "Q3"}, "half"),
+                                           ({"year": "twenty"}, "year")])
+def test_settings_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        db.resolve_settings(environ={}, **kwargs)
+
+
+def test_people_are_pseudonymised_unless_asked():
+    ind = pd.DataFrame({"person_id": ["P0012", "P0013"], "name_ko": ["홍길동", "김철수"], "position_grade": ["4급", "3급"],
+                        "role": ["department_head", "bureau_head"], "unit_id": ["D1", "I1"], "total": [80.0, 70.0],
+                        "rank_overall": [1, 2], "grade": ["S", "A"]})
+    hidden = db.people_view(ind, pseudonymize=True)
+    assert "name_ko" not in hidden.columns
+    assert "홍길동" not in hidden.to_csv()
+    assert db.person_label("P0012", None, True, "ko") == "관리자 P0012"
+    assert db.person_label("P0012", "홍길동", True, "en") == "Manager P0012"
+    shown = db.people_view(ind, pseudonymize=False)
+    assert db.person_label("P0012", shown.loc[0, "name_ko"], False) == "홍길동 (P0012)"
+
+
+def test_share_achieved_ignores_unused_kpis():
+    # 4 scored results: 2 achieved → 0.5; the not_used institution KPI (achieved) and the row
+    # without a status do not count.
+    kpi = pd.DataFrame({"status": ["achieved", "missed", "achieved", "caution", "achieved", None],
+                        "flag": ["", "", "unverified", "", "not_used", ""]})
+    assert db.share_achieved(kpi) == 0.5
+
+
+def test_fmt_points_and_table_escaping():
+    assert db.fmt_points(86.458515) == "86.46" and db.fmt_points(-1e-12) == "0.00" and db.fmt_points(None) == ""
+    t = db.html_table(pd.DataFrame({"a": ["<script>x</script>"], "b": [1.234]}),
+                      [("a", "<A>", "text"), ("b", "B", "points")], row_data={"unit": pd.Series(['"I1'])})
+    assert "<script>" not in t and "&lt;script&gt;" in t and "&lt;A&gt;" in t
+    assert 'data-unit="&quot;I1"' in t and ">1.23<" in t
+
+
+def test_error_html_is_bilingual_and_has_no_traceback():
+    exc = DataError([Problem(file="kpis.csv", rule="exists", message="<b>not found</b>", row=3)])
+    page = db.error_html(exc, "ko")
+    assert "데이터를 불러올 수 없습니다" in page and "The data could not be loaded" in page
+    assert "kpis.csv" in page and "&lt;b&gt;not found&lt;/b&gt;" in page and "Traceback" not in page
+    other = db.error_html(RuntimeError("boom"), "en")
+    assert other.index("An unexpected error occurred") < other.index("예기치 못한 오류") and "RuntimeError: boom" in other
+
+
+def test_voila_command_is_locked_down(tmp_path):
+    cmd = db.voila_command("nb.ipynb", 9999)
+    assert cmd[:3] == [sys.executable, "-m", "voila"]
+    for flag in ("--port=9999", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
+                 "--preheat_kernel=True", "--strip_sources=True", "--show_tracebacks=False",
+                 f"--template={db.TEMPLATE_NAME}"):
+        assert flag in cmd
+    assert not any("allowlist" in c or "denylist" in c for c in cmd), "the default file allowlist is kept"
+    d = db.write_template(tmp_path)
+    index = (d / "index.html.j2").read_text(encoding="utf-8")
+    assert "http" not in index, "the template loads nothing from the internet"
+    env = db.dashboard_env("data/sample/2019", None, False, tmp_path, base={"JUPYTER_PATH": "/old"})
+    assert env["BSC_DATA"] == str(SAMPLE.resolve()) and env["BSC_SHOW_NAMES"] == "0"
+    assert "BSC_SCHEME" not in env and env["JUPYTER_PATH"] == f"{tmp_path}{os.pathsep}/old"
+
+
+def test_cli_refuses_a_busy_port(capsys):
+    from bsc_lib.cli import main
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        assert main(["dashboard", "--port", str(port)]) == 1
+    assert f"port {port}" in capsys.readouterr().err
+
+
+# =========================================================================== the served dashboard
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback only
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, ""
+
+
+class Server:
+    """``bsc dashboard`` in a subprocess (own session, so the whole tree can be stopped)."""
+
+    def __init__(self, tmp: Path, *extra: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = tmp / f"server-{self.port}.log"
+        self._fh = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bsc_lib.cli", "dashboard", "--port", str(self.port), *extra],
+            cwd=str(ROOT), stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"dashboard server exited ({self.proc.returncode}):\n{self.text()}")
+            log = self.log.read_bytes()
+            if b"dashboard: http://127.0.0.1" in log and db.READY_MARK.encode() in log:
+                return  # listening, and the preheated kernel has built the page
+            time.sleep(0.5)
+        pytest.fail(f"dashboard server not ready within {START_TIMEOUT} s:\n{self.text()}")
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)  # serve() stops Voila and its kernels
+                try:
+                    self.proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # the session this test created
+                    self.proc.wait(timeout=10)
+        finally:
+            self._fh.close()
+
+
+@pytest.fixture(scope="module")
+def expected():
+    """Results computed directly, to compare the page with."""
+    from bsc_lib.io import load
+    from bsc_lib.scheme import load_scheme
+    from bsc_lib.scoring import evaluate
+
+    scheme = load_scheme(ROOT / "params" / "scheme-2019.yaml")
+    data = load(SAMPLE, scheme=scheme)
+    return data, scheme, evaluate(data, scheme)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} not found: run `make system-deps` (browser tests need Chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as exc:  # noqa: BLE001 - fail with the reason, never skip
+            pytest.fail(f"Chromium could not start: {exc}")
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("dashboard"))
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _open(browser, url: str):
+    """A 1920×1080 page where every request not to the loopback server is blocked and recorded."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="ko-KR")
+    page = context.new_page()
+    page.blocked = []
+
+    def route(r):
+        u = r.request.url
+        if u.startswith(("http://127.0.0.1:", "http://localhost:", "ws://127.0.0.1:", "data:", "blob:")):
+            r.continue_()
+        else:
+            page.blocked.append(u)
+            r.abort()
+
+    page.route("**/*", route)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    pg = _open(browser, server.url)
+    t0 = time.perf_counter()
+    pg.goto(server.url, wait_until="domcontentloaded", timeout=UI_TIMEOUT)
+    pg.wait_for_selector(".bsc-board .rb-row", timeout=UI_TIMEOUT)
+    pg.wait_for_selector(".bsc-ranking-table", timeout=UI_TIMEOUT)
+    pg.first_render = time.perf_counter() - t0
+    print(f"\nfirst render with a preheated kernel: {pg.first_render:.2f} s")
+    try:
+        yield pg
+    finally:
+        pg.close(run_before_unload=True)  # lets Voila shut the kernel down
+        pg.context.close()
+
+
+def _tab(page, title: str) -> None:
+    page.locator(".bsc-tabs .lm-TabBar-tab", has_text=title).first.click()
+
+
+@pytest.mark.browser
+def test_overview_shows_the_engine_numbers_offline(page, expected, tmp_path, record_property):
+    record_property("first_render_s", round(page.first_render, 2))
+    _, _, r = expected
+    inst = r.institutional
+    top = inst.iloc[0]  # display order: best total first
+    rows = page.locator(".bsc-ranking-table tbody tr")
+    assert rows.count() == len(inst)
+    row = page.locator(f'.bsc-ranking-table tr[data-unit="{top["institution_id"]}"]')
+    assert row.get_attribute("data-total") == f"{top['total']:.2f}"
+    assert f"{top['total']:.2f}" in row.inner_text() and top["name_ko"] in row.inner_text()
+    cards = page.locator(".bsc-cards").inner_text()
+    assert f"{len(inst):,}" in cards and f"{len(r.departments):,}" in cards
+    # every institution's grade as the engine says
+    shown = dict(zip(page.eval_on_selector_all(".bsc-ranking-table tbody tr", "rs => rs.map(r => r.dataset.unit)"),
+                     page.eval_on_selector_all(".bsc-ranking-table tbody tr", "rs => rs.map(r => r.dataset.grade)"),
+                     strict=True))
+    assert shown == dict(zip(inst["institution_id"], inst["grade"], strict=True))
+    # the ranking board by group: same totals and grades, in rank order within each group
+    board = pd.DataFrame({
+        "unit": page.eval_on_selector_all(".bsc-board .rb-row", "rs => rs.map(r => r.dataset.unit)"),
+        "total": page.eval_on_selector_all(".bsc-board .rb-row", "rs => rs.map(r => r.dataset.total)"),
+        "grade": page.eval_on_selector_all(".bsc-board .rb-row", "rs => rs.map(r => r.dataset.grade)")})
+    order = {"main_office": 0, "business_office": 1, "independent": 2}
+    want = inst.assign(_g=inst["inst_type"].map(order)).sort_values(["_g", "rank_in_group", "institution_id"],
+                                                                    kind="stable")
+    assert list(board["unit"]) == list(want["institution_id"])
+    assert list(board["total"]) == [f"{v:.2f}" for v in want["total"]]
+    assert list(board["grade"]) == list(want["grade"])
+    counts = page.locator(".bsc-grade-counts").inner_text()
+    assert all(str(n) in counts for n in inst["grade"].value_counts())
+    assert page.locator(".bsc-comp-bars .cb-row").count() == len(inst)
+    body = page.content()
+    assert "Traceback" not in body and "from bsc_lib.dashboard import run" not in body, "sources stripped"
+    page.screenshot(path=str(tmp_path / "overview.png"))
+    assert (tmp_path / "overview.png").stat().st_size > 20_000
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_drill_down_to_a_department(page, expected, tmp_path):
+    _, _, r = expected
+    dep = r.departments.sort_values("total", ascending=False, kind="stable").iloc[3]
+    inst_id = dep["institution_id"]
+    inst = r.institutional.set_index("institution_id").loc[inst_id]
+    _tab(page, "기관·부서 상세")
+    page.wait_for_selector(".bsc-inst-view h3", timeout=UI_TIMEOUT)
+    page.locator(".bsc-w-inst select").select_option(label=f"{inst_id} {inst['name_ko']}")
+    page.wait_for_function(f"document.querySelector('.bsc-inst-view h3').textContent.startsWith('{inst_id} ')",
+                           timeout=UI_TIMEOUT)
+    assert page.locator(".bsc-inst-total").inner_text() == f"{inst['total']:.2f}"
+    page.locator(".bsc-w-dept select").select_option(label=f"{dep['department_id']} {dep['name_ko']}")
+    page.wait_for_function(
+        f"document.querySelector('.bsc-dept-view h3').textContent.startsWith('{dep['department_id']} ')",
+        timeout=UI_TIMEOUT)
+    assert page.locator(".bsc-dept-total").inner_text() == f"{dep['total']:.2f}"
+    # the decomposition (explain) of the department: its components and total
+    ex = r.explain(dep["department_id"])
+    table = page.locator(".bsc-dept-view table.bsc-explain").inner_text()
+    for v in ex.loc[ex["level"].isin(["component", "total"]), "value"]:
+        assert f"{round(v, 2) + 0.0:.2f}" in table
+    # its KPIs, and managers only as pseudonyms
+    kpis = page.locator(".bsc-kpi-view").inner_text()
+    for k in r.kpi.loc[r.kpi["owner_id"] == dep["department_id"], "kpi_id"]:
+        assert k in kpis
+    heads = r.individual.loc[r.individual["unit_id"] == dep["department_id"]]
+    dept_text = page.locator(".bsc-dept-view").inner_text()
+    for pid, name in zip(heads["person_id"], heads["name_ko"], strict=True):
+        assert f"관리자 {pid}" in dept_text and name not in page.content()
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3", timeout=UI_TIMEOUT)
+    page.screenshot(path=str(tmp_path / "drill-down.png"), full_page=True)
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_what_if_slider_matches_the_engine(page, expected, record_property):
+    from bsc_lib import whatif
+    from bsc_lib.scoring import evaluate
+
+    data, scheme, r = expected
+    points = whatif.rebalance(scheme.evaluations["institutional"].components, "achievement", 40)
+    d2, s2 = whatif.equivalent_inputs(data, scheme, points)
+    e = evaluate(d2, s2).institutional
+    assert (e["grade"].to_numpy() != r.institutional.set_index("institution_id").loc[e["institution_id"], "grade"]
+            .to_numpy()).any(), "the chosen change must move some grade"
+    _tab(page, "가정 분석")
+    page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
+    readout = page.locator(".bsc-w-achievement .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("40")
+    t0 = time.perf_counter()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('.bsc-whatif-state').dataset.points.includes('achievement=40')", timeout=UI_TIMEOUT)
+    latency = time.perf_counter() - t0
+    record_property("whatif_latency_ms", round(latency * 1000))
+    print(f"\nwhat-if latency (Enter → table updated): {latency * 1000:.0f} ms")
+    state = page.locator(".bsc-whatif-state").get_attribute("data-points")
+    assert state == ",".join(f"{k}={v:g}" for k, v in points.items())
+    # the other sliders moved too (total stays 100)
+    for comp, v in points.items():
+        assert page.locator(f".bsc-w-{comp} .widget-readout").inner_text().strip() == f"{v:.0f}"
+    got = pd.DataFrame({
+        "unit": page.eval_on_selector_all(".bsc-whatif-table tbody tr", "rs => rs.map(r => r.dataset.unit)"),
+        "rank": page.eval_on_selector_all(".bsc-whatif-table tbody tr", "rs => rs.map(r => +r.dataset.rank)"),
+        "grade": page.eval_on_selector_all(".bsc-whatif-table tbody tr", "rs => rs.map(r => r.dataset.grade)"),
+        "total": page.eval_on_selector_all(".bsc-whatif-table tbody tr", "rs => rs.map(r => r.dataset.total)"),
+    })
+    assert list(got["unit"]) == list(e["institution_id"]), "display order = the engine's"
+    assert list(got["rank"]) == [int(v) for v in e["rank_in_group"]]
+    assert list(got["grade"]) == list(e["grade"])
+    assert list(got["total"]) == [f"{v:.2f}" for v in e["total"]]
+    changed = page.eval_on_selector_all(".bsc-whatif-table tr.bsc-changed", "rs => rs.map(r => r.dataset.unit)")
+    base = r.institutional.set_index("institution_id")["grade"]
+    assert set(changed) == {u for u, g in zip(e["institution_id"], e["grade"], strict=True) if g != base[u]}
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_language_switch(page, tmp_path):
+    page.locator(".bsc-w-lang button", has_text="English").click()
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.bsc-tabs .lm-TabBar-tab')).some(t => t.textContent.includes('Drill-down'))",
+        timeout=UI_TIMEOUT)
+    assert "Seoul BSC evaluation dashboard" in page.locator(".bsc-header").inner_text()
+    page.wait_for_function("document.querySelector('.bsc-whatif-summary').textContent.includes('institutions change grade')",
+                           timeout=UI_TIMEOUT)
+    _tab(page, "Overview")
+    page.wait_for_function("document.querySelector('.bsc-ranking').textContent.includes('Institutional ranking')",
+                           timeout=UI_TIMEOUT)
+    assert "Main office" in page.locator(".bsc-ranking").inner_text()
+    page.screenshot(path=str(tmp_path / "overview-en.png"))
+    page.locator(".bsc-w-lang button", has_text="한국어").click()
+    page.wait_for_function("document.querySelector('.bsc-ranking').textContent.includes('기관별 순위')", timeout=UI_TIMEOUT)
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_other_tabs_render(page, tmp_path):
+    for title, selector, n_plots in (("지표 난이도", ".bsc-difficulty-table table", 1),
+                                     ("변별력", ".bsc-integrity table", 3),
+                                     ("순위 안정성", ".bsc-robust-table table", 1)):
+        _tab(page, title)
+        page.wait_for_selector(selector, timeout=UI_TIMEOUT)
+        # the figures of the visible tab have rendered
+        page.wait_for_function(
+            "n => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(e => e.offsetParent !== null"
+            " && e.querySelector('.main-svg')).length >= n", arg=n_plots, timeout=UI_TIMEOUT)
+        page.screenshot(path=str(tmp_path / f"{selector.split()[0][5:]}.png"))
+    assert "Traceback" not in page.content()
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_files_and_sources_are_not_served(server):
+    for path in ("voila/files/90-dashboard.ipynb", "voila/files/notebooks/90-dashboard.ipynb",
+                 "voila/files/../data/sample/2019/kpis.csv", "voila/files/%2E%2E/data/sample/2019/kpis.csv",
+                 "voila/files/../params/scheme-2019.yaml", "voila/files/../bsc_lib/dashboard.py",
+                 "voila/render/90-dashboard.ipynb", "api/contents/90-dashboard.ipynb",
+                 "voila/api/contents/90-dashboard.ipynb"):
+        status, body = _get(server.url + path)
+        assert status in (403, 404), f"{path}: {status}"
+        assert "bsc_lib.dashboard" not in body
+
+
+@pytest.mark.browser
+def test_bad_data_path_shows_a_friendly_error(browser, tmp_path):
+    srv = Server(tmp_path, "--data", str(tmp_path / "no-such-folder"))
+    try:
+        srv.wait_ready()
+        pg = _open(browser, srv.url)
+        try:
+            pg.goto(srv.url, wait_until="domcontentloaded", timeout=UI_TIMEOUT)
+            pg.wait_for_selector(".bsc-error", timeout=UI_TIMEOUT)
+            text = pg.locator(".bsc-error").inner_text()
+            assert "데이터를 불러올 수 없습니다" in text and "The data could not be loaded" in text
+            assert "no-such-folder" in text
+            assert "Traceback" not in pg.content()
+            pg.screenshot(path=str(tmp_path / "bad-data.png"))
+            assert pg.blocked == []
+        finally:
+            pg.close(run_before_unload=True)
+            pg.context.close()
+    finally:
+        srv.stop()
+    assert srv.proc.returncode == 0, "SIGTERM stops the server cleanly"
+
