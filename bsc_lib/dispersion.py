@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from bsc_lib._checks import as_list, require_columns
 from bsc_lib.stats import _largest_tie, _value_counts, entropy_norm, gini
 
 log = logging.getLogger(__name__)
@@ -42,20 +43,8 @@ DISCRIMINATION_COLUMNS = [
 ]
 
 
-def _list(cols: str | Sequence[str] | None) -> list[str]:
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    return list(cols)
 
 
-def _check(df: pd.DataFrame, cols: Sequence[str], what: str = "df") -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"column(s) not in {what}: {missing}; available: {list(df.columns)}")
 
 
 def _numeric(s: pd.Series, name: str) -> np.ndarray:
@@ -151,8 +140,8 @@ def discrimination(
     ValueError
         Missing columns or a non-numeric value column.
     """
-    by_cols = _list(by)
-    _check(df, [value_col, *by_cols])
+    by_cols = as_list(by)
+    require_columns(df, [value_col, *by_cols])
     values = _numeric(df[value_col], value_col)
     if not by_cols:
         return pd.DataFrame([_describe(values, decimals)], columns=DISCRIMINATION_COLUMNS)
@@ -221,12 +210,12 @@ def effective_weights(
         Missing or non-numeric columns, no components, or ``nominal`` lacking a
         component.
     """
-    comps = _list(components)
+    comps = as_list(components)
     if not comps:
         raise ValueError("components must name at least one column")
     if len(set(comps)) != len(comps):
         raise ValueError(f"components are not unique: {comps}")
-    _check(wide, [*comps, *([total_col] if total_col is not None else [])], "wide")
+    require_columns(wide, [*comps, *([total_col] if total_col is not None else [])], "wide")
     x = np.column_stack([_numeric(wide[c], c) for c in comps])
     if total_col is None:
         total = x.sum(axis=1)
@@ -337,15 +326,15 @@ def compare_integrity(
     ValueError
         Missing or non-numeric columns, or duplicate keys in either input.
     """
-    keys = _list(on)
+    keys = as_list(on)
     if isinstance(new_index, pd.Series):
         s = new_index.rename(new_col)
         if len(keys) != 1 and s.index.nlevels != len(keys):
             raise ValueError(f"a Series new_index needs an index matching the keys {keys}")
         s.index = s.index.set_names(keys)
         new_index = s.reset_index()
-    _check(integrity, [*keys, old_col], "integrity")
-    _check(new_index, [*keys, new_col], "new_index")
+    require_columns(integrity, [*keys, old_col], "integrity")
+    require_columns(new_index, [*keys, new_col], "new_index")
     for name, frame in (("integrity", integrity), ("new_index", new_index)):
         dup = frame.duplicated(subset=keys)
         if dup.any():
@@ -430,7 +419,7 @@ def group_differences(df: pd.DataFrame, value_col: str, group_col: str) -> pd.Da
     by the groups (0 none, 1 all); :math:`\eta^2_H` can be slightly negative when H is
     below its expectation k − 1.
     """
-    _check(df, [value_col, group_col])
+    require_columns(df, [value_col, group_col])
     v = _numeric(df[value_col], value_col)
     d = pd.DataFrame({"group": df[group_col].to_numpy(), "v": v})
     d = d.loc[d["v"].notna() & d["group"].notna()]

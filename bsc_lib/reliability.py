@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from bsc_lib._checks import as_list, require_columns
 from bsc_lib.stats import ICC_TYPES, icc, kendall_w
 
 log = logging.getLogger(__name__)
@@ -70,20 +71,8 @@ RELIABILITY_COLUMNS = [
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-def _list(cols: str | Sequence[str] | None) -> list[str]:
-    if cols is None:
-        return []
-    if isinstance(cols, str):
-        return [cols]
-    return list(cols)
 
 
-def _check_columns(df: pd.DataFrame, cols: Sequence[str], what: str = "ratings") -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"column(s) not in {what}: {missing}; available: {list(df.columns)}")
 
 
 def _check_numeric(df: pd.DataFrame, col: str) -> None:
@@ -213,11 +202,11 @@ def rater_reliability(
     ValueError
         Missing columns or a non-numeric score column.
     """
-    targets = _list(target_cols)
+    targets = as_list(target_cols)
     if not targets:
         raise ValueError("target_cols must name at least one column")
-    by_cols = _list(by)
-    _check_columns(ratings, [*targets, rater_col, score_col, *by_cols])
+    by_cols = as_list(by)
+    require_columns(ratings, [*targets, rater_col, score_col, *by_cols], "ratings")
     _check_numeric(ratings, score_col)
     if not by_cols:
         out = _reliability_one(ratings, targets, rater_col, score_col, nan_policy)
@@ -239,7 +228,7 @@ def rater_reliability(
 def _prepare(ratings: pd.DataFrame, targets: list[str], rater_col: str, score_col: str,
              by_cols: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """Select, check duplicates, drop NaN scores; add a constant group key if ``by`` is empty."""
-    _check_columns(ratings, [*targets, rater_col, score_col, *by_cols])
+    require_columns(ratings, [*targets, rater_col, score_col, *by_cols], "ratings")
     _check_numeric(ratings, score_col)
     cols = list(dict.fromkeys([*by_cols, *targets, rater_col, score_col]))
     df = ratings[cols].copy()
@@ -334,10 +323,10 @@ def rater_leniency(
         raise ValueError(f"threshold_unit must be 'sd' or 'score', got {threshold_unit!r}")
     if threshold < 0:
         raise ValueError(f"threshold must be >= 0, got {threshold}")
-    targets = _list(target_cols)
+    targets = as_list(target_cols)
     if not targets:
         raise ValueError("target_cols must name at least one column")
-    by_cols = _list(by)
+    by_cols = as_list(by)
     df, gcols = _prepare(ratings, targets, rater_col, score_col, by_cols)
 
     tkeys = list(dict.fromkeys([*gcols, *targets]))
@@ -445,8 +434,8 @@ def remove_rater(
     ValueError
         The column is missing or a rater does not occur in ``ratings``.
     """
-    _check_columns(ratings, [rater_col])
-    raters = _list(rater)
+    require_columns(ratings, [rater_col], "ratings")
+    raters = as_list(rater)
     absent = [r for r in raters if not (ratings[rater_col] == r).any()]
     if absent:
         raise ValueError(f"rater(s) {absent} not found in column {rater_col!r}")
@@ -498,8 +487,8 @@ def standardise_rater(
     ValueError
         Missing columns, non-numeric scores or a rater not in ``ratings``.
     """
-    by_cols = _list(by)
-    _check_columns(ratings, [rater_col, score_col, *by_cols])
+    by_cols = as_list(by)
+    require_columns(ratings, [rater_col, score_col, *by_cols], "ratings")
     _check_numeric(ratings, score_col)
     mask = ratings[rater_col] == rater
     if not mask.any():
@@ -590,7 +579,7 @@ def grade_changes(
     order = {g: i for i, g in enumerate(grade_order)} if grade_order is not None else None
     parts = []
     n_changed: dict[str, int] = {}
-    for r in _list(rater):  # one what-if per rater (a handful), not a loop over data rows
+    for r in as_list(rater):  # one what-if per rater (a handful), not a loop over data rows
         if mode == "remove":
             mod = remove_rater(ratings, r, rater_col)
         else:
