@@ -78,10 +78,10 @@ def analyse(data: BSCData, scheme: Scheme, results: Results, settings: AnalysisP
                                 quotas=inp["quotas"], n_draws=r.n_draws, concentration=r.concentration,
                                 seed=r.seed)
     units = mc.units
+    inst_totals = results.institutional.rename(columns={"institution_id": "unit_id"})
+    group = inst_totals["inst_type"] if scheme.grading.group_by == "inst_type" else "all"
     bounds = robustness.grade_boundaries(
-        results.institutional.rename(columns={"institution_id": "unit_id", "inst_type": "group"})[
-            ["unit_id", "group", "total", "grade"]],
-        scheme.grading.quotas,
+        inst_totals.assign(group=group)[["unit_id", "group", "total", "grade"]], scheme.grading.quotas,
     )
     return {
         "kpi_difficulty": kdiff,
