@@ -15,7 +15,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
-	$(PY) -m compileall -q $(VENV)/lib > /dev/null || true
+	$(PY) -m compileall -q $(VENV)/lib bsc_lib > /dev/null || true
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	@touch $(STAMP)
 
