@@ -84,6 +84,10 @@ class RunFailed(BSCError):
         self.run_dir = run_dir
 
 
+class OutputError(BSCError):
+    """The run folder cannot be created or written (read-only, not a folder, disk full …)."""
+
+
 class ManifestError(BSCError):
     """A run folder has no readable ``manifest.json`` or the run did not complete."""
 
@@ -402,13 +406,30 @@ def _meta_rows(manifest: Mapping, scheme, lang: str) -> list[tuple[str, str]]:
     return rows[lang]
 
 
+def _quiet_kernel_manager():
+    """An ``AsyncKernelManager`` whose kernels do not write to the analyst's terminal.
+
+    A kernel's own log (its stderr: the "running over TCP without encryption" warning, the
+    tracebacks ipykernel logs while it is shut down after Ctrl-C) is not meant for the
+    analyst; cell errors still reach the run through the notebook's outputs.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            return await super().start_kernel(**kw)
+
+    return QuietKernelManager
+
+
 def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str):
     import papermill as pm
 
     return pm.execute_notebook(
         str(nb_path), str(out_path), parameters=dict(parameters), kernel_name=kernel_name,
         cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
-        request_save_on_cell_execute=False,
+        request_save_on_cell_execute=False, kernel_manager_class=_quiet_kernel_manager(),
     )
 
 
@@ -466,6 +487,9 @@ def run_report(
     ------
     DataError, SchemeError
         Invalid input (raised before any folder is created).
+    OutputError
+        The run folder cannot be created under ``out`` (not a folder, read-only …) or its
+        outputs cannot be written (disk full …).
     RunFailed
         A notebook failed; the folder is renamed ``…-FAILED`` with ``manifest.json``
         (status ``failed``, the notebook, the exception name and value).
@@ -512,8 +536,14 @@ def run_report(
     params = {"year": year, "half": half, "lang": lang, "analysis_sha256": analysis_sha}
     run_name = f"{started:%Y%m%dT%H%M%S}-{_run_key(input_hashes, scheme.sha256, params)}"
     year_dir = Path(out) / str(year)
-    year_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
+    try:
+        year_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
+    except OSError as exc:
+        raise OutputError([Problem(
+            file=str(year_dir), rule="output folder", value=str(out),
+            message=(f"cannot create the run folder in {year_dir}: {exc.strerror or exc}; "
+                     "choose an output folder you can write to (--out)"))]) from None
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a run folder is a normal folder
     final_intended = (year_dir / run_name).resolve()
     log.info("run %s: working in %s", run_name, tmp)
@@ -587,6 +617,8 @@ def run_report(
             _write_json(tmp / MANIFEST_NAME, manifest)
             final = _rename_unique(tmp, year_dir / run_name)
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            _silence_abandoned_kernel_tasks()
         failed_dir = _fail(tmp, year_dir, run_name, manifest, nb_index, exc)
         from papermill.exceptions import PapermillExecutionError
 
@@ -598,9 +630,40 @@ def run_report(
                 column=f"cell {exc.exec_count}" if exc.exec_count is not None else "",
                 message=f"{exc.ename}: {_clean(exc.evalue, 500)} (run folder: {failed_dir})",
             )], run_dir=failed_dir) from None
+        if isinstance(exc, OSError) and exc.filename is not None and _inside(Path(exc.filename), tmp):
+            raise OutputError([Problem(
+                file=str(exc.filename), rule="output folder",
+                message=(f"cannot write the run's outputs: {exc.strerror or exc}"
+                         + (f" (run folder: {failed_dir})" if failed_dir else "")))]) from None
         raise
     log.info("run complete: %s", final)
     return final
+
+
+class _AbandonedTaskFilter(logging.Filter):
+    """Drop asyncio's reports of notebook-execution tasks abandoned by an interrupt."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not (msg.startswith("Task exception was never retrieved")
+                    or msg.startswith("Task was destroyed but it is pending"))
+
+
+def _silence_abandoned_kernel_tasks() -> None:
+    """After Ctrl-C / SIGTERM, the kernel is shut down under a pending execute task; when
+    that task is garbage-collected asyncio logs "Task exception was never retrieved" with a
+    DeadKernelError traceback. The run is already reported as interrupted: drop that noise."""
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _AbandonedTaskFilter) for f in logger.filters):
+        logger.addFilter(_AbandonedTaskFilter())
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, nb_index: int | None,
@@ -749,7 +812,7 @@ def verify_run(
 
 
 __all__ = [
-    "InputsChanged", "ManifestError", "RunFailed", "default_notebooks", "default_tables_fn",
+    "InputsChanged", "ManifestError", "OutputError", "RunFailed", "default_notebooks", "default_tables_fn",
     "find_chromium", "load_callable", "package_versions", "print_pdf", "read_manifest",
     "run_report", "verify_run",
 ]

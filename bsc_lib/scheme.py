@@ -38,7 +38,8 @@ _TOL = 1e-6
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # unknown keys are errors; .nan/.inf are not numbers a scheme can use
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Scale(_Strict):
@@ -426,6 +427,37 @@ def load_scheme(path: str | Path) -> Scheme:
     except UnicodeDecodeError:
         raise SchemeError([Problem(file=spath, rule="encoding", message="scheme file must be UTF-8")]) from None
     data = _safe_yaml(text, spath)
+    scheme = scheme_from_mapping(data, source=spath)
+    scheme = scheme.model_copy(update={"sha256": hashlib.sha256(raw).hexdigest(), "path": spath})
+    log.debug("loaded scheme %s from %s", scheme.scheme_id, spath)
+    return scheme
+
+
+def scheme_from_mapping(data: object, source: str = "") -> Scheme:
+    """Validate an already-parsed scheme (the mapping a scheme YAML file holds).
+
+    The rules are those of :func:`load_scheme` after reading the file: a mapping, no
+    reserved keys, every key known (with a did-you-mean for typos), types, finite numbers
+    and the consistency rules.
+
+    Parameters
+    ----------
+    data
+        The parsed YAML document (anything; a non-mapping is a problem).
+    source
+        Named as ``file`` in the problems (e.g. the YAML path).
+
+    Returns
+    -------
+    Scheme
+        The validated scheme (``sha256`` and ``path`` empty).
+
+    Raises
+    ------
+    SchemeError
+        Listing every problem.
+    """
+    spath = source
     if not isinstance(data, dict):
         raise SchemeError([Problem(file=spath, rule="structure", message="a scheme must be a YAML mapping")])
     data = dict(data)
@@ -448,8 +480,6 @@ def load_scheme(path: str | Path) -> Scheme:
     problems = _consistency_problems(scheme)
     if problems:
         raise SchemeError([Problem(file=spath, column=m.split(":", 1)[0], rule="consistency", message=m) for m in problems])
-    scheme = scheme.model_copy(update={"sha256": hashlib.sha256(raw).hexdigest(), "path": spath})
-    log.debug("loaded scheme %s from %s", scheme.scheme_id, spath)
     return scheme
 
 

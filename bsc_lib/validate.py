@@ -37,13 +37,14 @@ rule                     meaning
 
 Not flagged (deliberately): zero or negative targets (legal, the scoring handles them);
 band limits on up/down KPIs (ignored by the scoring). Rules of components absent from the
-scheme are skipped. Foreign keys into a table that is missing or unreadable are not checked
-(the missing table is already reported).
+scheme are skipped. Foreign keys into a table that is missing or unreadable, or whose key
+column is missing, are not checked (the missing table or column is already reported).
 """
 
 from __future__ import annotations
 
 import logging
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,12 @@ def table_schema(table: Table, *, parsed: bool = False) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, strict=True, ordered=False, name=table.name)
 
 
+@cache
+def _cached_schema(name: str, parsed: bool) -> pa.DataFrameSchema:
+    """:func:`table_schema` of a model table, built once (never handed out: callers get fresh ones)."""
+    return table_schema(TABLES[name], parsed=parsed)
+
+
 def _pandera_problems(
     frame: pd.DataFrame,
     table: Table,
@@ -116,7 +123,7 @@ def _pandera_problems(
     missing_columns: set[str],
 ) -> list[Problem]:
     """Run the table's pandera schema and translate its failure cases into problems."""
-    schema = table_schema(table, parsed=parsed)
+    schema = _cached_schema(table.name, parsed)
     try:
         schema.validate(frame, lazy=True)
         return []
@@ -376,8 +383,14 @@ def _validate_frames(
     for name, t in TABLES.items():
         if name in unavailable:
             continue
+        if present is not None and name not in present and len(frames[name]) == 0:
+            continue  # an absent optional table: an empty frame built with the right dtypes
         problems += _pandera_problems(frames[name], t, origins[name], parsed,
                                       bad_cells.get(name, set()), missing_columns.get(name, set()))
+    # a table whose key column is missing cannot be referred to: its references are not checked
+    for n, cols in missing_columns.items():
+        if set(cols) & set(TABLES[n].key):
+            unavailable.add(n)
     # cross-table rules only on frames whose columns are all there
     usable = {n: f for n, f in frames.items() if set(TABLES[n].column_names) <= set(f.columns)}
     for n in TABLES:

@@ -8,6 +8,7 @@ empty frames), their origins and the reading/header/cell problems.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,12 @@ class ReadResult:
 
 
 def empty_parsed(name: str) -> pd.DataFrame:
-    """An empty frame with the parsed dtypes of table ``name``."""
+    """An empty frame with the parsed dtypes of table ``name`` (a fresh copy each call)."""
+    return _empty_parsed_template(name).copy()
+
+
+@cache
+def _empty_parsed_template(name: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=parsed_dtype(c)) for c in TABLES[name].columns})
 
 

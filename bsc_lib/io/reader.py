@@ -22,8 +22,10 @@ Reading rules
   formatted as a percentage is read as displayed (0.125 shown as ``12.5%`` → 12.5, the same
   as the CSV text ``12.5%``). Dates are kept as ISO text and flagged when they sit in a
   numeric column.
-* The header row is the first non-blank row; blank rows are skipped; row numbers are those
-  of the spreadsheet (1-based, header included), so the first data row is normally 2.
+* The header row is the first non-blank row, except that title lines above it (rows with a
+  single filled cell, such as ``2019년 성과관리계획``) are skipped when a row with two or
+  more filled cells follows; blank rows are skipped; row numbers are those of the
+  spreadsheet (1-based, header included), so the first data row is normally 2.
 * Two-row headers (the city's plan form): when the row under the header is a sub-header – it
   is blank under the first header cell and has a cell under a blank header cell that follows
   a filled one (a merged cell such as ``실 적 치`` spanning the year columns) – the two rows
@@ -114,6 +116,20 @@ def known_tables_text() -> str:
     return ", ".join(f"{t.name} ({t.ko})" for t in TABLES.values())
 
 
+def suggest_table(name: str) -> str:
+    """``"did you mean 'departments' (부서)? "`` for a near-miss file or sheet name, else ``""``."""
+    import difflib
+    import unicodedata
+
+    lookup = table_lookup()
+    close = difflib.get_close_matches(normalise_header(unicodedata.normalize("NFKC", name)), list(lookup),
+                                      n=1, cutoff=0.75)
+    if not close:
+        return ""
+    t = TABLES[lookup[close[0]]]
+    return f"did you mean '{t.name}' ({t.ko})? "
+
+
 def match_table(name: str) -> str | None:
     """The table a file stem or sheet name designates, or None."""
     import unicodedata
@@ -167,7 +183,8 @@ def _read_folder(folder: Path, spath: str, out: RawInput) -> None:
         name = match_table(f.stem)
         if name is None:
             out.problems.append(Problem(file=fpath, rule="unknown table", value=f.stem, message=(
-                f"'{f.name}' is not a known table; name CSV files after one of: {known_tables_text()}")))
+                f"'{f.name}' is not a known table; {suggest_table(f.stem)}"
+                f"name CSV files after one of: {known_tables_text()}")))
             continue
         if name in out.tables or name in out.unreadable:
             prev = out.tables[name].file if name in out.tables else out.unreadable[name][0]
@@ -273,9 +290,22 @@ def _read_workbook(p: Path, spath: str, out: RawInput) -> None:
             "this is a password-protected (encrypted) workbook or an old .xls file: remove the "
             "password (File > Info > Protect Workbook) or save as .xlsx, then try again")))
         return
+    if raw.startswith(ZIP_MAGIC) and not zipfile.is_zipfile(io.BytesIO(raw)):
+        out.problems.append(Problem(file=spath, rule="format", message=(
+            "the workbook is corrupt or truncated: it starts like an .xlsx file but is not a zip "
+            "archive that can be opened (a copy or download that stopped half way?); save it again "
+            "from Excel")))
+        return
     if not raw.startswith(ZIP_MAGIC) or not zipfile.is_zipfile(io.BytesIO(raw)):
         out.problems.append(Problem(file=spath, rule="format", message=(
             "not an .xlsx workbook (the file is not a zip archive); save it from Excel as .xlsx")))
+        return
+    with zipfile.ZipFile(io.BytesIO(raw)) as probe:
+        parts = set(probe.namelist())
+    if not {"[Content_Types].xml", "xl/workbook.xml"} <= parts:
+        out.problems.append(Problem(file=spath, rule="format", message=(
+            "the workbook is corrupt or not an Excel workbook: a zip archive without "
+            "xl/workbook.xml; save the workbook from Excel as .xlsx")))
         return
     import openpyxl
 
@@ -294,8 +324,8 @@ def _read_workbook(p: Path, spath: str, out: RawInput) -> None:
             name = match_table(sheet)
             if name is None:
                 out.problems.append(Problem(file=spath, sheet=sheet, rule="unknown sheet", value=sheet, message=(
-                    f"'{sheet}' is not a known table; name sheets after one of: {known_tables_text()} "
-                    "(a README/설명 sheet is ignored)")))
+                    f"'{sheet}' is not a known table; {suggest_table(sheet)}name sheets after one of: "
+                    f"{known_tables_text()} (a README/설명 sheet is ignored)")))
                 continue
             if name in out.tables or name in out.unreadable:
                 prev = out.tables[name].sheet if name in out.tables else out.unreadable[name][1]
@@ -428,7 +458,13 @@ def _grid_to_table(
     if not row_has.any():
         return None, [Problem(file=file, sheet=sheet, rule="empty", message=(
             f"the {where} is empty: no header row (table {name}, {TABLES[name].ko})"))]
-    h = int(np.flatnonzero(row_has)[0])
+    filled_per_row = nonblank.sum(axis=1).to_numpy()
+    candidates = np.flatnonzero(row_has)
+    h = int(candidates[0])
+    # title lines above the header (one filled cell, e.g. "2019년 성과관리계획") are skipped
+    wide = candidates[filled_per_row[candidates] >= 2]
+    if len(wide) and (filled_per_row[candidates[candidates < wide[0]]] == 1).all():
+        h = int(wide[0])
     headers = [str(x).strip() for x in df.iloc[h].tolist()]
     last_header = h
     if h + 1 < len(df) and row_has[h + 1]:
@@ -528,22 +564,22 @@ def unpivot_year_columns(table: RawTable) -> RawTable:
     from bsc_lib.io.parse import YEAR_HEADER
 
     year_cols: dict[int, tuple[str, int]] = {}  # position -> (column name, year)
+    label_header: dict[str, str] = {}  # column name -> the label as written (first seen)
     for j, hd in enumerate(table.headers):
         m = YEAR_HEADER.match(unicodedata.normalize("NFKC", hd))
         if not m or not m.group("label"):
             continue
         col = lookup.get(normalise_header(m.group("label")))
-        if col is not None and col != "year" and col not in t.key:
+        # a second column for the same value and year stays a column (reported, never dropped)
+        if col is not None and col != "year" and col not in t.key \
+                and (col, int(m.group("year"))) not in year_cols.values():
             year_cols[j] = (col, int(m.group("year")))
+            label_header.setdefault(col, m.group("label").strip())
     if not year_cols:
         return table
-    labels = list(dict.fromkeys(col for col, _ in year_cols.values()))
+    labels = list(label_header)
     years = sorted({y for _, y in year_cols.values()})
     fixed = [j for j in range(len(table.headers)) if j not in year_cols]
-    label_header = {col: next(table.headers[j] for j, (c, _) in year_cols.items() if c == col)
-                    for col in labels}
-    label_header = {col: YEAR_HEADER.match(unicodedata.normalize("NFKC", hd)).group("label").strip()
-                    for col, hd in label_header.items()}
     n = len(table.cells)
     parts, part_rows, part_dates, part_pos = [], [], [], []
     for y in years:

