@@ -16,6 +16,8 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "independent": {"ko": "독립기관", "en": "Independent body"},
     "institutional": {"ko": "기관평가", "en": "Institutional"},
     "individual": {"ko": "개인평가", "en": "Individual"},
+    "department": {"ko": "부서", "en": "Department"},
+    "institution": {"ko": "기관", "en": "Institution"},
     "achieved": {"ko": "달성", "en": "Achieved"},
     "caution": {"ko": "주의", "en": "Caution"},
     "missed": {"ko": "미달", "en": "Missed"},
