@@ -31,11 +31,11 @@ validate: install ## validate the embedded sample (or DATA=path)
 	$(VENV)/bin/bsc validate $(or $(DATA),data/sample/2019)
 
 test: install system-deps ## install everything and run the whole test suite
-	$(VENV)/bin/ruff check bsc_lib tests bench
+	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
 	$(PY) -m pytest -q
 
 lint: install ## ruff
-	$(VENV)/bin/ruff check bsc_lib tests bench
+	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
 
 sample: install ## regenerate the embedded sample data/sample/2019 from the generator
 	$(VENV)/bin/bsc sample data/sample/2019

@@ -3,8 +3,8 @@
 # chromium and fonts-noto-cjk. Only when root and only when missing.
 set -euo pipefail
 need=()
-[ -x /usr/bin/chromium ] || need+=(chromium)
-fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
+dpkg -s chromium >/dev/null 2>&1 && [ -x /usr/bin/chromium ] || need+=(chromium)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
