@@ -101,16 +101,25 @@ def _num(s: pd.Series) -> pd.Series:
 
 def _polarity(s: pd.Series) -> pd.Series:
     """Polarity codes (accepts the Korean aliases of the model); unknown → NaN."""
-    raw = s.astype("str").str.strip().str.lower()
+    codes, uniques = pd.factorize(s.astype("str"))  # normalise the few distinct spellings, not every row
+    raw = pd.Series(uniques, dtype="str").str.strip().str.lower()
     aliases = {k.lower(): v for k, v in VALUE_ALIASES["polarity"].items()}
-    out = raw.map(aliases).fillna(raw)
+    norm = raw.map(aliases).fillna(raw)
+    norm = norm.where(norm.isin(["up", "down", "band"]))
+    out = pd.Series(np.append(norm.to_numpy(dtype=object), np.nan)[codes], index=s.index, dtype="str")
     return out.where(out.isin(["up", "down", "band"]))
 
 
-def _add_reason(reason: np.ndarray, cond, text: str) -> np.ndarray:
+def _add_reason(reason: np.ndarray, cond, text) -> np.ndarray:
+    """Append ``text`` (a string or one per row) to ``reason`` where ``cond`` ("; "-separated)."""
     cond = np.asarray(cond, dtype=bool)
-    joined = np.where(reason == "", text, np.char.add(np.char.add(reason.astype(str), "; "), text))
-    return np.where(cond, joined, reason).astype(object)
+    out = np.asarray(reason, dtype=object).copy()
+    idx = np.flatnonzero(cond)
+    if len(idx):
+        t = np.asarray(text, dtype=object)[idx] if np.ndim(text) else text
+        cur = out[idx]
+        out[idx] = np.where(cur == "", t, cur + "; " + t)
+    return out
 
 
 def _signed(pol: pd.Series) -> pd.Series:
@@ -248,24 +257,35 @@ def kpi_difficulty(
     k["polarity"] = _polarity(kpis["polarity"])
     k["weight"] = _num(kpis["weight"]) if "weight" in kpis else np.nan
     k = k.reset_index(drop=True)
-    known = set(k["kpi_id"])
+    # KPI ids as integer codes shared by the three tables (the strings are hashed once); a
+    # missing id is code −1: it matches a missing id in merges and forms no group
+    ids = pd.concat([k["kpi_id"], history["kpi_id"].astype("str"), results["kpi_id"].astype("str")],
+                    ignore_index=True)
+    all_codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    n_k, n_h = len(k), len(history)
+    k_code = all_codes[:n_k]
+    known = np.zeros(len(uniques) + 1, dtype=bool)  # slot −1: a missing id
+    known[k_code] = True
 
     # ---- history
+    h_code = all_codes[n_k:n_k + n_h]
     h = pd.DataFrame(
         {
-            "kpi_id": history["kpi_id"].astype("str"),
-            "year": _num(history["year"]),
-            "actual": _num(history["actual"]),
+            "kpi_id": np.where(h_code < 0, np.nan, h_code),
+            "year": _num(history["year"]).to_numpy(),
+            "actual": _num(history["actual"]).to_numpy(),
         }
     ).dropna()
-    h = h[(h["year"] < year) & h["kpi_id"].isin(known)]
+    h = h[(h["year"] < year) & known[h["kpi_id"].to_numpy(dtype=np.int64)]]
+    h["kpi_id"] = h["kpi_id"].astype("int64")
     h["year"] = h["year"].astype("int64")
     h = h.groupby(["kpi_id", "year"], as_index=False, sort=True)["actual"].mean()
     hs = _history_stats(h, year) if len(h) else None
 
     out = k.copy()
+    out["_code"] = k_code
     if hs is not None:
-        out = out.merge(hs, on="kpi_id", how="left")
+        out = out.merge(hs.rename(columns={"kpi_id": "_code"}), on="_code", how="left")
     else:
         for c in ("n_history", "last_actual", "last_year", "mean_3y", "cagr", "trend_forecast", "pred_se"):
             out[c] = np.nan
@@ -275,22 +295,22 @@ def kpi_difficulty(
     out["cagr_nonpositive"] = out["cagr_nonpositive"].fillna(False).astype(bool)
 
     # ---- target of the year
+    r_code = all_codes[n_k + n_h:]
+    half_codes, half_u = pd.factorize(results["half"].astype("str"))
+    half_is = np.append(pd.Series(half_u, dtype="str").str.strip().to_numpy(dtype=object) == target_half, False)
     r = pd.DataFrame(
         {
-            "kpi_id": results["kpi_id"].astype("str"),
-            "year": _num(results["year"]),
-            "half": results["half"].astype("str").str.strip(),
-            "target": _num(results["target"]),
-            "actual": _num(results["actual"]),
+            "kpi_id": r_code,
+            "year": _num(results["year"]).to_numpy(),
+            "is_target_half": half_is[half_codes],
+            "target": _num(results["target"]).to_numpy(),
+            "actual": _num(results["actual"]).to_numpy(),
         }
     )
-    r = r[r["kpi_id"].isin(known)]
-    tgt = (
-        r[(r["year"] == year) & (r["half"] == target_half)]
-        .groupby("kpi_id", sort=False)["target"]
-        .last()
-    )
-    out["target"] = out["kpi_id"].map(tgt).astype("float64")
+    r = r[known[r["kpi_id"].to_numpy()]]
+    sel = r[(r["year"] == year) & r["is_target_half"] & (r["kpi_id"] >= 0)]
+    tgt = sel.groupby("kpi_id", sort=False)["target"].last()
+    out["target"] = out["_code"].map(tgt).astype("float64")
 
     sign = _signed(out["polarity"])
     f = out["trend_forecast"]
@@ -312,29 +332,31 @@ def kpi_difficulty(
 
     # ---- percentile of the target among the history values
     if len(h):
-        hh = h.merge(out[["kpi_id", "target", "polarity"]], on="kpi_id", how="left")
+        hh = h.merge(out[["_code", "target", "polarity"]].rename(columns={"_code": "kpi_id"}), on="kpi_id",
+                     how="left")
         eq = np.isclose(hh["actual"], hh["target"], rtol=1e-12, atol=0.0)
         below = (hh["actual"] < hh["target"]) & ~eq
         above = (hh["actual"] > hh["target"]) & ~eq
         worse = below.where(hh["polarity"] == "up", above).astype("float64") + 0.5 * eq
         pct = 100.0 * worse.groupby(hh["kpi_id"]).mean()
-        out["target_percentile"] = out["kpi_id"].map(pct).astype("float64")
+        out["target_percentile"] = out["_code"].map(pct).astype("float64")
     else:
         out["target_percentile"] = np.nan
     directed = out["polarity"].isin(["up", "down"])
     out["target_percentile"] = out["target_percentile"].where(directed & out["target"].notna())
 
     # ---- achievement periods (H1/H2 of the year and any earlier results)
-    rp = r[(r["year"] <= year)].merge(out[["kpi_id", "polarity"]], on="kpi_id", how="left")
+    rp = r[(r["year"] <= year)].merge(out[["_code", "polarity"]].rename(columns={"_code": "kpi_id"}), on="kpi_id",
+                                      how="left")
     valid = rp["polarity"].isin(["up", "down"]) & (rp["target"] > 0) & rp["actual"].notna()
     valid &= (rp["polarity"] == "up") | (rp["actual"] >= 0)
     met = np.where(
         rp["polarity"] == "up", rp["actual"] >= cap * rp["target"], rp["target"] >= cap * rp["actual"]
     )
     rp = rp.assign(valid=valid, met=valid & met)
-    per = rp.groupby("kpi_id")[["valid", "met"]].sum()
-    out["n_result_periods"] = out["kpi_id"].map(per["valid"]).fillna(0).astype("int64")
-    n_met = out["kpi_id"].map(per["met"]).fillna(0).astype("int64")
+    per = rp[rp["kpi_id"] >= 0].groupby("kpi_id")[["valid", "met"]].sum()
+    out["n_result_periods"] = out["_code"].map(per["valid"]).fillna(0).astype("int64")
+    n_met = out["_code"].map(per["met"]).fillna(0).astype("int64")
 
     # ---- flags
     out["assessable"] = directed & (n >= min_history) & out["gap"].notna()
@@ -353,9 +375,10 @@ def kpi_difficulty(
     reason = np.full(len(out), "", dtype=object)
     pol_raw = kpis["polarity"].reset_index(drop=True)
     reason = _add_reason(reason, out["polarity"] == "band", "band KPI: no direction, gap not defined")
-    reason = _add_reason(
-        reason, out["polarity"].isna(), "unknown polarity " + pol_raw.astype("str").to_numpy().astype(str)
-    )
+    unknown_pol = out["polarity"].isna().to_numpy()
+    pol_text = np.full(len(out), "", dtype=object)
+    pol_text[unknown_pol] = "unknown polarity " + pol_raw[unknown_pol].astype("str").to_numpy().astype(str)
+    reason = _add_reason(reason, unknown_pol, pol_text)
     reason = _add_reason(reason, out["target"].isna(), f"no target for {year} {target_half}")
     reason = _add_reason(reason, n == 0, "no history")
     reason = _add_reason(reason, n == 1, "1 history point: no trend")

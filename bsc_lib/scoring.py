@@ -34,7 +34,9 @@ Rules decided here (the spec leaves them open):
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,20 +46,23 @@ from bsc_lib import grading
 from bsc_lib.components import (
     FLAG_COLUMNS,
     INFO_FLAGS,
+    Codes,
     ComponentResult,
     concat_flags,
     concat_frames,
+    factorize_sorted,
     half_weights,
     ids,
     make_flags,
 )
-from bsc_lib.components.achievement import KPI_COLUMNS, score_achievement
+from bsc_lib.components import evaluator as _ev
+from bsc_lib.components import pre_evaluation as _pre
+from bsc_lib.components import qualitative as _qual
+from bsc_lib.components.achievement import KPI_COLUMNS, kpi_rates, prepare_split, score_achievement
 from bsc_lib.components.cooperation import score_cooperation
-from bsc_lib.components.evaluator import score_evaluator
 from bsc_lib.components.integrity import integrity_index
 from bsc_lib.components.organisation import score_organisation
-from bsc_lib.components.pre_evaluation import consulting_deductions, score_pre_evaluation
-from bsc_lib.components.qualitative import score_qualitative
+from bsc_lib.components.pre_evaluation import consulting_deductions
 from bsc_lib.model import TABLES, BSCData, empty_table
 from bsc_lib.scheme import Scheme
 
@@ -93,7 +98,11 @@ class Results:
     details
         The decomposition behind :meth:`explain`: ``view`` (``institution`` |
         ``department`` | ``person``), ``unit_id``, ``component``, ``item``, ``value``,
-        ``half``, ``source_id`` and the descriptive columns.
+        ``half``, ``source_id`` and the descriptive columns. Built on first access (a
+        property; :func:`evaluate` passes a builder as ``_details``): at scale it is the
+        largest table by far and most callers never read it. The builder scores a
+        copy-on-write snapshot of the input again (the same numbers) rather than keeping every
+        component's intermediate results alive for the lifetime of the results.
     year, half
         The period scored.
     """
@@ -106,9 +115,22 @@ class Results:
     flags: pd.DataFrame
     integrity: pd.DataFrame
     params: dict
-    details: pd.DataFrame = field(repr=False)
+    _details: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     year: int = 2019
     half: str = "year"
+
+    @property
+    def details(self) -> pd.DataFrame:
+        """The decomposition behind :meth:`explain` (built on first access, then kept)."""
+        if callable(self._details):
+            self._details = self._details()
+        return self._details
+
+    def __getstate__(self) -> dict:  # the builder is a closure: pickle the built frame
+        state = dict(self.__dict__)
+        state["_details"] = self.details
+        state.pop("_detail_idx", None)
+        return state
 
     def _view(self, unit_id: str) -> tuple[str, pd.Series, list[str]]:
         uid = str(unit_id)
@@ -185,9 +207,27 @@ class Results:
 
 
 # ----------------------------------------------------------------------------- helpers
-def _canonical(data: BSCData) -> dict[str, pd.DataFrame]:
-    """Every model table (empty when absent), rows sorted by the table key (stable)."""
-    out = {}
+#: The tables the engine reads (the others are passed through untouched).
+SCORED_TABLES = frozenset({
+    "institutions", "departments", "projects", "kpis", "kpi_history", "kpi_results", "pre_eval_ratings",
+    "qualitative_ratings", "evaluator_scores", "cooperation_scores", "integrity", "people", "org_management",
+})
+#: Tables only read by a component through their :class:`Codes` (which carry the sort order),
+#: so :func:`_canonical` does not copy them into key order (the two largest tables).
+_READ_THROUGH_CODES = frozenset({"qualitative_ratings", "pre_eval_ratings"})
+
+
+def _canonical(data: BSCData) -> tuple[dict[str, pd.DataFrame], dict[str, Codes]]:
+    """Every model table (empty when absent), rows of the :data:`SCORED_TABLES` sorted by the
+    table key (stable).
+
+    Returns the tables and, per table, the :class:`~bsc_lib.components.Codes` of its key
+    columns (computed to sort, reused by the components). The sort is the one of
+    ``sort_values(key, kind="stable")`` (missing values last) but computed on integer codes,
+    and skipped when the rows are already in key order. The tables of
+    :data:`_READ_THROUGH_CODES` are returned unsorted with the order in their ``Codes``.
+    """
+    out, codes = {}, {}
     for name, t in TABLES.items():
         df = data.tables.get(name)
         if df is None:
@@ -197,10 +237,46 @@ def _canonical(data: BSCData) -> dict[str, pd.DataFrame]:
                 if c.name not in df.columns:
                     df = df.assign(**{c.name: empty_table(name)[c.name].reindex(df.index)})
         key = [k for k in t.key if k in df.columns]
+        known: dict = {}
+        if name not in SCORED_TABLES:  # not read by the engine: left as it is
+            key = []
         if len(df) and key:
-            df = df.sort_values(key, kind="stable")
-        out[name] = df.reset_index(drop=True)
-    return out
+            try:
+                known = {k: factorize_sorted(df[k]) for k in key}
+                order = _key_order([known[k] for k in key])
+            except (TypeError, ValueError):  # unorderable values: let pandas sort (or raise) as before
+                known, order = {}, None
+                df = df.sort_values(key, kind="stable")
+            if order is not None:
+                known = {k: (c[order], u) for k, (c, u) in known.items()}
+                if name in _READ_THROUGH_CODES:  # the component reads it in this order: no copy
+                    df = df.reset_index(drop=True)
+                    out[name] = df
+                    codes[name] = Codes(df, known, order=order)
+                    continue
+                df = df.take(order)
+        df = df.reset_index(drop=True)
+        out[name] = df
+        codes[name] = Codes(df, known)
+    return out, codes
+
+
+def _key_order(cols: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
+    """Stable order of rows by the coded key columns (missing last); None when already sorted."""
+    radix = [len(u) + 1 for _, u in cols]
+    total = 1
+    for r in radix:
+        total *= r
+    if total < 2**62:
+        key = np.zeros(len(cols[0][0]), dtype=np.int64)
+        for (c, u), r in zip(cols, radix, strict=True):
+            key *= r
+            key += np.where(c < 0, len(u), c)
+        if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
+            return None
+        return np.argsort(key, kind="stable")
+    order = np.lexsort([np.where(c < 0, len(u), c) for c, u in reversed(cols)])
+    return None if bool(np.all(order == np.arange(len(order)))) else order
 
 
 def _score_map(res: ComponentResult, level: str) -> pd.Series:
@@ -208,22 +284,59 @@ def _score_map(res: ComponentResult, level: str) -> pd.Series:
     return s.set_index("unit_id")["points"]
 
 
-def _run_component(comp: str, evaluation: str, points: float, t: dict[str, pd.DataFrame], scheme: Scheme,
-                   *, year: int, half: str) -> ComponentResult:
+#: Components whose evaluation-independent part is prepared once per :func:`evaluate`, in this
+#: order: the largest first, so its temporaries never sit on top of the others' results.
+PREPARED_COMPONENTS = ("qualitative", "pre_evaluation", "achievement", "evaluator")
+
+
+def _prepare_component(comp: str, t: dict[str, pd.DataFrame], scheme: Scheme, *, year: int, half: str,
+                       codes: dict[str, Codes], cache: dict) -> None:
+    """Put the points-independent part of ``comp`` in ``cache`` (and drop the codes it used)."""
     c = scheme.components
     top = half_weights(scheme.year_combine, half)
     dept, inst = t["departments"], t["institutions"]
-    if comp == "pre_evaluation":
-        rounds = ("first",) if half == "H1" else ("first", "final")
-        return score_pre_evaluation(t["pre_eval_ratings"], dept, inst, c.pre_evaluation, points=points, rounds=rounds)
-    if comp == "achievement":
-        return score_achievement(t["kpis"], t["kpi_results"], t["kpi_history"], dept, inst, c.achievement,
-                                 points=points, year=year, weights=half_weights(c.achievement.year_combine, half))
     if comp == "qualitative":
-        return score_qualitative(t["qualitative_ratings"], t["projects"], dept, inst, c.qualitative,
-                                 evaluation=evaluation, year=year, weights=top)
+        prep = _qual.prepare(t["qualitative_ratings"], t["projects"], c.qualitative, year=year, halves=list(top),
+                             codes=codes.pop("qualitative_ratings", None))
+        prep.drop_rows()  # Results do not carry the rating rows
+        cache[comp] = prep
+    elif comp == "pre_evaluation":
+        rounds = ("first",) if half == "H1" else ("first", "final")
+        cache[comp] = _pre.prepare(t["pre_eval_ratings"], dept, inst, c.pre_evaluation, rounds=rounds,
+                                   codes=codes.pop("pre_eval_ratings", None))
+    elif comp == "achievement":
+        ach_w = half_weights(c.achievement.year_combine, half)
+        rows, flags = kpi_rates(t["kpis"], t["kpi_results"], t["kpi_history"], c.achievement, year=year,
+                                halves=list(ach_w),
+                                codes={n: codes.pop(n) for n in ("kpis", "kpi_results", "kpi_history") if n in codes})
+        cache[comp] = prepare_split(rows, flags, dept, inst)
+    elif comp == "evaluator":
+        cache[comp] = _ev.prepare(t["evaluator_scores"], dept, inst, c.evaluator, year=year, weights=top,
+                                  codes=codes.pop("evaluator_scores", None))
+
+
+def _run_component(comp: str, evaluation: str, points: float, t: dict[str, pd.DataFrame], scheme: Scheme,
+                   *, year: int, half: str, codes: dict[str, Codes] | None = None,
+                   cache: dict | None = None) -> ComponentResult:
+    """One component of one evaluation; ``cache`` shares the points-independent work between
+    evaluations (same numbers as scoring each evaluation from scratch)."""
+    c = scheme.components
+    codes = {} if codes is None else codes
+    cache = {} if cache is None else cache
+    if comp in PREPARED_COMPONENTS and comp not in cache:
+        _prepare_component(comp, t, scheme, year=year, half=half, codes=codes, cache=cache)
+    top = half_weights(scheme.year_combine, half)
+    dept, inst = t["departments"], t["institutions"]
+    if comp == "pre_evaluation":
+        return _pre.score_prepared(cache[comp], dept, c.pre_evaluation, points=points)
+    if comp == "achievement":
+        ach_w = half_weights(c.achievement.year_combine, half)
+        return score_achievement(t["kpis"], t["kpi_results"], t["kpi_history"], dept, inst, c.achievement,
+                                 points=points, year=year, weights=ach_w, rates=cache[comp])
+    if comp == "qualitative":
+        return _qual.score_prepared(cache[comp], dept, inst, c.qualitative, evaluation=evaluation, weights=top)
     if comp == "evaluator":
-        return score_evaluator(t["evaluator_scores"], dept, inst, c.evaluator, points=points, year=year, weights=top)
+        return _ev.score_prepared(cache[comp], c.evaluator, points=points)
     if comp == "cooperation":
         if evaluation != "institutional":
             raise ValueError("cooperation is scored for institutions only; the scheme gives it to "
@@ -248,9 +361,11 @@ def _count_flags(flags: pd.DataFrame, unit_ids: pd.Series, members: pd.DataFrame
     return n.astype(int)
 
 
-def _details_frame(res: ComponentResult, level: str, view: str, component: str) -> pd.DataFrame:
-    d = res.details.loc[res.details["unit_level"] == level].drop(columns="unit_level")
-    return d.assign(view=view, component=component)
+def _details_frame(res: ComponentResult, level: str, view: str, component: str) -> Callable[[], pd.DataFrame]:
+    def build() -> pd.DataFrame:
+        d = res.details.loc[res.details["unit_level"] == level].drop(columns="unit_level")
+        return d.assign(view=view, component=component)
+    return build
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -301,26 +416,55 @@ def evaluate(data: BSCData, scheme: Scheme, year: int = 2019, half: str = "year"
     DataError
         For data the engine cannot score (ratings outside a scale, duplicate keys …).
     """
+    return _evaluate(data, scheme, year, half, keep_details=False)
+
+
+def _snapshot(data: BSCData) -> BSCData:
+    """A copy-on-write snapshot of the tables (no data copied now; later edits of ``data`` do
+    not reach it)."""
+    return BSCData(tables={k: v.copy(deep=False) for k, v in data.tables.items()}, source=data.source,
+                   input_hashes=dict(data.input_hashes))
+
+
+def _details_by_rerun(data: BSCData, scheme: Scheme, year: int, half: str) -> pd.DataFrame:
+    return _evaluate(data, scheme, year, half, keep_details=True, quiet=True).details
+
+
+def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_details: bool,
+              quiet: bool = False) -> Results:
+    """:func:`evaluate`. ``keep_details``: the details builder keeps this run's intermediate
+    results (fast first :meth:`Results.explain`, more memory); otherwise it scores a snapshot of
+    the data again when first needed, and the results hold nothing but their tables."""
     if half not in HALF_CHOICES:
         raise ValueError(f"half must be one of {', '.join(HALF_CHOICES)}; got {half!r}")
-    if scheme.year != year:
+    if scheme.year != year and not quiet:
         log.warning("scheme %s is for %s, scoring year %s", scheme.scheme_id, scheme.year, year)
-    t = _canonical(data)
+    t, codes = _canonical(data)
+    cache: dict = {}
     inst_t, dept_t, people_t = t["institutions"], t["departments"], t["people"]
     evals = scheme.evaluations
     dept_basis = "individual" if "individual" in evals else "institutional"
 
     res: dict[tuple[str, str], ComponentResult] = {}
+    wanted = {comp for ev in evals.values() for comp in ev.components}
+    for comp in PREPARED_COMPONENTS:
+        if comp in wanted:
+            _prepare_component(comp, t, scheme, year=year, half=half, codes=codes, cache=cache)
     for ev_name, ev in evals.items():
         for comp, pts in ev.components.items():
-            res[(ev_name, comp)] = _run_component(comp, ev_name, float(pts), t, scheme, year=year, half=half)
+            res[(ev_name, comp)] = _run_component(comp, ev_name, float(pts), t, scheme, year=year, half=half,
+                                                  codes=codes, cache=cache)
+    del cache, codes
+    if not keep_details:  # details come from a re-run: let the components' intermediate state go now
+        for r in res.values():
+            r.details = pd.DataFrame()
     ded = consulting_deductions(dept_t, inst_t, scheme.components.pre_evaluation)
     integ = integrity_index(t["integrity"], dept_t, scheme.integrity_index, year=year)
     flag_frames = [r.flags for r in res.values()] + [ded.flags, integ.flags]
 
     dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
     members = dmap.rename(columns={"institution_id": "unit_id", "department_id": "member_id"})
-    detail_frames: list[pd.DataFrame] = []
+    detail_frames: list[Callable[[], pd.DataFrame]] = []
 
     # --- institutional
     inst_comps = list(evals["institutional"].components) if "institutional" in evals else []
@@ -365,16 +509,17 @@ def evaluate(data: BSCData, scheme: Scheme, year: int = 2019, half: str = "year"
                    item=mismatch["unit_id"].to_numpy(), detail="role does not match the kind of unit headed"),
     ]
     link = ppl_df[["person_id", "unit_id", "unit_level"]]
+    lookups: list = []
     for comp in ind_comps:
         r = res[("individual", comp)]
         if comp == "organisation":
             ppl_df[comp] = ppl_df["person_id"].map(_score_map(r, "person")).fillna(0.0).astype(float)
             detail_frames.append(_details_frame(r, "person", "person", comp))
             continue
-        ppl_df[comp] = _unit_lookup(link, r.scores)
-        detail_frames.append(_person_details(r.details, link, comp))
-    ppl_df["deductions"] = _unit_lookup(link, ded.scores)
-    detail_frames.append(_person_details(ded.details, link, "deductions"))
+        ppl_df[comp] = _unit_lookup(link, r.scores, lookups)
+        detail_frames.append(_person_details(r, link, comp))
+    ppl_df["deductions"] = _unit_lookup(link, ded.scores, lookups)
+    detail_frames.append(_person_details(ded, link, "deductions"))
     ppl_df["total"] = (ppl_df[ind_comps].sum(axis=1) - ppl_df["deductions"]).clip(0.0, 100.0)
 
     flags = concat_flags(flag_frames)
@@ -402,52 +547,109 @@ def evaluate(data: BSCData, scheme: Scheme, year: int = 2019, half: str = "year"
     ppl_df = grading.display_order(ppl_df, "total", "person_id")
 
     # --- long tables (from the unit tables, so they always agree)
-    comp_rows = []
-    for ev_label, level, frame, idc, comps, basis in (
+    components = _components_long([
         ("institutional", "institution", inst_df, "institution_id", inst_comps, "institutional"),
         ("individual", "person", ppl_df, "person_id", ind_comps, "individual"),
         ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
-    ):
-        if not comps or not len(frame):
-            continue
+    ], evals)
+
+    kpi = _kpi_table(res, dept_basis, scheme)
+    def details() -> pd.DataFrame:
+        out = concat_frames((f() for f in detail_frames), pd.DataFrame(
+            {c: pd.Series(dtype="str") for c in ["view", "unit_id", "component", "item", "half", "source_id"]}
+            | {"value": pd.Series(dtype="float64")}))
+        out = out.astype({"view": "str", "unit_id": "str", "component": "str"})
+        for c in ("item", "half", "source_id"):
+            out[c] = out[c].fillna("").astype("str")
+        return out
+
+    params = _params(scheme, year, half, dept_basis, inst_comps, dept_comps, ind_comps)
+    if not quiet:
+        log.info("evaluated %d institutions, %d departments, %d people; %d flags", len(inst_df), len(dep_df),
+                 len(ppl_df), len(flags))
+    if not keep_details:  # do not hold every component's intermediate results for explain()
+        details = functools.partial(_details_by_rerun, _snapshot(data), scheme, year, half)
+    return Results(institutional=inst_df, individual=ppl_df, departments=dep_df, components=components, kpi=kpi, flags=flags,
+                   integrity=integ.tables["integrity"], params=params, _details=details, year=year, half=half)
+
+
+def _unit_lookup(link: pd.DataFrame, scores: pd.DataFrame, lookups: list | None = None) -> pd.Series:
+    """Points of each person's unit (``link``: unit_level, unit_id), 0 when unknown.
+
+    ``lookups`` caches the row of each person's unit in a ``scores`` frame; the unit
+    components list the same units in the same order, so it is computed once.
+    """
+    lvl = scores["unit_level"].to_numpy(dtype=object)
+    uid = scores["unit_id"].to_numpy(dtype=object)
+    pos = None
+    for c_lvl, c_uid, c_pos in lookups or ():
+        if len(c_lvl) == len(lvl) and bool((c_lvl == lvl).all()) and bool((c_uid == uid).all()):
+            pos = c_pos
+            break
+    if pos is None:
+        keys = pd.MultiIndex.from_arrays([lvl, uid])
+        if not keys.is_unique:  # a unit listed twice: pandas' merge semantics (rows repeat)
+            m = link[["unit_level", "unit_id"]].merge(scores[["unit_level", "unit_id", "points"]],
+                                                      on=["unit_level", "unit_id"], how="left")
+            return pd.Series(m["points"].to_numpy(dtype=float), index=link.index).fillna(0.0)
+        pos = keys.get_indexer(pd.MultiIndex.from_arrays([link["unit_level"].to_numpy(dtype=object),
+                                                          link["unit_id"].to_numpy(dtype=object)]))
+        if lookups is not None:
+            lookups.append((lvl, uid, pos))
+    pts = scores["points"].to_numpy(dtype=float)
+    vals = np.where(pos >= 0, pts[np.maximum(pos, 0)] if len(pts) else np.nan, np.nan)
+    return pd.Series(vals, index=link.index).fillna(0.0)
+
+
+def _person_details(res: ComponentResult, link: pd.DataFrame, comp: str) -> Callable[[], pd.DataFrame]:
+    """Unit details re-keyed to the people who head the unit (built when called)."""
+    def build() -> pd.DataFrame:
+        d = res.details.merge(link, on=["unit_level", "unit_id"], how="inner")
+        if not len(d):
+            return d.iloc[0:0]
+        d["source_id"] = d["source_id"].where(d["source_id"] != "", d["unit_id"])
+        d["unit_id"] = d["person_id"]
+        return d.drop(columns=["person_id", "unit_level"]).assign(view="person", component=comp)
+    return build
+
+
+_COMPONENT_COLUMNS = ["evaluation", "unit_level", "unit_id", "component", "points", "max_points"]
+
+
+def _components_long(specs: list[tuple], evals) -> pd.DataFrame:
+    """The long ``components`` table, sorted by evaluation, unit id and component.
+
+    Built block by block in that order (units sorted by id, components by name) when every
+    unit id is unique, which is what a stable sort of the melted tables gives; otherwise
+    melted and sorted.
+    """
+    empty = pd.DataFrame({c: pd.Series(dtype="str") for c in _COMPONENT_COLUMNS[:4]}
+                         | {"points": pd.Series(dtype="float64"), "max_points": pd.Series(dtype="float64")})
+    specs = [sp for sp in specs if sp[4] and len(sp[2])]
+    if all(sp[2][sp[3]].is_unique and sp[2][sp[3]].notna().all() for sp in specs):
+        blocks = []
+        for ev_label, level, frame, idc, comps, basis in sorted(specs, key=lambda sp: sp[0]):
+            unit_ids = frame[idc].to_numpy(dtype=object)
+            order = np.argsort(unit_ids, kind="stable")
+            cs = sorted(comps)
+            pts = dict(evals[basis].components)
+            n, k = len(order), len(cs)
+            blocks.append(pd.DataFrame({
+                "evaluation": pd.Series([ev_label] * (n * k), dtype="str"),
+                "unit_level": pd.Series([level] * (n * k), dtype="str"),
+                "unit_id": pd.Series(np.repeat(unit_ids[order], k), dtype=frame[idc].dtype),
+                "component": pd.Series(np.tile(np.asarray(cs, dtype=object), n), dtype="str"),
+                "points": frame[cs].to_numpy(dtype=float)[order].ravel(),
+                "max_points": np.tile(np.array([float(pts[c]) for c in cs]), n),
+            }))
+        return concat_frames(blocks, empty)[_COMPONENT_COLUMNS].reset_index(drop=True)
+    comp_rows = []
+    for ev_label, level, frame, idc, comps, basis in specs:
         long = frame[[idc, *comps]].melt(id_vars=idc, var_name="component", value_name="points")
         long["max_points"] = long["component"].map(dict(evals[basis].components)).astype(float)
         comp_rows.append(long.rename(columns={idc: "unit_id"}).assign(evaluation=ev_label, unit_level=level))
-    components = concat_frames(comp_rows, pd.DataFrame(
-        {c: pd.Series(dtype="str") for c in ["evaluation", "unit_level", "unit_id", "component"]}
-        | {"points": pd.Series(dtype="float64"), "max_points": pd.Series(dtype="float64")}))
-    components = components[["evaluation", "unit_level", "unit_id", "component", "points", "max_points"]]
-    components = components.sort_values(["evaluation", "unit_id", "component"], kind="stable").reset_index(drop=True)
-
-    kpi = _kpi_table(res, dept_basis, scheme)
-    details = concat_frames(detail_frames, pd.DataFrame(
-        {c: pd.Series(dtype="str") for c in ["view", "unit_id", "component", "item", "half", "source_id"]}
-        | {"value": pd.Series(dtype="float64")}))
-    details = details.astype({"view": "str", "unit_id": "str", "component": "str"})
-    for c in ("item", "half", "source_id"):
-        details[c] = details[c].fillna("").astype("str")
-
-    params = _params(scheme, year, half, dept_basis, inst_comps, dept_comps, ind_comps)
-    log.info("evaluated %d institutions, %d departments, %d people; %d flags", len(inst_df), len(dep_df), len(ppl_df), len(flags))
-    return Results(institutional=inst_df, individual=ppl_df, departments=dep_df, components=components, kpi=kpi, flags=flags,
-                   integrity=integ.tables["integrity"], params=params, details=details, year=year, half=half)
-
-
-def _unit_lookup(link: pd.DataFrame, scores: pd.DataFrame) -> pd.Series:
-    """Points of each person's unit (``link``: unit_level, unit_id), 0 when unknown."""
-    m = link[["unit_level", "unit_id"]].merge(scores[["unit_level", "unit_id", "points"]],
-                                              on=["unit_level", "unit_id"], how="left")
-    return pd.Series(m["points"].to_numpy(dtype=float), index=link.index).fillna(0.0)
-
-
-def _person_details(details: pd.DataFrame, link: pd.DataFrame, comp: str) -> pd.DataFrame:
-    """Unit details re-keyed to the people who head the unit."""
-    d = details.merge(link, on=["unit_level", "unit_id"], how="inner")
-    if not len(d):
-        return d.iloc[0:0]
-    d["source_id"] = d["source_id"].where(d["source_id"] != "", d["unit_id"])
-    d["unit_id"] = d["person_id"]
-    return d.drop(columns=["person_id", "unit_level"]).assign(view="person", component=comp)
+    components = concat_frames(comp_rows, empty)[_COMPONENT_COLUMNS]
+    return components.sort_values(["evaluation", "unit_id", "component"], kind="stable").reset_index(drop=True)
 
 
 def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, scheme: Scheme) -> pd.DataFrame:
@@ -460,11 +662,33 @@ def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, sch
     ins = ins if ins is not None else dep
     kd, ki = dep.tables["kpi"], ins.tables["kpi"]
     owners_dep = set(dep.scores.loc[dep.scores["unit_level"] == "department", "unit_id"])
-    kpi = pd.concat([kd.loc[kd["owner_id"].isin(owners_dep)], ki.loc[~ki["owner_id"].isin(owners_dep)]],
-                    ignore_index=True)
+    in_d = kd["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
+    in_i = ~ki["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
+    if (_same_strictly_sorted_keys(kd, ki) and bool((in_i == ~in_d).all())
+            and all(kd[c].equals(ki[c]) for c in kd.columns if c != "points")):
+        # both tables list the same (kpi_id, half) rows in strictly increasing key order and
+        # differ in the points only: the sorted concatenation is kd with ki's points where
+        # the owner is not a department
+        kpi = kd.copy(deep=False)
+        kpi["points"] = np.where(in_d, kd["points"].to_numpy(dtype=float), ki["points"].to_numpy(dtype=float))
+        kpi["status"] = grading.kpi_status(kpi["capped_rate"], scheme.kpi_status)
+        return kpi[KPI_TABLE_COLUMNS].reset_index(drop=True)
+    kpi = pd.concat([kd.loc[in_d], ki.loc[in_i]], ignore_index=True)
     kpi["status"] = grading.kpi_status(kpi["capped_rate"], scheme.kpi_status)
     kpi = kpi[KPI_TABLE_COLUMNS]
     return kpi.sort_values(["kpi_id", "half"], kind="stable").reset_index(drop=True)
+
+
+def _same_strictly_sorted_keys(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    if len(a) != len(b):
+        return False
+    k1, h1 = a["kpi_id"].to_numpy(dtype=object), a["half"].to_numpy(dtype=object)
+    k2, h2 = b["kpi_id"].to_numpy(dtype=object), b["half"].to_numpy(dtype=object)
+    if pd.isna(k1).any() or pd.isna(h1).any() or not (bool((k1 == k2).all()) and bool((h1 == h2).all())):
+        return False
+    if len(k1) < 2:
+        return True
+    return bool(((k1[1:] > k1[:-1]) | ((k1[1:] == k1[:-1]) & (h1[1:] > h1[:-1]))).all())
 
 
 def _params(scheme: Scheme, year: int, half: str, dept_basis: str, inst_comps, dept_comps, ind_comps) -> dict:

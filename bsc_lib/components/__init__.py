@@ -30,8 +30,7 @@ Conventions shared by the components (documented once here):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -79,15 +78,66 @@ FLAG_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-@dataclass
-class ComponentResult:
-    """The output of one component for one evaluation (see the module docstring)."""
+class LazyTables(dict):
+    """A ``dict`` of DataFrames whose values may be zero-argument callables, built on first access."""
 
-    component: str
-    scores: pd.DataFrame
-    details: pd.DataFrame
-    flags: pd.DataFrame
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    def __getitem__(self, key):
+        v = super().__getitem__(key)
+        if callable(v):
+            v = v()
+            super().__setitem__(key, v)
+        return v
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def values(self):
+        return [self[k] for k in self]
+
+    def items(self):
+        return [(k, self[k]) for k in self]
+
+    def materialise(self) -> dict:
+        return {k: self[k] for k in self}
+
+
+class ComponentResult:
+    """The output of one component for one evaluation (see the module docstring).
+
+    ``details`` (and any value of ``tables``) may be given as a zero-argument callable: it is
+    built on first access and kept. The scoring engine builds them only when
+    :meth:`bsc_lib.scoring.Results.explain` (or ``Results.details``) needs them, which saves
+    most of the time and memory of a large evaluation.
+    """
+
+    def __init__(self, component: str, scores: pd.DataFrame, details: pd.DataFrame | Callable[[], pd.DataFrame],
+                 flags: pd.DataFrame, tables: Mapping[str, pd.DataFrame] | None = None):
+        self.component = component
+        self.scores = scores
+        self._details = details
+        self.flags = flags
+        self.tables = LazyTables(tables or {})
+
+    @property
+    def details(self) -> pd.DataFrame:
+        if callable(self._details):
+            self._details = self._details()
+        return self._details
+
+    @details.setter
+    def details(self, value: pd.DataFrame) -> None:
+        self._details = value
+
+    def __getstate__(self) -> dict:  # closures cannot be pickled: build everything first
+        return {"component": self.component, "scores": self.scores, "_details": self.details,
+                "flags": self.flags, "tables": dict(self.tables.materialise())}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.tables = LazyTables(state["tables"])
+
+    def __repr__(self) -> str:
+        return f"ComponentResult(component={self.component!r}, scores={len(self.scores)} rows)"
 
 
 # --------------------------------------------------------------------------- frames
@@ -246,6 +296,13 @@ def institutions_from_departments(
         department contributions divided by the number of departments, ``source_id`` is the
         department (or the KPI owner when already set).
     """
+    scores, flags = institution_scores(dept_scores, departments, institution_ids, component, max_points)
+    return scores, institution_details(dept_details, departments), flags
+
+
+def institution_scores(dept_scores: pd.DataFrame, departments: pd.DataFrame, institution_ids: pd.Series,
+                       component: str, max_points: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``(scores, flags)`` part of :func:`institutions_from_departments`."""
     dmap = departments[["department_id", "institution_id"]].astype("str")
     n = dmap.groupby("institution_id").size().rename("n_departments")
     inst = pd.DataFrame({"unit_id": pd.Series(institution_ids, dtype="str").unique()})
@@ -256,6 +313,16 @@ def institutions_from_departments(
         inst["n"] > 0, 0.0)
     scores = pd.DataFrame({"unit_id": inst["unit_id"], "unit_level": "institution",
                            "points": inst["points"].astype(float), "max_points": float(max_points)})
+    no_dep = inst.loc[inst["n"] == 0, "unit_id"]
+    flags = make_flags(no_dep.to_numpy(), component, "no_departments",
+                       detail="institution has no departments: 0 points (departments_mean)")
+    return scores, flags
+
+
+def institution_details(dept_details: pd.DataFrame, departments: pd.DataFrame) -> pd.DataFrame:
+    """The ``details`` part of :func:`institutions_from_departments`."""
+    dmap = departments[["department_id", "institution_id"]].astype("str")
+    n = dmap.groupby("institution_id").size().rename("n_departments")
     d = dept_details.merge(dmap, left_on="unit_id", right_on="department_id", how="inner")
     if len(d):
         d["source_id"] = d["source_id"].where(d["source_id"] != "", d["department_id"])
@@ -265,7 +332,77 @@ def institutions_from_departments(
         d = d.drop(columns=["department_id", "institution_id"])
     else:
         d = dept_details.iloc[0:0].copy()
-    no_dep = inst.loc[inst["n"] == 0, "unit_id"]
-    flags = make_flags(no_dep.to_numpy(), component, "no_departments",
-                       detail="institution has no departments: 0 points (departments_mean)")
-    return scores, d, flags
+    return d
+
+
+# --------------------------------------------------------------------------- integer codes
+def _small_int(codes: np.ndarray, n: int) -> np.ndarray:
+    """``codes`` (−1 … n − 1) in the smallest signed integer dtype that holds them."""
+    for dt in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(dt).max:
+            return codes.astype(dt, copy=False)
+    return codes.astype(np.int64, copy=False)
+
+
+def factorize_sorted(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a column in the sort order of its values.
+
+    Returns
+    -------
+    tuple
+        ``(codes, uniques)``: ``uniques`` sorted ascending (as ``sort_values`` orders them),
+        ``codes[i]`` the position of row ``i``'s value in ``uniques`` (−1 for a missing
+        value), in the smallest signed integer dtype that holds them.
+    """
+    codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object) if not pd.api.types.is_numeric_dtype(uniques) else np.asarray(uniques)
+    return _small_int(codes, len(uniques)), uniques
+
+
+class Codes:
+    """Lazily computed, cached :func:`factorize_sorted` codes of the columns of one frame.
+
+    :func:`bsc_lib.scoring.evaluate` computes the codes of every key column once (to sort the
+    tables) and hands them to the components, which then never hash the same strings twice.
+    With ``order`` (a row permutation) the frame is left as it is and everything read through
+    this object — codes and :meth:`values` — comes in that order: the engine sorts its
+    largest tables this way instead of copying every column.
+    """
+
+    def __init__(self, frame: pd.DataFrame, known: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 order: np.ndarray | None = None):
+        self.frame = frame
+        self.order = order
+        self._known = dict(known or {})
+
+    def __call__(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        if column not in self._known:
+            c, u = factorize_sorted(self.frame[column])
+            self._known[column] = (c if self.order is None else c[self.order], u)
+        return self._known[column]
+
+    def values(self, column: str) -> pd.Series:
+        """The column in this object's row order (RangeIndex)."""
+        s = self.frame[column]
+        return s if self.order is None else s.take(self.order).reset_index(drop=True)
+
+
+def lookup(uniques: np.ndarray, wanted: Iterable) -> np.ndarray:
+    """Position of each value of ``wanted`` in ``uniques`` (−1 when absent)."""
+    return pd.Index(uniques).get_indexer(pd.Index(list(wanted), dtype=object))
+
+
+def member(codes: np.ndarray, n_uniques: int, positions: Iterable[int]) -> np.ndarray:
+    """Boolean mask: ``codes`` is one of ``positions`` (code −1, missing, is never a member)."""
+    lut = np.zeros(n_uniques + 1, dtype=bool)
+    pos = np.asarray([p for p in positions if p >= 0], dtype=np.int64)
+    lut[pos] = True
+    return lut[codes]
+
+
+def first_occurrence(key: np.ndarray) -> np.ndarray:
+    """Positions (ascending) of the first row of every distinct value of ``key``."""
+    if len(key) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, idx = np.unique(key, return_index=True)
+    return np.sort(idx)

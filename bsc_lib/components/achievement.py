@@ -43,12 +43,14 @@ like a department), ``all_kpis`` (own and all its departments' KPIs pooled, raw 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from bsc_lib.components import (
+    Codes,
     ComponentResult,
     as_bool,
     check_unique,
@@ -56,8 +58,11 @@ from bsc_lib.components import (
     concat_frames,
     empty_details,
     empty_flags,
+    first_occurrence,
     ids,
-    institutions_from_departments,
+    institution_details,
+    institution_scores,
+    lookup,
     make_flags,
     num,
 )
@@ -130,7 +135,8 @@ def band_rate(actual: np.ndarray, low: np.ndarray, high: np.ndarray, falloff: fl
 
 
 def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.DataFrame,
-              params: Achievement, *, year: int, halves: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+              params: Achievement, *, year: int, halves: list[str],
+              codes: Mapping[str, Codes] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rate and capped rate of every KPI in every half of ``halves``.
 
     Parameters
@@ -143,6 +149,9 @@ def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.Dat
         Evaluation year (``kpi_results.year``; the baseline uses history years ``≤ year − 1``).
     halves
         Halves to rate (a KPI without a result row in a half is treated as a missing actual).
+    codes
+        Optional :class:`bsc_lib.components.Codes` of ``kpis``, ``kpi_results`` and
+        ``kpi_history`` (keys: the table names), as the scoring engine computes them.
 
     Returns
     -------
@@ -158,7 +167,12 @@ def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.Dat
         "band_low": num(kpis["band_low"]) if "band_low" in kpis else np.nan,
         "band_high": num(kpis["band_high"]) if "band_high" in kpis else np.nan,
     })
-    check_unique(k, ["kpi_id"], "kpis")
+    codes = dict(codes or {})
+    kc = codes.get("kpis")
+    kc = kc if kc is not None and kc.frame is kpis and kc.order is None else Codes(kpis)
+    k_code, k_u = kc("kpi_id")
+    if _has_duplicates(k_code):
+        check_unique(k, ["kpi_id"], "kpis")
     bad_w = k["weight"].isna() | (k["weight"] < 0)
     if bad_w.any():
         raise DataError([Problem(file="kpis", rule="range", column="weight", value=str(v),
@@ -169,27 +183,73 @@ def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.Dat
         raise DataError([Problem(file="kpis", rule="allowed", column="polarity", value=str(v),
                                  message="polarity must be up, down or band")
                          for v in k.loc[bad_p, "polarity"].head(20)])
-    grid = k.merge(pd.DataFrame({"half": pd.Series(list(halves), dtype="str")}), how="cross")
+    halves = list(halves)
+    n_h = len(halves)
+    grid = k.merge(pd.DataFrame({"half": pd.Series(halves, dtype="str")}), how="cross")
+    # KPI id → row of k (ids are unique now); a missing id is matched like pandas merges it
+    k_index = pd.Index(k["kpi_id"])
 
-    r = kpi_results.loc[(num(kpi_results["year"]) == year) & kpi_results["half"].isin(list(halves))]
-    r = pd.DataFrame({
-        "kpi_id": ids(r["kpi_id"]), "half": ids(r["half"]), "target": num(r["target"]),
-        "actual": num(r["actual"]), "verified": as_bool(r["verified"]),
-    })
-    check_unique(r, ["kpi_id", "half"], "kpi_results")
-    unknown = r.loc[~r["kpi_id"].isin(k["kpi_id"])]
+    def kpi_row(uniques: np.ndarray) -> np.ndarray:
+        pos = k_index.get_indexer(pd.Index(uniques, dtype=object)) if len(uniques) else np.zeros(0, dtype=np.intp)
+        return np.append(pos, k_index.get_indexer(pd.Index([np.nan], dtype=object)))
+
+    rc = codes.get("kpi_results")
+    rc = rc if rc is not None and rc.frame is kpi_results and rc.order is None else Codes(kpi_results)
+    r_half, r_half_u = rc("half")
+    h_pos = np.append(lookup(halves, r_half_u) if len(r_half_u) else np.zeros(0, dtype=np.intp), -1)
+    sel = (num(kpi_results["year"]) == year).to_numpy(dtype=bool) & (h_pos[r_half] >= 0)
+    r_kpi, r_kpi_u = rc("kpi_id")
+    idx = np.flatnonzero(sel)
+    rk, rh = r_kpi[idx], r_half[idx]
+    if _has_duplicates((rk.astype(np.int64) + 1) * (len(r_half_u) + 1) + rh):
+        sub = kpi_results.iloc[idx]
+        check_unique(pd.DataFrame({"kpi_id": ids(sub["kpi_id"]), "half": ids(sub["half"])}), ["kpi_id", "half"],
+                     "kpi_results")
+    r_row = kpi_row(r_kpi_u)[rk]
+    unknown = np.flatnonzero(r_row < 0)
+    kpi_txt = np.append(np.asarray(r_kpi_u, dtype=object), None)
+    half_txt = np.append(np.asarray(r_half_u, dtype=object), None)
     flag_frames = [make_flags(np.full(len(unknown), "", dtype=object), COMPONENT, "unknown_kpi",
-                              item=unknown["kpi_id"].to_numpy(), half=unknown["half"].to_numpy(),
+                              item=kpi_txt[rk[unknown]], half=half_txt[rh[unknown]],
                               detail="kpi_results row for a KPI not in kpis: ignored")]
-    m = grid.merge(r, on=["kpi_id", "half"], how="left", indicator="_row")
-    m["has_row"] = m["_row"].eq("both").to_numpy()
-    m = m.drop(columns="_row")
-    m["verified"] = m["verified"].astype("boolean").fillna(False).astype(bool)
+    found = r_row >= 0
+    gpos = r_row[found].astype(np.int64) * n_h + h_pos[rh[found]]
+    src = idx[found]
+    target = np.full(len(grid), np.nan)
+    actual = np.full(len(grid), np.nan)
+    verified = np.zeros(len(grid), dtype=bool)
+    has_row = np.zeros(len(grid), dtype=bool)
+    target[gpos] = num(kpi_results["target"]).to_numpy(dtype=float)[src]
+    actual[gpos] = num(kpi_results["actual"]).to_numpy(dtype=float)[src]
+    verified[gpos] = as_bool(kpi_results["verified"]).to_numpy(dtype=bool)[src]
+    has_row[gpos] = True
+    m = grid
+    m["target"] = target
+    m["actual"] = actual
+    m["verified"] = verified
+    m["has_row"] = has_row
 
-    h = kpi_history.loc[(num(kpi_history["year"]) <= year - 1) & num(kpi_history["actual"]).notna()]
-    h = pd.DataFrame({"kpi_id": ids(h["kpi_id"]), "year": num(h["year"]), "actual": num(h["actual"])})
-    h = h.sort_values(["kpi_id", "year"], kind="stable").drop_duplicates("kpi_id", keep="last")
-    m["baseline"] = m["kpi_id"].map(h.set_index("kpi_id")["actual"]).astype(float)
+    # baseline: the last history actual of a year ≤ year − 1 (history sorted by KPI, year)
+    hc = codes.get("kpi_history")
+    hc = hc if hc is not None and hc.frame is kpi_history and hc.order is None else Codes(kpi_history)
+    hy = num(kpi_history["year"])
+    ha = num(kpi_history["actual"])
+    hsel = np.flatnonzero(((hy <= year - 1) & ha.notna()).to_numpy(dtype=bool))
+    h_kpi, h_kpi_u = hc("kpi_id")
+    h_year, h_year_u = hc("year")
+    baseline_k = np.full(len(k), np.nan)
+    if len(hsel):
+        hk = np.where(h_kpi[hsel] < 0, len(h_kpi_u), h_kpi[hsel]).astype(np.int64)
+        hyr = np.where(h_year[hsel] < 0, len(h_year_u), h_year[hsel]).astype(np.int64)
+        order = np.argsort(hk * (len(h_year_u) + 1) + hyr, kind="stable")
+        hk_o = hk[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = hk_o[1:] != hk_o[:-1]
+        pick = hsel[order[last]]
+        pos = kpi_row(h_kpi_u)[np.where(h_kpi[pick] < 0, len(h_kpi_u), h_kpi[pick])]
+        ok = pos >= 0
+        baseline_k[pos[ok]] = ha.to_numpy(dtype=float)[pick[ok]]
+    m["baseline"] = np.repeat(baseline_k, n_h)
 
     t = m["target"].to_numpy(float)
     a = m["actual"].to_numpy(float)
@@ -247,55 +307,76 @@ def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.Dat
         (band & no_band, "no_band", "band limit missing: the target is used"),
         (band & inverted, "band_inverted", "band_low > band_high: limits swapped"),
     ]
+    joined = np.full(len(m), "", dtype=object)  # the row's flags, ";"-joined in rule order
+    owner, kid, half = (m[c].to_numpy(dtype=object) for c in ("owner_id", "kpi_id", "half"))
     for mask, flag, detail in rules:
-        sel = m.loc[mask]
-        flag_frames.append(make_flags(sel["owner_id"].to_numpy(), COMPONENT, flag,
-                                      item=sel["kpi_id"].to_numpy(), detail=detail,
-                                      half=sel["half"].to_numpy()))
+        sel = np.flatnonzero(mask)
+        flag_frames.append(make_flags(owner[sel], COMPONENT, flag, item=kid[sel], detail=detail, half=half[sel]))
+        cur = joined[sel]
+        joined[sel] = np.where(cur == "", flag, cur + ";" + flag)
     flags = concat_flags(flag_frames)
-    joined = (flags.loc[flags["item"] != ""].groupby(["item", "half"], sort=False)["flag"]
-              .agg(";".join).rename("flag").reset_index())
-    m = m.merge(joined.rename(columns={"item": "kpi_id"}), on=["kpi_id", "half"], how="left")
-    m["flag"] = m["flag"].fillna("").astype("str")
+    joined[pd.isna(kid) | (kid == "")] = ""  # flags without an item are not joined to a row
+    m["flag"] = pd.Series(joined, dtype="str")
     return m, flags
+
+
+def _has_duplicates(codes: np.ndarray) -> bool:
+    """Whether integer codes (≥ −1; −1 = missing, missing values equal each other) repeat."""
+    if len(codes) < 2:
+        return False
+    c = codes.astype(np.int64) + 1
+    return bool(np.bincount(c).max() > 1) if c.max() < 50_000_000 else bool(len(np.unique(c)) < len(c))
 
 
 def _score_units(rows: pd.DataFrame, unit_col: str, units: pd.DataFrame,
                  weights: Mapping[str, float], points: float, cap: float) -> tuple[
-                     pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series]:
+                     pd.DataFrame, Callable[[], pd.DataFrame], pd.DataFrame, pd.Series]:
     """Weighted-mean scoring of KPI rows grouped by ``unit_col`` (see module docstring).
 
-    Returns ``(scores, details, flags, value)``; ``value`` is aligned to ``rows``.
+    Returns ``(scores, details builder, flags, value)``; ``value`` is aligned to ``rows``. The
+    groups are integer codes of (unit, half): the same groups, rows and order as grouping by
+    the strings, so the same sums.
     """
     rows = rows.reset_index(drop=True)
+    uc, uu = pd.factorize(rows[unit_col])
+    hc, hu = pd.factorize(rows["half"])
+    missing = (uc < 0) | (hc < 0)
+    key = uc.astype(np.int64) * max(len(hu), 1) + hc
+    if missing.any():
+        key = np.where(missing, np.nan, key)
     inc = rows["capped_rate"].notna()
     w = rows["weight"].where(inc, 0.0)
-    keys = [rows[unit_col], rows["half"]]
-    wsum = w.groupby(keys).transform("sum")
-    ninc = inc.astype(float).groupby(keys).transform("sum")
+    wsum = w.groupby(key).transform("sum")
+    ninc = inc.astype(float).groupby(key).transform("sum")
     eff = np.where(wsum > 0, w / wsum.where(wsum > 0, 1.0),
                    np.where(inc & (ninc > 0), 1.0 / ninc.where(ninc > 0, 1.0), 0.0))
     frac = eff * rows["capped_rate"].fillna(0.0).to_numpy() / cap
-    hw = rows["half"].map(dict(weights)).astype(float).fillna(0.0).to_numpy()
+    hw_u = np.append(pd.Series(hu, dtype="str").map(dict(weights)).astype(float).fillna(0.0).to_numpy(), 0.0)
+    hw = hw_u[hc]
     value = pd.Series(frac * points * hw, index=rows.index)
 
-    details = pd.DataFrame({
-        "unit_id": rows[unit_col], "unit_level": rows[unit_col].map(units.set_index("unit_id")["unit_level"]),
-        "item": rows["kpi_id"], "half": rows["half"],
-        "source_id": rows["owner_id"].where(rows["owner_id"] != rows[unit_col], ""),
-        "value": value, "target": rows["target"], "actual": rows["actual"],
-        "baseline": rows["baseline"], "rate": rows["rate"], "capped_rate": rows["capped_rate"],
-        "weight": rows["weight"], "weight_share": eff,
-    })
-    tot = value.groupby(rows[unit_col]).sum()
+    def details() -> pd.DataFrame:
+        return pd.DataFrame({
+            "unit_id": rows[unit_col], "unit_level": rows[unit_col].map(units.set_index("unit_id")["unit_level"]),
+            "item": rows["kpi_id"], "half": rows["half"],
+            "source_id": rows["owner_id"].where(rows["owner_id"] != rows[unit_col], ""),
+            "value": value, "target": rows["target"], "actual": rows["actual"],
+            "baseline": rows["baseline"], "rate": rows["rate"], "capped_rate": rows["capped_rate"],
+            "weight": rows["weight"], "weight_share": eff,
+        })
+
+    ok = uc >= 0
+    tot = value[ok].groupby(uc[ok]).sum()
+    tot.index = pd.Index(np.asarray(uu, dtype=object)[tot.index.to_numpy(dtype=np.intp)], dtype=object)
     scores = pd.DataFrame({"unit_id": units["unit_id"], "unit_level": units["unit_level"],
                            "points": units["unit_id"].map(tot).fillna(0.0).astype(float),
                            "max_points": float(points)})
-    g = pd.DataFrame({"unit": rows[unit_col], "half": rows["half"], "ninc": ninc, "wsum": wsum}
-                     ).drop_duplicates(["unit", "half"])
+    first = first_occurrence(np.where(missing, -1, key).astype(np.int64))
+    g = pd.DataFrame({"unit": rows[unit_col].to_numpy()[first], "half": rows["half"].to_numpy()[first],
+                      "ninc": ninc.to_numpy()[first], "wsum": wsum.to_numpy()[first]})
     none = g.loc[g["ninc"] == 0]
     zero_w = g.loc[(g["ninc"] > 0) & (g["wsum"] == 0)]
-    no_kpis = units.loc[~units["unit_id"].isin(rows[unit_col]), "unit_id"]
+    no_kpis = units.loc[~units["unit_id"].isin(pd.Index(uu, dtype=object)), "unit_id"]
     flags = concat_flags([
         make_flags(no_kpis.to_numpy(), COMPONENT, "no_kpis", detail="unit has no KPIs: 0 points"),
         make_flags(none["unit"].to_numpy(), COMPONENT, "no_scored_kpis", half=none["half"].to_numpy(),
@@ -306,9 +387,50 @@ def _score_units(rows: pd.DataFrame, unit_col: str, units: pd.DataFrame,
     return scores, details, flags, value
 
 
+@dataclass
+class PreparedAchievement:
+    """:func:`kpi_rates` output split by owner kind (shared by the evaluations of a scheme)."""
+
+    rows: pd.DataFrame
+    flags: pd.DataFrame
+    is_dept: np.ndarray
+    is_inst: np.ndarray
+    drows: pd.DataFrame
+    irows: pd.DataFrame
+    unknown_owner_flags: pd.DataFrame
+    _flag: pd.Series | None = None
+
+    def flag_not_used(self) -> pd.Series:
+        """The ``flag`` column with ``not_used`` appended on institution-owned KPIs."""
+        if self._flag is None:
+            f = self.rows["flag"].copy()
+            f.loc[self.is_inst] = (f.loc[self.is_inst] + ";not_used").str.lstrip(";")
+            self._flag = f
+        return self._flag
+
+
+def prepare_split(rows: pd.DataFrame, flags: pd.DataFrame, departments: pd.DataFrame,
+                  institutions: pd.DataFrame) -> PreparedAchievement:
+    """Split :func:`kpi_rates` rows by owner: departments, institutions, unknown (flagged)."""
+    oc, ou = pd.factorize(rows["owner_id"])
+    ou = pd.Index(ou, dtype=object)
+    is_dept = np.append(ou.isin(ids(departments["department_id"])), False)[oc]
+    is_inst = np.append(ou.isin(ids(institutions["institution_id"])), False)[oc]
+    unk = np.flatnonzero(~is_dept & ~is_inst)
+    unk = unk[first_occurrence(oc[unk])]
+    unknown = make_flags(rows["owner_id"].to_numpy()[unk], COMPONENT, "unknown_owner",
+                         detail="KPI owner is neither a department nor an institution: ignored")
+    return PreparedAchievement(rows=rows, flags=flags, is_dept=is_dept, is_inst=is_inst,
+                               drows=rows.loc[is_dept].assign(unit=lambda x: x["owner_id"]),
+                               irows=rows.loc[is_inst].assign(unit=lambda x: x["owner_id"]),
+                               unknown_owner_flags=unknown)
+
+
 def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.DataFrame,
                       departments: pd.DataFrame, institutions: pd.DataFrame, params: Achievement, *,
-                      points: float, year: int, weights: Mapping[str, float]) -> ComponentResult:
+                      points: float, year: int, weights: Mapping[str, float],
+                      rates: tuple[pd.DataFrame, pd.DataFrame] | PreparedAchievement | None = None,
+                      ) -> ComponentResult:
     """Achievement points of every department and institution.
 
     Parameters
@@ -323,6 +445,10 @@ def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history
         Evaluation year.
     weights
         ``{half: weight}`` (see :func:`bsc_lib.components.half_weights`).
+    rates
+        The output of :func:`kpi_rates` for the same inputs, ``year`` and halves, or that of
+        :func:`prepare_split` on it, when already computed (the scoring engine shares it between
+        evaluations); computed when None.
 
     Returns
     -------
@@ -334,25 +460,30 @@ def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history
         half`` (``points`` = the KPI's contribution to its owner's achievement points).
     """
     halves = list(weights)
-    rows, flags = kpi_rates(kpis, kpi_results, kpi_history, params, year=year, halves=halves)
+    if isinstance(rates, PreparedAchievement):
+        prep = rates
+    else:
+        rows, flags = rates if rates is not None else kpi_rates(kpis, kpi_results, kpi_history, params, year=year,
+                                                                halves=halves)
+        prep = prepare_split(rows, flags, departments, institutions)
+    rows, flags, is_inst = prep.rows, prep.flags, prep.is_inst
     dept = pd.DataFrame({"unit_id": ids(departments["department_id"]), "unit_level": "department"})
     inst = pd.DataFrame({"unit_id": ids(institutions["institution_id"]), "unit_level": "institution"})
     dmap = departments[["department_id", "institution_id"]].astype("str")
     cap = float(params.cap)
+    flag_frames = [flags, prep.unknown_owner_flags]
 
-    unknown_owner = rows.loc[~rows["owner_id"].isin(dept["unit_id"]) & ~rows["owner_id"].isin(inst["unit_id"])]
-    flag_frames = [flags, make_flags(unknown_owner["owner_id"].drop_duplicates().to_numpy(), COMPONENT,
-                                     "unknown_owner", detail="KPI owner is neither a department nor an institution: ignored")]
-
-    drows = rows.loc[rows["owner_id"].isin(dept["unit_id"])].assign(unit=lambda x: x["owner_id"])
+    drows = prep.drows
     d_scores, d_details, d_flags, d_value = _score_units(drows, "unit", dept, weights, points, cap)
     flag_frames.append(d_flags)
     kpi_points = pd.Series(d_value.to_numpy(), index=drows.index)
 
-    irows = rows.loc[rows["owner_id"].isin(inst["unit_id"])].assign(unit=lambda x: x["owner_id"])
+    irows = prep.irows
     if params.institution_from == "departments_mean":
-        i_scores, i_details, i_flags = institutions_from_departments(
-            d_scores, d_details, departments, inst["unit_id"], COMPONENT, points)
+        i_scores, i_flags = institution_scores(d_scores, departments, inst["unit_id"], COMPONENT, points)
+
+        def i_details() -> pd.DataFrame:
+            return institution_details(d_details(), departments)
         nu = irows.drop_duplicates("kpi_id")
         i_flags = concat_flags([i_flags, make_flags(
             nu["owner_id"].to_numpy(), COMPONENT, "not_used", item=nu["kpi_id"].to_numpy(),
@@ -372,14 +503,16 @@ def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history
             i_value.to_numpy()[own.to_numpy()], index=irows.index)])
     flag_frames.append(i_flags)
 
-    kpi = rows.copy()
-    if params.institution_from == "departments_mean":
-        nu_mask = kpi["owner_id"].isin(inst["unit_id"])
-        kpi.loc[nu_mask, "flag"] = (kpi.loc[nu_mask, "flag"] + ";not_used").str.lstrip(";")
+    kpi = rows.copy(deep=False)  # copy-on-write: only the columns set below are new
+    if params.institution_from == "departments_mean" and is_inst.any():
+        kpi["flag"] = prep.flag_not_used()
     kpi["points"] = kpi_points.reindex(kpi.index).fillna(0.0).astype(float)
     kpi = kpi[KPI_COLUMNS]
     scores = concat_frames([d_scores, i_scores], d_scores.iloc[0:0])
-    details = concat_frames([d_details, i_details], empty_details(_DETAIL_EXTRA))
+
+    def details() -> pd.DataFrame:
+        return concat_frames([d_details(), i_details()], empty_details(_DETAIL_EXTRA))
+
     log.debug("achievement: %d KPI rows, %d units", len(rows), len(scores))
     return ComponentResult(COMPONENT, scores, details, concat_flags(flag_frames) if flag_frames else empty_flags(),
                            tables={"kpi": kpi})

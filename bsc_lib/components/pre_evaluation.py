@@ -17,25 +17,39 @@ any, otherwise the mean of its departments).
 
 The consulting no-show deduction (:func:`consulting_deductions`) is reported as deductions, not
 in the pre-evaluation points.
+
+Implementation: :func:`prepare` does everything that does not depend on the points (input
+flags, the per-round means and the round rule, on integer codes of the id columns) and
+:func:`score_prepared` the points, so the scoring engine prepares once for both evaluations;
+``details`` are built when first read. ``_score_units`` is the same computation on DataFrames
+(the reference; results are identical to the bit: the same pandas reductions run over the same
+rows in the same order).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from bsc_lib.components import (
+    Codes,
     ComponentResult,
     check_range,
     concat_flags,
     concat_frames,
     empty_details,
+    first_occurrence,
     ids,
+    institution_details,
+    institution_scores,
     institutions_from_departments,
+    lookup,
     make_flags,
+    member,
     num,
 )
 from bsc_lib.scheme import PreEvaluation
@@ -93,6 +107,252 @@ def _score_units(r: pd.DataFrame, units: pd.DataFrame, params: PreEvaluation,
     return scores, details, flags
 
 
+@dataclass
+class _Used:
+    """The rating used per (unit, item): key ``unit code × n_items + item code``, sorted."""
+
+    key: np.ndarray
+    rating_mean: np.ndarray
+    n_raters: np.ndarray
+    round_used: np.ndarray
+
+
+@dataclass
+class _Part:
+    """One set of units (departments, or institutions rated themselves) and their used ratings."""
+
+    units: pd.DataFrame
+    used: _Used
+    g_mean: np.ndarray  # grid (units × items) rating means, NaN when not rated
+    g_nr: np.ndarray
+    g_round: np.ndarray
+    rated_unit: np.ndarray  # per unit row: has any used rating
+
+
+@dataclass
+class PreparedPre:
+    """The points-independent part of the pre-evaluation (see :func:`prepare`)."""
+
+    flags: pd.DataFrame
+    dept: _Part
+    own: _Part | None
+    own_ids: set
+    inst: pd.DataFrame
+
+
+def _used(unit: np.ndarray, item: np.ndarray, rnd: np.ndarray, score: np.ndarray, n_item: int,
+          round_u: np.ndarray, params: PreEvaluation) -> _Used:
+    n_round = max(len(round_u), 1)
+    k = (unit.astype(np.int64) * n_item + item) * n_round + rnd
+    pr = pd.Series(score).groupby(k, sort=True).agg(mean="mean", n="count")
+    keys = pr.index.to_numpy(dtype=np.int64)
+    ui, rc = keys // n_round, keys % n_round
+    if params.round_rule == "final_replaces_first":
+        prio_u = np.array([_ROUND_PRIORITY.get(x, 9) for x in round_u], dtype=float)
+        order = np.lexsort((prio_u[rc] if len(rc) else np.zeros(0), ui))  # stable: ties keep the round order
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = ui[order][1:] != ui[order][:-1]
+        pick = order[first]
+        return _Used(ui[pick], pr["mean"].to_numpy()[pick], pr["n"].to_numpy()[pick].astype(float),
+                     np.asarray(round_u, dtype=object)[rc[pick]] if len(pick) else np.zeros(0, dtype=object))
+    g = (pd.DataFrame({"mean": pr["mean"].to_numpy(), "n": pr["n"].to_numpy(), "rc": rc})
+         .groupby(ui, sort=True).agg(rating_mean=("mean", "mean"), n_raters=("n", "sum"), _lo=("rc", "min"),
+                                     _hi=("rc", "max")))
+    lo, hi = g["_lo"].to_numpy(), g["_hi"].to_numpy()
+    rounds = np.asarray(round_u, dtype=object)
+    used = np.where(lo == hi, rounds[lo] if len(lo) else lo, "first+final").astype(object)
+    return _Used(g.index.to_numpy(dtype=np.int64), g["rating_mean"].to_numpy(dtype=float),
+                 g["n_raters"].to_numpy().astype(float), used)
+
+
+def _part(units: pd.DataFrame, rows: np.ndarray, k_unit, k_item, k_round, k_score, unit_u, item_u, round_u,
+          params: PreEvaluation) -> _Part:
+    n_item = max(len(item_u), 1)
+    used = _used(k_unit[rows], k_item[rows], k_round[rows], k_score[rows], n_item, round_u, params)
+    uc = lookup(unit_u, units["unit_id"])
+    ic = lookup(item_u, [i.id for i in params.items])
+    n_it = len(params.items)
+    gu, gi = np.repeat(uc, n_it), np.tile(ic, len(uc))
+    key = gu.astype(np.int64) * n_item + gi
+    pos = np.searchsorted(used.key, key)
+    pos_c = np.minimum(pos, max(len(used.key) - 1, 0))
+    ok = (gu >= 0) & (gi >= 0)
+    ok &= (used.key[pos_c] == key) if len(used.key) else False
+    g_mean = np.where(ok, used.rating_mean[pos_c] if len(used.key) else np.nan, np.nan)
+    g_nr = np.where(ok, used.n_raters[pos_c] if len(used.key) else np.nan, np.nan)
+    g_round = np.where(ok, used.round_used[pos_c] if len(used.key) else None, None).astype(object)
+    rated_codes = np.unique(used.key // n_item)
+    rated_unit = np.isin(uc, rated_codes) & (uc >= 0)
+    return _Part(units.reset_index(drop=True), used, g_mean, g_nr, g_round, rated_unit)
+
+
+def _score_part(part: _Part, params: PreEvaluation, points: float
+                ) -> tuple[pd.DataFrame, Callable[[], pd.DataFrame], pd.DataFrame]:
+    """``(scores, details builder, flags)`` of a part (same rules as :func:`_score_units`)."""
+    scale = params.scale
+    units = part.units
+    n_it = len(params.items)
+    share = np.tile(np.array([float(i.share) for i in params.items]), len(units))
+    norm = np.nan_to_num((part.g_mean - scale.min) / (scale.max - scale.min), nan=0.0)
+    value = norm * share * points
+    u_codes, _ = pd.factorize(units["unit_id"])
+    tot = pd.Series(value).groupby(np.repeat(u_codes, n_it)).sum() if len(value) else pd.Series(dtype=float)
+    scores = pd.DataFrame({"unit_id": units["unit_id"], "unit_level": units["unit_level"],
+                           "points": pd.Series(u_codes).map(tot).fillna(0.0).astype(float).to_numpy(),
+                           "max_points": float(points)})
+    # a unit counts as rated when its id has any used rating (duplicated ids share it)
+    rated_id = pd.Series(part.rated_unit).groupby(u_codes).transform("any").to_numpy(dtype=bool) if len(units) \
+        else part.rated_unit
+    partly = np.flatnonzero(np.isnan(part.g_mean) & np.repeat(rated_id, n_it))
+    item_ids = np.asarray([i.id for i in params.items], dtype=object)
+    uid = units["unit_id"].to_numpy(dtype=object)
+    flags = concat_flags([
+        make_flags(uid[~rated_id], COMPONENT, "no_ratings", detail="no pre-evaluation ratings: 0 points"),
+        make_flags(uid[partly // max(n_it, 1)], COMPONENT, "no_ratings", item=item_ids[partly % max(n_it, 1)],
+                   detail="no ratings for this item: 0 for the item"),
+    ])
+
+    def details() -> pd.DataFrame:
+        g = pd.DataFrame({
+            "unit_id": np.repeat(uid, n_it), "unit_level": np.repeat(units["unit_level"].to_numpy(dtype=object), n_it),
+            "item": np.tile(item_ids, len(units)), "share": share,
+        }).astype({"unit_id": "str", "unit_level": "str", "item": "str"})
+        g["value"] = value
+        return pd.DataFrame({
+            "unit_id": g["unit_id"], "unit_level": g["unit_level"], "item": g["item"], "half": "",
+            "source_id": "", "value": g["value"].astype(float), "rating_mean": part.g_mean,
+            "n_raters": part.g_nr.astype(float), "share": g["share"],
+            "round_used": pd.Series(part.g_round, dtype="str").fillna("").astype("str"),
+        })
+
+    return scores, details, flags
+
+
+def prepare(pre_eval_ratings: pd.DataFrame, departments: pd.DataFrame, institutions: pd.DataFrame,
+            params: PreEvaluation, *, rounds: Sequence[str] = ("first", "final"),
+            codes: Codes | None = None) -> PreparedPre:
+    """Input flags, the rounds' means and the rating used per unit and item (no points yet).
+
+    Parameters
+    ----------
+    pre_eval_ratings, departments, institutions
+        Canonical input tables.
+    params
+        ``scheme.components.pre_evaluation``.
+    rounds
+        The rounds to use.
+    codes
+        Optional :class:`bsc_lib.components.Codes` of ``pre_eval_ratings``.
+
+    Returns
+    -------
+    PreparedPre
+        For :func:`score_prepared`.
+
+    Raises
+    ------
+    DataError
+        When a rating lies outside the scheme's scale.
+    """
+    r = pre_eval_ratings
+    codes = codes if codes is not None and codes.frame is r else Codes(r)
+    dept = pd.DataFrame({"unit_id": ids(departments["department_id"]), "unit_level": "department"})
+    inst = pd.DataFrame({"unit_id": ids(institutions["institution_id"]), "unit_level": "institution"})
+    rc_all, round_u = codes("round")
+    sel = member(rc_all, len(round_u), lookup(round_u, list(rounds)))
+    idx = None if sel.all() else np.flatnonzero(sel)
+
+    def take(a: np.ndarray) -> np.ndarray:
+        return a if idx is None else a[idx]
+
+    score = take(num(codes.values("score")).to_numpy(dtype=float))
+    bad = ~np.isnan(score) & ((score < params.scale.min - 1e-9) | (score > params.scale.max + 1e-9))
+    if bad.any():
+        check_range(pd.DataFrame({"score": score[bad][:20]}), "score", params.scale.min, params.scale.max,
+                    "pre_eval_ratings")
+    uc_all, unit_u = codes("unit_id")
+    ic_all, item_u = codes("item")
+    uc, ic, rc = take(uc_all), take(ic_all), take(rc_all)
+    del uc_all, ic_all, rc_all
+    known_item = member(ic, len(item_u), lookup(item_u, [i.id for i in params.items]))
+    is_dept_u = np.append(pd.Index(unit_u, dtype=object).isin(dept["unit_id"]), False)
+    is_inst_u = np.append(pd.Index(unit_u, dtype=object).isin(inst["unit_id"]), False)
+    unit_txt = np.append(np.asarray(unit_u, dtype=object), None)
+    item_txt = np.append(np.asarray(item_u, dtype=object), None)
+    n_i = len(item_u) + 1
+    ukey = uc.astype(np.int64) + 1
+
+    def u_str(rows: np.ndarray) -> np.ndarray:
+        return unit_txt[uc[rows]]
+
+    ui_rows = np.flatnonzero(~known_item)
+    ui_rows = ui_rows[first_occurrence(ukey[ui_rows] * n_i + ic[ui_rows] + 1)]
+    uu_rows = np.flatnonzero(~is_dept_u[uc] & ~is_inst_u[uc])
+    uu_rows = uu_rows[first_occurrence(ukey[uu_rows])]
+    ns_rows = np.flatnonzero(np.isnan(score))
+    ns_rows = ns_rows[first_occurrence(ukey[ns_rows] * n_i + ic[ns_rows] + 1)]
+    flags = [
+        make_flags(u_str(ui_rows), COMPONENT, "unknown_item", item=item_txt[ic[ui_rows]],
+                   detail="item not in the scheme: ignored"),
+        make_flags(u_str(uu_rows), COMPONENT, "unknown_unit",
+                   detail="rated unit is neither a department nor an institution: ignored"),
+        make_flags(u_str(ns_rows), COMPONENT, "missing_score", item=item_txt[ic[ns_rows]],
+                   detail="blank score ignored"),
+    ]
+    keep = known_item & ~np.isnan(score)
+    k_unit, k_item, k_round, k_score = uc[keep], ic[keep], rc[keep], score[keep]
+    del ic, rc, score, keep, known_item
+    dept_part = _part(dept, np.flatnonzero(is_dept_u[k_unit]), k_unit, k_item, k_round, k_score,
+                      unit_u, item_u, round_u, params)
+    rated_u = np.unique(k_unit)
+    own_mask = np.isin(lookup(unit_u, inst["unit_id"]), rated_u[rated_u >= 0]) & (lookup(unit_u, inst["unit_id"]) >= 0)
+    own_rated = inst.loc[own_mask]
+    own = None
+    if params.institution_from == "own_ratings_first" and len(own_rated):
+        own_codes = lookup(unit_u, own_rated["unit_id"])
+        own = _part(own_rated, np.flatnonzero(np.isin(k_unit, own_codes)), k_unit, k_item, k_round, k_score,
+                    unit_u, item_u, round_u, params)
+    return PreparedPre(flags=flags, dept=dept_part, own=own, own_ids=set(own_rated["unit_id"]), inst=inst)
+
+
+def score_prepared(prep: PreparedPre, departments: pd.DataFrame, params: PreEvaluation, *,
+                   points: float) -> ComponentResult:
+    """The points of :func:`prepare`'s units (see :func:`score_pre_evaluation`)."""
+    inst = prep.inst
+    d_scores, d_details, d_flags = _score_part(prep.dept, params, points)
+    m_scores, m_flags = institution_scores(d_scores, departments, inst["unit_id"], COMPONENT, points)
+    flag_frames = [*prep.flags, d_flags]
+    if prep.own is not None:
+        o_scores, o_details, o_flags = _score_part(prep.own, params, points)
+        own = prep.own_ids
+        i_scores = concat_frames([o_scores, m_scores.loc[~m_scores["unit_id"].isin(own)]], o_scores)
+        i_scores = i_scores.set_index("unit_id").loc[inst["unit_id"]].reset_index()
+        flag_frames += [o_flags, m_flags.loc[~m_flags["unit_id"].isin(own)]]
+
+        def i_details(d: pd.DataFrame) -> pd.DataFrame:
+            m = institution_details(d, departments)
+            o = o_details()
+            return concat_frames([o, m.loc[~m["unit_id"].isin(own)]], o)
+    else:
+        i_scores = m_scores
+        flag_frames.append(m_flags)
+        if prep.own_ids:
+            own_rated = inst.loc[inst["unit_id"].isin(prep.own_ids)]
+            flag_frames.append(make_flags(own_rated["unit_id"].to_numpy(), COMPONENT, "not_used",
+                                          detail="institution's own ratings not used (institution_from=departments_mean)"))
+
+        def i_details(d: pd.DataFrame) -> pd.DataFrame:
+            return institution_details(d, departments)
+
+    scores = concat_frames([d_scores, i_scores], d_scores.iloc[0:0])
+
+    def details() -> pd.DataFrame:
+        d = d_details()
+        return concat_frames([d, i_details(d)], empty_details(["rating_mean", "n_raters", "share"]))
+
+    return ComponentResult(COMPONENT, scores, details, concat_flags(flag_frames))
+
+
 def score_pre_evaluation(pre_eval_ratings: pd.DataFrame, departments: pd.DataFrame,
                          institutions: pd.DataFrame, params: PreEvaluation, *, points: float,
                          rounds: Sequence[str] = ("first", "final")) -> ComponentResult:
@@ -120,48 +380,8 @@ def score_pre_evaluation(pre_eval_ratings: pd.DataFrame, departments: pd.DataFra
     DataError
         When a rating lies outside the scheme's scale.
     """
-    dept = pd.DataFrame({"unit_id": ids(departments["department_id"]), "unit_level": "department"})
-    inst = pd.DataFrame({"unit_id": ids(institutions["institution_id"]), "unit_level": "institution"})
-    r = pre_eval_ratings.loc[pre_eval_ratings["round"].isin(list(rounds))]
-    r = pd.DataFrame({"unit_id": ids(r["unit_id"]), "round": ids(r["round"]), "item": ids(r["item"]),
-                      "rater_id": ids(r["rater_id"]), "score": num(r["score"])})
-    check_range(r, "score", params.scale.min, params.scale.max, "pre_eval_ratings")
-    known = {i.id for i in params.items}
-    unk_item = r.loc[~r["item"].isin(known)].drop_duplicates(["unit_id", "item"])
-    unk_unit = r.loc[~r["unit_id"].isin(dept["unit_id"]) & ~r["unit_id"].isin(inst["unit_id"])]
-    no_score = r.loc[r["score"].isna()].drop_duplicates(["unit_id", "item"])
-    flag_frames = [
-        make_flags(unk_item["unit_id"].to_numpy(), COMPONENT, "unknown_item", item=unk_item["item"].to_numpy(),
-                   detail="item not in the scheme: ignored"),
-        make_flags(unk_unit["unit_id"].drop_duplicates().to_numpy(), COMPONENT, "unknown_unit",
-                   detail="rated unit is neither a department nor an institution: ignored"),
-        make_flags(no_score["unit_id"].to_numpy(), COMPONENT, "missing_score", item=no_score["item"].to_numpy(),
-                   detail="blank score ignored"),
-    ]
-    r = r.loc[r["item"].isin(known) & r["score"].notna()]
-
-    d_scores, d_details, d_flags = _score_units(r.loc[r["unit_id"].isin(dept["unit_id"])], dept, params, points)
-    m_scores, m_details, m_flags = institutions_from_departments(
-        d_scores, d_details, departments, inst["unit_id"], COMPONENT, points)
-    flag_frames += [d_flags]
-    own_rated = inst.loc[inst["unit_id"].isin(r["unit_id"])]
-    if params.institution_from == "own_ratings_first" and len(own_rated):
-        o_scores, o_details, o_flags = _score_units(r.loc[r["unit_id"].isin(own_rated["unit_id"])],
-                                                    own_rated, params, points)
-        own = set(own_rated["unit_id"])
-        i_scores = concat_frames([o_scores, m_scores.loc[~m_scores["unit_id"].isin(own)]], o_scores)
-        i_scores = i_scores.set_index("unit_id").loc[inst["unit_id"]].reset_index()
-        i_details = concat_frames([o_details, m_details.loc[~m_details["unit_id"].isin(own)]], o_details)
-        flag_frames += [o_flags, m_flags.loc[~m_flags["unit_id"].isin(own)]]
-    else:
-        i_scores, i_details = m_scores, m_details
-        flag_frames.append(m_flags)
-        if len(own_rated):
-            flag_frames.append(make_flags(own_rated["unit_id"].to_numpy(), COMPONENT, "not_used",
-                                          detail="institution's own ratings not used (institution_from=departments_mean)"))
-    scores = concat_frames([d_scores, i_scores], d_scores.iloc[0:0])
-    details = concat_frames([d_details, i_details], empty_details(["rating_mean", "n_raters", "share"]))
-    return ComponentResult(COMPONENT, scores, details, concat_flags(flag_frames))
+    prep = prepare(pre_eval_ratings, departments, institutions, params, rounds=rounds)
+    return score_prepared(prep, departments, params, points=points)
 
 
 def consulting_deductions(departments: pd.DataFrame, institutions: pd.DataFrame,
