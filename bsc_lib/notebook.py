@@ -1,24 +1,70 @@
 """Presentation helpers for the notebooks: bilingual prose and labelled tables.
 
 Notebooks call :func:`md` for prose that follows the ``lang`` parameter and :func:`show`
-for tables with Korean (or English) headers. Importing this module also selects a plotly
-renderer that keeps charts in executed notebooks and in nbconvert HTML without a CDN
-(``plotly_mimetype+notebook``) unless ``PLOTLY_RENDERER`` is set.
+for tables with Korean (or English) headers. Importing this module also chooses how plotly
+figures are displayed:
+
+* ``PLOTLY_RENDERER=plotly_mimetype`` (set by ``bsc report``): figures are displayed as the
+  plotly JSON mimetype only, built directly (:func:`use_plotly_json_display`). This is what
+  plotly's own ``plotly_mimetype`` renderer emits, without importing ``plotly.io``'s renderers,
+  which pull in nbformat → jsonschema → rfc3987_syntax and cost about 1.6 s in every kernel.
+* ``PLOTLY_RENDERER`` set to anything else: plotly's renderer of that name.
+* not set (an analyst in JupyterLab): ``plotly_mimetype+notebook``, which keeps charts in
+  executed notebooks and in nbconvert HTML without a CDN.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 
 import pandas as pd
-import plotly.io as pio
 from IPython.display import HTML, Markdown, display
 
 from bsc_lib.labels import label
 
-if not os.environ.get("PLOTLY_RENDERER"):
-    pio.renderers.default = "plotly_mimetype+notebook"
+#: The plotly JSON mimetype (rendered by JupyterLab, Voila and ``report.html``).
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def plotly_json_bundle(fig) -> dict:
+    """The display bundle plotly's ``plotly_mimetype`` renderer would emit for ``fig``.
+
+    ``{"application/vnd.plotly.v1+json": {"data": [...], "layout": {...}}}``, JSON-safe (numpy
+    arrays as lists, NaN as null), without importing ``plotly.io._renderers``.
+    """
+    return {PLOTLY_MIME: json.loads(fig.to_json(validate=False, remove_uids=False))}
+
+
+def use_plotly_json_display(shell=None) -> bool:
+    """Display every plotly figure in ``shell`` (default: the running IPython) as its JSON bundle.
+
+    Registered as an ``ipython_display`` printer, so IPython asks no other formatter (plotly's
+    ``_repr_html_`` would import the renderers anyway). Returns False outside IPython.
+    """
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    if shell is None:
+        return False
+    from plotly.basedatatypes import BaseFigure
+
+    def _display(fig) -> None:
+        display(plotly_json_bundle(fig), raw=True)
+
+    shell.display_formatter.ipython_display_formatter.for_type(BaseFigure, _display)
+    return True
+
+
+_renderer = os.environ.get("PLOTLY_RENDERER")
+if _renderer == "plotly_mimetype":
+    use_plotly_json_display()
+else:
+    import plotly.io as pio
+
+    pio.renderers.default = _renderer or "plotly_mimetype+notebook"
 
 #: Column-name patterns and their display formats.
 _PCT_HINTS = ("share", "rate", "_pct", "p_", "weight_on")

@@ -406,6 +406,40 @@ def _meta_rows(manifest: Mapping, scheme, lang: str) -> list[tuple[str, str]]:
     return rows[lang]
 
 
+class _TablesJob(threading.Thread):
+    """``tables_fn`` plus the xlsx and CSV exports of its tables, in a background thread."""
+
+    def __init__(self, tfn: TablesFn, data_file: str, scheme_file: str, year: int, half: str, tmp: Path,
+                 lang: str):
+        super().__init__(name="bsc-tables", daemon=True)
+        self._args = (tfn, data_file, scheme_file, year, half, tmp, lang)
+        self._tables: Mapping[str, pd.DataFrame] | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        tfn, data_file, scheme_file, year, half, tmp, lang = self._args
+        try:
+            tables = _check_tables(tfn(data_file, scheme_file, year, half))
+            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
+            write_csvs(tables, tmp / "tables")
+            self._tables = tables
+        except BaseException as exc:  # handed to the main thread by result()
+            self._error = exc
+
+    def raise_if_failed(self) -> None:
+        """Raise the job's error now if it has already failed."""
+        if not self.is_alive() and self._error is not None:
+            raise self._error
+
+    def result(self) -> Mapping[str, pd.DataFrame]:
+        """Wait for the job; its tables, or its error raised here."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._tables is not None
+        return self._tables
+
+
 def _quiet_kernel_manager():
     """An ``AsyncKernelManager`` whose kernels do not write to the analyst's terminal.
 
@@ -414,8 +448,31 @@ def _quiet_kernel_manager():
     analyst; cell errors still reach the run through the notebook's outputs.
     """
     from jupyter_client import AsyncKernelManager
+    from jupyter_client.localinterfaces import localhost
+    from traitlets import CaselessStrEnum, default
 
     class QuietKernelManager(AsyncKernelManager):
+        # Unix sockets (named after the kernel's connection file) instead of TCP ports: two runs
+        # started at once can pick the same free port, and the kernel that loses dies before it
+        # replies (papermill #511). Windows has no ipc transport and keeps TCP.
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp",
+                                    config=True)
+        _ipc_dir: str | None = None
+
+        @default("ip")
+        def _private_socket_path(self) -> str:
+            # jupyter_client's default for ipc is "kernel-ipc" in the working folder, where two
+            # runs collide again; a private folder per kernel, short enough for a socket path
+            if self.transport != "ipc":
+                return localhost()
+            self._ipc_dir = tempfile.mkdtemp(prefix="bsc-kernel-")
+            return os.path.join(self._ipc_dir, "k")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and self._ipc_dir:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
         async def start_kernel(self, **kw):
             kw.setdefault("stderr", subprocess.DEVNULL)
             return await super().start_kernel(**kw)
@@ -570,12 +627,13 @@ def run_report(
     nb_params = {"data_path": str(data_file), "scheme_path": str(scheme_file), "year": year,
                  "half": half, "lang": lang, "run_dir": str(final_intended)}
     nb_index: int | None = None
+    tables_job: _TablesJob | None = None
     try:
         with _sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
-            tables = _check_tables(tfn(str(data_file), str(scheme_file), year, half))
-            manifest["tables"] = table_summary(tables)
-            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
-            write_csvs(tables, tmp / "tables")
+            # The result tables and their exports are computed in this process while the notebooks
+            # run in their kernels (other processes): the two overlap instead of adding up.
+            tables_job = _TablesJob(tfn, str(data_file), str(scheme_file), year, half, tmp, lang)
+            tables_job.start()
 
             from tqdm.auto import tqdm
 
@@ -594,8 +652,11 @@ def run_report(
                     entry["duration_s"] = round(time.monotonic() - t0, 3)
                 entry["status"] = "ok"
                 executed.append((nb_path.name, nb))
+                nb_index = None
+                tables_job.raise_if_failed()  # a broken tables_fn stops the run at once
             bar.close()
             nb_index = None
+            manifest["tables"] = table_summary(tables_job.result())
 
             title, subtitle = _title(year, half, lang, scheme)
             document = build_report_html(executed, title=title, subtitle=subtitle,
@@ -619,6 +680,8 @@ def run_report(
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             _silence_abandoned_kernel_tasks()
+        if tables_job is not None:
+            tables_job.join()  # it writes into the run folder: let it finish before renaming
         failed_dir = _fail(tmp, year_dir, run_name, manifest, nb_index, exc)
         from papermill.exceptions import PapermillExecutionError
 

@@ -19,3 +19,43 @@ def test_table_html_truncates_long_tables():
     df = pd.DataFrame({"x": range(100)})
     html = table_html(df, "en", max_rows=10)
     assert "90 more rows" in html
+
+
+def test_plotly_json_bundle_is_what_plotlys_mimetype_renderer_emits():
+    import numpy as np
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from bsc_lib.notebook import plotly_json_bundle
+
+    fig = go.Figure(go.Bar(x=np.array(["가", "나"]), y=np.array([1.5, np.nan])), layout={"title": "순위"})
+    assert plotly_json_bundle(fig) == pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
+
+
+def test_report_kernels_display_figures_without_importing_plotlys_renderers():
+    # Under `bsc report` (PLOTLY_RENDERER=plotly_mimetype) a figure is displayed as its JSON
+    # bundle only, and nbformat/jsonschema (≈1.6 s per kernel) are never imported.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import json, sys
+from IPython.core.displaypub import CapturingDisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.display_pub = CapturingDisplayPublisher()
+import bsc_lib.notebook
+import plotly.graph_objects as go
+shell.display_formatter.format(go.Figure(go.Bar(x=[1], y=[2])))
+print(json.dumps({"outputs": [o["data"] for o in shell.display_pub.outputs],
+                  "nbformat": "nbformat" in sys.modules,
+                  "renderers": "plotly.io._renderers" in sys.modules}))
+"""
+    env = {**os.environ, "PLOTLY_RENDERER": "plotly_mimetype"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not res["nbformat"] and not res["renderers"]
+    assert len(res["outputs"]) == 1 and list(res["outputs"][0]) == ["application/vnd.plotly.v1+json"]
+    assert res["outputs"][0]["application/vnd.plotly.v1+json"]["data"][0]["type"] == "bar"
