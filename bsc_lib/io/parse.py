@@ -222,6 +222,15 @@ def _na_column(c: Column, n: int) -> pd.Series:
                      else np.full(n, np.nan), dtype=parsed_dtype(c))
 
 
+def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``(codes, spellings)``: the distinct texts of ``s`` (``str`` dtype, a missing value last)
+    and, per row, the position of its text among them; ``spellings.take(codes)`` is ``s`` as text."""
+    text = s.astype("str")
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    spellings = pd.Series(np.append(np.asarray(uniques, dtype=object), np.nan), dtype="str")
+    return np.where(codes < 0, len(uniques), codes), spellings
+
+
 def parse_table(raw: RawTable) -> ParsedTable:
     """Map the headers and parse every cell of ``raw``.
 
@@ -247,51 +256,56 @@ def parse_table(raw: RawTable) -> ParsedTable:
             continue
         j = mapping[c.name]
         original = raw.cells[j].reset_index(drop=True)
-        text = clean_text(original)
+        # every distinct spelling is cleaned and parsed once: a column of 18 M ratings has a few
+        # hundred distinct texts, and the string operations are the cost of loading
+        codes, spellings = _factorize_text(original)
+        text = clean_text(spellings)
         if c.dtype in ("int", "float"):
-            vals, bad = parse_number(text)
+            vals, bad_u = parse_number(text)
+            bad = bad_u.to_numpy()[codes]
             is_date = (raw.dates[j].reset_index(drop=True).to_numpy() if raw.dates is not None
                        else np.zeros(n, dtype=bool))
-            date_bad = bad.to_numpy() & is_date
-            num_bad = bad.to_numpy() & ~is_date
+            date_bad = bad & is_date
+            num_bad = bad & ~is_date
             pos = np.flatnonzero(date_bad)
             problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
                                       "a date in a numeric column ({value}); enter a number")
             pos = np.flatnonzero(num_bad)
             problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
                                       "'{value}' is not a number (accepted: " + NUMBER_FORMATS + ")")
-            bad_cells.update((c.name, int(i)) for i in np.flatnonzero(bad.to_numpy()))
+            bad_cells.update((c.name, int(i)) for i in np.flatnonzero(bad))
             if c.dtype == "int":
                 arr = vals.to_numpy()
                 frac = ~np.isnan(arr) & (arr != np.floor(arr))
                 too_big = ~np.isnan(arr) & (np.abs(arr) > 2**53)
-                nonint = frac | too_big
-                pos = np.flatnonzero(nonint)
+                nonint_u = frac | too_big
+                pos = np.flatnonzero(nonint_u[codes])
                 problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a whole number",
                                           "'{value}' is not a whole number")
                 bad_cells.update((c.name, int(i)) for i in pos)
-                vals = vals.mask(nonint)
+                vals = vals.mask(nonint_u)
                 out = pd.Series(pd.array(vals.round().to_numpy(), dtype="Int64"))
             else:
                 out = vals
         elif c.dtype == "bool":
-            out, bad = parse_bool(text)
-            pos = np.flatnonzero(bad.to_numpy())
+            out, bad_u = parse_bool(text)
+            pos = np.flatnonzero(bad_u.to_numpy()[codes])
             accepted = ", ".join(BOOL_TRUE) + " / " + ", ".join(BOOL_FALSE)
             problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a boolean",
                                       "'{value}' is not yes/no (accepted: " + accepted + ")")
             bad_cells.update((c.name, int(i)) for i in pos)
         else:
-            too_long = (text.str.len() > MAX_TEXT_CHARS).fillna(False).to_numpy(dtype=bool)
-            if too_long.any():
-                pos = np.flatnonzero(too_long)
+            too_long_u = (text.str.len() > MAX_TEXT_CHARS).fillna(False).to_numpy(dtype=bool)
+            if too_long_u.any():
+                pos = np.flatnonzero(too_long_u[codes])
                 problems += cell_problems(origin, c.name, pos, original.iloc[pos], "too long", (
                     f"the text is longer than {MAX_TEXT_CHARS:,} characters: shorten it "
                     "(a name or id pasted by mistake?)"))
                 bad_cells.update((c.name, int(i)) for i in pos)
-                text = text.mask(too_long)
+                text = text.mask(too_long_u)
             codeset = CODESET_OF_COLUMN.get(c.name)
             out = parse_code(text, codeset) if codeset and c.allowed else text
+        out = out.reset_index(drop=True).take(codes)
         cols[c.name] = out.reset_index(drop=True)
     frame = pd.DataFrame(cols, index=pd.RangeIndex(n))
     frame = frame.astype({c.name: parsed_dtype(c) for c in t.columns})

@@ -436,6 +436,13 @@ def _column_letter(j: int) -> str:
     return get_column_letter(j + 1)
 
 
+def _nonblank(col: pd.Series) -> pd.Series:
+    """True where the cell has something besides white space (each distinct text stripped once)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    filled = (pd.Series(uniques, dtype="str").str.strip() != "").to_numpy(dtype=bool)
+    return pd.Series(np.append(filled, False)[codes], index=col.index)
+
+
 def _grid_to_table(
     grid: list[list[str]],
     name: str,
@@ -453,7 +460,7 @@ def _grid_to_table(
             f"the {where} is empty: no header row (table {name}, {TABLES[name].ko})"))]
     padded = [r + [""] * (width - len(r)) if len(r) < width else r for r in grid]
     df = pd.DataFrame(padded, columns=range(width), dtype=object).fillna("").astype("str")
-    nonblank = df.apply(lambda col: col.str.strip() != "")
+    nonblank = df.apply(_nonblank)
     row_has = nonblank.any(axis=1).to_numpy()
     if not row_has.any():
         return None, [Problem(file=file, sheet=sheet, rule="empty", message=(
