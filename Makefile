@@ -43,7 +43,10 @@ sample: install ## regenerate the embedded sample data/sample/2019 from the gene
 clean: ## remove the venv and outputs
 	rm -rf $(VENV) outputs/*/ .pytest_cache
 
+bench: install system-deps ## run the benchmarks (about 10 min) and write bench/RESULTS.md + bench/results.json
+	$(PY) bench/run.py
+
 dashboard: install ## serve the leadership dashboard on http://127.0.0.1:8866/ (DATA=path PORT=n SHOW_NAMES=1)
 	$(VENV)/bin/bsc dashboard $(if $(DATA),--data $(DATA)) --port $(or $(PORT),8866) $(if $(SHOW_NAMES),--show-names)
 
-.PHONY: help install system-deps report validate test lint sample clean dashboard
+.PHONY: help install system-deps report validate test lint sample clean dashboard bench
