@@ -594,9 +594,9 @@ def render_markdown(results: dict, notes: str = "") -> str:
                 "cell, its setup cell (imports, `load_scheme`, `load` of the sample, analysis settings) "
                 "and every other import line it has, executed by papermill exactly as the pipeline does "
                 f"(fresh `python3` kernel each). A bare kernel (`pass`) takes {_f(h['bare_kernel']['median'])} s. "
-                f"Total = tables_fn {_f(h['tables_fn']['median'], '.1f')} s (in-process result tables) "
-                f"+ notebooks {_f(h['notebooks_sum']['median'], '.1f')} s + xlsx/CSV, HTML and PDF "
-                f"({h['pdf']}).", "",
+                f"Total = input validation + notebooks {_f(h['notebooks_sum']['median'], '.1f')} s + HTML "
+                f"and PDF ({h['pdf']}); the result tables (tables_fn {_f(h['tables_fn']['median'], '.1f')} s) "
+                "and their xlsx/CSV are computed in a thread while the notebooks run.", "",
                 _table(["notebook", "run (median)", "floor (median)", "run / floor"],
                        [[p["notebook"], f"{_f(p['run']['median'], '.1f')} s", f"{_f(p['floor']['median'], '.1f')} s",
                          _f(p["run"]["median"] / p["floor"]["median"] if p["run"]["median"] and p["floor"]["median"]
