@@ -224,6 +224,45 @@ def ids(s: pd.Series) -> pd.Series:
     return s.astype("str")
 
 
+def take_rows(a: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """``a[idx]``, or ``a`` itself when ``idx`` is None (every row kept: no copy)."""
+    return a if idx is None else a[idx]
+
+
+def selected_scores(codes: Codes, sel: np.ndarray, lo: float, hi: float, table: str
+                    ) -> tuple[np.ndarray | None, np.ndarray]:
+    """The rows of a ratings table kept by ``sel`` and their ``score`` column, range-checked.
+
+    Parameters
+    ----------
+    codes
+        :class:`Codes` of the ratings table (with a ``score`` column).
+    sel
+        Boolean mask of the rows to keep.
+    lo, hi
+        The scheme's scale.
+    table
+        Table name for the error message.
+
+    Returns
+    -------
+    tuple
+        ``(idx, score)``: the kept row positions (None when every row is kept) and their
+        scores as float64 (NaN where missing).
+
+    Raises
+    ------
+    bsc_lib.errors.DataError
+        When a kept score lies outside ``[lo, hi]`` (see :func:`check_range`).
+    """
+    idx = None if sel.all() else np.flatnonzero(sel)
+    score = take_rows(num(codes.values("score")).to_numpy(dtype=float), idx)
+    bad = ~np.isnan(score) & ((score < lo - 1e-9) | (score > hi + 1e-9))
+    if bad.any():
+        check_range(pd.DataFrame({"score": score[bad][:20]}), "score", lo, hi, table)
+    return idx, score
+
+
 def check_range(df: pd.DataFrame, col: str, lo: float, hi: float, table: str,
                 what: str = "the scheme's scale") -> None:
     """Raise :class:`DataError` listing rows of ``df[col]`` outside ``[lo, hi]`` (NaN ignored)."""

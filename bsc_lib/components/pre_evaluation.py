@@ -38,7 +38,6 @@ import pandas as pd
 from bsc_lib.components import (
     Codes,
     ComponentResult,
-    check_range,
     concat_flags,
     concat_frames,
     empty_details,
@@ -50,7 +49,8 @@ from bsc_lib.components import (
     lookup,
     make_flags,
     member,
-    num,
+    selected_scores,
+    take_rows,
 )
 from bsc_lib.scheme import PreEvaluation
 
@@ -260,19 +260,10 @@ def prepare(pre_eval_ratings: pd.DataFrame, departments: pd.DataFrame, instituti
     inst = pd.DataFrame({"unit_id": ids(institutions["institution_id"]), "unit_level": "institution"})
     rc_all, round_u = codes("round")
     sel = member(rc_all, len(round_u), lookup(round_u, list(rounds)))
-    idx = None if sel.all() else np.flatnonzero(sel)
-
-    def take(a: np.ndarray) -> np.ndarray:
-        return a if idx is None else a[idx]
-
-    score = take(num(codes.values("score")).to_numpy(dtype=float))
-    bad = ~np.isnan(score) & ((score < params.scale.min - 1e-9) | (score > params.scale.max + 1e-9))
-    if bad.any():
-        check_range(pd.DataFrame({"score": score[bad][:20]}), "score", params.scale.min, params.scale.max,
-                    "pre_eval_ratings")
+    idx, score = selected_scores(codes, sel, params.scale.min, params.scale.max, "pre_eval_ratings")
     uc_all, unit_u = codes("unit_id")
     ic_all, item_u = codes("item")
-    uc, ic, rc = take(uc_all), take(ic_all), take(rc_all)
+    uc, ic, rc = (take_rows(a, idx) for a in (uc_all, ic_all, rc_all))
     del uc_all, ic_all, rc_all
     known_item = member(ic, len(item_u), lookup(item_u, [i.id for i in params.items]))
     is_dept_u = np.append(pd.Index(unit_u, dtype=object).isin(dept["unit_id"]), False)

@@ -60,6 +60,8 @@ from bsc_lib.components import (
     make_flags,
     member,
     num,
+    selected_scores,
+    take_rows,
 )
 from bsc_lib.scheme import Qualitative
 
@@ -273,21 +275,11 @@ def prepare(qualitative_ratings: pd.DataFrame, projects: pd.DataFrame, params: Q
     codes = codes if codes is not None and codes.frame is q else Codes(q)
     hc_all, half_u = codes("half")
     sel = _year_mask(codes.values("year"), year) & member(hc_all, len(half_u), lookup(half_u, halves))
-    everything = bool(sel.all())
-    idx = None if everything else np.flatnonzero(sel)
-
-    def take(a: np.ndarray) -> np.ndarray:
-        return a if idx is None else a[idx]
-
-    score = take(num(codes.values("score")).to_numpy(dtype=float))
-    bad = ~np.isnan(score) & ((score < params.scale.min - 1e-9) | (score > params.scale.max + 1e-9))
-    if bad.any():
-        check_range(pd.DataFrame({"score": score[bad][:20]}), "score", params.scale.min, params.scale.max,
-                    "qualitative_ratings")
+    idx, score = selected_scores(codes, sel, params.scale.min, params.scale.max, "qualitative_ratings")
     pc_all, proj_u = codes("project_id")
     gc_all, group_u = codes("rater_group")
     ic_all, item_u = codes("item")
-    hc, pc, gc, ic = take(hc_all), take(pc_all), take(gc_all), take(ic_all)
+    hc, pc, gc, ic = (take_rows(a, idx) for a in (hc_all, pc_all, gc_all, ic_all))
     del hc_all, pc_all, gc_all, ic_all
 
     p_ids = ids(projects["project_id"])
