@@ -18,20 +18,11 @@ The module does not import the scoring engine: it works on plain tables. Use
 :func:`fractions_from_components` to turn the engine's long ``results.components`` table
 into the ``unit × component`` fraction matrix and the nominal points.
 
-Grading rules (own vectorised implementation, following ``scheme.grading`` with
-``method: forced``, ``tie_rule: min``):
-
-* ranks are by total, descending, within each group; equal totals share the best rank
-  (``min`` method: 1, 2, 2, 4). Totals are rounded to :data:`TOTAL_DECIMALS` decimals before
-  ranking so that floating-point noise does not split ties;
-* the number of units per grade in a group of ``n`` is ``quota × n`` rounded by the largest
-  remainder (floors first, then one extra unit to the grades with the largest fractional
-  parts; equal remainders favour the better grade), so the counts sum to ``n``
-  (``rounding="floor_best"``: every grade gets its floor and the units left over go to the
-  best grade, as in :mod:`bsc_lib.grading`);
-* a unit of rank ``r`` gets the grade whose cumulative count first exceeds ``r − 1``; tied
-  units share the best rank, hence tied units at a boundary all get the better grade (a
-  grade may then hold more units than its quota and the next one fewer).
+Totals and grades are the engine's: every draw's total is ``Σ points − deductions`` clipped
+to ``clip`` (pass the unit's deductions and ``(0, 100)``), and ranks and grades come from the
+one grading kernel of :mod:`bsc_lib.grading` (:func:`bsc_lib.grading.grade_matrix`: ranks with
+ties sharing the best rank, forced distribution with the scheme's rounding, or cutoffs), so
+the nominal row of every simulation is what :func:`bsc_lib.scoring.evaluate` states.
 """
 
 from __future__ import annotations
@@ -46,6 +37,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from bsc_lib import grading
+from bsc_lib.scheme import Grading
 
 log = logging.getLogger(__name__)
 
@@ -92,24 +86,6 @@ def _check_quotas(quotas: Mapping[str, float], what: str = "quotas") -> tuple[li
     return grades, q
 
 
-def _counts_array(n: int, q: np.ndarray, rounding: Rounding) -> np.ndarray:
-    raw = np.round(q * n, 9)
-    base = np.floor(raw).astype(np.int64)
-    left = int(n - base.sum())
-    if left <= 0:
-        return base
-    if rounding == "largest_remainder":
-        rem = np.round(raw - base, 9)
-        # largest remainder first; equal remainders -> better (earlier) grade first
-        order = np.argsort(-rem, kind="stable")
-        base[order[:left]] += 1
-    elif rounding == "floor_best":
-        base[0] += left
-    else:
-        raise ValueError(f"rounding: unknown rule {rounding!r} (known: largest_remainder, floor_best)")
-    return base
-
-
 def forced_distribution_counts(
     n: int, quotas: Mapping[str, float] = DEFAULT_QUOTAS, rounding: Rounding = "largest_remainder"
 ) -> dict[str, int]:
@@ -140,40 +116,8 @@ def forced_distribution_counts(
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise ValueError(f"n: group size must be a non-negative integer, got {n!r}")
     grades, q = _check_quotas(quotas)
-    counts = _counts_array(int(n), q, rounding)
+    counts = grading.count_array(int(n), q, rounding)
     return {g: int(c) for g, c in zip(grades, counts, strict=True)}
-
-
-def _rank_min_desc(x: np.ndarray) -> np.ndarray:
-    """Row-wise ranks of ``x`` (2-D, no NaN), descending, ties -> min rank (1-based)."""
-    d, m = x.shape
-    if m == 0:
-        return np.zeros((d, 0), dtype=np.int64)
-    xr = np.round(x, TOTAL_DECIMALS)
-    order = np.argsort(-xr, axis=1, kind="stable")
-    xs = np.take_along_axis(xr, order, axis=1)
-    new = np.ones((d, m), dtype=bool)
-    new[:, 1:] = xs[:, 1:] != xs[:, :-1]
-    start = np.where(new, np.arange(m)[None, :], 0)
-    start = np.maximum.accumulate(start, axis=1)
-    ranks = np.empty((d, m), dtype=np.int64)
-    np.put_along_axis(ranks, order, start + 1, axis=1)
-    return ranks
-
-
-def _ranks_in_groups(totals: np.ndarray, gcode: np.ndarray, n_groups: int) -> np.ndarray:
-    """Ranks within groups for a (draws × units) matrix of totals."""
-    ranks = np.empty(totals.shape, dtype=np.int64)
-    for g in range(n_groups):  # loop over the (few) groups, not over data rows
-        cols = np.flatnonzero(gcode == g)
-        if cols.size:
-            ranks[:, cols] = _rank_min_desc(totals[:, cols])
-    return ranks
-
-
-def _grade_index(ranks: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Grade index (0 = best) from ranks (d × n) and cumulative counts (d × n × grades)."""
-    return (thresholds <= (ranks - 1)[..., None]).sum(axis=-1)
 
 
 def forced_grades(
@@ -209,12 +153,8 @@ def forced_grades(
     valid = np.isfinite(values)
     labels, gcode = _group_codes(gser[valid])
     sizes = np.bincount(gcode, minlength=len(labels))
-    n_grades = len(grades)
-    cum = np.zeros((len(labels), n_grades), dtype=np.int64)
-    for g, size in enumerate(sizes):  # loop over the (few) groups
-        cum[g] = np.cumsum(_counts_array(int(size), q, rounding))
-    ranks = _ranks_in_groups(values[valid][None, :], gcode, len(labels))[0]
-    gidx = _grade_index(ranks[None, :], cum[gcode][None, :, :])[0]
+    ranks, gidx = grading.grade_matrix(values[valid][None, :], _forced(quotas, rounding), gcode)
+    ranks, gidx = ranks[0], gidx[0]
     pos = np.flatnonzero(valid)
     rank_all = np.full(len(values), np.nan)
     rank_all[pos] = ranks
@@ -234,6 +174,12 @@ def forced_grades(
         }
     )
     return out
+
+
+def _forced(quotas: Mapping[str, float], rounding: Rounding) -> Grading:
+    """A forced-distribution ``Grading`` (the grading kernel's input) from quotas and rounding."""
+    return Grading(method="forced", group_by="none", quotas={str(k): float(v) for k, v in quotas.items()},
+                   rounding=rounding, cutoffs={}, tie_rule="min")
 
 
 def _align_groups(values: pd.Series, groups: pd.Series | None) -> tuple[pd.Series, pd.Series]:
@@ -490,8 +436,10 @@ class _Setup:
     group_labels: list
     gcode: np.ndarray
     grades: list[str]
-    thresholds: np.ndarray  # quota sets × groups × grades (cumulative counts)
-    nominal_thresholds: np.ndarray  # groups × grades
+    grading: Grading  # method, nominal quotas, rounding, cutoffs
+    quota_sets: np.ndarray  # quota sets × grades (shares) drawn per draw
+    deductions: np.ndarray  # points subtracted per valid unit
+    clip: tuple[float, float] | None  # totals clipped to [lo, hi] after deductions
     concentration: float
     nominal_ranks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     nominal_gidx: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -508,6 +456,9 @@ def _prepare(
     quota_alternatives: Sequence[Mapping[str, float]] | None,
     concentration: float,
     rounding: Rounding,
+    deductions: pd.Series | None = None,
+    clip: tuple[float, float] | None = None,
+    cutoffs: Mapping[str, float] | None = None,
 ) -> _Setup:
     if not isinstance(fractions, pd.DataFrame) or fractions.empty:
         raise ValueError("fractions: must be a non-empty DataFrame (unit × component)")
@@ -535,14 +486,22 @@ def _prepare(
     if not (concentration > 0):
         raise ValueError(f"concentration: must be > 0 (np.inf = fixed points), got {concentration}")
     grades, q0 = _check_quotas(quotas)
+    if cutoffs:
+        grades = [str(g) for g in cutoffs]
+        grade_rule = Grading(method="cutoffs", group_by="none", quotas=dict(zip(_check_quotas(quotas)[0], q0.tolist(), strict=True)),
+                             rounding=rounding, cutoffs={str(k): float(v) for k, v in cutoffs.items()}, tie_rule="min")
+    else:
+        grade_rule = _forced(quotas, rounding)
+    if clip is not None and not (np.isfinite(clip[0]) and np.isfinite(clip[1]) and clip[0] <= clip[1]):
+        raise ValueError(f"clip: must be (lo, hi) with lo <= hi, got {clip}")
     qsets = [q0]
     if quota_alternatives:
         qsets = []
         for i, qa in enumerate(quota_alternatives):
             g_i, q_i = _check_quotas(qa, what=f"quota_alternatives[{i}]")
-            if g_i != grades:
+            if g_i != list(quotas):
                 raise ValueError(
-                    f"quota_alternatives[{i}]: must name the grades {grades} in that order, got {g_i}"
+                    f"quota_alternatives[{i}]: must name the grades {list(quotas)} in that order, got {g_i}"
                 )
             qsets.append(q_i)
     _, gser = _align_groups(fractions.iloc[:, 0], groups)
@@ -608,11 +567,11 @@ def _prepare(
         f_fixed[:, comps.index(c)] = 0.0
         variable[c] = variable[c][valid]
     labels, gcode = _group_codes(gser[valid])
-    sizes = np.bincount(gcode, minlength=len(labels))
-    thresholds = np.stack(
-        [np.stack([np.cumsum(_counts_array(int(s), qs, rounding)) for s in sizes]) for qs in qsets]
-    )
-    nominal_thr = np.stack([np.cumsum(_counts_array(int(s), q0, rounding)) for s in sizes])
+    ded = np.zeros(len(ids))
+    if deductions is not None:
+        if not isinstance(deductions, pd.Series) or deductions.index.has_duplicates:
+            raise ValueError("deductions: must be a pandas Series of points indexed by unique unit ids")
+        ded = pd.to_numeric(deductions.reindex(ids), errors="coerce").fillna(0.0).to_numpy(dtype=float)
     nominal = np.array([pts[c] for c in comps])
     setup = _Setup(
         unit_ids=ids,
@@ -630,14 +589,16 @@ def _prepare(
         group_labels=labels,
         gcode=gcode,
         grades=grades,
-        thresholds=thresholds,
-        nominal_thresholds=nominal_thr,
+        grading=grade_rule,
+        quota_sets=np.stack(qsets),
+        deductions=ded[valid],
+        clip=None if clip is None else (float(clip[0]), float(clip[1])),
         concentration=float(concentration),
     )
-    tot = fv @ nominal
-    setup.nominal_totals = tot
-    setup.nominal_ranks = _ranks_in_groups(tot[None, :], gcode, len(labels))[0]
-    setup.nominal_gidx = _grade_index(setup.nominal_ranks[None, :], nominal_thr[gcode][None])[0]
+    tot = _finish_totals(setup, (fv @ nominal)[None, :])
+    setup.nominal_totals = tot[0]
+    ranks, gidx = grading.grade_matrix(tot, grade_rule, gcode)
+    setup.nominal_ranks, setup.nominal_gidx = ranks[0], gidx[0]
     return setup
 
 
@@ -651,8 +612,16 @@ def _draw_inputs(s: _Setup, rng: np.random.Generator, n: int) -> dict[str, np.nd
         out["weights"] = rng.dirichlet(alpha, size=n) * s.total_points
     for c in s.variable:
         out[c] = rng.integers(0, s.variable[c].shape[1], size=n)
-    out["quotas"] = rng.integers(0, s.thresholds.shape[0], size=n)
+    out["quotas"] = rng.integers(0, s.quota_sets.shape[0], size=n)
     return out
+
+
+def _finish_totals(s: _Setup, totals: np.ndarray) -> np.ndarray:
+    """Σ points − deductions, clipped: the engine's total (``bsc_lib.scoring.evaluate``)."""
+    totals = totals - s.deductions[None, :]
+    if s.clip is not None:
+        np.clip(totals, s.clip[0], s.clip[1], out=totals)
+    return totals
 
 
 def _evaluate(s: _Setup, inp: Mapping[str, np.ndarray], lo: int = 0, hi: int | None = None):
@@ -662,9 +631,9 @@ def _evaluate(s: _Setup, inp: Mapping[str, np.ndarray], lo: int = 0, hi: int | N
     for c, x in s.variable.items():
         j = s.comps.index(c)
         totals += x[:, inp[c][lo:hi]].T * w[:, j : j + 1]
-    ranks = _ranks_in_groups(totals, s.gcode, len(s.group_labels))
-    thr = s.thresholds[inp["quotas"][lo:hi][:, None], s.gcode[None, :], :]
-    gidx = _grade_index(ranks, thr)
+    totals = _finish_totals(s, totals)
+    ranks, gidx = grading.grade_matrix(totals, s.grading, s.gcode, quota_sets=s.quota_sets,
+                                       quota_pick=inp["quotas"][lo:hi])
     return totals, ranks, gidx
 
 
@@ -730,6 +699,9 @@ def monte_carlo(
     seed: int = DEFAULT_SEED,
     rounding: Rounding = "largest_remainder",
     chunk_size: int = 1_000,
+    deductions: pd.Series | None = None,
+    clip: tuple[float, float] | None = None,
+    cutoffs: Mapping[str, float] | None = None,
 ) -> MonteCarloResult:
     """Monte Carlo over the scheme: how stable is each unit's rank and grade?
 
@@ -784,6 +756,19 @@ def monte_carlo(
         Forced-distribution rounding (``scheme.grading.rounding``).
     chunk_size
         Draws evaluated at once (memory ~ chunk_size × units × 8 bytes × a few).
+    deductions
+        Points subtracted from each unit's total (indexed by unit id; missing → 0), as the
+        engine subtracts them (``results.institutional["deductions"]``).
+    clip
+        ``(lo, hi)``: totals are clipped to this range after the deductions, as the engine
+        clips them (``(0, 100)``); ``None`` = no clipping.
+    cutoffs
+        Grade → lowest total (``scheme.grading.cutoffs``): grades by cutoffs instead of the
+        forced distribution (``scheme.grading.method == "cutoffs"``); ranks are unchanged.
+
+    With ``deductions``, ``clip`` and the scheme's grading, the nominal row (``nominal_total``,
+    ``nominal_rank``, ``nominal_grade``) equals :func:`bsc_lib.scoring.evaluate`'s total, rank
+    and grade; :func:`bsc_lib.recipes.rank_robustness` passes them.
 
     Returns
     -------
@@ -797,7 +782,7 @@ def monte_carlo(
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
         raise ValueError(f"chunk_size: must be a positive integer, got {chunk_size!r}")
     s = _prepare(fractions, nominal_points, groups, alternatives, bootstrap, quotas,
-                 quota_alternatives, concentration, rounding)
+                 quota_alternatives, concentration, rounding, deductions, clip, cutoffs)
     rng = np.random.default_rng(seed)
     inp = _draw_inputs(s, rng, int(n_draws))
     n = len(s.gcode)
@@ -872,7 +857,10 @@ def monte_carlo(
         "alternatives": {c: s.alt_names[c] for c, k in s.kinds.items() if k == "alternative"},
         "bootstrap_replicates": {c: s.variable[c].shape[1] for c, k in s.kinds.items() if k == "bootstrap"},
         "quotas": dict(zip(s.grades, _check_quotas(quotas)[1].tolist(), strict=True)),
-        "n_quota_sets": int(s.thresholds.shape[0]),
+        "n_quota_sets": int(s.quota_sets.shape[0]),
+        "grading_method": s.grading.method,
+        "deductions": bool(np.any(s.deductions != 0)),
+        "clip": list(s.clip) if s.clip is not None else None,
         "groups": [str(g) for g in s.group_labels],
         "n_units": int(n_all),
         "n_units_ranked": int(n),
@@ -979,6 +967,9 @@ def sobol_indices(
     n_boot: int = 200,
     ci: float = 0.95,
     rounding: Rounding = "largest_remainder",
+    deductions: pd.Series | None = None,
+    clip: tuple[float, float] | None = None,
+    cutoffs: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Sobol sensitivity of the ranking to each uncertain input group.
 
@@ -998,7 +989,7 @@ def sobol_indices(
 
     Parameters
     ----------
-    fractions, nominal_points, groups, alternatives, bootstrap, quotas, quota_alternatives, concentration, rounding
+    fractions, nominal_points, groups, alternatives, bootstrap, quotas, quota_alternatives, concentration, rounding, deductions, clip, cutoffs
         As in :func:`monte_carlo`.
     n_base
         Base sample size ``N``.
@@ -1026,7 +1017,7 @@ def sobol_indices(
     if not 0 < ci < 1:
         raise ValueError(f"ci: must be between 0 and 1, got {ci}")
     s = _prepare(fractions, nominal_points, groups, alternatives, bootstrap, quotas,
-                 quota_alternatives, concentration, rounding)
+                 quota_alternatives, concentration, rounding, deductions, clip, cutoffs)
     names: list[str] = []
     kinds: list[str] = []
     if not np.isinf(s.concentration):
