@@ -63,6 +63,7 @@ __all__ = [
     "fractions_from_components",
     "grade_boundaries",
     "half_agreement",
+    "unit_boundaries",
     "monte_carlo",
     "pick_freeze_indices",
     "sobol_indices",
@@ -1210,6 +1211,69 @@ def grade_boundaries(
     out["nearest_side"] = pd.Series(side, dtype="str")
     out["reason"] = pd.Series(reason, dtype="str")
     return out
+
+
+def unit_boundaries(
+    units: pd.DataFrame,
+    grading_rule: Grading,
+    *,
+    score: pd.Series | None = None,
+    points_per_score: pd.Series | float = 1.0,
+) -> pd.DataFrame:
+    """Grade boundaries under a scheme's grading, forced distribution or cutoffs.
+
+    Forced distribution: :func:`grade_boundaries` within ``units["group"]`` (the distance to
+    the lowest total of the next better grade and to the highest of the next worse).
+    Cutoffs: the distance of the graded score to the next better grade's cutoff and to the
+    own grade's cutoff (a unit keeps its grade while its score stays at or above it),
+    converted to total points with ``points_per_score`` (departments are graded on
+    ``total_pct``: ``max_total / 100`` points per percentage point).
+
+    Parameters
+    ----------
+    units
+        ``unit_id``, ``group``, ``total``, ``grade`` (the engine's grades).
+    grading_rule
+        ``scheme.grading``.
+    score
+        The graded score aligned to ``units`` (default: ``total``).
+    points_per_score
+        Total points per unit of ``score``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`grade_boundaries`, rows in the order of ``units``.
+    """
+    order = grading.grade_labels(grading_rule)
+    if grading_rule.method == "forced":
+        return grade_boundaries(units[["unit_id", "group", "total", "grade"]], order)
+    u = units.reset_index(drop=True)
+    sc = pd.to_numeric(u["total"] if score is None else pd.Series(np.asarray(score, dtype=float)),
+                       errors="coerce")
+    per = (pd.Series(np.asarray(points_per_score, dtype=float)) if isinstance(points_per_score, pd.Series)
+           else float(points_per_score))
+    cut = {str(k): float(v) for k, v in grading_rule.cutoffs.items()}
+    pos = u["grade"].map({g: i for i, g in enumerate(order)})
+    label_at = dict(enumerate(order))
+    better = (pos - 1).map(label_at).where(pos.notna())
+    worse = (pos + 1).map(label_at).where(pos.notna())
+    up = (better.map(cut) - sc) * per
+    down = ((sc - u["grade"].map(cut)) * per).where(worse.notna())
+    up_a, down_a = up.to_numpy(dtype=float), down.to_numpy(dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        nearest = np.fmin(up_a, down_a)
+    side = np.where(np.isnan(up_a) & np.isnan(down_a), None,
+                    np.where(np.isnan(down_a) | (up_a <= down_a), "better", "worse"))
+    reason = np.where(u["total"].isna(), "missing total", np.where(u["grade"].isna(), "missing grade", ""))
+    return pd.DataFrame({
+        "unit_id": u["unit_id"], "group": u["group"], "total": pd.to_numeric(u["total"], errors="coerce"),
+        "grade": u["grade"], "next_better_grade": pd.Series(better, dtype="str"),
+        "points_to_next_better": up_a, "next_worse_grade": pd.Series(worse, dtype="str"),
+        "points_to_next_worse": down_a, "nearest_boundary": nearest,
+        "nearest_side": pd.Series(side, dtype="str"), "reason": pd.Series(reason, dtype="str"),
+    })
 
 
 # ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pandas as pd
 from bsc_lib import robustness
 from bsc_lib.model import BSCData
 from bsc_lib.scheme import Scheme
-from bsc_lib.scoring import evaluate
+from bsc_lib.scoring import Results, evaluate
 
 _UNIT_KEY = {"institutional": ("institutional", "institution_id"), "individual": ("individual", "person_id")}
 
@@ -98,8 +98,14 @@ def qualitative_bootstrap(data: BSCData, scheme: Scheme, year: int, half: str, B
 
 
 def robustness_inputs(data: BSCData, scheme: Scheme, year: int, half: str, caps: Sequence[float],
-                      B: int, seed: int) -> dict:
+                      B: int, seed: int, results: Results | None = None) -> dict:
     """Everything :func:`bsc_lib.robustness.monte_carlo` needs for the institutional ranking.
+
+    Parameters
+    ----------
+    results
+        :func:`evaluate` of ``data`` under ``scheme`` for ``year`` and ``half`` when already
+        computed (it is computed otherwise).
 
     Returns
     -------
@@ -107,9 +113,11 @@ def robustness_inputs(data: BSCData, scheme: Scheme, year: int, half: str, caps:
         ``fractions`` (institution × component, 0–1), ``nominal_points``, ``groups``
         (institution type, or None when the scheme grades overall), ``alternatives``
         (``{"achievement": cap_alternatives}``), ``bootstrap`` (``{"qualitative": unit × B}``),
-        ``quotas``.
+        ``quotas``, ``rounding``, ``cutoffs`` (None unless the scheme grades by cutoffs) and
+        ``deductions`` (points per institution), so that the simulated totals and grades are
+        the engine's.
     """
-    res = evaluate(data, scheme, year=year, half=half)
+    res = results if results is not None else evaluate(data, scheme, year=year, half=half)
     fr, nominal = robustness.fractions_from_components(res.components, evaluation="institutional")
     inst = res.institutional.set_index("institution_id")
     groups = inst["inst_type"].reindex(fr.index) if scheme.grading.group_by == "inst_type" else None
@@ -119,8 +127,11 @@ def robustness_inputs(data: BSCData, scheme: Scheme, year: int, half: str, caps:
     bootstrap = {}
     if "qualitative" in fr.columns and B and len(data.qualitative_ratings):
         bootstrap["qualitative"] = qualitative_bootstrap(data, scheme, year, half, B, seed, units=fr.index)
+    g = scheme.grading
     return {"fractions": fr, "nominal_points": nominal, "groups": groups, "alternatives": alternatives,
-            "bootstrap": bootstrap, "quotas": dict(scheme.grading.quotas)}
+            "bootstrap": bootstrap, "quotas": dict(g.quotas), "rounding": g.rounding,
+            "cutoffs": dict(g.cutoffs) if g.method == "cutoffs" else None,
+            "deductions": inst["deductions"].reindex(fr.index).astype(float)}
 
 
 def qualitative_rescorer(data: BSCData, scheme: Scheme, year: int, half: str,

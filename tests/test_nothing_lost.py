@@ -202,10 +202,10 @@ import bsc_lib.pipeline as pipeline
 from test_nothing_lost import score_tables
 args = json.loads(sys.argv[1])
 pipeline.default_notebooks = lambda root=None: [Path(p) for p in args["notebooks"]]
-tables = types.ModuleType("bsc_lib.tables")
-tables.__spec__ = importlib.machinery.ModuleSpec("bsc_lib.tables", None)
+tables = types.ModuleType("bsc_lib.recipes")
+tables.__spec__ = importlib.machinery.ModuleSpec("bsc_lib.recipes", None)
 tables.result_tables = score_tables
-sys.modules["bsc_lib.tables"] = tables
+sys.modules["bsc_lib.recipes"] = tables
 pipeline.print_pdf = lambda *a, **k: "skipped: test"
 from bsc_lib.cli import main
 sys.exit(main(["report", "--data", args["data"], "--scheme", args["scheme"], "--out", args["out"]]))

@@ -6,8 +6,8 @@ import pytest
 
 import bsc_lib
 from bsc_lib.export import table_sha256
+from bsc_lib.recipes import compute_tables
 from bsc_lib.sample import generate
-from bsc_lib.tables import compute_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 
