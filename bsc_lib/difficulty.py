@@ -28,6 +28,14 @@ The unit summaries (:func:`unit_difficulty`), a cross-check against the pre-eval
 "KPI challenge" rating (:func:`challenge_crosscheck`) and two gaming detectors
 (:func:`achievement_bunching`, :func:`target_loosening`) build on the KPI table.
 All functions are pure: DataFrames and parameters in, tidy DataFrames out.
+
+Achievement rates. Every rate here (:func:`achievement_rates`, the bunching window, the
+chronic over-achiever test, a loosened target step) is
+:func:`bsc_lib.components.achievement.achievement_rate`, the scoring engine's own rule,
+uncapped: zero and negative targets and actuals are treated exactly as the engine treats them,
+and a rate the engine scores at its cap (an up KPI with target 0 and a positive actual, a down
+KPI with actual 0 against a positive target …) is ``+inf`` here, one it scores at its floor
+``−inf``.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bsc_lib.components.achievement import achievement_rate
 from bsc_lib.model import KPI_TYPES, VALUE_ALIASES
 
 log = logging.getLogger(__name__)
@@ -73,6 +82,8 @@ DIFFICULTY_LABELS: dict[str, dict[str, str]] = {
     "mean_gap": {"ko": "평균 격차", "en": "Mean gap"},
     "weighted_gap": {"ko": "가중 평균 격차", "en": "Weighted gap"},
     "n_regressive": {"ko": "후퇴 목표 수", "en": "Regressive KPIs"},
+    "easy_heavy": {"ko": "쉬운 목표에 가중치 절반 이상", "en": "Half the weight or more on easy"},
+    "easy_majority": {"ko": "쉬운 목표가 과반", "en": "Mostly easy KPIs"},
     "share_bunched": {"ko": "100% 직상 달성 비율", "en": "Share just above 100%"},
     "consecutive_loosening": {"ko": "연속 목표 완화", "en": "Consecutive loosening"},
 }
@@ -203,7 +214,7 @@ def kpi_difficulty(
     results
         ``kpi_results``: ``kpi_id, year, half, target, actual``. The target is the row of
         ``(year, target_half)``; every row of ``year`` and earlier years with a target
-        and an actual is a period for ``chronic_overachiever``.
+        and an actual is a period for ``chronic_overachiever`` (of an up or down KPI).
     year
         Evaluation year (the forecast point).
     target_half
@@ -211,8 +222,10 @@ def kpi_difficulty(
     easy_margin
         ``easy`` when ``gap < −easy_margin``.
     cap
-        ``chronic_overachiever`` when the achievement rate (up: actual/target,
-        down: target/actual) is ``≥ cap`` in every available period.
+        ``chronic_overachiever`` when the (uncapped) achievement rate
+        (:func:`bsc_lib.components.achievement.achievement_rate`: up actual/target, down
+        target/actual, zero and negative values as the engine treats them) is ``≥ cap`` in
+        every available period.
     min_history
         Fewest history points for the ``easy``/``hard`` verdict (default 3: the
         smallest sample with a prediction standard error).
@@ -348,12 +361,9 @@ def kpi_difficulty(
     # ---- achievement periods (H1/H2 of the year and any earlier results)
     rp = r[(r["year"] <= year)].merge(out[["_code", "polarity"]].rename(columns={"_code": "kpi_id"}), on="kpi_id",
                                       how="left")
-    valid = rp["polarity"].isin(["up", "down"]) & (rp["target"] > 0) & rp["actual"].notna()
-    valid &= (rp["polarity"] == "up") | (rp["actual"] >= 0)
-    met = np.where(
-        rp["polarity"] == "up", rp["actual"] >= cap * rp["target"], rp["target"] >= cap * rp["actual"]
-    )
-    rp = rp.assign(valid=valid, met=valid & met)
+    rate = achievement_rate(rp["target"], rp["actual"], rp["polarity"])
+    valid = rp["polarity"].isin(["up", "down"]) & rate.notna()
+    rp = rp.assign(valid=valid, met=valid & (rate >= cap))
     per = rp[rp["kpi_id"] >= 0].groupby("kpi_id")[["valid", "met"]].sum()
     out["n_result_periods"] = out["_code"].map(per["valid"]).fillna(0).astype("int64")
     n_met = out["_code"].map(per["met"]).fillna(0).astype("int64")
@@ -414,7 +424,11 @@ def kpi_difficulty(
 
 
 def unit_difficulty(
-    kpi_diff: pd.DataFrame, by: str = "owner_id", heavy_share: float = 0.5, min_assessable: int = 3
+    kpi_diff: pd.DataFrame,
+    by: str = "owner_id",
+    heavy_weight: float = 0.5,
+    majority_share: float = 0.5,
+    min_assessable: int = 3,
 ) -> pd.DataFrame:
     """Summarise :func:`kpi_difficulty` per unit: which units file easy targets?
 
@@ -425,9 +439,14 @@ def unit_difficulty(
         in by the caller, can serve as ``by``).
     by
         Unit column.
-    heavy_share, min_assessable
-        ``easy_heavy`` when ``share_easy > heavy_share`` among at least
-        ``min_assessable`` assessable KPIs (a unit that files *mostly* easy targets).
+    heavy_weight
+        ``easy_heavy`` when ``weight_on_easy ≥ heavy_weight``: the unit puts at least this
+        share of its KPI weight on easy targets. Default 0.5 ("at least half the weight");
+        ``params/analysis.yaml`` has no setting for it.
+    majority_share, min_assessable
+        ``easy_majority`` when ``share_easy > majority_share`` among at least
+        ``min_assessable`` assessable KPIs: the unit files *mostly* easy targets, counted in
+        KPIs whatever their weight (the sample plants such units).
 
     Returns
     -------
@@ -439,7 +458,9 @@ def unit_difficulty(
         missing), ``mean_gap`` and ``weighted_gap`` (plain and weight-weighted mean gap of
         the assessable KPIs), ``share_input``, ``share_process``, ``share_output``,
         ``share_outcome`` (share of the unit's KPIs of each ``kpi_type``),
-        ``n_regressive``, ``easy_heavy`` (bool), ``reason``.
+        ``n_regressive``, ``easy_heavy`` (bool: ``weight_on_easy ≥ heavy_weight``; False
+        when the weight share is NaN), ``easy_majority`` (bool: ``share_easy >
+        majority_share`` with ``n_assessable ≥ min_assessable``), ``reason``.
     """
     _require(
         kpi_diff, [by, "weight", "gap", "assessable", "easy", "hard", "regressive", "kpi_type"], "kpi_diff"
@@ -495,7 +516,8 @@ def unit_difficulty(
     for t in KPI_TYPES:
         res[f"share_{t}"] = agg[f"t_{t}"] / agg["n_kpis"]
     res["n_regressive"] = agg["n_regressive"].astype("int64")
-    res["easy_heavy"] = (res["n_assessable"] >= min_assessable) & (res["share_easy"] > heavy_share)
+    res["easy_heavy"] = (res["weight_on_easy"] >= heavy_weight).fillna(False).astype(bool)
+    res["easy_majority"] = ((res["n_assessable"] >= min_assessable) & (res["share_easy"] > majority_share)).astype(bool)
     reason = np.full(len(res), "", dtype=object)
     reason = _add_reason(reason, res["n_assessable"] == 0, "no assessable KPI")
     reason = _add_reason(reason, ~w_ok, "total weight is 0 or missing")
@@ -598,18 +620,48 @@ def challenge_crosscheck(
 # --------------------------------------------------------------------------- gaming
 
 
-def achievement_rates(results: pd.DataFrame, polarity: pd.Series) -> pd.Series:
-    """Uncapped achievement rate per results row: up actual/target, down target/actual.
+def achievement_rates(
+    results: pd.DataFrame,
+    polarity: pd.Series,
+    band_low: pd.Series | None = None,
+    band_high: pd.Series | None = None,
+    *,
+    cap: float = np.inf,
+    floor: float = -np.inf,
+    band_falloff: float = 0.5,
+) -> pd.Series:
+    """Uncapped achievement rate per results row, by the scoring engine's own rule.
 
-    ``polarity`` is aligned with ``results``. NaN for band KPIs, missing values,
-    ``target ≤ 0`` (up) and ``actual ≤ 0`` or ``target < 0`` (down): no inf.
+    :func:`bsc_lib.components.achievement.achievement_rate` of ``results.target`` and
+    ``results.actual`` (see there for the rule on zero and negative values): up
+    actual/target, down target/actual, band 1 inside the band with a linear fall-off.
+
+    Parameters
+    ----------
+    results
+        Rows with ``target`` and ``actual`` (e.g. ``kpi_results``).
+    polarity, band_low, band_high
+        Aligned with ``results`` by position (Korean polarity aliases accepted; an unknown
+        polarity gives NaN). Missing band limits are replaced by the target, as in the engine.
+    cap, floor
+        The value of an unbounded rate above / below (default ``±inf``: e.g. ``+inf`` for a
+        down KPI with actual 0 against a positive target). With the scheme's ``cap``,
+        ``floor`` and ``band_falloff`` the result equals the engine's ``results.kpi["rate"]``.
+    band_falloff
+        Band fall-off (the 2019 scheme's 0.5 by default).
+
+    Returns
+    -------
+    pandas.Series
+        ``rate``, indexed like ``results``: NaN for a missing target or actual or an unknown
+        polarity; ``±inf`` (or ``cap``/``floor``) for the unbounded cases; never clipped.
     """
-    t = _num(results["target"])
-    a = _num(results["actual"])
-    pol = polarity.reset_index(drop=True).set_axis(results.index)
-    up = (a / t).where((pol == "up") & (t > 0))
-    down = (t / a).where((pol == "down") & (a > 0) & (t >= 0))
-    return up.fillna(down).rename("rate")
+    def aligned(x):
+        return None if x is None else _num(pd.Series(x).reset_index(drop=True)).set_axis(results.index)
+
+    pol = _polarity(pd.Series(polarity).reset_index(drop=True)).set_axis(results.index)
+    return achievement_rate(_num(results["target"]), _num(results["actual"]), pol, aligned(band_low),
+                            aligned(band_high), cap=cap, floor=floor, band_falloff=band_falloff).rename("rate")
 
 
 def achievement_bunching(
@@ -624,8 +676,12 @@ def achievement_bunching(
 ) -> pd.DataFrame:
     """Units whose achievement rates pile up just above 100 % (targets set to be just met).
 
-    The achievement rate (up actual/target, down target/actual, uncapped) of every
-    result row is put in the bunching window ``[lower, upper)``. Each unit's share of
+    The achievement rate (:func:`achievement_rates`: the engine's rule, uncapped; up
+    actual/target, down target/actual) of every result row of an up or down KPI is put in the
+    bunching window ``[lower, upper)``. Band KPIs are left out (a band KPI inside its band
+    has rate 1 by construction, which says nothing about how its target was set). An
+    unbounded rate (``±inf``: a zero target, a down KPI with actual ≤ 0 …) counts as a rate
+    outside the window; a zero target met exactly (rate 1) counts as inside it. Each unit's share of
     rates in the window is compared with the pooled share over all units by a one-sided
     binomial test, ``p = P(X ≥ k)`` for ``X ~ Binomial(n, p0)``, with Benjamini–Hochberg
     adjustment over the units.
@@ -654,8 +710,9 @@ def achievement_bunching(
     Returns
     -------
     DataFrame
-        One row per unit, sorted by ``by``. Columns: ``by``, ``n_rates`` (rows with a
-        defined rate), ``n_excluded`` (rows without: band, missing, non-positive),
+        One row per unit, sorted by ``by``. Columns: ``by``, ``n_rates`` (rows of up/down
+        KPIs with a rate), ``n_excluded`` (the others: band KPIs, a missing target or
+        actual, unknown polarity),
         ``n_bunched``, ``share_bunched``, ``overall_share`` (pooled over all units),
         ``excess`` (share − overall), ``p_value``, ``p_adj`` (BH), ``bunching`` (bool).
     """
@@ -677,12 +734,14 @@ def achievement_bunching(
         r = base.assign(kpi_id=base["kpi_id"].astype("str")).merge(kk, on="kpi_id", how="left")
     else:
         _require(r, ["polarity", by], "results (no kpis given)")
-    rate = achievement_rates(r, _polarity(r["polarity"]))
+    pol = _polarity(r["polarity"])
+    rate = achievement_rates(r, pol)
+    ok = pol.isin(["up", "down"]) & rate.notna()
     tmp = pd.DataFrame(
         {
             by: r[by],
-            "ok": rate.notna().astype("int64"),
-            "bunched": ((rate >= lower) & (rate < upper)).astype("int64"),
+            "ok": ok.astype("int64"),
+            "bunched": (ok & (rate >= lower) & (rate < upper)).astype("int64"),
         }
     )
     tmp["excl"] = 1 - tmp["ok"]
@@ -716,9 +775,13 @@ def target_loosening(
 ) -> pd.DataFrame:
     """Flag KPIs whose target is loosened year on year.
 
-    A step (successive available target years of the same KPI) *loosens* when the target
-    moves in the easy direction: down for ``up`` KPIs, up for ``down`` KPIs, by more than
-    ``rel_tol × |previous target|``. Missing targets are skipped (the step spans them).
+    A step (successive available target years of the same KPI) *loosens* when the new
+    target, read as an actual against the previous target, would not meet it: its
+    achievement rate (:func:`bsc_lib.components.achievement.achievement_rate`, the engine's
+    rule) is below ``1 − rel_tol``. With ``rel_tol = 0`` that is a move in the easy
+    direction (down for ``up`` KPIs, up for ``down`` KPIs), and zero and negative targets
+    follow the engine's rule (e.g. an up target going from 0 to −1 loosens, a down target
+    going from 5 to 0 tightens). Missing targets are skipped (the step spans them).
     Note: the sample dataset has a single target year (2019), so this detector needs a
     multi-year target table (e.g. several years' plans); it is tested on a small fixture.
 
@@ -729,7 +792,9 @@ def target_loosening(
     min_run
         ``consecutive_loosening`` when at least this many successive steps loosen.
     rel_tol
-        Relative change treated as "unchanged".
+        Tolerance on the rate: a step loosens only when the rate is below ``1 − rel_tol``
+        (for positive targets: up ``new < (1 − rel_tol)·previous``, down
+        ``new > previous/(1 − rel_tol)``).
 
     Returns
     -------
@@ -759,10 +824,10 @@ def target_loosening(
     t = t.sort_values(["kpi_id", "year"], kind="stable").reset_index(drop=True)
     g = t.groupby("kpi_id", sort=True)
     prev = g["target"].shift(1)
-    sign = _signed(t["kpi_id"].map(pol))
-    change = sign * (t["target"] - prev)
+    pol_row = t["kpi_id"].map(pol)
+    rate = achievement_rate(prev, t["target"], pol_row)  # the new target against the previous one
     is_step = prev.notna()
-    loosened = is_step & (change < -rel_tol * prev.abs()) & sign.notna()
+    loosened = is_step & pol_row.isin(["up", "down"]) & (rate < 1.0 - rel_tol)
     # run length of consecutive loosening steps ending at each row
     breaks = (~loosened).astype("int64").groupby(t["kpi_id"]).cumsum()
     run = loosened.astype("int64").groupby([t["kpi_id"], breaks]).cumsum()

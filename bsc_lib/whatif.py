@@ -12,13 +12,18 @@ the engine on every slider move. It relies on three properties of the engine:
   what-if keeps each institution's *fraction* of the cooperation points, i.e. it assumes the
   divisions' awards scale with the item points: :func:`equivalent_inputs` builds the rescaled
   scheme *and* data that :func:`evaluate` needs to reproduce it. Deductions do not scale.
-* **Achievement cap.** A cap change is not a rescaling (capping is non-linear), so the per-KPI
-  raw rates are computed once (:func:`prepare`, with
-  :func:`bsc_lib.components.achievement.kpi_rates`) and the capped weighted means recomputed
-  vectorised for a new cap (:func:`achievement_fractions`). The raw rate depends on the cap only
-  in the guarded cases (an up KPI with target 0 and a positive actual, a down KPI with actual 0,
-  an infinite baseline-progress ratio), which are found by rating once more with a larger cap.
-  Missing and unverified actuals keep their rule value (0 or excluded) whatever the cap.
+* **Achievement cap.** A cap change is not a rescaling (capping is non-linear), so the KPI rows
+  are rated once (:func:`prepare`, with the component's
+  :func:`bsc_lib.components.achievement.kpi_rates`), keeping the *unbounded* rates of the
+  rule (:func:`~bsc_lib.components.achievement.achievement_rate` with ``cap = +inf``: an up
+  KPI with target 0 and a positive actual, a down KPI with actual 0 …) as ``±inf``, and with
+  the weight shares of the component (:func:`~bsc_lib.components.achievement.kpi_weighting`).
+  For a new cap (:func:`achievement_fractions`) the rows are re-capped with the component's
+  :func:`~bsc_lib.components.achievement.capped_rates` (``±inf`` clip to the cap / the floor,
+  exactly the engine's value for those rows; missing and unverified actuals keep their rule
+  value) and aggregated by the component's own
+  :func:`~bsc_lib.components.achievement.unit_points` (and, for ``departments_mean``,
+  :func:`bsc_lib.components.institution_scores`), with ``points = 1``.
 * **Grade quotas.** Ranks and grades come from :func:`bsc_lib.grading.assign_grades` with the
   modified ``grading`` section — the engine's own function.
 
@@ -41,8 +46,17 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib import grading
-from bsc_lib.components import half_weights, ids, num
-from bsc_lib.components.achievement import kpi_rates
+from bsc_lib.components import half_weights, ids, institution_scores, num
+from bsc_lib.components.achievement import (
+    Weighting,
+    capped_rates,
+    institution_rows,
+    kpi_rates,
+    kpi_rows_rate,
+    kpi_weighting,
+    prepare_split,
+    unit_points,
+)
 from bsc_lib.model import BSCData
 from bsc_lib.scheme import Scheme
 from bsc_lib.scoring import Results
@@ -83,16 +97,23 @@ class WhatIfBase:
     quotas
         Base grade quotas.
     kpi_rows
-        Per KPI row (KPI × half) of the achievement: ``kpi_id, owner_id, unit, half, rate,
-        guarded, fixed, eff, hw`` — the raw rate, whether it equals the cap by rule
-        (``guarded``), the rule value of missing/unverified actuals (``fixed``, NaN when the
-        rate is used), the weight share within (unit, half) and the half weight. ``unit`` is
-        the scored unit (a department for ``departments_mean``, an institution otherwise).
+        The KPI rows (KPI × half) the achievement of an institution is built from, as the
+        component scores them: ``kpi_id, owner_id, unit, half, weight, actual, verified, rate,
+        capped_rate`` — ``unit`` is the scored unit (a department for ``departments_mean``, an
+        institution otherwise), ``rate`` the rate of
+        :func:`bsc_lib.components.achievement.achievement_rate` with the unbounded cases kept
+        as ``±inf`` (they clip to any cap / the floor), ``capped_rate`` the engine's at the base
+        cap.
     institution_from
         The achievement's ``institution_from``.
     dept_institution
         ``department_id → institution_id`` of every department (the ``departments_mean``
         denominators).
+    scheme
+        The base scheme.
+    weighting
+        The component's :func:`~bsc_lib.components.achievement.kpi_weighting` of ``kpi_rows``
+        (None without an achievement component).
     """
 
     units: pd.DataFrame
@@ -105,6 +126,7 @@ class WhatIfBase:
     institution_from: str
     dept_institution: pd.Series
     scheme: Scheme
+    weighting: Weighting | None = None
 
     @property
     def components(self) -> list[str]:
@@ -232,61 +254,27 @@ def prepare(data: BSCData, scheme: Scheme, results: Results) -> WhatIfBase:
     dmap = pd.Series(ids(data.departments["institution_id"]).to_numpy(),
                      index=ids(data.departments["department_id"]).to_numpy(), name="institution_id")
     if ach is None or "achievement" not in points:
-        rows = pd.DataFrame(columns=["kpi_id", "owner_id", "unit", "half", "rate", "guarded", "fixed", "eff", "hw"])
+        rows = pd.DataFrame(columns=["kpi_id", "owner_id", "unit", "half", "weight", "actual", "verified", "rate",
+                                     "capped_rate"])
         return WhatIfBase(units, fr, points, None, 0.0, dict(scheme.grading.quotas), rows, "", dmap, scheme)
     hw = half_weights(ach.year_combine, results.half)
-    rows = _kpi_rows(data, ach, results.year, hw, dmap)
+    rows = _kpi_rows(data, ach, results.year, hw)
     return WhatIfBase(units, fr, points, float(ach.cap), float(ach.floor), dict(scheme.grading.quotas),
-                      rows, ach.institution_from, dmap, scheme)
+                      rows, ach.institution_from, dmap, scheme, kpi_weighting(rows, "unit", hw))
 
 
-def _kpi_rows(data: BSCData, ach, year: int, hw: dict[str, float], dmap: pd.Series) -> pd.DataFrame:
-    """Rows of :attr:`WhatIfBase.kpi_rows` (see there)."""
-    halves = list(hw)
-    base, _ = kpi_rates(data.kpis, data.kpi_results, data.kpi_history, ach, year=year, halves=halves)
-    alt, _ = kpi_rates(data.kpis, data.kpi_results, data.kpi_history,
-                       ach.model_copy(update={"cap": float(ach.cap) + 1.0}), year=year, halves=halves)
-    rate0 = base["rate"].to_numpy(float)
-    rate1 = alt["rate"].to_numpy(float)
-    guarded = ~(np.isnan(rate0) & np.isnan(rate1)) & (rate0 != rate1)
-    # the override rules of kpi_rates: missing actual / target → missing_rule; unverified → unverified_rule
-    a = num(base["actual"]).to_numpy(float)
-    missing = np.isnan(a)
-    no_target = ~missing & np.isnan(rate0)
-    unverified = ~missing & ~no_target & ~base["verified"].to_numpy(bool)
-    miss_val = 0.0 if ach.missing_rule == "zero" else np.nan
-    unv_val = 0.0 if ach.unverified_rule == "zero" else np.nan
-    fixed = np.where(missing | no_target, miss_val, np.where(unverified, unv_val, np.nan))
-    overridden = missing | no_target | unverified
-    r = pd.DataFrame({
-        "kpi_id": base["kpi_id"].astype("str"), "owner_id": base["owner_id"].astype("str"),
-        "half": base["half"].astype("str"), "weight": base["weight"].astype(float), "rate": rate0,
-        "guarded": guarded, "fixed": fixed, "overridden": overridden,
+def _kpi_rows(data: BSCData, ach, year: int, hw: dict[str, float]) -> pd.DataFrame:
+    """Rows of :attr:`WhatIfBase.kpi_rows`: the component's rows of the scored units."""
+    rows, flags = kpi_rates(data.kpis, data.kpi_results, data.kpi_history, ach, year=year, halves=list(hw))
+    prep = prepare_split(rows, flags, data.departments, data.institutions)
+    scored = institution_rows(prep, data.departments, ach.institution_from)
+    r = (prep.drows if scored is None else scored).reset_index(drop=True)
+    return pd.DataFrame({
+        "kpi_id": r["kpi_id"].astype("str"), "owner_id": r["owner_id"].astype("str"),
+        "unit": r["unit"].astype("str"), "half": r["half"].astype("str"), "weight": r["weight"].astype(float),
+        "actual": r["actual"].astype(float), "verified": r["verified"].astype(bool),
+        "rate": kpi_rows_rate(r, ach), "capped_rate": r["capped_rate"].astype(float),
     })
-    included = ~(overridden & np.isnan(fixed))
-    r["included"] = included
-    inst_ids = set(dmap.to_numpy())
-    is_dept = r["owner_id"].isin(dmap.index)
-    is_inst = r["owner_id"].isin(inst_ids) & ~is_dept
-    if ach.institution_from == "departments_mean":
-        r = r.loc[is_dept].assign(unit=lambda x: x["owner_id"])
-    elif ach.institution_from == "own_kpis":
-        r = r.loc[is_inst].assign(unit=lambda x: x["owner_id"])
-    else:  # all_kpis: own KPIs and every department's KPIs pooled per institution (raw weights)
-        own = r.loc[is_inst].assign(unit=lambda x: x["owner_id"])
-        dep = r.loc[is_dept].assign(unit=lambda x: x["owner_id"].map(dmap))
-        r = pd.concat([own, dep], ignore_index=True)
-    r = r.reset_index(drop=True)
-    # weight shares within (unit, half), exactly as the engine's _score_units
-    inc = r["included"]
-    w = r["weight"].where(inc, 0.0)
-    keys = [r["unit"], r["half"]]
-    wsum = w.groupby(keys).transform("sum")
-    ninc = inc.astype(float).groupby(keys).transform("sum")
-    r["eff"] = np.where(wsum > 0, w / wsum.where(wsum > 0, 1.0),
-                        np.where(inc & (ninc > 0), 1.0 / ninc.where(ninc > 0, 1.0), 0.0))
-    r["hw"] = r["half"].map(hw).astype(float).fillna(0.0)
-    return r[["kpi_id", "owner_id", "unit", "half", "rate", "guarded", "fixed", "overridden", "eff", "hw"]]
 
 
 # ----------------------------------------------------------------------------- compute
@@ -303,9 +291,11 @@ def achievement_fractions(base: WhatIfBase, cap: float) -> pd.Series:
     Returns
     -------
     pandas.Series
-        Index ``institution_id`` (order of ``base.units``): ``Σ_h w_h Σ_k eff_k ·
-        capped_k / cap`` (``departments_mean``: the mean of that over all the institution's
-        departments), i.e. the achievement points divided by the component's points.
+        Index ``institution_id`` (order of ``base.units``): the component's
+        :func:`~bsc_lib.components.achievement.unit_points` with ``points = 1``, i.e.
+        ``Σ_h w_h Σ_k share_k · capped_k / cap`` (``departments_mean``: the mean of that over
+        all the institution's departments, :func:`bsc_lib.components.institution_scores`) —
+        the achievement points divided by the component's points.
 
     Raises
     ------
@@ -318,18 +308,17 @@ def achievement_fractions(base: WhatIfBase, cap: float) -> pd.Series:
     if not cap > 0 or cap < base.floor:
         raise ValueError(f"what-if: cap must be > 0 and >= the floor ({base.floor:g}), got {cap:g}")
     r = base.kpi_rows
-    rate = np.where(r["guarded"].to_numpy(bool), cap, r["rate"].to_numpy(float))
-    capped = np.clip(rate, base.floor, cap)
-    capped = np.where(r["overridden"].to_numpy(bool), r["fixed"].to_numpy(float), capped)
-    contrib = r["eff"].to_numpy(float) * np.nan_to_num(capped, nan=0.0) / cap * r["hw"].to_numpy(float)
-    per_unit = pd.Series(contrib, index=r.index).groupby(r["unit"].to_numpy()).sum()
+    ach = base.scheme.components.achievement
+    capped = capped_rates(r["rate"].to_numpy(float), r["actual"].to_numpy(float), r["verified"].to_numpy(bool),
+                          ach, cap=cap)
+    _, per_unit = unit_points(capped, base.weighting, points=1.0, cap=cap)
     inst_ids = base.units["institution_id"]
     if base.institution_from == "departments_mean":
         d = base.dept_institution
-        dep_frac = pd.Series(d.index.map(per_unit), index=d.index, dtype=float).fillna(0.0)
-        tot = dep_frac.groupby(d.to_numpy()).sum()
-        n = inst_ids.map(d.value_counts()).fillna(0).to_numpy(float)
-        out = pd.Series(np.where(n > 0, inst_ids.map(tot).fillna(0.0).to_numpy(float) / np.maximum(n, 1), 0.0))
+        dept = pd.DataFrame({"unit_id": d.index, "points": d.index.map(per_unit).fillna(0.0).astype(float)})
+        dmap = pd.DataFrame({"department_id": d.index, "institution_id": d.to_numpy()})
+        scores, _ = institution_scores(dept, dmap, inst_ids, "achievement", 1.0)
+        out = inst_ids.map(scores.set_index("unit_id")["points"]).fillna(0.0)
     else:
         out = inst_ids.map(per_unit).fillna(0.0)
     return pd.Series(out.to_numpy(float), index=pd.Index(inst_ids, name="institution_id"), name="achievement")

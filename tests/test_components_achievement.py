@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scoring_fixtures import kpi, res, scheme_2019, table, tiny_units, with_knobs
 
-from bsc_lib.components.achievement import band_rate, ratio_rate, score_achievement
+from bsc_lib.components.achievement import achievement_rate, score_achievement
 from bsc_lib.errors import DataError
 
 
@@ -66,7 +66,8 @@ def test_ratio_up_and_down_weighted_unit_score():
     ],
 )
 def test_ratio_rate_guarded_cases(up, t, a, expected):
-    got = ratio_rate(np.array([t], float), np.array([a], float), np.array([up]), cap=1.2, floor=0.0)[0]
+    got = achievement_rate(np.array([t], float), np.array([a], float), np.array(["up" if up else "down"]),
+                           cap=1.2, floor=0.0)[0]
     if np.isnan(expected):
         assert np.isnan(got)
     else:
@@ -105,7 +106,9 @@ def test_guarded_cases_are_flagged_and_clipped():
     ],
 )
 def test_band_rate(a, lo, hi, expected):
-    assert band_rate(np.array([a], float), np.array([lo], float), np.array([hi], float), 0.5)[0] == pytest.approx(expected)
+    got = achievement_rate(np.nan, a, "band", lo, hi, band_falloff=0.5)
+    assert got == pytest.approx(expected)
+    assert achievement_rate(100.0, a, "band", hi, lo, band_falloff=0.5) == pytest.approx(expected)  # swapped
 
 
 def test_band_missing_and_inverted_limits():
@@ -236,7 +239,7 @@ finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
 @given(t=finite, a1=finite, a2=finite, cap=st.sampled_from([1.0, 1.2, 1.5]), floor=st.sampled_from([0.0, 0.3]))
 def test_property_up_rate_never_falls_when_actual_rises(t, a1, a2, cap, floor):
     lo, hi = min(a1, a2), max(a1, a2)
-    r = ratio_rate(np.array([t, t]), np.array([lo, hi]), np.array([True, True]), cap, floor)
+    r = achievement_rate(np.array([t, t]), np.array([lo, hi]), np.array(["up", "up"]), cap=cap, floor=floor)
     c = np.clip(r, floor, cap)
     assert np.isfinite(r).all()
     assert c[1] >= c[0] - 1e-12
@@ -245,7 +248,8 @@ def test_property_up_rate_never_falls_when_actual_rises(t, a1, a2, cap, floor):
 @settings(max_examples=200, deadline=None)
 @given(a=finite, lo=finite, width=st.floats(0, 1e4), falloff=st.floats(0.01, 3))
 def test_property_band_rate_in_unit_interval(a, lo, width, falloff):
-    r = band_rate(np.array([a]), np.array([lo]), np.array([lo + width]), falloff)[0]
+    r = achievement_rate(np.array([np.nan]), np.array([a]), np.array(["band"]), np.array([lo]),
+                         np.array([lo + width]), band_falloff=falloff)[0]
     assert 0.0 <= r <= 1.0
 
 

@@ -119,7 +119,8 @@ def test_achievement_fraction_hand_calculated():
     data, scheme = _cap_world()
     r = evaluate(data, scheme, year=2019, half="H1")
     base = whatif.prepare(data, scheme, r)
-    assert int(base.kpi_rows["guarded"].sum()) == 2
+    # K2 and K3 are unbounded by the rule (+inf): they clip to whatever cap
+    assert int(np.isposinf(base.kpi_rows["rate"]).sum()) == 2
     assert whatif.achievement_fractions(base, 1.0)["I1"] == pytest.approx(1.0, abs=1e-12)
     assert whatif.achievement_fractions(base, 1.5)["I1"] == pytest.approx(0.94, abs=1e-12)
     # and the engine agrees: 20 points × .94 = 18.8
@@ -156,6 +157,24 @@ def test_exact_on_extreme_mini_data(knobs, seed, cap):
     assert_same_as_engine(data, scheme, whatif.rebalance(POINTS_2019, "achievement", 35), cap)
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), mode=st.sampled_from(["departments_mean", "own_kpis", "all_kpis"]),
+       formula=st.sampled_from(["ratio", "baseline_progress"]), rule=st.sampled_from(["zero", "exclude"]),
+       cap=st.sampled_from([1.0, 1.2, 1.5]), half=st.sampled_from(["year", "H1"]))
+def test_property_whatif_at_the_scheme_cap_is_the_engine(seed, mode, formula, rule, cap, half):
+    """The what-if's achievement (the component's own aggregation) at the scheme's cap equals the
+    engine's achievement points of every institution, zeros and negatives included."""
+    scheme = with_knobs(scheme_2019(), "achievement", institution_from=mode, formula=formula, cap=cap,
+                        missing_rule=rule, unverified_rule=rule)
+    data = mini_data(scheme, seed, extreme=True)
+    r = evaluate(data, scheme, year=2019, half=half)
+    base = whatif.prepare(data, scheme, r)
+    frac = whatif.achievement_fractions(base, cap)
+    engine = r.institutional.set_index("institution_id")["achievement"].loc[frac.index]
+    np.testing.assert_allclose(frac.to_numpy() * scheme.points("institutional", "achievement"),
+                               engine.to_numpy(float), rtol=0, atol=1e-9)
+
+
 @pytest.fixture(scope="module")
 def sample():
     if not SAMPLE.is_dir():
@@ -176,6 +195,15 @@ def test_unchanged_settings_reproduce_the_results(sample):
     np.testing.assert_allclose(w["total"], inst["total"], rtol=0, atol=1e-9)
     assert list(w["grade"]) == list(inst["grade"])
     assert not w["grade_changed"].any() and (w["rank_change"] == 0).all()
+
+
+def test_whatif_at_the_scheme_cap_is_the_engine_on_the_sample(sample):
+    # recomputed through the component's aggregation (not the base fractions) for every institution
+    _, scheme, r, base = sample
+    frac = whatif.achievement_fractions(base, scheme.components.achievement.cap)
+    engine = r.institutional.set_index("institution_id")["achievement"].loc[frac.index]
+    assert len(frac) == 45
+    np.testing.assert_allclose(frac.to_numpy() * 20.0, engine.to_numpy(float), rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("points, cap, quotas, half", [

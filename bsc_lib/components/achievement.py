@@ -1,17 +1,17 @@
 """Achievement (달성도평가): KPI targets against actuals, per half, weighted per unit.
 
-Rate of one KPI in one half (``A`` actual, ``T`` target, ``B`` baseline):
+Rate of one KPI in one half (``A`` actual, ``T`` target, ``B`` baseline): :func:`achievement_rate`,
+the one rule of the library (the difficulty analyses call it too), documented there with its
+table of zero and negative targets and actuals. In short:
 
 ``formula: ratio``
-    * up: ``T > 0`` → ``A/T``; ``T = 0`` → ``cap`` if ``A > 0``, ``1`` if ``A = 0``, ``floor``
-      if ``A < 0`` (flag ``zero_target``); ``T < 0`` → ``1 + (A − T)/|T|`` (equals ``A/T`` for
-      positive targets; flag ``negative_value``).
-    * down: ``T > 0, A > 0`` → ``T/A``; ``T > 0, A ≤ 0`` → ``cap`` (an actual of 0 beats any
-      positive target; flag ``zero_actual`` (info) or ``negative_value``); ``T = 0`` → ``cap`` if
-      ``A < 0``, ``1`` if ``A = 0``, ``floor`` if ``A > 0`` (flag ``zero_target``); ``T < 0`` →
-      ``1 + (T − A)/|T|`` (flag ``negative_value``).
-    * a negative actual with a positive target is flagged ``negative_value`` (its ratio is
-      negative and ends at the floor for up KPIs).
+    up ``A/T``, down ``T/A``. A zero target is decided by the sign of the actual: met exactly →
+    ``1`` (a down KPI with target 0 and actual 0 has met it), good side → ``cap``, bad side →
+    ``floor`` (flag ``zero_target``). A down KPI with ``A ≤ 0`` against a positive target →
+    ``cap`` (flag ``zero_actual`` (info) or ``negative_value``). A negative target → ``1 +
+    (A − T)/|T|`` (up) or ``1 + (T − A)/|T|`` (down) (flag ``negative_value``); a negative
+    actual with a positive target is flagged ``negative_value`` too (up: its ratio is negative
+    and ends at the floor).
 ``formula: baseline_progress``
     ``(A − B)/(T − B)`` with ``B`` the last non-missing ``kpi_history`` actual of a year
     ``≤ year − 1``. Used only when the target lies beyond the baseline in the KPI's direction
@@ -23,14 +23,16 @@ band KPIs (either formula)
     0 too, any miss is 0). A missing limit is replaced by the target (flag ``no_band``);
     inverted limits are swapped (flag ``band_inverted``).
 
-The rate is clipped to ``[floor, cap]`` (``capped_rate``); no ``inf`` or ``NaN`` leaks: a
-missing actual (or missing row, or a target needed but missing) follows ``missing_rule`` and an
-unverified actual ``unverified_rule``: ``zero`` → capped rate 0 (below the floor on purpose: a
-penalty), ``exclude`` → dropped from the weighted mean (capped rate NaN); both flagged.
+The rate is clipped to ``[floor, cap]`` (``capped_rate``, :func:`capped_rates`); no ``inf`` or
+``NaN`` leaks: a missing actual (or missing row, or a target needed but missing) follows
+``missing_rule`` and an unverified actual ``unverified_rule``: ``zero`` → capped rate 0 (below
+the floor on purpose: a penalty), ``exclude`` → dropped from the weighted mean (capped rate NaN);
+both flagged.
 
-Unit score of a half = ``points × Σ w_i·capped_i / Σ w_i / cap`` over the included KPIs, so the
-maximum is exactly the component's points and with ``cap > 1`` over-achievement on one KPI can
-compensate another. When the included weights sum to 0 the KPIs are weighted equally (flag
+Unit score of a half (:func:`kpi_weighting` and :func:`unit_points`, the aggregation the
+what-if of :mod:`bsc_lib.whatif` calls too) = ``points × Σ w_i·capped_i / Σ w_i / cap`` over the
+included KPIs, so the maximum is exactly the component's points and with ``cap > 1``
+over-achievement on one KPI can compensate another. When the included weights sum to 0 the KPIs are weighted equally (flag
 ``zero_weights``). A unit without KPIs scores 0 (flag ``no_kpis``); one whose KPIs are all
 excluded in a half scores 0 for it (flag ``no_scored_kpis``). The year is the
 ``achievement.year_combine`` weighted sum of the halves.
@@ -79,59 +81,182 @@ KPI_COLUMNS = [
 _DETAIL_EXTRA = ["target", "actual", "baseline", "rate", "capped_rate", "weight", "weight_share"]
 
 
-def ratio_rate(target: np.ndarray, actual: np.ndarray, up: np.ndarray, cap: float,
-               floor: float) -> np.ndarray:
-    """Raw achievement rate by polarity (up ``A/T``, down ``T/A``) with the guarded cases.
-
-    Parameters
-    ----------
-    target, actual
-        Float arrays (NaN allowed: the rate is then NaN).
-    up
-        Boolean array: ``True`` for up KPIs, ``False`` for down KPIs.
-    cap, floor
-        Values used for the guarded infinite cases (see the module docstring).
-
-    Returns
-    -------
-    numpy.ndarray
-        The raw rate (finite or NaN, never ``inf``).
-    """
-    t = np.asarray(target, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        at_zero = np.where(a > 0, cap, np.where(a == 0, 1.0, floor))
-        up_rate = np.select([t > 0, t == 0, t < 0], [a / t, at_zero, 1 + (a - t) / np.abs(t)], np.nan)
-        down_zero = np.where(a < 0, cap, np.where(a == 0, 1.0, floor))
-        down_rate = np.select(
-            [(t > 0) & (a > 0), (t > 0) & (a <= 0), t == 0, t < 0],
-            [t / a, np.full_like(t, cap), down_zero, 1 + (t - a) / np.abs(t)], np.nan)
-    out = np.where(np.asarray(up, dtype=bool), up_rate, down_rate)
-    # overflow (a target of 1e-310 …) is the guarded infinite case: cap or floor
-    out = np.where(np.isposinf(out), cap, np.where(np.isneginf(out), floor, out))
-    out[np.isnan(t) | np.isnan(a)] = np.nan
-    return out
+def _as_array(x, n: int | None = None) -> np.ndarray:
+    """Float array of ``x`` (a Series, array, list or scalar); ``None`` → NaN."""
+    if x is None:
+        return np.full(n if n is not None else (), np.nan)
+    if isinstance(x, pd.Series):
+        return pd.to_numeric(x, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.asarray(x, dtype=float)
 
 
-def band_rate(actual: np.ndarray, low: np.ndarray, high: np.ndarray, falloff: float) -> np.ndarray:
-    """Band rate: 1 inside ``[low, high]``, linear fall-off outside (see module docstring).
-
-    Returns
-    -------
-    numpy.ndarray
-        Rates in ``[0, 1]`` (NaN where an input is NaN).
-    """
-    a = np.asarray(actual, dtype=float)
-    lo = np.asarray(low, dtype=float)
-    hi = np.asarray(high, dtype=float)
+def _band_rate(actual: np.ndarray, low: np.ndarray, high: np.ndarray, falloff: float) -> np.ndarray:
+    """Band rate: 1 inside ``[low, high]``, linear fall-off outside (see :func:`achievement_rate`)."""
+    a, lo, hi = actual, low, high
     width = hi - lo
     dist = np.maximum(np.maximum(lo - a, a - hi), 0.0)
     limit = np.where(a < lo, lo, hi)
     span = np.where(width > 0, falloff * width, falloff * np.abs(limit))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = np.where(dist <= 0, 1.0, np.where(span > 0, np.maximum(0.0, 1.0 - dist / span), 0.0))
-    r[np.isnan(a) | np.isnan(lo) | np.isnan(hi)] = np.nan
-    return r
+    return np.where(np.isnan(a) | np.isnan(lo) | np.isnan(hi), np.nan, r)
+
+
+def achievement_rate(target, actual, polarity, band_low=None, band_high=None, *, baseline=None,
+                     cap: float = np.inf, floor: float = -np.inf, band_falloff: float = 0.5):
+    """Achievement rate of KPI targets against actuals: the one rule of the whole library.
+
+    The scoring engine (:func:`kpi_rates`, then clipped to ``[floor, cap]``) and every
+    difficulty analysis (:func:`bsc_lib.difficulty.achievement_rates`,
+    ``achievement_bunching``, ``target_loosening``, ``kpi_difficulty``'s chronic
+    over-achiever) compute rates with this function. Vectorised; no clipping here.
+
+    Rule (``T`` target, ``A`` actual; "unbounded" = the ratio is infinite):
+
+    ============  ===========  ===========  ============================================
+    polarity      target       actual       rate
+    ============  ===========  ===========  ============================================
+    up            ``T > 0``    any          ``A/T`` (negative when ``A < 0``)
+    up            ``T = 0``    ``A > 0``    unbounded above → ``cap``
+    up            ``T = 0``    ``A = 0``    ``1`` (target met exactly)
+    up            ``T = 0``    ``A < 0``    unbounded below → ``floor``
+    up            ``T < 0``    any          ``1 + (A − T)/|T|``
+    down          ``T > 0``    ``A > 0``    ``T/A``
+    down          ``T > 0``    ``A ≤ 0``    unbounded above → ``cap`` (0 beats any
+                                            positive target)
+    down          ``T = 0``    ``A < 0``    unbounded above → ``cap``
+    down          ``T = 0``    ``A = 0``    ``1`` (target met exactly)
+    down          ``T = 0``    ``A > 0``    unbounded below → ``floor``
+    down          ``T < 0``    any          ``1 + (T − A)/|T|``
+    band          —            any          1 inside ``[band_low, band_high]``, linear
+                                            fall-off outside (below)
+    ============  ===========  ===========  ============================================
+
+    So with a zero target the sign of the actual decides: met exactly → 1, on the good side →
+    ``cap``, on the bad side → ``floor``. For a negative target the rate is
+    difference-based (it equals ``A/T`` for positive targets and keeps "better than the
+    target" above 1 whatever the signs). A ratio that overflows (a target of 1e-310 …) is
+    unbounded too. A missing target or actual (or an unknown polarity) gives NaN.
+
+    ``baseline`` (the engine's ``formula: baseline_progress``): ``(A − B)/(T − B)`` where the
+    target lies beyond the baseline ``B`` in the KPI's direction (up ``T > B``, down
+    ``T < B``); elsewhere (no baseline, or target not beyond it) the ratio rule above.
+
+    Band KPIs: 1 inside ``[band_low, band_high]``; outside, linear fall-off to 0 at a
+    distance of ``band_falloff × (high − low)`` (``× |violated limit|`` for a zero-width band;
+    when that is 0 too, any miss is 0). A missing limit is replaced by the target; inverted
+    limits are swapped. Band rates lie in ``[0, 1]``; ``cap`` and ``floor`` do not apply.
+
+    Parameters
+    ----------
+    target, actual
+        Numbers (Series, arrays or scalars; non-numbers count as missing).
+    polarity
+        ``"up"``, ``"down"`` or ``"band"`` per row (or one value for all).
+    band_low, band_high
+        Band limits (only read for band KPIs); None = missing (the target is used).
+    baseline
+        Baseline per row for the baseline-progress formula; None = ratio rule only.
+    cap, floor
+        The value given to an unbounded rate above / below. The defaults (``±inf``) are the
+        mathematical limits, as the analyses use them; the engine passes its scheme's cap and
+        floor, so these rows score exactly the cap / the floor after clipping.
+    band_falloff
+        Fall-off of band KPIs (the 2019 scheme's 0.5 by default).
+
+    Returns
+    -------
+    pandas.Series or numpy.ndarray
+        The uncapped rate: a Series named ``rate`` with the index of the first Series among
+        ``target``, ``actual``, ``polarity``; otherwise an array (a float for scalars).
+
+    Examples
+    --------
+    >>> achievement_rate([0, 0, 80, 100], [0, 3, 0, 120], ["down", "down", "down", "up"])
+    array([ 1. , -inf,  inf,  1.2])
+    >>> achievement_rate([0, 80], [3, 0], "down", cap=1.2, floor=0.0)
+    array([0. , 1.2])
+    """
+    index = next((x.index for x in (target, actual, polarity) if isinstance(x, pd.Series)), None)
+    t, a = _as_array(target), _as_array(actual)
+    pol = (polarity.to_numpy(dtype=object, na_value="") if isinstance(polarity, pd.Series)
+           else np.asarray(polarity, dtype=object))
+    t, a, pol = np.broadcast_arrays(t, a, pol)
+    lo = _as_array(band_low, t.shape) if band_low is not None else np.full(t.shape, np.nan)
+    hi = _as_array(band_high, t.shape) if band_high is not None else np.full(t.shape, np.nan)
+    up, down, band = pol == "up", pol == "down", pol == "band"
+    inf = np.inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        up_rate = np.select([t > 0, t == 0, t < 0],
+                            [a / t, np.where(a > 0, inf, np.where(a == 0, 1.0, -inf)), 1 + (a - t) / np.abs(t)],
+                            np.nan)
+        down_rate = np.select([(t > 0) & (a > 0), (t > 0) & (a <= 0), t == 0, t < 0],
+                              [t / a, np.full(t.shape, inf), np.where(a < 0, inf, np.where(a == 0, 1.0, -inf)),
+                               1 + (t - a) / np.abs(t)], np.nan)
+        rate = np.where(up, up_rate, np.where(down, down_rate, np.nan))
+        rate = np.where(np.isnan(t) | np.isnan(a), np.nan, rate)
+        if baseline is not None:
+            b = np.broadcast_to(_as_array(baseline), t.shape)
+            bp_ok = ~np.isnan(b) & ((up & (t > b)) | (down & (t < b)))
+            rate = np.where(bp_ok, (a - b) / (t - b), rate)
+    if band.any():
+        lo = np.where(np.isnan(lo), t, lo)
+        hi = np.where(np.isnan(hi), t, hi)
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+        rate = np.where(band, _band_rate(a, lo, hi, float(band_falloff)), rate)
+    rate = np.where(np.isposinf(rate), float(cap), np.where(np.isneginf(rate), float(floor), rate))
+    if index is not None:
+        return pd.Series(rate, index=index, name="rate")
+    return float(rate) if rate.ndim == 0 else rate
+
+
+def kpi_rows_rate(rows: pd.DataFrame, params: Achievement, *, cap: float = np.inf,
+                  floor: float = -np.inf) -> np.ndarray:
+    """:func:`achievement_rate` of :func:`kpi_rates` rows under ``params`` (formula, band fall-off).
+
+    ``cap``/``floor`` as in :func:`achievement_rate` (the engine passes the scheme's; the
+    what-if keeps ``±inf`` to re-cap the rows under another cap).
+    """
+    bp = params.formula == "baseline_progress"
+    return achievement_rate(rows["target"].to_numpy(float), rows["actual"].to_numpy(float),
+                            rows["polarity"].to_numpy(dtype=object), rows["band_low"].to_numpy(float),
+                            rows["band_high"].to_numpy(float),
+                            baseline=rows["baseline"].to_numpy(float) if bp else None,
+                            cap=cap, floor=floor, band_falloff=float(params.band_falloff))
+
+
+def _rule_masks(rate: np.ndarray, actual: np.ndarray, verified: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(missing, no_target, unverified)``: the rows whose capped rate follows a rule."""
+    missing = np.isnan(actual)
+    no_target = ~missing & np.isnan(rate)
+    unverified = ~missing & ~no_target & ~np.asarray(verified, dtype=bool)
+    return missing, no_target, unverified
+
+
+def capped_rates(rate: np.ndarray, actual: np.ndarray, verified: np.ndarray, params: Achievement, *,
+                 cap: float | None = None) -> np.ndarray:
+    """Capped rate: ``rate`` clipped to ``[floor, cap]``, or the rule value of a missing or
+    unverified actual (``zero`` → 0, ``exclude`` → NaN, i.e. out of the weighted mean).
+
+    Parameters
+    ----------
+    rate
+        Rates from :func:`achievement_rate` (``±inf`` allowed: they clip to cap / floor).
+    actual, verified
+        The rows' actual (NaN = missing) and verification.
+    params
+        ``scheme.components.achievement`` (floor, ``missing_rule``, ``unverified_rule``).
+    cap
+        The cap; None = ``params.cap`` (the what-if passes another).
+    """
+    cap = float(params.cap if cap is None else cap)
+    rate = np.asarray(rate, dtype=float)
+    missing, no_target, unverified = _rule_masks(rate, np.asarray(actual, dtype=float), verified)
+    capped = np.clip(rate, float(params.floor), cap)
+    miss_val = 0.0 if params.missing_rule == "zero" else np.nan
+    unv_val = 0.0 if params.unverified_rule == "zero" else np.nan
+    capped = np.where(missing | no_target, miss_val, capped)
+    return np.where(unverified, unv_val, capped)
 
 
 def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.DataFrame,
@@ -258,32 +383,18 @@ def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.Dat
     up, down, band = pol == "up", pol == "down", pol == "band"
     cap, floor = float(params.cap), float(params.floor)
 
-    rate = ratio_rate(t, a, up, cap, floor)
+    rate = kpi_rows_rate(m, params, cap=cap, floor=floor)
+    # which rule applied (for the flags; the rate itself comes from achievement_rate)
     use_bp = (params.formula == "baseline_progress") & ~band
     bp_ok = use_bp & ~np.isnan(b) & ((up & (t > b)) | (down & (t < b)))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        bp = (a - b) / (t - b)
-    bp = np.where(np.isposinf(bp), cap, np.where(np.isneginf(bp), floor, bp))
-    rate = np.where(bp_ok, bp, rate)
-
     lo = m["band_low"].to_numpy(float)
     hi = m["band_high"].to_numpy(float)
     no_band = band & (np.isnan(lo) | np.isnan(hi))
-    lo = np.where(np.isnan(lo), t, lo)
-    hi = np.where(np.isnan(hi), t, hi)
-    inverted = band & (lo > hi)
-    lo, hi = np.where(inverted, hi, lo), np.where(inverted, lo, hi)
-    rate = np.where(band, band_rate(a, lo, hi, float(params.band_falloff)), rate)
+    inverted = band & (np.where(np.isnan(lo), t, lo) > np.where(np.isnan(hi), t, hi))
 
-    missing = np.isnan(a)
-    no_target = ~missing & np.isnan(rate)
     verified = m["verified"].to_numpy(bool)
-    unverified = ~missing & ~no_target & ~verified
-    capped = np.clip(rate, floor, cap)
-    miss_val = 0.0 if params.missing_rule == "zero" else np.nan
-    unv_val = 0.0 if params.unverified_rule == "zero" else np.nan
-    capped = np.where(missing | no_target, miss_val, capped)
-    capped = np.where(unverified, unv_val, capped)
+    missing, no_target, unverified = _rule_masks(rate, a, verified)
+    capped = capped_rates(rate, a, verified, params)
     m["rate"] = rate
     m["capped_rate"] = capped
 
@@ -328,32 +439,107 @@ def _has_duplicates(codes: np.ndarray) -> bool:
     return bool(np.bincount(c).max() > 1) if c.max() < 50_000_000 else bool(len(np.unique(c)) < len(c))
 
 
-def _score_units(rows: pd.DataFrame, unit_col: str, units: pd.DataFrame,
-                 weights: Mapping[str, float], points: float, cap: float) -> tuple[
-                     pd.DataFrame, Callable[[], pd.DataFrame], pd.DataFrame, pd.Series]:
-    """Weighted-mean scoring of KPI rows grouped by ``unit_col`` (see module docstring).
+@dataclass(frozen=True)
+class Weighting:
+    """The cap-independent part of the aggregation of KPI rows into unit points.
 
-    Returns ``(scores, details builder, flags, value)``; ``value`` is aligned to ``rows``. The
-    groups are integer codes of (unit, half): the same groups, rows and order as grouping by
-    the strings, so the same sums.
+    Built by :func:`kpi_weighting`; :func:`unit_points` applies it to capped rates. Arrays are
+    aligned to the rows.
+
+    Attributes
+    ----------
+    unit_codes
+        Code of the row's unit in ``units`` (−1: no unit).
+    units
+        Unit ids of the codes.
+    key
+        Group code of (unit, half) (NaN when the unit or half is missing).
+    share
+        The row's weight share in its (unit, half): ``w / Σ w`` over the included rows (equal
+        shares when the included weights sum to 0; 0 for an excluded row).
+    half_weight
+        The ``year_combine`` weight of the row's half.
+    n_included, weight_sum
+        Included rows and their weight sum in the row's (unit, half).
     """
-    rows = rows.reset_index(drop=True)
+
+    unit_codes: np.ndarray
+    units: pd.Index
+    key: np.ndarray
+    share: np.ndarray
+    half_weight: np.ndarray
+    n_included: np.ndarray
+    weight_sum: np.ndarray
+
+
+def kpi_weighting(rows: pd.DataFrame, unit_col: str, weights: Mapping[str, float]) -> Weighting:
+    """Weight shares of KPI rows grouped by ``unit_col`` and half (see :class:`Weighting`).
+
+    ``rows`` need ``unit_col``, ``half``, ``weight`` and ``capped_rate`` (NaN = excluded; which
+    rows are excluded does not depend on the cap). The groups are integer codes of (unit, half):
+    the same groups, rows and order as grouping by the strings, so the same sums.
+    """
     uc, uu = pd.factorize(rows[unit_col])
     hc, hu = pd.factorize(rows["half"])
     missing = (uc < 0) | (hc < 0)
     key = uc.astype(np.int64) * max(len(hu), 1) + hc
     if missing.any():
         key = np.where(missing, np.nan, key)
-    inc = rows["capped_rate"].notna()
+    inc = pd.Series(rows["capped_rate"].notna().to_numpy(), index=rows.index)
     w = rows["weight"].where(inc, 0.0)
     wsum = w.groupby(key).transform("sum")
     ninc = inc.astype(float).groupby(key).transform("sum")
     eff = np.where(wsum > 0, w / wsum.where(wsum > 0, 1.0),
                    np.where(inc & (ninc > 0), 1.0 / ninc.where(ninc > 0, 1.0), 0.0))
-    frac = eff * rows["capped_rate"].fillna(0.0).to_numpy() / cap
     hw_u = np.append(pd.Series(hu, dtype="str").map(dict(weights)).astype(float).fillna(0.0).to_numpy(), 0.0)
-    hw = hw_u[hc]
-    value = pd.Series(frac * points * hw, index=rows.index)
+    return Weighting(unit_codes=uc, units=pd.Index(np.asarray(uu, dtype=object), dtype=object), key=key,
+                     share=eff, half_weight=hw_u[hc], n_included=ninc.to_numpy(), weight_sum=wsum.to_numpy())
+
+
+def unit_points(capped: np.ndarray, weighting: Weighting, *, points: float, cap: float) -> tuple[np.ndarray, pd.Series]:
+    """Achievement points of units from capped rates: ``points × Σ_h w_h Σ_k share_k·capped_k / cap``.
+
+    The one aggregation of the component: :func:`score_achievement` and the what-if
+    (:func:`bsc_lib.whatif.achievement_fractions`, with ``points=1``) both call it.
+
+    Parameters
+    ----------
+    capped
+        Capped rates of the rows (:func:`capped_rates`; NaN = excluded, contributes 0).
+    weighting
+        :func:`kpi_weighting` of the same rows.
+    points, cap
+        The component's points and the cap the rates were capped at.
+
+    Returns
+    -------
+    tuple
+        ``(value, totals)``: each row's contribution (array) and the points per unit
+        (Series indexed by the unit ids that have rows).
+    """
+    c = np.asarray(capped, dtype=float)
+    frac = weighting.share * np.where(np.isnan(c), 0.0, c) / cap
+    value = frac * points * weighting.half_weight
+    uc = weighting.unit_codes
+    ok = uc >= 0
+    tot = pd.Series(value[ok]).groupby(uc[ok]).sum()
+    tot.index = pd.Index(np.asarray(weighting.units, dtype=object)[tot.index.to_numpy(dtype=np.intp)], dtype=object)
+    return value, tot
+
+
+def _score_units(rows: pd.DataFrame, unit_col: str, units: pd.DataFrame,
+                 weights: Mapping[str, float], points: float, cap: float) -> tuple[
+                     pd.DataFrame, Callable[[], pd.DataFrame], pd.DataFrame, pd.Series]:
+    """Points of the units of ``unit_col`` (:func:`kpi_weighting` and :func:`unit_points`) with
+    their details and flags.
+
+    Returns ``(scores, details builder, flags, value)``; ``value`` is aligned to ``rows``.
+    """
+    rows = rows.reset_index(drop=True)
+    wt = kpi_weighting(rows, unit_col, weights)
+    value_arr, tot = unit_points(rows["capped_rate"].to_numpy(float), wt, points=points, cap=cap)
+    value = pd.Series(value_arr, index=rows.index)
+    eff = wt.share
 
     def details() -> pd.DataFrame:
         return pd.DataFrame({
@@ -365,18 +551,15 @@ def _score_units(rows: pd.DataFrame, unit_col: str, units: pd.DataFrame,
             "weight": rows["weight"], "weight_share": eff,
         })
 
-    ok = uc >= 0
-    tot = value[ok].groupby(uc[ok]).sum()
-    tot.index = pd.Index(np.asarray(uu, dtype=object)[tot.index.to_numpy(dtype=np.intp)], dtype=object)
     scores = pd.DataFrame({"unit_id": units["unit_id"], "unit_level": units["unit_level"],
                            "points": units["unit_id"].map(tot).fillna(0.0).astype(float),
                            "max_points": float(points)})
-    first = first_occurrence(np.where(missing, -1, key).astype(np.int64))
+    first = first_occurrence(np.where(np.isnan(wt.key), -1, wt.key).astype(np.int64))
     g = pd.DataFrame({"unit": rows[unit_col].to_numpy()[first], "half": rows["half"].to_numpy()[first],
-                      "ninc": ninc.to_numpy()[first], "wsum": wsum.to_numpy()[first]})
+                      "ninc": wt.n_included[first], "wsum": wt.weight_sum[first]})
     none = g.loc[g["ninc"] == 0]
     zero_w = g.loc[(g["ninc"] > 0) & (g["wsum"] == 0)]
-    no_kpis = units.loc[~units["unit_id"].isin(pd.Index(uu, dtype=object)), "unit_id"]
+    no_kpis = units.loc[~units["unit_id"].isin(wt.units), "unit_id"]
     flags = concat_flags([
         make_flags(no_kpis.to_numpy(), COMPONENT, "no_kpis", detail="unit has no KPIs: 0 points"),
         make_flags(none["unit"].to_numpy(), COMPONENT, "no_scored_kpis", half=none["half"].to_numpy(),
@@ -426,6 +609,25 @@ def prepare_split(rows: pd.DataFrame, flags: pd.DataFrame, departments: pd.DataF
                                unknown_owner_flags=unknown)
 
 
+def institution_rows(prep: PreparedAchievement, departments: pd.DataFrame,
+                     institution_from: str) -> pd.DataFrame | None:
+    """KPI rows scored for institutions, ``unit`` = the institution (None for ``departments_mean``).
+
+    ``own_kpis``: the institutions' own KPI rows; ``all_kpis``: those and every department's KPI
+    rows pooled per institution (raw weights).
+    """
+    if institution_from == "departments_mean":
+        return None
+    if institution_from == "own_kpis":
+        return prep.irows
+    dmap = departments[["department_id", "institution_id"]].astype("str")
+    return pd.concat([
+        prep.irows,
+        prep.drows.drop(columns="unit").merge(dmap, left_on="owner_id", right_on="department_id")
+        .drop(columns="department_id").rename(columns={"institution_id": "unit"}),
+    ], ignore_index=True)
+
+
 def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.DataFrame,
                       departments: pd.DataFrame, institutions: pd.DataFrame, params: Achievement, *,
                       points: float, year: int, weights: Mapping[str, float],
@@ -469,7 +671,6 @@ def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history
     rows, flags, is_inst = prep.rows, prep.flags, prep.is_inst
     dept = pd.DataFrame({"unit_id": ids(departments["department_id"]), "unit_level": "department"})
     inst = pd.DataFrame({"unit_id": ids(institutions["institution_id"]), "unit_level": "institution"})
-    dmap = departments[["department_id", "institution_id"]].astype("str")
     cap = float(params.cap)
     flag_frames = [flags, prep.unknown_owner_flags]
 
@@ -492,11 +693,7 @@ def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history
         i_scores, i_details, i_flags, i_value = _score_units(irows, "unit", inst, weights, points, cap)
         kpi_points = pd.concat([kpi_points, pd.Series(i_value.to_numpy(), index=irows.index)])
     else:  # all_kpis
-        pooled = pd.concat([
-            irows,
-            drows.drop(columns="unit").merge(dmap, left_on="owner_id", right_on="department_id")
-            .drop(columns="department_id").rename(columns={"institution_id": "unit"}),
-        ], ignore_index=True)
+        pooled = institution_rows(prep, departments, params.institution_from)
         i_scores, i_details, i_flags, i_value = _score_units(pooled, "unit", inst, weights, points, cap)
         own = pooled["owner_id"] == pooled["unit"]
         kpi_points = pd.concat([kpi_points, pd.Series(
