@@ -50,8 +50,10 @@ class AnalysisParams(_Strict):
 
 
 def default_analysis_path() -> Path:
-    """``params/analysis.yaml`` at the repository root."""
-    return Path(__file__).resolve().parent.parent / "params" / "analysis.yaml"
+    """``params/analysis.yaml`` (see :func:`bsc_lib.paths.resource_dir`)."""
+    from bsc_lib.paths import default_analysis_path as _default
+
+    return _default()
 
 
 def load_analysis_params(path: str | Path | None = None) -> AnalysisParams:

@@ -10,16 +10,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
+from bsc_lib import paths
 from bsc_lib.errors import BSCError, problems_frame
 
 log = logging.getLogger("bsc_lib")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = paths.REPO_ROOT
+#: The embedded sample (a repository checkout only; an installed package needs ``--data``).
 DEFAULT_DATA = REPO_ROOT / "data" / "sample" / "2019"
-DEFAULT_SCHEME = REPO_ROOT / "params" / "scheme-2019.yaml"
-DEFAULT_OUT = REPO_ROOT / "outputs"
+#: ``params/scheme-2019.yaml`` of the checkout, or the copy inside the installed package.
+DEFAULT_SCHEME = paths.default_scheme_path()
+#: ``params/analysis.yaml`` of the checkout, or the copy inside the installed package.
+DEFAULT_ANALYSIS = paths.default_analysis_path()
+#: ``<repository>/outputs`` in a checkout, ``./outputs`` (current directory) when installed.
+DEFAULT_OUT = paths.default_out_dir()
 
 
 def _print_problems(problems, stream=None) -> None:
@@ -79,10 +84,18 @@ def cmd_template(args) -> int:
     return 0
 
 
+def _scheme_year(scheme_path) -> int:
+    """The ``year`` of a scheme file (the default of every ``--year``)."""
+    from bsc_lib.scheme import load_scheme
+
+    return int(load_scheme(paths.resolve(scheme_path)).year)
+
+
 def cmd_sample(args) -> int:
     from bsc_lib.sample import write_sample
 
-    out = write_sample(args.outdir, year=args.year, seed=args.seed, scale=args.scale)
+    year = args.year if args.year is not None else _scheme_year(DEFAULT_SCHEME)
+    out = write_sample(args.outdir, year=year, seed=args.seed, scale=args.scale)
     print(f"sample written: {out}")
     return 0
 
@@ -102,7 +115,7 @@ def cmd_report(args) -> int:
 
     run_dir = run_report(
         data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half,
-        lang=args.lang, out=args.out,
+        lang=args.lang, out=args.out, analysis_path=args.analysis,
     )
     print(f"report complete: {run_dir}")
     return 0
@@ -115,7 +128,7 @@ def cmd_verify(args) -> int:
     load_fn = load_callable(args.load_fn) if args.load_fn else None
     try:
         result = verify_run(args.run_dir, tables_fn=tables_fn, load_fn=load_fn,
-                            data_path=args.data, scheme_path=args.scheme)
+                            data_path=args.data, scheme_path=args.scheme, analysis_path=args.analysis)
     except InputsChanged as exc:
         print(f"{args.run_dir}: NOT VERIFIED — the inputs changed since the run", file=sys.stderr)
         _print_problems(exc.problems)
@@ -141,8 +154,9 @@ def cmd_dashboard(args) -> int:
 def cmd_feedback(args) -> int:
     from bsc_lib.feedback import run_feedback
 
+    year = args.year if args.year is not None else _scheme_year(args.scheme)
     run_dir = run_feedback(
-        data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half, level=args.level,
+        data_path=args.data, scheme_path=args.scheme, year=year, half=args.half, level=args.level,
         lang=args.lang, out=args.out, workers=args.workers, scheduler=args.scheduler,
         progress=not args.no_progress,
     )
@@ -150,16 +164,50 @@ def cmd_feedback(args) -> int:
     return 0
 
 
+def _add_data(s: argparse.ArgumentParser) -> None:
+    """``--data``: the embedded sample by default in a checkout, required when installed."""
+    what = "folder of CSV files or an .xlsx workbook"
+    if paths.in_checkout():
+        s.add_argument("--data", default=str(DEFAULT_DATA), metavar="PATH",
+                       help=f"{what} (default: %(default)s, the embedded sample)")
+    else:
+        s.add_argument("--data", required=True, metavar="PATH",
+                       help=f"{what} (required: the sample data ships with the repository, not the package)")
+
+
+def _add_scheme(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--scheme", default=str(DEFAULT_SCHEME), metavar="PATH",
+                   help="evaluation scheme YAML (default: %(default)s)")
+
+
+def _add_year(s: argparse.ArgumentParser, whose: str = "the scheme's year") -> None:
+    s.add_argument("--year", type=int, default=None, help=f"evaluation year (default: {whose})")
+
+
+def _add_half(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--half", choices=["year", "H1", "H2"], default="year",
+                   help="period: the whole year or one half (default: %(default)s)")
+
+
+def _add_lang(s: argparse.ArgumentParser, what: str = "report language") -> None:
+    s.add_argument("--lang", choices=["ko", "en"], default="ko", help=f"{what} (default: %(default)s)")
+
+
+def _add_out(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--out", default=str(DEFAULT_OUT), metavar="FOLDER",
+                   help="output root; runs go to FOLDER/<year>/<run>/ (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bsc", description="Seoul BSC evaluation workbench.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks (for developers)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    p.add_argument("--debug", action="store_true", help="show tracebacks, for developers (default: off)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress (default: off)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     s = sub.add_parser("validate", help="check a CSV folder or xlsx workbook; list every problem")
     s.add_argument("path", help="folder of CSV files or an .xlsx workbook")
-    s.add_argument("--scheme", default=str(DEFAULT_SCHEME), help="scheme YAML (default: 2019)")
+    _add_scheme(s)
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("template", help="write an empty, documented input workbook")
@@ -167,60 +215,69 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_template)
 
     s = sub.add_parser("sample", help="write the synthetic sample dataset (CSV folder)")
-    s.add_argument("outdir")
-    s.add_argument("--year", type=int, default=2019)
-    s.add_argument("--seed", type=int, default=20190201)
-    s.add_argument("--scale", type=float, default=1.0, help="size factor (1 = Seoul: 697 KPIs)")
+    s.add_argument("outdir", help="output folder of the CSV files")
+    _add_year(s, f"the year of {DEFAULT_SCHEME.name}")
+    s.add_argument("--seed", type=int, default=20190201, help="random seed (default: %(default)s)")
+    s.add_argument("--scale", type=float, default=1.0,
+                   help="size factor, 1 = Seoul: 697 KPIs (default: %(default)s)")
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("describe", help="load, validate and summarise a dataset")
-    s.add_argument("--data", default=str(DEFAULT_DATA))
-    s.add_argument("--scheme", default=str(DEFAULT_SCHEME))
-    s.add_argument("--lang", choices=["ko", "en"], default="ko")
+    _add_data(s)
+    _add_scheme(s)
+    _add_lang(s, "output language")
     s.set_defaults(func=cmd_describe)
 
-    s = sub.add_parser("report", help="run the whole annual report into outputs/<year>/<run>/")
-    s.add_argument("--data", default=str(DEFAULT_DATA))
-    s.add_argument("--scheme", default=str(DEFAULT_SCHEME))
-    s.add_argument("--year", type=int, default=2019)
-    s.add_argument("--half", choices=["year", "H1", "H2"], default="year")
-    s.add_argument("--lang", choices=["ko", "en"], default="ko")
-    s.add_argument("--out", default=str(DEFAULT_OUT))
+    s = sub.add_parser("report", help="run the whole annual report into <out>/<year>/<run>/")
+    _add_data(s)
+    _add_scheme(s)
+    s.add_argument("--analysis", default=str(DEFAULT_ANALYSIS), metavar="PATH",
+                   help="analysis settings YAML: thresholds, simulation sizes (default: %(default)s)")
+    _add_year(s)
+    _add_half(s)
+    _add_lang(s)
+    _add_out(s)
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("verify", help="recompute a run's result tables; exit 0 when identical, 1 otherwise")
-    s.add_argument("run_dir", help="a completed run folder outputs/<year>/<run>/")
-    s.add_argument("--data", default=None, help="data path (default: the one in the manifest)")
-    s.add_argument("--scheme", default=None, help="scheme YAML (default: the one in the manifest)")
+    s.add_argument("run_dir", help="a completed run folder <out>/<year>/<run>/")
+    s.add_argument("--data", default=None, metavar="PATH", help="data path (default: the one in the manifest)")
+    s.add_argument("--scheme", default=None, metavar="PATH", help="scheme YAML (default: the one in the manifest)")
+    s.add_argument("--analysis", default=None, metavar="PATH",
+                   help="analysis settings YAML (default: the one in the manifest)")
     s.add_argument("--tables-fn", default=None, metavar="MODULE:FUNCTION",
-                   help="advanced: the function computing the result tables (default: bsc_lib.tables.result_tables)")
+                   help="advanced: the function computing the result tables (default: bsc_lib.recipes.result_tables)")
     s.add_argument("--load-fn", default=None, metavar="MODULE:FUNCTION",
                    help="advanced: the data loader (default: bsc_lib.io.load)")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("dashboard", help="serve the leadership dashboard (Voila) on 127.0.0.1 until Ctrl-C")
-    s.add_argument("--data", default=None, help="data folder or workbook (default: the embedded 2019 sample)")
-    s.add_argument("--scheme", default=None, help="scheme YAML (default: 2019)")
-    s.add_argument("--port", type=int, default=8866, help="loopback port (default 8866)")
+    s.add_argument("--data", default=None, metavar="PATH",
+                   help="data folder or workbook (default: $BSC_DATA, else the embedded 2019 sample)")
+    s.add_argument("--scheme", default=None, metavar="PATH",
+                   help="scheme YAML (default: $BSC_SCHEME, else params/scheme-2019.yaml)")
+    s.add_argument("--port", type=int, default=8866, help="loopback port (default: %(default)s)")
     s.add_argument("--show-names", action="store_true",
-                   help="show managers' names (default: pseudonymous ids such as 관리자 P0012)")
-    s.add_argument("--lang", choices=["ko", "en"], default=None, help="initial language (the page has a switch)")
+                   help="show managers' names (default: off, pseudonymous ids such as 관리자 P0012)")
+    s.add_argument("--lang", choices=["ko", "en"], default=None,
+                   help="initial language; the page has a switch (default: $BSC_LANG, else ko)")
     s.set_defaults(func=cmd_dashboard)
 
     s = sub.add_parser("feedback", help="write one short HTML feedback report per institution or department")
-    s.add_argument("--data", default=str(DEFAULT_DATA))
-    s.add_argument("--scheme", default=str(DEFAULT_SCHEME))
-    s.add_argument("--year", type=int, default=2019)
-    s.add_argument("--half", choices=["year", "H1", "H2"], default="year")
+    _add_data(s)
+    _add_scheme(s)
+    _add_year(s)
+    _add_half(s)
     s.add_argument("--level", choices=["institution", "department"], default="institution",
-                   help="one report per institution (45) or per department (248)")
+                   help="one report per institution (45) or per department (248) (default: %(default)s)")
     s.add_argument("--workers", type=int, default=None,
-                   help="local worker processes (default: number of CPUs; 1 = in-process)")
+                   help="local worker processes, 1 = in-process (default: the number of CPUs)")
     s.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (needs bsc-workbench[distributed])")
-    s.add_argument("--lang", choices=["ko", "en"], default="ko")
-    s.add_argument("--out", default=str(DEFAULT_OUT))
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786, needs bsc-workbench[distributed] "
+                        "(default: none, local processes)")
+    _add_lang(s)
+    _add_out(s)
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (default: progress bar shown)")
     s.set_defaults(func=cmd_feedback)
     return p
 

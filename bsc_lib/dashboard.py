@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bsc_lib import paths as _paths
 from bsc_lib.errors import BSCError
 from bsc_lib.labels import label
 
@@ -77,7 +78,7 @@ if TYPE_CHECKING:  # heavy modules are imported where they are used (start-up ti
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = REPO_ROOT / "notebooks" / "90-dashboard.ipynb"
+NOTEBOOK = _paths.notebooks_dir() / "90-dashboard.ipynb"
 DEFAULT_DATA = "data/sample/2019"
 DEFAULT_SCHEME = "params/scheme-2019.yaml"
 DEFAULT_ANALYSIS = "params/analysis.yaml"
@@ -1648,7 +1649,7 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
         env = dashboard_env(data, scheme, show_names, tmp, lang=lang)
         cmd = voila_command(notebook, port)
         log.info("starting: %s", " ".join(cmd))
-        proc = subprocess.Popen(cmd, env=env, cwd=str(REPO_ROOT))
+        proc = subprocess.Popen(cmd, env=env, cwd=str(_paths.base_dir()))
         url = f"http://127.0.0.1:{int(port)}/"
         if not _wait_listening(port, proc, startup_timeout):
             print(f"error: the dashboard server did not start (see the messages above); URL would be {url}",

@@ -24,6 +24,7 @@ import errno
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import json
 import logging
 import numbers
@@ -66,7 +67,9 @@ LANGS = ("ko", "en")
 RECORDED_PACKAGES = ("pandas", "numpy", "scipy", "plotly", "papermill", "nbconvert", "nbformat",
                      "openpyxl", "xlsxwriter", "pydantic", "bsc-workbench")
 
-TablesFn = Callable[[str, str, int, str], Mapping[str, pd.DataFrame]]
+#: ``tables_fn(data_path, scheme_path, year, half[, analysis_path=…])``; ``analysis_path`` is passed
+#: only to functions whose signature has that keyword (or ``**kwargs``).
+TablesFn = Callable[..., Mapping[str, pd.DataFrame]]
 LoadFn = Callable[..., object]
 
 
@@ -106,25 +109,44 @@ def default_notebooks(root: str | Path | None = None) -> list[Path]:
     Parameters
     ----------
     root
-        Repository root (default: the one containing this package).
+        A folder holding ``notebooks/`` (default: :func:`bsc_lib.paths.notebooks_dir`, the
+        repository's notebooks or, when installed, the packaged copies).
 
     Returns
     -------
     list of pathlib.Path
         Sorted by file name; names containing ``dashboard`` are excluded.
     """
-    folder = Path(root or REPO_ROOT) / "notebooks"
+    from bsc_lib.paths import notebooks_dir
+
+    folder = Path(root) / "notebooks" if root else notebooks_dir()
     found = [p for p in folder.glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name.lower()]
     return sorted(found, key=lambda p: p.name)
 
 
-def default_tables_fn(data_path: str, scheme_path: str, year: int, half: str) -> Mapping[str, pd.DataFrame]:
-    """The production result tables: :func:`bsc_lib.tables.result_tables`."""
+def default_tables_fn(data_path: str, scheme_path: str, year: int, half: str,
+                      analysis_path: str | None = None) -> Mapping[str, pd.DataFrame]:
+    """The production result tables: :func:`bsc_lib.recipes.result_tables`."""
+    from bsc_lib.recipes import result_tables
+
+    return _call_tables(result_tables, data_path, scheme_path, year, half, analysis_path)
+
+
+def _accepts_analysis_path(fn: Callable) -> bool:
     try:
-        from bsc_lib.tables import result_tables
-    except ImportError as exc:  # the module is written separately
-        raise ImportError(f"bsc_lib.tables.result_tables is not available ({exc})") from exc
-    return result_tables(data_path, scheme_path, year, half)
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any((p.name == "analysis_path" and p.kind != p.POSITIONAL_ONLY) or p.kind == p.VAR_KEYWORD
+               for p in params)
+
+
+def _call_tables(fn: Callable, data_path: str, scheme_path: str, year: int, half: str,
+                 analysis_path: str | None):
+    """``fn(data_path, scheme_path, year, half)``, plus ``analysis_path=`` when ``fn`` takes it."""
+    if analysis_path is not None and _accepts_analysis_path(fn):
+        return fn(data_path, scheme_path, year, half, analysis_path=analysis_path)
+    return fn(data_path, scheme_path, year, half)
 
 
 def default_load_fn(data_path, scheme):
@@ -179,16 +201,24 @@ def _resolve(path: str | Path) -> Path:
 
 
 def _portable(path: Path) -> str:
-    """Path relative to the repository root when inside it (portable), else absolute."""
+    """Path relative to the repository root when inside a checkout (portable), else absolute."""
+    from bsc_lib.paths import in_checkout
+
     try:
-        return path.resolve().relative_to(REPO_ROOT).as_posix()
+        if in_checkout():
+            return path.resolve().relative_to(REPO_ROOT).as_posix()
     except ValueError:
-        return str(path.resolve())
+        pass
+    return str(path.resolve())
 
 
 def _from_manifest_path(text: str) -> Path:
+    from bsc_lib.paths import in_checkout
+
     p = Path(text)
-    return p if p.is_absolute() else REPO_ROOT / p
+    if p.is_absolute():
+        return p
+    return REPO_ROOT / p if in_checkout() else _resolve(p)
 
 
 def _sha256_file(path: Path) -> str:
@@ -218,8 +248,19 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def git_state(root: Path = REPO_ROOT) -> dict[str, object]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the repository (read-only git calls)."""
+def git_state(root: Path | None = None) -> dict[str, object]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the repository (read-only git calls).
+
+    ``root`` defaults to the repository of this checkout; for an installed package (no
+    checkout) both values are ``None`` without asking git.
+    """
+    from bsc_lib.paths import in_checkout
+
+    if root is None:
+        if not in_checkout():
+            return {"commit": None, "dirty": None}
+        root = REPO_ROOT
+
     def git(*args: str) -> str | None:
         try:
             r = subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args],
@@ -410,16 +451,16 @@ class _TablesJob(threading.Thread):
     """``tables_fn`` plus the xlsx and CSV exports of its tables, in a background thread."""
 
     def __init__(self, tfn: TablesFn, data_file: str, scheme_file: str, year: int, half: str, tmp: Path,
-                 lang: str):
+                 lang: str, analysis_file: str | None = None):
         super().__init__(name="bsc-tables", daemon=True)
-        self._args = (tfn, data_file, scheme_file, year, half, tmp, lang)
+        self._args = (tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file)
         self._tables: Mapping[str, pd.DataFrame] | None = None
         self._error: BaseException | None = None
 
     def run(self) -> None:
-        tfn, data_file, scheme_file, year, half, tmp, lang = self._args
+        tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file = self._args
         try:
-            tables = _check_tables(tfn(data_file, scheme_file, year, half))
+            tables = _check_tables(_call_tables(tfn, data_file, scheme_file, year, half, analysis_file))
             write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
             write_csvs(tables, tmp / "tables")
             self._tables = tables
@@ -483,9 +524,11 @@ def _quiet_kernel_manager():
 def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str):
     import papermill as pm
 
+    from bsc_lib.paths import base_dir
+
     return pm.execute_notebook(
         str(nb_path), str(out_path), parameters=dict(parameters), kernel_name=kernel_name,
-        cwd=str(REPO_ROOT), progress_bar=False, log_output=False,
+        cwd=str(base_dir()), progress_bar=False, log_output=False,
         request_save_on_cell_execute=False, kernel_manager_class=_quiet_kernel_manager(),
     )
 
@@ -493,7 +536,7 @@ def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: st
 def run_report(
     data_path: str | Path,
     scheme_path: str | Path,
-    year: int = 2019,
+    year: int | None = None,
     half: str = "year",
     lang: str = "ko",
     out: str | Path = "outputs",
@@ -504,6 +547,7 @@ def run_report(
     pdf: bool = True,
     *,
     load_fn: LoadFn | None = None,
+    analysis_path: str | Path | None = None,
 ) -> Path:
     """Run the whole report into a new run folder and return its path.
 
@@ -514,9 +558,10 @@ def run_report(
     scheme_path
         Scheme YAML, e.g. ``params/scheme-2019.yaml``.
     year, half, lang
-        Evaluation year; ``"year"``, ``"H1"`` or ``"H2"``; report language ``"ko"``/``"en"``.
-        Passed to every notebook's ``parameters`` cell (with ``data_path``, ``scheme_path``
-        as absolute paths and ``run_dir``, the final run folder).
+        Evaluation year (``None``: the scheme's ``year``); ``"year"``, ``"H1"`` or ``"H2"``;
+        report language ``"ko"``/``"en"``. Passed to every notebook's ``parameters`` cell
+        (with ``data_path``, ``scheme_path``, ``analysis_path`` as absolute paths and
+        ``run_dir``, the final run folder).
     out
         Output root; the run folder is ``<out>/<year>/<UTC YYYYmmddTHHMMSS>-<key>``, where
         ``key`` is a short hash of the input hashes, the scheme hash and the parameters.
@@ -524,7 +569,8 @@ def run_report(
         Notebooks to execute, in order; default :func:`default_notebooks`.
     tables_fn
         ``tables_fn(data_path, scheme_path, year, half) -> {name: DataFrame}`` computing
-        the result tables in-process; default :func:`default_tables_fn`.
+        the result tables in-process; default :func:`default_tables_fn`. A function with an
+        ``analysis_path`` keyword also receives the analysis settings file.
     progress
         Show a tqdm progress bar over the notebooks on stderr.
     kernel_name
@@ -534,6 +580,10 @@ def run_report(
     load_fn
         ``load_fn(data_path, scheme=scheme) -> BSCData``, run before anything else so
         invalid input fails fast; default :func:`default_load_fn` (``bsc_lib.io.load``).
+    analysis_path
+        Analysis settings YAML; default :func:`bsc_lib.paths.default_analysis_path`
+        (``params/analysis.yaml``). Its path and sha256 are recorded in the manifest and
+        checked again by :func:`verify_run`.
 
     Returns
     -------
@@ -563,12 +613,13 @@ def run_report(
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
-    if isinstance(year, bool) or not isinstance(year, numbers.Integral):
+    if year is not None and (isinstance(year, bool) or not isinstance(year, numbers.Integral)):
         raise ValueError(f"year must be an integer, got {year!r}")
-    year = int(year)
     nb_paths = [Path(p) for p in (default_notebooks() if notebooks is None else notebooks)]
     if not nb_paths:
-        raise ValueError(f"no notebooks to run (looked for {REPO_ROOT / 'notebooks'}/NN-*.ipynb)")
+        from bsc_lib.paths import notebooks_dir
+
+        raise ValueError(f"no notebooks to run (looked for {notebooks_dir()}/NN-*.ipynb)")
     missing = [str(p) for p in nb_paths if not p.is_file()]
     if missing:
         raise ValueError(f"notebook(s) not found: {', '.join(missing)}")
@@ -576,19 +627,21 @@ def run_report(
     if len(set(names)) != len(names) or any(n == MANIFEST_NAME for n in names):
         raise ValueError(f"notebook file names must be unique: {names}")
     tfn = tables_fn or default_tables_fn
-    if tables_fn is None and importlib.util.find_spec("bsc_lib.tables") is None:
-        raise ImportError("bsc_lib.tables is not available: pass tables_fn or add the module")
+    if tables_fn is None and importlib.util.find_spec("bsc_lib.recipes") is None:
+        raise ImportError("bsc_lib.recipes is not available: pass tables_fn or add the module")
 
     scheme_file = _resolve(scheme_path)
     data_file = _resolve(data_path)
     scheme = load_scheme(scheme_file)
+    year = int(scheme.year if year is None else year)
     data = (load_fn or default_load_fn)(data_file, scheme=scheme)
     input_hashes = dict(getattr(data, "input_hashes", None) or {})
     del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
 
-    from bsc_lib.analysis_params import default_analysis_path
+    from bsc_lib.analysis_params import default_analysis_path, load_analysis_params
 
-    analysis_file = default_analysis_path()
+    analysis_file = default_analysis_path() if analysis_path is None else _resolve(analysis_path)
+    load_analysis_params(analysis_file)  # invalid settings fail before any folder is created
     analysis_sha = _sha256_file(analysis_file) if analysis_file.is_file() else None
     params = {"year": year, "half": half, "lang": lang, "analysis_sha256": analysis_sha}
     run_name = f"{started:%Y%m%dT%H%M%S}-{_run_key(input_hashes, scheme.sha256, params)}"
@@ -624,7 +677,8 @@ def run_report(
         "git": git_state(),
         "plotly_renderer": PLOTLY_RENDERER,
     }
-    nb_params = {"data_path": str(data_file), "scheme_path": str(scheme_file), "year": year,
+    nb_params = {"data_path": str(data_file), "scheme_path": str(scheme_file),
+                 "analysis_path": str(analysis_file), "year": year,
                  "half": half, "lang": lang, "run_dir": str(final_intended)}
     nb_index: int | None = None
     tables_job: _TablesJob | None = None
@@ -632,7 +686,8 @@ def run_report(
         with _sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
             # The result tables and their exports are computed in this process while the notebooks
             # run in their kernels (other processes): the two overlap instead of adding up.
-            tables_job = _TablesJob(tfn, str(data_file), str(scheme_file), year, half, tmp, lang)
+            tables_job = _TablesJob(tfn, str(data_file), str(scheme_file), year, half, tmp, lang,
+                                    str(analysis_file))
             tables_job.start()
 
             from tqdm.auto import tqdm
@@ -790,6 +845,7 @@ def verify_run(
     load_fn: LoadFn | None = None,
     data_path: str | Path | None = None,
     scheme_path: str | Path | None = None,
+    analysis_path: str | Path | None = None,
 ) -> pd.DataFrame:
     """Recompute a finished run's result tables and compare them with its manifest.
 
@@ -799,7 +855,7 @@ def verify_run(
         A completed run folder.
     tables_fn, load_fn
         As in :func:`run_report` (defaults: production functions).
-    data_path, scheme_path
+    data_path, scheme_path, analysis_path
         Override the paths recorded in the manifest (e.g. after moving the data).
 
     Returns
@@ -814,7 +870,7 @@ def verify_run(
     ManifestError
         No usable manifest, or the run did not complete.
     InputsChanged
-        A data file or the scheme differs from the recorded sha256 (listed per file).
+        A data file, the scheme or the analysis settings differ from the recorded sha256.
     """
     m = read_manifest(run_dir)
     if m.get("status") != "complete":
@@ -831,10 +887,15 @@ def verify_run(
                                      message="scheme file changed since the run",
                                      value=f"{m['scheme']['sha256'][:12]} → {scheme_now[:12]}")])
     rec_analysis = (m.get("analysis") or {})
+    a_file: Path | None = None
+    if analysis_path is not None:
+        a_file = Path(analysis_path)
+    elif rec_analysis.get("path"):
+        a_file = _from_manifest_path(rec_analysis["path"])
     if rec_analysis.get("sha256"):
         from bsc_lib.analysis_params import default_analysis_path
 
-        a_file = default_analysis_path()
+        a_file = a_file or default_analysis_path()
         a_now = _sha256_file(a_file) if a_file.is_file() else None
         if a_now != rec_analysis["sha256"]:
             raise InputsChanged([Problem(file=str(a_file), rule="sha256",
@@ -860,7 +921,8 @@ def verify_run(
     tfn = tables_fn or default_tables_fn
     if m.get("tables_fn") and m["tables_fn"] != _qualname(tfn):
         log.warning("the run used tables_fn %s, verifying with %s", m["tables_fn"], _qualname(tfn))
-    tables = _check_tables(tfn(str(data_file), str(scheme_file), int(p["year"]), str(p["half"])))
+    tables = _check_tables(_call_tables(tfn, str(data_file), str(scheme_file), int(p["year"]),
+                                        str(p["half"]), str(a_file) if a_file is not None else None))
     now_summary = table_summary(tables)
     recorded = m["tables"]
     rows = []

@@ -484,5 +484,7 @@ def scheme_from_mapping(data: object, source: str = "") -> Scheme:
 
 
 def default_scheme_path() -> Path:
-    """The shipped 2019 scheme, ``params/scheme-2019.yaml`` at the repository root."""
-    return Path(__file__).resolve().parent.parent / "params" / "scheme-2019.yaml"
+    """The shipped 2019 scheme, ``params/scheme-2019.yaml`` (see :func:`bsc_lib.paths.resource_dir`)."""
+    from bsc_lib.paths import default_scheme_path as _default
+
+    return _default()

@@ -47,3 +47,67 @@ def test_bad_scheme_is_reported_not_raised(tmp_path):
     p = run("describe", "--scheme", str(s))
     assert p.returncode == 2
     assert "Traceback" not in p.stderr and "sum to 100" in p.stderr
+
+
+def _subparsers():
+    import argparse
+
+    from bsc_lib.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, sub.choices
+
+
+def test_every_option_states_its_default():
+    parser, subs = _subparsers()
+    for name, sp in [("bsc", parser), *subs.items()]:
+        for action in sp._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            text = (action.help or "") % {"default": action.default, "prog": name}
+            assert "default:" in text or "required" in text, f"{name} {action.option_strings}: {text!r}"
+            if action.default not in (None, False) and "%(default)s" not in action.help:
+                raise AssertionError(f"{name} {action.option_strings}: use %(default)s for {action.default!r}")
+    p = run("report", "--help")
+    assert p.returncode == 0
+    assert "--analysis" in p.stdout and "analysis.yaml" in p.stdout
+    assert "the scheme's year" in p.stdout
+
+
+def test_year_defaults_to_the_schemes_year_and_analysis_is_passed(monkeypatch, tmp_path):
+    import bsc_lib.feedback
+    import bsc_lib.pipeline
+    from bsc_lib.cli import DEFAULT_ANALYSIS, DEFAULT_SCHEME, main
+
+    calls = []
+    monkeypatch.setattr(bsc_lib.pipeline, "run_report", lambda **kw: calls.append(kw) or tmp_path)
+    monkeypatch.setattr(bsc_lib.feedback, "run_feedback", lambda **kw: calls.append(kw) or tmp_path)
+    _, subs = _subparsers()
+    for name in ("report", "feedback", "sample"):
+        assert subs[name].parse_args([] if name != "sample" else ["x"]).year is None
+
+    assert main(["report"]) == 0
+    assert calls[-1]["year"] is None  # run_report takes the scheme's year
+    assert calls[-1]["analysis_path"] == str(DEFAULT_ANALYSIS) and calls[-1]["scheme_path"] == str(DEFAULT_SCHEME)
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(DEFAULT_ANALYSIS.read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["report", "--year", "2018", "--analysis", str(settings)]) == 0
+    assert calls[-1]["year"] == 2018 and calls[-1]["analysis_path"] == str(settings)
+
+    scheme_2020 = tmp_path / "scheme-2020.yaml"
+    scheme_2020.write_text(DEFAULT_SCHEME.read_text(encoding="utf-8").replace("\nyear: 2019\n", "\nyear: 2020\n"),
+                           encoding="utf-8")
+    assert main(["feedback", "--scheme", str(scheme_2020)]) == 0
+    assert calls[-1]["year"] == 2020  # the scheme's year
+    assert main(["feedback", "--year", "2017"]) == 0
+    assert calls[-1]["year"] == 2017
+
+
+def test_bad_analysis_settings_are_reported_not_raised(tmp_path):
+    bad = tmp_path / "analysis.yaml"
+    bad.write_text("difficulty: {}\n", encoding="utf-8")
+    p = run("report", "--analysis", str(bad), "--out", str(tmp_path / "out"))
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr and "analysis.yaml" in p.stderr
+    assert not (tmp_path / "out").exists()

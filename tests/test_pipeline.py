@@ -462,3 +462,47 @@ def test_kernels_talk_over_unix_sockets_not_tcp_ports(tmp_path):
     assert Path(info["ip"]).is_absolute()  # next to the connection file, not in a working folder
     assert len(info["ip"]) < 90  # a Unix socket path is limited to 107 bytes
     assert not Path(info["ip"]).parent.exists()  # the private socket folder goes with the kernel
+
+
+@pytest.mark.slow
+def test_year_from_the_scheme_and_analysis_settings_reach_notebooks_tables_manifest_and_verify(tmp_path):
+    import nbformat
+
+    from bsc_lib.analysis_params import default_analysis_path
+
+    probe = tmp_path / "injected.json"
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('year = 0\nanalysis_path = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        f"import json, pathlib\npathlib.Path({str(probe)!r}).write_text("
+        "json.dumps({'year': year, 'analysis_path': analysis_path}))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "01-probe.ipynb")
+    scheme = tmp_path / "scheme-2018.yaml"
+    scheme.write_text(SCHEME.read_text(encoding="utf-8").replace("\nyear: 2019\n", "\nyear: 2018\n"), encoding="utf-8")
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(default_analysis_path().read_text(encoding="utf-8"), encoding="utf-8")
+    seen = []
+
+    def tables_with_settings(data_path, scheme_path, year, half, analysis_path=None):
+        seen.append(analysis_path)
+        return tiny_tables(data_path, scheme_path, year, half)
+
+    out = tmp_path / "out"
+    run = run_report(_write_data(tmp_path / "data"), scheme, out=out, notebooks=[tmp_path / "01-probe.ipynb"],
+                     tables_fn=tables_with_settings, load_fn=tiny_load, progress=False, pdf=False,
+                     analysis_path=settings)
+    assert run.parent == out / "2018"  # year=None: the scheme's year
+    assert json.loads(probe.read_text(encoding="utf-8")) == {"year": 2018, "analysis_path": str(settings)}
+    assert seen == [str(settings)]
+    m = read_manifest(run)
+    assert m["parameters"]["year"] == 2018
+    assert m["analysis"] == {"path": str(settings), "sha256": hashlib.sha256(settings.read_bytes()).hexdigest()}
+
+    assert verify_run(run, tables_fn=tables_with_settings, load_fn=tiny_load)["identical"].all()
+    assert seen[-1] == str(settings)  # verify uses the recorded settings
+    settings.write_text(settings.read_text(encoding="utf-8") + "# changed\n", encoding="utf-8")
+    with pytest.raises(InputsChanged) as info:
+        verify_run(run, tables_fn=tables_with_settings, load_fn=tiny_load)
+    assert [p.message for p in info.value.problems] == ["analysis settings changed since the run"]
