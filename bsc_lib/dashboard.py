@@ -71,6 +71,7 @@ from bsc_lib.labels import label
 if TYPE_CHECKING:  # heavy modules are imported where they are used (start-up time of the kernel)
     from bsc_lib.analysis_params import AnalysisParams
     from bsc_lib.model import BSCData
+    from bsc_lib.recipes import Recipes
     from bsc_lib.scheme import Scheme
     from bsc_lib.scoring import Results
     from bsc_lib.whatif import WhatIfBase
@@ -610,6 +611,7 @@ class Context:
     names: pd.DataFrame
     year: int
     half: str
+    tables: Recipes | None = None
     seconds: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -626,45 +628,27 @@ class Context:
         return str(row["name_ko"]) if lang == "ko" or en is None or pd.isna(en) else str(en)
 
     def kdiff(self) -> pd.DataFrame:
-        """:func:`bsc_lib.difficulty.kpi_difficulty` with ``institution_id`` and ``kpi_type``."""
+        """The run's ``kpi_difficulty`` table with ``institution_id`` (for the institution filter)."""
         if "kdiff" not in self._cache:
-            from bsc_lib import difficulty
-
-            d = self.analysis.difficulty
-            ach = self.scheme.components.achievement
-            kd = difficulty.kpi_difficulty(
-                self.data.kpis, self.data.kpi_history, self.data.kpi_results, year=self.year,
-                target_half=d.target_half, easy_margin=d.easy_margin, hard_margin=d.hard_margin,
-                min_history=d.min_history, cap=ach.cap if ach is not None else 1.0)
+            kd = self.tables["kpi_difficulty"].copy()
             dmap = self.data.departments.set_index("department_id")["institution_id"]
             kd["institution_id"] = kd["owner_id"].map(dmap).fillna(kd["owner_id"])
             self._cache["kdiff"] = kd
         return self._cache["kdiff"]
 
     def dispersion(self) -> dict[str, pd.DataFrame]:
-        """Discrimination by component, effective weights and old-versus-new integrity."""
+        """The run's discrimination, effective weights and old-versus-new integrity tables
+        (institutional and department rows: the views of the dashboard)."""
         if "dispersion" not in self._cache:
-            from bsc_lib import dispersion
-
-            r, s = self.results, self.scheme
-            dec = self.analysis.dispersion.decimals
-            totals = pd.DataFrame({"evaluation": "institutional", "unit_id": r.institutional["institution_id"],
-                                   "component": "total", "points": r.institutional["total"], "max_points": 100.0})
-            comp = r.components.loc[r.components["evaluation"].isin(["institutional", "department"])]
-            disc = dispersion.discrimination(pd.concat([comp, totals], ignore_index=True), "points",
-                                             by=["evaluation", "component"], decimals=dec)
-            inst_comps = list(s.evaluations["institutional"].components)
-            eff = dispersion.effective_weights(r.institutional.set_index("institution_id"), inst_comps,
-                                               total_col="total",
-                                               nominal=s.evaluations["institutional"].components)
-            eff = eff.assign(evaluation="institutional")
-            integ = r.integrity
+            t = self.tables
+            disc = t["discrimination"]
+            disc = disc.loc[disc["evaluation"].isin(["institutional", "department"])].reset_index(drop=True)
+            eff = t["effective_weights"]
+            eff = eff.loc[eff["evaluation"] == "institutional"].reset_index(drop=True) if len(eff) else eff
             out = {"discrimination": disc, "effective_weights": eff}
+            integ = self.results.integrity
             if len(integ) and integ["acrc_score"].notna().any():
-                old = self.data.integrity.loc[self.data.integrity["year"] == self.year]
-                out["integrity"] = dispersion.compare_integrity(
-                    old, integ[["department_id", "index"]].rename(columns={"index": "integrity_index"}),
-                    decimals=dec)
+                out["integrity"] = t["integrity_old_vs_new"]
                 out["integrity_values"] = integ[["department_id", "acrc_score", "index"]]
             self._cache["dispersion"] = out
         return self._cache["dispersion"]
@@ -679,37 +663,20 @@ class Context:
         return self._cache[key]
 
     def robustness(self) -> tuple[pd.DataFrame, dict]:
-        """Monte Carlo rank intervals of the institutions (``robustness.monte_carlo``).
+        """The run's ``rank_robustness`` table (:mod:`bsc_lib.recipes`) and its settings.
 
-        Same inputs as the report (:func:`bsc_lib.scenarios.robustness_inputs`): fractions
-        of the components, the achievement under the analysis caps (computed exactly by
-        :mod:`bsc_lib.whatif` instead of re-running the engine), the rater bootstrap of the
-        qualitative score and the scheme's quotas; ``n_draws`` from the settings.
+        The same producer as the report's, with the scheme's grading and the engine's
+        deductions; ``Settings.mc_draws`` (when set) replaces the analysis settings' number
+        of draws before the context is built.
         """
         if "mc" not in self._cache:
-            from bsc_lib import robustness, scenarios
-
-            r, s, rp = self.results, self.scheme, self.analysis.robustness
-            fr, nominal = robustness.fractions_from_components(r.components, evaluation="institutional")
-            inst = r.institutional.set_index("institution_id")
-            groups = inst["inst_type"].reindex(fr.index) if s.grading.group_by == "inst_type" else None
-            alternatives = {}
-            if "achievement" in fr.columns and rp.caps and self.whatif.cap is not None:
-                cols = {f"cap={c:g}": self.achievement_fraction(c).reindex(fr.index)
-                        for c in rp.caps if c >= self.whatif.floor}
-                if cols:
-                    alternatives["achievement"] = pd.DataFrame(cols)
-            bootstrap = {}
-            if "qualitative" in fr.columns and rp.bootstrap and len(self.data.qualitative_ratings):
-                bootstrap["qualitative"] = scenarios.qualitative_bootstrap(
-                    self.data, s, self.year, self.half, rp.bootstrap, rp.seed, units=fr.index)
-            n = int(self.settings.mc_draws or rp.n_draws)
-            mc = robustness.monte_carlo(fr, nominal, groups=groups, n_draws=n, concentration=rp.concentration,
-                                        alternatives=alternatives or None, bootstrap=bootstrap or None,
-                                        quotas=s.grading.quotas, rounding=s.grading.rounding, seed=rp.seed)
-            info = {"n": n, "seed": rp.seed, "conc": rp.concentration,
-                    "caps": "/".join(f"{c:g}" for c in rp.caps), "boot": rp.bootstrap if bootstrap else 0}
-            self._cache["mc"] = (mc.units, info)
+            rp = self.analysis.robustness
+            units = self.tables["rank_robustness"]
+            summary = self.tables.monte_carlo().draws_summary
+            info = {"n": rp.n_draws, "seed": rp.seed, "conc": rp.concentration,
+                    "caps": "/".join(f"{c:g}" for c in rp.caps),
+                    "boot": rp.bootstrap if summary.get("bootstrap_replicates") else 0}
+            self._cache["mc"] = (units, info)
         return self._cache["mc"]
 
 
@@ -726,19 +693,23 @@ def build_context(settings: Settings) -> Context:
     from bsc_lib.describe import unit_names
     from bsc_lib.io import load
     from bsc_lib.paths import resolve
+    from bsc_lib.recipes import Recipes
     from bsc_lib.scheme import load_scheme
-    from bsc_lib.scoring import evaluate
 
     t0 = time.perf_counter()
     scheme = load_scheme(resolve(settings.scheme_path))
     analysis = load_analysis_params(resolve(settings.analysis_path))
     data = load(resolve(settings.data_path), scheme=scheme)
     year = settings.year or scheme.year
-    results = evaluate(data, scheme, year=year, half=settings.half)
+    if settings.mc_draws:
+        rob = analysis.robustness.model_copy(update={"n_draws": int(settings.mc_draws)})
+        analysis = analysis.model_copy(update={"robustness": rob})
+    tables = Recipes(data, scheme, analysis, year, settings.half)
+    results = tables.results
     base = whatif.prepare(data, scheme, results)
     people = people_view(results.individual, settings.pseudonymize)
     ctx = Context(settings=settings, data=data, scheme=scheme, results=results, analysis=analysis, whatif=base,
-                  people=people, names=unit_names(data), year=year, half=settings.half)
+                  people=people, names=unit_names(data), year=year, half=settings.half, tables=tables)
     ctx.seconds = time.perf_counter() - t0
     log.info("dashboard context built in %.2f s", ctx.seconds)
     return ctx

@@ -526,37 +526,6 @@ def _units_frame(data: BSCData, results: Results, level: str, lang: str) -> pd.D
     return u.reset_index(drop=True)
 
 
-def _boundaries(u: pd.DataFrame, grading: Mapping) -> pd.DataFrame:
-    """Points to the next better / worse grade, in the unit's own total points, aligned to ``u``.
-
-    Forced distribution: :func:`bsc_lib.robustness.grade_boundaries` within the groups of
-    ``u``. Cutoffs: the distance of the graded score (institutions: total; departments:
-    ``total_pct``) to the cutoffs, converted to total points.
-    """
-    cols = ["next_better_grade", "points_to_next_better", "next_worse_grade", "points_to_next_worse"]
-    method = grading.get("method")
-    order = [str(x) for x in (grading.get("quotas") if method == "forced" else grading.get("cutoffs")) or {}]
-    if not order or u.empty:
-        return pd.DataFrame({c: pd.Series(np.nan, index=u.index, dtype="object") for c in cols})
-    if method == "forced":
-        from bsc_lib.robustness import grade_boundaries
-
-        b = grade_boundaries(u[["unit_id", "group", "total", "grade"]], order)
-        return b[cols].set_axis(u.index)
-    cut = {k: float(v) for k, v in (grading.get("cutoffs") or {}).items()}
-    pos = u["grade"].map({gname: i for i, gname in enumerate(order)})
-    grade_at = pd.Series(order + [None, None], index=list(range(len(order))) + [-1, len(order)])
-    better_g = (pos - 1).map(grade_at).where(pos.notna())
-    worse_g = (pos + 1).map(grade_at).where(pos.notna())
-    per_point = u["max_total"] / 100.0  # cutoffs are on 100 points
-    return pd.DataFrame({
-        "next_better_grade": better_g,
-        "points_to_next_better": (better_g.map(cut) - u["score"]) * per_point,
-        "next_worse_grade": worse_g,
-        "points_to_next_worse": ((u["score"] - u["grade"].map(cut)) * per_point).where(worse_g.notna()),
-    }, index=u.index)
-
-
 def _component_frame(results: Results, u: pd.DataFrame, level: str, lang: str) -> pd.DataFrame:
     ev = "institutional" if level == "institution" else "department"
     c = results.components.loc[results.components["evaluation"] == ev,
@@ -655,7 +624,8 @@ COMPONENT_PAYLOAD_COLUMNS = ["component", "label", "points", "max_points", "medi
 
 
 def build_payloads(data: BSCData, scheme: Scheme, results: Results, kpi_diff: pd.DataFrame, *,
-                   level: str = "institution", lang: str = "ko") -> list[dict[str, Any]]:
+                   level: str = "institution", lang: str = "ko",
+                   boundaries: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """One small, picklable payload per unit, for :func:`render_unit`.
 
     Parameters
@@ -674,6 +644,10 @@ def build_payloads(data: BSCData, scheme: Scheme, results: Results, kpi_diff: pd
         ``"institution"`` (one report per institution) or ``"department"``.
     lang
         ``"ko"`` or ``"en"`` (names: ``name_en`` when given, else ``name_ko``).
+    boundaries
+        The run's grade boundaries of the level (:mod:`bsc_lib.recipes` tables
+        ``grade_boundaries`` / ``department_grade_boundaries``); ``None`` = made by the same
+        function (:func:`bsc_lib.recipes.boundaries_of`).
 
     Returns
     -------
@@ -699,6 +673,7 @@ def build_payloads(data: BSCData, scheme: Scheme, results: Results, kpi_diff: pd
     """
     from bsc_lib.describe import unit_names
     from bsc_lib.labels import label, period_label
+    from bsc_lib.recipes import boundaries_of
 
     _check_args(level, lang)
     if not isinstance(kpi_diff, pd.DataFrame) or "kpi_id" not in kpi_diff.columns:
@@ -708,7 +683,11 @@ def build_payloads(data: BSCData, scheme: Scheme, results: Results, kpi_diff: pd
     names["display"] = _display_name(names["name_ko"], names["name_en"], lang)
 
     u = _units_frame(data, results, level, lang)
-    bounds = _boundaries(u, results.params.get("grading", {}))
+    if boundaries is None:
+        boundaries = boundaries_of(results, scheme.grading, level)
+    cols = ["next_better_grade", "points_to_next_better", "next_worse_grade", "points_to_next_worse"]
+    bounds = boundaries.set_index(boundaries["unit_id"].astype("str"))[cols].reindex(u["unit_id"])
+    bounds = bounds.astype("object").where(bounds.notna(), np.nan).set_axis(u.index)
     comps = _component_frame(results, u, level, lang)
     kpis = _kpi_frame(data, results, kpi_diff, names, level, lang)
     years, hist = _history_matrix(data, kpis, year)
@@ -1119,11 +1098,10 @@ def run_feedback(
     """
     from bsc_lib import pipeline as pl
     from bsc_lib.analysis_params import default_analysis_path, load_analysis_params
-    from bsc_lib.difficulty import kpi_difficulty
     from bsc_lib.executors import DEFAULT_SCHEDULER_TIMEOUT, get_executor
     from bsc_lib.labels import period_label
+    from bsc_lib.recipes import Recipes
     from bsc_lib.scheme import load_scheme
-    from bsc_lib.scoring import evaluate
 
     t_start = time.monotonic()
     started = pl._utcnow()
@@ -1186,16 +1164,13 @@ def run_feedback(
             manifest["packages"] = pl.package_versions()
             manifest["git"] = pl.git_state()
             t0 = time.monotonic()
-            results = evaluate(data, scheme, year=year, half=half)
-            d = settings.difficulty
-            kdiff = kpi_difficulty(
-                data.kpis, data.kpi_history, data.kpi_results, year=year, target_half=d.target_half,
-                easy_margin=d.easy_margin, hard_margin=d.hard_margin, min_history=d.min_history,
-                cap=scheme.components.achievement.cap if scheme.components.achievement else 1.0)
+            tables = Recipes(data, scheme, settings, year, half)
+            results, kdiff = tables.results, tables["kpi_difficulty"]
+            bounds = tables["grade_boundaries" if level == "institution" else "department_grade_boundaries"]
             durations["evaluate_s"] = round(time.monotonic() - t0, 3)
 
             t0 = time.monotonic()
-            payloads = build_payloads(data, scheme, results, kdiff, level=level, lang=lang)
+            payloads = build_payloads(data, scheme, results, kdiff, level=level, lang=lang, boundaries=bounds)
             entries = index_entries(payloads)
             files = entries["file"].tolist()
             durations["payloads_s"] = round(time.monotonic() - t0, 3)

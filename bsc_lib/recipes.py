@@ -31,7 +31,7 @@ from bsc_lib.describe import with_names
 from bsc_lib.io import load
 from bsc_lib.model import BSCData
 from bsc_lib.paths import resolve
-from bsc_lib.scheme import Scheme, load_scheme
+from bsc_lib.scheme import Grading, Scheme, load_scheme
 from bsc_lib.scoring import Results, evaluate
 
 log = logging.getLogger(__name__)
@@ -343,28 +343,42 @@ def sobol(r: Recipes) -> pd.DataFrame:
                                     n_base=p.sobol_base, seed=p.seed, **_mc_common(inp))
 
 
-def _boundaries(units: pd.DataFrame, g, graded: str, scale: pd.Series | float) -> pd.DataFrame:
-    """Grade boundaries of ``units`` (``unit_id, group, total, grade`` and the graded score)."""
-    return robustness.unit_boundaries(units, g, score=units[graded], points_per_score=scale)
+def boundaries_of(results: Results, g: Grading, level: str = "institution") -> pd.DataFrame:
+    """Grade boundaries of the institutions or departments of ``results`` under grading ``g``.
+
+    Institutions are graded on ``total`` within the scheme's group; departments overall on
+    ``total_pct`` (distances are converted back to total points). The producers
+    ``grade_boundaries`` and ``department_grade_boundaries`` are this function.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`bsc_lib.robustness.grade_boundaries`, one row per unit in the
+        order of the results.
+    """
+    if level == "institution":
+        inst = results.institutional
+        group = inst["inst_type"] if g.group_by == "inst_type" else "all"
+        units = inst.rename(columns={"institution_id": "unit_id"}).assign(group=group)
+        return robustness.unit_boundaries(units[["unit_id", "group", "total", "grade"]], g)
+    if level == "department":
+        dep = results.departments
+        units = dep.rename(columns={"department_id": "unit_id"}).assign(group="all")
+        return robustness.unit_boundaries(units[["unit_id", "group", "total", "grade"]], g,
+                                          score=units["total_pct"], points_per_score=units["max_total"] / 100.0)
+    raise ValueError(f"level must be 'institution' or 'department', got {level!r}")
 
 
 @producer("grade_boundaries")
 def grade_boundaries(r: Recipes) -> pd.DataFrame:
     """Points each institution is away from the next better and worse grade (scheme's grading)."""
-    inst = r.results.institutional
-    g = r.scheme.grading
-    group = inst["inst_type"] if g.group_by == "inst_type" else "all"
-    units = inst.rename(columns={"institution_id": "unit_id"}).assign(group=group)
-    return _boundaries(units[["unit_id", "group", "total", "grade"]], g, "total", 1.0)
+    return boundaries_of(r.results, r.scheme.grading, "institution")
 
 
 @producer("department_grade_boundaries")
 def department_grade_boundaries(r: Recipes) -> pd.DataFrame:
     """Grade boundaries of the departments (graded overall on ``total_pct``), in total points."""
-    dep = r.results.departments
-    units = dep.rename(columns={"department_id": "unit_id"}).assign(group="all")
-    units = units[["unit_id", "group", "total", "grade", "total_pct", "max_total"]]
-    return _boundaries(units, r.scheme.grading, "total_pct", units["max_total"] / 100.0)
+    return boundaries_of(r.results, r.scheme.grading, "department")
 
 
 @producer("half_agreement")
@@ -418,4 +432,4 @@ def describe() -> str:
     return "\n".join(f"{n:28s} {(fn.__doc__ or '').strip().splitlines()[0]}" for n, fn in PRODUCERS.items())
 
 
-__all__ = ["EXPORTED", "PRODUCERS", "Recipes", "compute_tables", "describe", "producer", "result_tables"]
+__all__ = ["EXPORTED", "PRODUCERS", "Recipes", "boundaries_of", "compute_tables", "describe", "producer", "result_tables"]

@@ -292,7 +292,9 @@ def test_cutoff_grading_boundaries_hand_calculated(small, scheme, small_analysis
     grading = {**res.params["grading"], "method": "cutoffs", "cutoffs": {"S": 90.0, "A": 80.0, "B": 70.0, "C": 0.0}}
     res = dataclasses.replace(res, params={**res.params, "grading": grading},
                               institutional=res.institutional.assign(total=[92.5, 80.0, 71.0], grade=["S", "A", "B"]))
-    p = {q["unit_id"]: q for q in build_payloads(small, scheme, res, kd, level="institution")}
+    cut_scheme = scheme.model_copy(update={"grading": scheme.grading.model_copy(update={
+        "method": "cutoffs", "cutoffs": grading["cutoffs"]})})
+    p = {q["unit_id"]: q for q in build_payloads(small, cut_scheme, res, kd, level="institution")}
     # I03 (71, B): next better A from 80 → 80 − 71 = 9.00 points (max total 100, so 1 score
     # point = 1 total point); it keeps B down to the B cutoff 70 → may lose 71 − 70 = 1.00
     assert p["I03"]["boundary"]["points_to_next_better"] == pytest.approx(9.0)
