@@ -112,7 +112,8 @@ def robustness_inputs(data: BSCData, scheme: Scheme, year: int, half: str, caps:
     dict
         ``fractions`` (institution × component, 0–1), ``nominal_points``, ``groups``
         (institution type, or None when the scheme grades overall), ``alternatives``
-        (``{"achievement": cap_alternatives}``), ``bootstrap`` (``{"qualitative": unit × B}``),
+        (``{"achievement": cap_alternatives}``), ``bootstrap`` (``{"qualitative": unit × B}``,
+        the rater-bootstrap replicates re-centred on the engine's qualitative fraction),
         ``quotas``, ``rounding``, ``cutoffs`` (None unless the scheme grades by cutoffs) and
         ``deductions`` (points per institution), so that the simulated totals and grades are
         the engine's.
@@ -126,7 +127,12 @@ def robustness_inputs(data: BSCData, scheme: Scheme, year: int, half: str, caps:
         alternatives["achievement"] = cap_alternatives(data, scheme, caps, year, half).reindex(fr.index)
     bootstrap = {}
     if "qualitative" in fr.columns and B and len(data.qualitative_ratings):
-        bootstrap["qualitative"] = qualitative_bootstrap(data, scheme, year, half, B, seed, units=fr.index)
+        bs = qualitative_bootstrap(data, scheme, year, half, B, seed, units=fr.index)
+        # the bootstrap approximates the component (pooled means): it supplies the spread only,
+        # centred on the engine's own score so the draws vary around what evaluate() states
+        with np.errstate(invalid="ignore"):
+            centred = bs - np.nanmean(bs, axis=1, keepdims=True) + fr["qualitative"].to_numpy(float)[:, None]
+        bootstrap["qualitative"] = np.where(np.isfinite(bs), np.clip(centred, 0.0, 1.0), np.nan)
     g = scheme.grading
     return {"fractions": fr, "nominal_points": nominal, "groups": groups, "alternatives": alternatives,
             "bootstrap": bootstrap, "quotas": dict(g.quotas), "rounding": g.rounding,
