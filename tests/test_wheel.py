@@ -129,7 +129,7 @@ print(json.dumps({
     info = json.loads(proc.stdout)
     pkg = site / "bsc_lib"
     assert Path(info["file"]) == pkg / "__init__.py"  # the wheel's copy, not the editable install
-    assert Path(info["io"]).parent.parent == pkg and Path(info["components"]).parent.parent == pkg
+    assert pkg in Path(info["io"]).parents and pkg in Path(info["components"]).parents
     assert info["checkout"] is False
     assert [Path(p).name for p in info["notebooks"]] == _report_notebooks()
     assert all(Path(p).parent == pkg / "_resources" / "notebooks" for p in info["notebooks"])
