@@ -3,7 +3,7 @@
 The repository's top-level ``notebooks/`` and ``params/`` folders are the source of truth. A
 wheel has no repository around it, so ``build_py`` copies ``notebooks/*.ipynb`` and
 ``params/*.yaml`` into the built package as ``bsc_lib/_resources/notebooks/`` and
-``bsc_lib/_resources/params/``, where :mod:`bsc_lib.paths` finds them when the package is
+``bsc_lib/_resources/params/``, where :mod:`bsc_lib.config.paths` finds them when the package is
 installed without a checkout. Editable installs use the repository's folders directly.
 """
 
@@ -36,7 +36,7 @@ class BuildPyWithResources(build_py):
     def run(self) -> None:
         super().run()
         if getattr(self, "editable_mode", False):
-            return  # an editable install reads the repository's folders (bsc_lib.paths)
+            return  # an editable install reads the repository's folders (bsc_lib.config.paths)
         for src, dst in self._resource_files():
             self.mkpath(str(dst.parent))
             self.copy_file(str(src), str(dst), preserve_mode=False)

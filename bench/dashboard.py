@@ -60,7 +60,7 @@ def task_dashboard(reps: int = 5, workdir: str | None = None, warmup: int = 1) -
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         return {"available": False, "why": f"playwright not importable: {exc}"}
-    from bsc_lib.dashboard import READY_MARK
+    from bsc_lib.present.dashboard import READY_MARK
 
     work = Path(workdir or ".")
     work.mkdir(parents=True, exist_ok=True)

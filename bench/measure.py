@@ -91,10 +91,11 @@ def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed:
     repetitions are returned but flagged. With ``warmup_scale`` the warm-up runs on data of
     that (smaller) scale: the same code paths and imports, in a fraction of the time.
     """
-    from bsc_lib import dispersion, sample
-    from bsc_lib.difficulty import kpi_difficulty
-    from bsc_lib.scheme import load_scheme
-    from bsc_lib.scoring import evaluate
+    from bsc_lib.analyses import dispersion
+    from bsc_lib.analyses.difficulty import kpi_difficulty
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data import sample
+    from bsc_lib.scoring.engine import evaluate
 
     scheme = load_scheme(SCHEME)
     kw = {} if seed is None else {"seed": seed}
@@ -119,7 +120,7 @@ def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed:
 
 def task_write_csv(scale: float, path: str, year: int = 2019) -> dict:
     """Write the synthetic sample at ``scale`` as a CSV folder (input of :func:`task_load`)."""
-    from bsc_lib import sample
+    from bsc_lib.data import sample
 
     _, rec = measure(lambda: sample.write_sample(path, year=year, scale=scale))
     files = list(Path(path).glob("*.csv"))
@@ -128,10 +129,10 @@ def task_write_csv(scale: float, path: str, year: int = 2019) -> dict:
 
 
 def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = None) -> dict:
-    """``bsc_lib.io.load`` (read + parse + validate) of a CSV folder (warm-up on ``warmup_path``
+    """``bsc_lib.data.io.load`` (read + parse + validate) of a CSV folder (warm-up on ``warmup_path``
     when given: a smaller folder, same code paths)."""
-    from bsc_lib.io import load
-    from bsc_lib.scheme import load_scheme
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.io import load
 
     scheme = load_scheme(SCHEME)
     runs = []
@@ -148,11 +149,12 @@ def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = N
 
 def task_montecarlo(n_draws: int, reps: int, warmup: int = 1, naive_draws: int = 20,
                     naive_eval_draws: int = 5, seed: int = 20190201) -> dict:
-    """Vectorised :func:`bsc_lib.robustness.monte_carlo` against the naive references."""
+    """Vectorised :func:`bsc_lib.analyses.robustness.monte_carlo` against the naive references."""
     from bench import naive
-    from bsc_lib import robustness, sample
-    from bsc_lib.scheme import load_scheme
-    from bsc_lib.scoring import evaluate
+    from bsc_lib.analyses import robustness
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data import sample
+    from bsc_lib.scoring.engine import evaluate
 
     scheme = load_scheme(SCHEME)
     data = sample.generate()
@@ -185,7 +187,7 @@ def _manifest(run_dir: Path) -> dict:
 
 def task_pipeline(out: str, pdf: bool = True) -> dict:
     """``bsc report`` on the embedded sample (``run_report`` with the production defaults)."""
-    from bsc_lib import pipeline
+    from bsc_lib.runs import pipeline
 
     timing: dict[str, float] = {}
 
@@ -235,7 +237,7 @@ def task_pipeline_floor(workdir: str, notebooks: list[str] | None = None) -> dic
     """Kernel start + imports + load of every report notebook, executed like the pipeline does."""
     import nbformat
 
-    from bsc_lib import pipeline
+    from bsc_lib.runs import pipeline
 
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -261,9 +263,9 @@ def task_pipeline_floor(workdir: str, notebooks: list[str] | None = None) -> dic
 def task_feedback(out: str, workers: int = 2, level: str = "department") -> dict:
     """``bsc feedback``: one HTML report per department with ``workers`` local processes."""
     try:
-        from bsc_lib.feedback import run_feedback
+        from bsc_lib.present.feedback import run_feedback
     except ImportError as exc:
-        return {"available": False, "why": f"bsc_lib.feedback not importable: {exc}"}
+        return {"available": False, "why": f"bsc_lib.present.feedback not importable: {exc}"}
     run_dir, rec = measure(lambda: run_feedback(DATA_1X, SCHEME, level=level, workers=workers, out=out,
                                                 progress=False))
     m = _manifest(Path(run_dir))

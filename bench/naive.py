@@ -1,16 +1,16 @@
 """Naive reference implementations for the benchmarks: a Python loop over Monte Carlo draws.
 
-Both draw the component points exactly as :func:`bsc_lib.robustness.monte_carlo` does
+Both draw the component points exactly as :func:`bsc_lib.analyses.robustness.monte_carlo` does
 (``numpy.random.default_rng(seed).dirichlet(concentration × nominal share, size=n) × P``,
 drawn up front), so the draws are the same and the pandas loop must reproduce the
 vectorised result to the last rank:
 
 * :func:`monte_carlo_pandas` — per draw, department totals with a pandas ``groupby`` over the
   long component table, ranks and grades with the engine's pandas grading
-  (:func:`bsc_lib.grading.rank_min`, :func:`bsc_lib.grading.forced_grades`);
+  (:func:`bsc_lib.scoring.grading.rank_min`, :func:`bsc_lib.scoring.grading.forced_grades`);
 * :func:`monte_carlo_evaluate` — per draw, a scheme whose component points (and the
   qualitative rater-group points, scaled to the drawn qualitative points) are the drawn ones,
-  scored from scratch with :func:`bsc_lib.scoring.evaluate`. Timing only: its totals also
+  scored from scratch with :func:`bsc_lib.scoring.engine.evaluate`. Timing only: its totals also
   carry the consulting deductions, which the fraction model leaves out.
 """
 
@@ -21,11 +21,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from bsc_lib import grading
-from bsc_lib.model import BSCData
-from bsc_lib.robustness import DEFAULT_QUOTAS, DEFAULT_SEED
-from bsc_lib.scheme import Scheme
-from bsc_lib.scoring import evaluate
+from bsc_lib.analyses.robustness import DEFAULT_QUOTAS, DEFAULT_SEED
+from bsc_lib.config.scheme import Scheme
+from bsc_lib.data.model import BSCData
+from bsc_lib.scoring import grading
+from bsc_lib.scoring.engine import evaluate
 
 
 def draw_points(nominal: Mapping[str, float], n_draws: int, seed: int = DEFAULT_SEED,

@@ -515,7 +515,7 @@ def render_markdown(results: dict, notes: str = "") -> str:
     if "scale" in figs:
         rows, head = scale_rows(figs["scale"])
         lines += ["## 1. Scale", "",
-                  "Synthetic data from `bsc_lib.sample.generate(scale=…)` (1× = 45 institutions, 248 "
+                  "Synthetic data from `bsc_lib.data.sample.generate(scale=…)` (1× = 45 institutions, 248 "
                   "departments, 697 KPIs, 18,720 qualitative ratings; 1000× = 697,000 KPIs, 18.7 M "
                   "qualitative ratings), in memory. One subprocess per scale; every stage's peak RSS is "
                   "measured separately (kernel peak counter reset before the stage), so it includes the "
@@ -523,7 +523,7 @@ def render_markdown(results: dict, notes: str = "") -> str:
                   "`evaluate(data, scheme)` + `kpi_difficulty(kpis, kpi_history, kpi_results)` + "
                   "`discrimination(results.components, 'points', by=['evaluation', 'component'])` on the "
                   "in-memory data; not included: data generation, loading, the report. "
-                  "**load + validate** = `bsc_lib.io.load(folder)` of the CSV folder written by "
+                  "**load + validate** = `bsc_lib.data.io.load(folder)` of the CSV folder written by "
                   "`sample.write_sample` to a temporary directory (read, parse, pandera and cross-table "
                   "rules).", ""]
         tab = []
@@ -567,7 +567,7 @@ def render_markdown(results: dict, notes: str = "") -> str:
                 f"{h['n_units']} departments' component fractions (`evaluate().components`, evaluation "
                 "`department`), Dirichlet concentration 200, forced-distribution grades. Naive references "
                 "(`bench/naive.py`) draw the same points from the same seed: (a) a Python loop over draws "
-                "that computes totals with a pandas groupby and ranks/grades with `bsc_lib.grading` — "
+                "that computes totals with a pandas groupby and ranks/grades with `bsc_lib.scoring.grading` — "
                 f"its mean ranks and grade-change shares equal the vectorised ones: "
                 f"**{'yes' if h['same_ranks'] and h['same_grade_changes'] else 'NO'}**; (b) a loop that "
                 "builds a scheme with the drawn points (qualitative rater-group points scaled alike) and "
@@ -608,7 +608,7 @@ def render_markdown(results: dict, notes: str = "") -> str:
         lines += ["## 4. Batch feedback reports", ""]
         if h.get("available") is False:
             lines += [f"Not yet available ({h.get('why')}); `bench/measure.py:task_feedback` runs it when "
-                      "`bsc_lib.feedback` is present.", ""]
+                      "`bsc_lib.present.feedback` is present.", ""]
         elif "error" in h:
             lines += [f"Error: {h['error']}", "", "```", h.get("stderr", ""), "```", ""]
         else:

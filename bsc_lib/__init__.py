@@ -10,18 +10,18 @@ from __future__ import annotations
 import logging
 from importlib import import_module
 
+from bsc_lib.config.scheme import Scheme, load_scheme
 from bsc_lib.errors import BSCError, DataError, Problem, SchemeError
-from bsc_lib.scheme import Scheme, load_scheme
 
 __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _LAZY = {
-    "load": ("bsc_lib.io", "load"),
-    "BSCData": ("bsc_lib.io", "BSCData"),
-    "validate": ("bsc_lib.validate", "validate"),
-    "evaluate": ("bsc_lib.scoring", "evaluate"),
-    "Results": ("bsc_lib.scoring", "Results"),
+    "load": ("bsc_lib.data.io", "load"),
+    "BSCData": ("bsc_lib.data.io", "BSCData"),
+    "validate": ("bsc_lib.data.validate", "validate"),
+    "evaluate": ("bsc_lib.scoring.engine", "evaluate"),
+    "Results": ("bsc_lib.scoring.engine", "Results"),
 }
 
 

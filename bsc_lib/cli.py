@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from bsc_lib import paths
+from bsc_lib.config import paths
 from bsc_lib.errors import BSCError, problems_frame
 
 log = logging.getLogger("bsc_lib")
@@ -63,8 +63,8 @@ def _print_problems(problems, stream=None) -> None:
 
 
 def cmd_validate(args) -> int:
-    from bsc_lib.scheme import load_scheme
-    from bsc_lib.validate import validate
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.validate import validate
 
     scheme = load_scheme(args.scheme)
     problems = validate(args.path, scheme=scheme)
@@ -77,7 +77,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_template(args) -> int:
-    from bsc_lib.io import write_template
+    from bsc_lib.data.io import write_template
 
     out = write_template(args.path)
     print(f"template written: {out}")
@@ -86,13 +86,13 @@ def cmd_template(args) -> int:
 
 def _scheme_year(scheme_path) -> int:
     """The ``year`` of a scheme file (the default of every ``--year``)."""
-    from bsc_lib.scheme import load_scheme
+    from bsc_lib.config.scheme import load_scheme
 
     return int(load_scheme(paths.resolve(scheme_path)).year)
 
 
 def cmd_sample(args) -> int:
-    from bsc_lib.sample import write_sample
+    from bsc_lib.data.sample import write_sample
 
     year = args.year if args.year is not None else _scheme_year(DEFAULT_SCHEME)
     out = write_sample(args.outdir, year=year, seed=args.seed, scale=args.scale)
@@ -101,9 +101,9 @@ def cmd_sample(args) -> int:
 
 
 def cmd_describe(args) -> int:
-    from bsc_lib.describe import describe_text
-    from bsc_lib.io import load
-    from bsc_lib.scheme import load_scheme
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.describe import describe_text
+    from bsc_lib.data.io import load
 
     data = load(args.data, scheme=load_scheme(args.scheme))
     print(describe_text(data, lang=args.lang))
@@ -111,7 +111,7 @@ def cmd_describe(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bsc_lib.pipeline import run_report
+    from bsc_lib.runs.pipeline import run_report
 
     run_dir = run_report(
         data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half,
@@ -122,7 +122,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from bsc_lib.pipeline import InputsChanged, load_callable, verify_run
+    from bsc_lib.runs.pipeline import InputsChanged, load_callable, verify_run
 
     tables_fn = load_callable(args.tables_fn) if args.tables_fn else None
     load_fn = load_callable(args.load_fn) if args.load_fn else None
@@ -146,13 +146,13 @@ def cmd_verify(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
-    from bsc_lib.dashboard import serve
+    from bsc_lib.present.dashboard import serve
 
     return serve(data=args.data, scheme=args.scheme, port=args.port, show_names=args.show_names, lang=args.lang)
 
 
 def cmd_feedback(args) -> int:
-    from bsc_lib.feedback import run_feedback
+    from bsc_lib.present.feedback import run_feedback
 
     year = args.year if args.year is not None else _scheme_year(args.scheme)
     run_dir = run_feedback(
@@ -246,9 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--analysis", default=None, metavar="PATH",
                    help="analysis settings YAML (default: the one in the manifest)")
     s.add_argument("--tables-fn", default=None, metavar="MODULE:FUNCTION",
-                   help="advanced: the function computing the result tables (default: bsc_lib.recipes.result_tables)")
+                   help="advanced: the function computing the result tables (default: bsc_lib.analyses.recipes.result_tables)")
     s.add_argument("--load-fn", default=None, metavar="MODULE:FUNCTION",
-                   help="advanced: the data loader (default: bsc_lib.io.load)")
+                   help="advanced: the data loader (default: bsc_lib.data.io.load)")
     s.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("dashboard", help="serve the leadership dashboard (Voila) on 127.0.0.1 until Ctrl-C")

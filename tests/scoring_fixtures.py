@@ -1,7 +1,7 @@
 """Hand-built BSCData fixtures for the scoring tests (no file I/O, no sample needed).
 
 ``table(name, rows)`` builds one canonical table from dicts (columns not given are missing);
-``make_data(**tables)`` fills every other table with :func:`bsc_lib.model.empty_table`;
+``make_data(**tables)`` fills every other table with :func:`bsc_lib.data.model.empty_table`;
 ``mini_data(scheme, seed)`` is a small but complete world (4 institutions, 4 departments, 6
 people) whose ratings follow the scheme's items and scales, so it runs under any scheme.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bsc_lib.model import TABLES, BSCData, empty_table, pandas_dtype
-from bsc_lib.scheme import Scheme, load_scheme
+from bsc_lib.config.scheme import Scheme, load_scheme
+from bsc_lib.data.model import TABLES, BSCData, empty_table, pandas_dtype
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEME_2019 = ROOT / "params" / "scheme-2019.yaml"

@@ -1,4 +1,4 @@
-"""One achievement rate: bsc_lib.components.achievement.achievement_rate, used by the engine and the analyses.
+"""One achievement rate: bsc_lib.scoring.components.achievement.achievement_rate, used by the engine and the analyses.
 
 Hand-checked table of (target, actual, polarity) → rate, the engine's ``results.kpi`` rates equal
 ``difficulty.achievement_rates`` on the same rows, and the analyses follow the same rule for zero
@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from scoring_fixtures import kpi, make_data, mini_data, res, scheme_2019, tiny_units, with_knobs
 
-from bsc_lib import difficulty
-from bsc_lib.components.achievement import achievement_rate
-from bsc_lib.scoring import evaluate
+from bsc_lib.analyses import difficulty
+from bsc_lib.scoring.components.achievement import achievement_rate
+from bsc_lib.scoring.engine import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "2019"
@@ -117,7 +117,7 @@ def _engine_vs_difficulty(data, scheme, year=2019):
 def test_engine_rates_equal_difficulty_rates_on_the_sample():
     if not SAMPLE.is_dir():
         pytest.fail("data/sample/2019 is missing: run `make sample`")
-    from bsc_lib.io import load
+    from bsc_lib.data.io import load
 
     scheme = scheme_2019()
     data = load(SAMPLE, scheme=scheme)

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 import bsc_lib
-from bsc_lib.alignment import coverage_summary, strategy_tree, task_coverage
-from bsc_lib.model import TABLES, BSCData, empty_table
+from bsc_lib.analyses.alignment import coverage_summary, strategy_tree, task_coverage
+from bsc_lib.data.model import TABLES, BSCData, empty_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

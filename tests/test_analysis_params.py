@@ -2,7 +2,7 @@
 
 import pytest
 
-from bsc_lib.analysis_params import default_analysis_path, load_analysis_params
+from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
 from bsc_lib.errors import SchemeError
 
 

@@ -25,10 +25,10 @@ import pytest
 import yaml
 
 from bsc_lib.cli import main as cli_main
+from bsc_lib.config.scheme import load_scheme
+from bsc_lib.data.io import load
+from bsc_lib.data.validate import validate
 from bsc_lib.errors import DataError, Problem, SchemeError
-from bsc_lib.io import load
-from bsc_lib.scheme import load_scheme
-from bsc_lib.validate import validate
 
 BAD = Path(__file__).resolve().parent / "bad_inputs"
 REPO = BAD.parent.parent
@@ -144,20 +144,20 @@ def _cli_capturing_problems(case: dict, monkeypatch) -> tuple[int, list[Problem]
     The command line imports ``validate`` / ``load_scheme`` when it runs, so wrapping the
     module attributes records what it printed from (one validation per case).
     """
-    import bsc_lib.scheme
-    import bsc_lib.validate
+    import bsc_lib.config.scheme
+    import bsc_lib.data.validate
 
     seen: list[list[Problem]] = []
     if case["kind"] == "data":
-        real = bsc_lib.validate.validate
+        real = bsc_lib.data.validate.validate
 
         def spy(*args, **kwargs):
             seen.append(real(*args, **kwargs))
             return seen[-1]
 
-        monkeypatch.setattr(bsc_lib.validate, "validate", spy)
+        monkeypatch.setattr(bsc_lib.data.validate, "validate", spy)
     else:
-        real_scheme = bsc_lib.scheme.load_scheme
+        real_scheme = bsc_lib.config.scheme.load_scheme
 
         def spy_scheme(path, *args, **kwargs):
             if Path(path) != BAD / case["path"]:
@@ -168,7 +168,7 @@ def _cli_capturing_problems(case: dict, monkeypatch) -> tuple[int, list[Problem]
                 seen.append(exc.problems)
                 raise
 
-        monkeypatch.setattr(bsc_lib.scheme, "load_scheme", spy_scheme)
+        monkeypatch.setattr(bsc_lib.config.scheme, "load_scheme", spy_scheme)
     code = cli_main(_argv(case))
     return code, (seen[0] if seen else None)
 

@@ -30,9 +30,10 @@ def test_summarise_and_verdict():
 
 
 def test_naive_monte_carlo_reproduces_the_vectorised_ranks():
-    from bsc_lib import robustness, sample
-    from bsc_lib.scheme import load_scheme
-    from bsc_lib.scoring import evaluate
+    from bsc_lib.analyses import robustness
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data import sample
+    from bsc_lib.scoring.engine import evaluate
 
     res = evaluate(sample.generate(), load_scheme(ROOT / "params" / "scheme-2019.yaml"))
     frac, nominal = robustness.fractions_from_components(res.components, evaluation="department")

@@ -76,13 +76,13 @@ def test_every_option_states_its_default():
 
 
 def test_year_defaults_to_the_schemes_year_and_analysis_is_passed(monkeypatch, tmp_path):
-    import bsc_lib.feedback
-    import bsc_lib.pipeline
+    import bsc_lib.present.feedback
+    import bsc_lib.runs.pipeline
     from bsc_lib.cli import DEFAULT_ANALYSIS, DEFAULT_SCHEME, main
 
     calls = []
-    monkeypatch.setattr(bsc_lib.pipeline, "run_report", lambda **kw: calls.append(kw) or tmp_path)
-    monkeypatch.setattr(bsc_lib.feedback, "run_feedback", lambda **kw: calls.append(kw) or tmp_path)
+    monkeypatch.setattr(bsc_lib.runs.pipeline, "run_report", lambda **kw: calls.append(kw) or tmp_path)
+    monkeypatch.setattr(bsc_lib.present.feedback, "run_feedback", lambda **kw: calls.append(kw) or tmp_path)
     _, subs = _subparsers()
     for name in ("report", "feedback", "sample"):
         assert subs[name].parse_args([] if name != "sample" else ["x"]).year is None

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scoring_fixtures import kpi, res, scheme_2019, table, tiny_units, with_knobs
 
-from bsc_lib.components.achievement import achievement_rate, score_achievement
 from bsc_lib.errors import DataError
+from bsc_lib.scoring.components.achievement import achievement_rate, score_achievement
 
 
 def run(kpis, results, history=(), *, n_depts=1, points=20.0, weights=None, **knobs):

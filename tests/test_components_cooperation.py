@@ -3,8 +3,8 @@
 import pytest
 from scoring_fixtures import scheme_2019, table, with_knobs
 
-from bsc_lib.components.cooperation import score_cooperation
 from bsc_lib.errors import DataError
+from bsc_lib.scoring.components.cooperation import score_cooperation
 
 INSTS = [{"institution_id": "I1", "name_ko": "a", "inst_type": "main_office"},
          {"institution_id": "I2", "name_ko": "b", "inst_type": "main_office"}]

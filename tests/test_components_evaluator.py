@@ -3,9 +3,9 @@
 import pytest
 from scoring_fixtures import scheme_2019, table, tiny_units
 
-from bsc_lib.components.evaluator import score_evaluator
+from bsc_lib.config.scheme import EvaluatorComponent, Scale
 from bsc_lib.errors import DataError
-from bsc_lib.scheme import EvaluatorComponent, Scale
+from bsc_lib.scoring.components.evaluator import score_evaluator
 
 
 def ev(unit, half, evaluator, score):

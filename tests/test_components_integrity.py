@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scoring_fixtures import scheme_2019, table, tiny_units, with_knobs
 
-from bsc_lib.components.integrity import integrity_index
+from bsc_lib.scoring.components.integrity import integrity_index
 
 
 def row(dep, plan, expense, training, survey, misconduct, acrc=80.0):
@@ -43,7 +43,7 @@ def test_minmax_normalisation_and_constant_component():
 
 
 def test_direction_down_reverses():
-    from bsc_lib.scheme import IntegrityComponent
+    from bsc_lib.config.scheme import IntegrityComponent
     comps = [IntegrityComponent(id="plan_status", weight=50, direction="down"),
              IntegrityComponent(id="survey_score", weight=50, direction="up")]
     # (100 − 30)·0.5 + 90·0.5 = 80

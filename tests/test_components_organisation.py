@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scoring_fixtures import scheme_2019, table, with_knobs
 
-from bsc_lib.components.organisation import curve_points, score_organisation
+from bsc_lib.scoring.components.organisation import curve_points, score_organisation
 
 PEOPLE = [{"person_id": p, "grade": "4급", "unit_id": "D1", "role": "department_head"}
           for p in ("P1", "P2", "P3", "P4", "P5")]

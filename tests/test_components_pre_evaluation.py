@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from scoring_fixtures import scheme_2019, table, tiny_units, with_knobs
 
-from bsc_lib.components.pre_evaluation import consulting_deductions, score_pre_evaluation
+from bsc_lib.config.scheme import RatedItem
 from bsc_lib.errors import DataError
-from bsc_lib.scheme import RatedItem
+from bsc_lib.scoring.components.pre_evaluation import consulting_deductions, score_pre_evaluation
 
 TWO_ITEMS = [RatedItem(id="a", label_ko="가", label_en="A", share=0.5),
              RatedItem(id="b", label_ko="나", label_en="B", share=0.5)]
@@ -65,7 +65,7 @@ def test_missing_item_and_unit_score_zero_with_flags():
 
 def test_scale_is_respected():
     # scale 0–10: a 7.0 → 0.7, b 5 → 0.5: (0.35 + 0.25) × 15 = 9
-    from bsc_lib.scheme import Scale
+    from bsc_lib.config.scheme import Scale
     r = run([rating("D1", "first", "a", "R1", 7.0), rating("D1", "first", "b", "R1", 5.0)], points=15.0,
             scale=Scale(min=0, max=10))
     assert pts(r) == pytest.approx(9.0)

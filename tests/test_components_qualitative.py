@@ -5,9 +5,9 @@ import math
 import pytest
 from scoring_fixtures import scheme_2019, table, tiny_units, with_knobs
 
-from bsc_lib.components.qualitative import score_qualitative
+from bsc_lib.config.scheme import RatedItem
 from bsc_lib.errors import DataError
-from bsc_lib.scheme import RatedItem
+from bsc_lib.scoring.components.qualitative import score_qualitative
 
 TWO_ITEMS = [RatedItem(id="a", label_ko="가", label_en="A", share=0.5),
              RatedItem(id="b", label_ko="나", label_en="B", share=0.5)]

@@ -2,7 +2,7 @@
 
 Schemes: the 2019 scheme, the example scheme, and 2019 variants (grading over all units, fixed
 cutoffs, ``floor_best`` rounding, three grades only, no achievement component). Places: the
-result tables of :mod:`bsc_lib.recipes` (scores, rank robustness, grade boundaries), the xlsx
+result tables of :mod:`bsc_lib.analyses.recipes` (scores, rank robustness, grade boundaries), the xlsx
 export read back, the feedback payloads (institutions and departments), the dashboard's data
 (context, robustness view, what-if at the scheme's settings). One full ``bsc report`` run under
 a non-default scheme also checks its CSVs, xlsx sheets and the executed notebooks' tables.
@@ -25,13 +25,14 @@ import pytest
 import yaml
 
 import bsc_lib
-from bsc_lib import export, whatif
-from bsc_lib.analysis_params import load_analysis_params
-from bsc_lib.dashboard import build_context, resolve_settings
-from bsc_lib.feedback import build_payloads
-from bsc_lib.labels import label
-from bsc_lib.recipes import Recipes
-from bsc_lib.sample import write_sample
+from bsc_lib.analyses import whatif
+from bsc_lib.analyses.recipes import Recipes
+from bsc_lib.config.analysis_params import load_analysis_params
+from bsc_lib.data.sample import write_sample
+from bsc_lib.present import export
+from bsc_lib.present.dashboard import build_context, resolve_settings
+from bsc_lib.present.feedback import build_payloads
+from bsc_lib.present.labels import label
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "sample" / "2019"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bsc_lib.cycle import schedule_frame
-from bsc_lib.scheme import load_scheme
+from bsc_lib.analyses.cycle import schedule_frame
+from bsc_lib.config.scheme import load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,9 +1,9 @@
-"""The Voila dashboard (bsc_lib.dashboard): helpers, and the real thing in Chromium.
+"""The Voila dashboard (bsc_lib.present.dashboard): helpers, and the real thing in Chromium.
 
 The browser tests start ``bsc dashboard`` as a subprocess on a free loopback port (one server per
 module; a second one for a bad data path), open it in Debian's Chromium through Playwright with
 every request that is not to 127.0.0.1/localhost blocked and recorded, and check the page against
-numbers computed directly with :func:`bsc_lib.scoring.evaluate`. Screenshots go to ``tmp_path``.
+numbers computed directly with :func:`bsc_lib.scoring.engine.evaluate`. Screenshots go to ``tmp_path``.
 The first-render time and the what-if latency are printed (``-s``) and recorded as test properties;
 they are not asserted (no timing assertions).
 """
@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bsc_lib import dashboard as db
 from bsc_lib.errors import DataError, Problem
+from bsc_lib.present import dashboard as db
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "2019"
@@ -178,9 +178,9 @@ class Server:
 @pytest.fixture(scope="module")
 def expected():
     """Results computed directly, to compare the page with."""
-    from bsc_lib.io import load
-    from bsc_lib.scheme import load_scheme
-    from bsc_lib.scoring import evaluate
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.io import load
+    from bsc_lib.scoring.engine import evaluate
 
     scheme = load_scheme(ROOT / "params" / "scheme-2019.yaml")
     data = load(SAMPLE, scheme=scheme)
@@ -285,7 +285,7 @@ def test_overview_shows_the_engine_numbers_offline(page, expected, tmp_path, rec
     assert all(str(n) in counts for n in inst["grade"].value_counts())
     assert page.locator(".bsc-comp-bars .cb-row").count() == len(inst)
     body = page.content()
-    assert "Traceback" not in body and "from bsc_lib.dashboard import run" not in body, "sources stripped"
+    assert "Traceback" not in body and "from bsc_lib.present.dashboard import run" not in body, "sources stripped"
     page.screenshot(path=str(tmp_path / "overview.png"))
     assert (tmp_path / "overview.png").stat().st_size > 20_000
     assert page.blocked == []
@@ -328,8 +328,8 @@ def test_drill_down_to_a_department(page, expected, tmp_path):
 
 @pytest.mark.browser
 def test_what_if_slider_matches_the_engine(page, expected, record_property):
-    from bsc_lib import whatif
-    from bsc_lib.scoring import evaluate
+    from bsc_lib.analyses import whatif
+    from bsc_lib.scoring.engine import evaluate
 
     data, scheme, r = expected
     points = whatif.rebalance(scheme.evaluations["institutional"].components, "achievement", 40)
@@ -410,12 +410,12 @@ def test_other_tabs_render(page, tmp_path):
 def test_files_and_sources_are_not_served(server):
     for path in ("voila/files/90-dashboard.ipynb", "voila/files/notebooks/90-dashboard.ipynb",
                  "voila/files/../data/sample/2019/kpis.csv", "voila/files/%2E%2E/data/sample/2019/kpis.csv",
-                 "voila/files/../params/scheme-2019.yaml", "voila/files/../bsc_lib/dashboard.py",
+                 "voila/files/../params/scheme-2019.yaml", "voila/files/../bsc_lib/present/dashboard.py",
                  "voila/render/90-dashboard.ipynb", "api/contents/90-dashboard.ipynb",
                  "voila/api/contents/90-dashboard.ipynb"):
         status, body = _get(server.url + path)
         assert status in (403, 404), f"{path}: {status}"
-        assert "bsc_lib.dashboard" not in body
+        assert "bsc_lib.present.dashboard" not in body
 
 
 @pytest.mark.browser

@@ -1,11 +1,11 @@
-"""bsc_lib.describe on the sample (counts planted by the generator) and a hand-made case."""
+"""bsc_lib.data.describe on the sample (counts planted by the generator) and a hand-made case."""
 
 from pathlib import Path
 
 import pytest
 
 import bsc_lib
-from bsc_lib.describe import (
+from bsc_lib.data.describe import (
     completeness,
     counts_by_type,
     describe,

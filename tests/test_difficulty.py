@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.difficulty: hand-calculated trend statistics, flags, unit summaries,
+"""Tests of bsc_lib.analyses.difficulty: hand-calculated trend statistics, flags, unit summaries,
 the pre-evaluation cross-check, the gaming detectors and recovery of the sample's plants."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bsc_lib.difficulty import (
+from bsc_lib.analyses.difficulty import (
     achievement_bunching,
     challenge_crosscheck,
     kpi_difficulty,
@@ -473,7 +473,7 @@ def test_recovery():
 
 @pytest.fixture(scope="module")
 def sample_run():
-    sample = pytest.importorskip("bsc_lib.sample")
+    sample = pytest.importorskip("bsc_lib.data.sample")
     data = sample.generate()
     tables = data.tables if hasattr(data, "tables") else data
     return tables, sample.planted()

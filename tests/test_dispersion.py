@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.dispersion: discrimination, effective weights, old vs new integrity, groups."""
+"""Tests of bsc_lib.analyses.dispersion: discrimination, effective weights, old vs new integrity, groups."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from hypothesis.extra.numpy import arrays
 
-from bsc_lib.dispersion import (
+from bsc_lib.analyses.dispersion import (
     DISCRIMINATION_COLUMNS,
     compare_integrity,
     discrimination,
@@ -212,11 +212,11 @@ def test_group_differences_degenerate_nan_with_reason():
 
 # --------------------------------------------------------------------------- sample data
 def test_sample_old_acrc_score_does_not_discriminate_new_index_does():
-    sample = pytest.importorskip("bsc_lib.sample")
-    integrity_mod = pytest.importorskip("bsc_lib.components.integrity")
+    sample = pytest.importorskip("bsc_lib.data.sample")
+    integrity_mod = pytest.importorskip("bsc_lib.scoring.components.integrity")
     from pathlib import Path
 
-    from bsc_lib.scheme import load_scheme
+    from bsc_lib.config.scheme import load_scheme
 
     scheme = load_scheme(Path(__file__).resolve().parents[1] / "params" / "scheme-2019.yaml")
     data = sample.generate()

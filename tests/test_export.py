@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.export: formula neutralisation, results.xlsx, CSVs, canonical hashes."""
+"""Tests of bsc_lib.present.export: formula neutralisation, results.xlsx, CSVs, canonical hashes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from bsc_lib.export import (
+from bsc_lib.present.export import (
     canonical_csv_bytes,
     check_table_name,
     column_kind,
@@ -129,7 +129,7 @@ def test_write_results_xlsx_formatting(tmp_path):
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["unit_points", "empty"]
     ws = wb["unit_points"]
-    # Korean headers from bsc_lib.labels; "dept" has no label and keeps its name
+    # Korean headers from bsc_lib.present.labels; "dept" has no label and keeps its name
     assert [c.value for c in ws[1]] == ["평가대상ID", "dept", "점수", "achievement_rate", "지표 수"]
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == "A1:E4"

@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.feedback (per-unit HTML feedback reports) and bsc_lib.executors.
+"""Tests of bsc_lib.present.feedback (per-unit HTML feedback reports) and bsc_lib.runs.executors.
 
 Speed: the embedded 2019 sample is loaded once (module fixture) and reported at both levels
 in-process; everything else runs on ``generate(scale=0.2)`` written to a temporary folder
@@ -21,16 +21,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bsc_lib.difficulty import kpi_difficulty
-from bsc_lib.executors import (
-    DaskExecutor,
-    ExecutorError,
-    ProcessExecutor,
-    SequentialExecutor,
-    chunk_size,
-    get_executor,
-)
-from bsc_lib.feedback import (
+from bsc_lib.analyses.difficulty import kpi_difficulty
+from bsc_lib.config.scheme import load_scheme
+from bsc_lib.data.io import load
+from bsc_lib.data.model import BSCData
+from bsc_lib.data.sample import write_sample
+from bsc_lib.present.feedback import (
     MISSING,
     FeedbackFailed,
     build_payloads,
@@ -42,12 +38,16 @@ from bsc_lib.feedback import (
     run_feedback,
     sparkline_svgs,
 )
-from bsc_lib.io import load
-from bsc_lib.model import BSCData
-from bsc_lib.report_html import external_references
-from bsc_lib.sample import write_sample
-from bsc_lib.scheme import load_scheme
-from bsc_lib.scoring import evaluate
+from bsc_lib.present.report_html import external_references
+from bsc_lib.runs.executors import (
+    DaskExecutor,
+    ExecutorError,
+    ProcessExecutor,
+    SequentialExecutor,
+    chunk_size,
+    get_executor,
+)
+from bsc_lib.scoring.engine import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample" / "2019"

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_fixtures import scheme_2019, scheme_2020
 
-from bsc_lib.grading import (
+from bsc_lib.scoring.grading import (
     assign_grades,
     cutoff_grades,
     display_order,

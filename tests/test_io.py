@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.io: reading CSV folders and workbooks, parsing cells, row numbers, robustness.
+"""Tests of bsc_lib.data.io: reading CSV folders and workbooks, parsing cells, row numbers, robustness.
 
 The minimal valid dataset lives in tests/data/io/minimal/ (hand-made: 2 institutions,
 3 departments, 3 projects, 5 KPIs, 10 half-year results, a few ratings). Each test copies it
@@ -21,13 +21,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bsc_lib import model
+from bsc_lib.data import model
+from bsc_lib.data.io import BSCData, load, read_tables
+from bsc_lib.data.io.parse import clean_text, parse_number
+from bsc_lib.data.io.problems import MAX_PER_RULE, cap_problems
+from bsc_lib.data.io.reader import decode_bytes
+from bsc_lib.data.validate import validate
 from bsc_lib.errors import DataError
-from bsc_lib.io import BSCData, load, read_tables
-from bsc_lib.io.parse import clean_text, parse_number
-from bsc_lib.io.problems import MAX_PER_RULE, cap_problems
-from bsc_lib.io.reader import decode_bytes
-from bsc_lib.validate import validate
 
 MINIMAL = Path(__file__).parent / "data" / "io" / "minimal"
 

@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.io.kpi_table: reading real-data-like KPI tables (wide xlsx, long CP949 CSV)
+"""Tests of bsc_lib.data.io.kpi_table: reading real-data-like KPI tables (wide xlsx, long CP949 CSV)
 into the canonical frames, cell parsing, errors, and the end-to-end run of kpi_difficulty."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from bsc_lib.difficulty import kpi_difficulty
+from bsc_lib.analyses.difficulty import kpi_difficulty
+from bsc_lib.data.io.kpi_table import KPITable, parse_numbers, read_kpi_table
 from bsc_lib.errors import DataError
-from bsc_lib.io.kpi_table import KPITable, parse_numbers, read_kpi_table
 
 DATA = Path(__file__).parent / "data" / "kpi_table"
 WIDE = DATA / "riverton_performance_measures.xlsx"

@@ -1,6 +1,6 @@
 """Labels: Korean by default, English on request, model headers included."""
 
-from bsc_lib.labels import label, period_label, relabel_columns
+from bsc_lib.present.labels import label, period_label, relabel_columns
 
 
 def test_label_korean_default_and_english():

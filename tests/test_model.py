@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bsc_lib.model import (
+from bsc_lib.data.model import (
     TABLES,
     BSCData,
     data_format_markdown,
@@ -21,7 +21,7 @@ def test_readme_data_format_section_is_generated_from_model():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     start = text.index("<!-- BEGIN DATA FORMAT -->\n") + len("<!-- BEGIN DATA FORMAT -->\n")
     end = text.index("<!-- END DATA FORMAT -->")
-    assert text[start:end] == data_format_markdown(), "regenerate the README section from bsc_lib.model"
+    assert text[start:end] == data_format_markdown(), "regenerate the README section from bsc_lib.data.model"
 
 
 def test_every_fk_points_to_a_real_column():

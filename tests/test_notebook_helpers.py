@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from bsc_lib.notebook import table_html
+from bsc_lib.present.notebook import table_html
 
 
 def test_table_html_escapes_names_and_formats_numbers():
@@ -26,7 +26,7 @@ def test_plotly_json_bundle_is_what_plotlys_mimetype_renderer_emits():
     import plotly.graph_objects as go
     import plotly.io as pio
 
-    from bsc_lib.notebook import plotly_json_bundle
+    from bsc_lib.present.notebook import plotly_json_bundle
 
     fig = go.Figure(go.Bar(x=np.array(["가", "나"]), y=np.array([1.5, np.nan])), layout={"title": "순위"})
     assert plotly_json_bundle(fig) == pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
@@ -46,7 +46,7 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 shell = InteractiveShell.instance()
 shell.display_pub = CapturingDisplayPublisher()
-import bsc_lib.notebook
+import bsc_lib.present.notebook
 import plotly.graph_objects as go
 shell.display_formatter.format(go.Figure(go.Bar(x=[1], y=[2])))
 print(json.dumps({"outputs": [o["data"] for o in shell.display_pub.outputs],

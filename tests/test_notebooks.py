@@ -5,7 +5,7 @@ with a comment each, no function/class/lambda definitions, no outputs committed,
 path that is not a parameter.
 
 nbval: each notebook is executed with papermill against a generated fixture dataset
-(``bsc_lib.sample`` at scale 0.2, written to a temp folder), then ``pytest --nbval-lax``
+(``bsc_lib.data.sample`` at scale 0.2, written to a temp folder), then ``pytest --nbval-lax``
 re-executes the executed copy and compares the cells marked ``# NBVAL_CHECK_OUTPUT`` — so the
 checked outputs must be reproducible — and we compare some of those outputs with numbers
 computed directly by the library.
@@ -71,7 +71,7 @@ def test_notebook_house_rules(path):
 
 @pytest.fixture(scope="module")
 def fixture_data(tmp_path_factory):
-    from bsc_lib.sample import write_sample
+    from bsc_lib.data.sample import write_sample
 
     folder = tmp_path_factory.mktemp("fixture") / "2019"
     write_sample(folder, scale=0.2)
@@ -120,7 +120,7 @@ def test_every_notebook_has_a_checked_cell_with_output(executed):
 @pytest.mark.slow
 def test_checked_outputs_match_the_library(executed, fixture_data):
     import bsc_lib
-    from bsc_lib import alignment
+    from bsc_lib.analyses import alignment
 
     scheme = bsc_lib.load_scheme(ROOT / "params" / "scheme-2019.yaml")
     data = bsc_lib.load(fixture_data, scheme=scheme)

@@ -35,14 +35,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from bsc_lib import sample
+from bsc_lib.config.scheme import default_scheme_path, load_scheme
+from bsc_lib.data import sample
+from bsc_lib.data.io import load, read_tables
+from bsc_lib.data.validate import validate
 from bsc_lib.errors import BSCError
-from bsc_lib.export import table_sha256, write_csvs, write_results_xlsx
-from bsc_lib.io import load, read_tables
-from bsc_lib.pipeline import OutputError, read_manifest, run_report
-from bsc_lib.scheme import default_scheme_path, load_scheme
-from bsc_lib.scoring import evaluate
-from bsc_lib.validate import validate
+from bsc_lib.present.export import table_sha256, write_csvs, write_results_xlsx
+from bsc_lib.runs.pipeline import OutputError, read_manifest, run_report
+from bsc_lib.scoring.engine import evaluate
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -198,14 +198,14 @@ DRIVER = r"""
 import importlib.machinery, json, sys, types
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-import bsc_lib.pipeline as pipeline
+import bsc_lib.runs.pipeline as pipeline
 from test_nothing_lost import score_tables
 args = json.loads(sys.argv[1])
 pipeline.default_notebooks = lambda root=None: [Path(p) for p in args["notebooks"]]
-tables = types.ModuleType("bsc_lib.recipes")
-tables.__spec__ = importlib.machinery.ModuleSpec("bsc_lib.recipes", None)
+tables = types.ModuleType("bsc_lib.analyses.recipes")
+tables.__spec__ = importlib.machinery.ModuleSpec("bsc_lib.analyses.recipes", None)
 tables.result_tables = score_tables
-sys.modules["bsc_lib.recipes"] = tables
+sys.modules["bsc_lib.analyses.recipes"] = tables
 pipeline.print_pdf = lambda *a, **k: "skipped: test"
 from bsc_lib.cli import main
 sys.exit(main(["report", "--data", args["data"], "--scheme", args["scheme"], "--out", args["out"]]))
@@ -301,7 +301,7 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path, monkeypatch, capsys
     assert p.rule == "output folder" and "cannot create the run folder" in p.message
     assert "Not a directory" in p.message
     # the same through the command line: exit 2 and the problem, no traceback
-    import bsc_lib.pipeline as pipeline
+    import bsc_lib.runs.pipeline as pipeline
     from bsc_lib.cli import main
 
     monkeypatch.setattr(pipeline, "default_notebooks", lambda root=None: [nb])
@@ -382,12 +382,12 @@ def test_formula_injection_name_flows_through_load_and_scores_to_neutralised_exp
 
 
 def test_script_name_is_escaped_in_tables_and_the_report():
-    from bsc_lib.notebook import table_html
-    from bsc_lib.report_html import build_report_html
+    from bsc_lib.present.notebook import table_html
+    from bsc_lib.present.report_html import build_report_html
 
     data = load(BAD / "script_name_valid", SCHEME)
     assert SCRIPT in set(data.departments["name_ko"])
-    html_table = table_html(data.departments)  # what bsc_lib.notebook.show displays
+    html_table = table_html(data.departments)  # what bsc_lib.present.notebook.show displays
     assert SCRIPT not in html_table
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html_table
     nb = nbformat.v4.new_notebook()

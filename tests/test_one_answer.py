@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bsc_lib
-from bsc_lib import whatif
-from bsc_lib.analysis_params import load_analysis_params
-from bsc_lib.model import BSCData
-from bsc_lib.recipes import Recipes
-from bsc_lib.sample import generate
-from bsc_lib.scheme import load_scheme
+from bsc_lib.analyses import whatif
+from bsc_lib.analyses.recipes import Recipes
+from bsc_lib.config.analysis_params import load_analysis_params
+from bsc_lib.config.scheme import load_scheme
+from bsc_lib.data.model import BSCData
+from bsc_lib.data.sample import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEME = yaml.safe_load((ROOT / "params" / "scheme-2019.yaml").read_text(encoding="utf-8"))

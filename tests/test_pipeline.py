@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.pipeline: run folder, manifest, report, PDF, failures, verify.
+"""Tests of bsc_lib.runs.pipeline: run folder, manifest, report, PDF, failures, verify.
 
 The pipeline runs the small notebooks of ``tests/data/notebooks`` with a tiny loader and a
 tiny ``tables_fn`` defined here (dependency injection), so nothing depends on the real
@@ -22,10 +22,11 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from bsc_lib.cli import main as cli_main
+from bsc_lib.data.model import BSCData
 from bsc_lib.errors import DataError, Problem, SchemeError
-from bsc_lib.export import table_sha256
-from bsc_lib.model import BSCData
-from bsc_lib.pipeline import (
+from bsc_lib.present.export import table_sha256
+from bsc_lib.present.report_html import count_figures, external_references
+from bsc_lib.runs.pipeline import (
     InputsChanged,
     ManifestError,
     RunFailed,
@@ -36,7 +37,6 @@ from bsc_lib.pipeline import (
     run_report,
     verify_run,
 )
-from bsc_lib.report_html import count_figures, external_references
 
 REPO = Path(__file__).resolve().parent.parent
 NB_DIR = Path(__file__).resolve().parent / "data" / "notebooks"
@@ -418,14 +418,14 @@ def test_print_pdf_skips_without_chromium(tmp_path):
 
 
 def test_load_callable():
-    assert load_callable("bsc_lib.export:table_sha256").__name__ == "table_sha256"
-    for bad in ("no_colon", "bsc_lib.export:missing", "no.such.module:f", "bsc_lib.export:FORMULA_PREFIXES"):
+    assert load_callable("bsc_lib.present.export:table_sha256").__name__ == "table_sha256"
+    for bad in ("no_colon", "bsc_lib.present.export:missing", "no.such.module:f", "bsc_lib.present.export:FORMULA_PREFIXES"):
         with pytest.raises(ValueError):
             load_callable(bad)
 
 
 def test_final_names_never_collide(tmp_path):
-    from bsc_lib.pipeline import _rename_unique
+    from bsc_lib.runs.pipeline import _rename_unique
 
     taken = tmp_path / "20190101T000000-abcdef12"
     taken.mkdir()
@@ -446,7 +446,7 @@ def test_kernels_talk_over_unix_sockets_not_tcp_ports(tmp_path):
     # replying (seen in CI); Unix sockets named after the connection file cannot collide.
     import nbformat
 
-    from bsc_lib.pipeline import _execute
+    from bsc_lib.runs.pipeline import _execute
 
     probe = tmp_path / "transport.json"
     nb = nbformat.v4.new_notebook()
@@ -468,7 +468,7 @@ def test_kernels_talk_over_unix_sockets_not_tcp_ports(tmp_path):
 def test_year_from_the_scheme_and_analysis_settings_reach_notebooks_tables_manifest_and_verify(tmp_path):
     import nbformat
 
-    from bsc_lib.analysis_params import default_analysis_path
+    from bsc_lib.config.analysis_params import default_analysis_path
 
     probe = tmp_path / "injected.json"
     nb = nbformat.v4.new_notebook()

@@ -32,12 +32,12 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bsc_lib.config.scheme import Scheme, default_scheme_path, load_scheme, scheme_from_mapping
+from bsc_lib.data.io import load, read_tables
+from bsc_lib.data.io.parse import clean_text, parse_bool, parse_number, parse_table, parsed_dtype
+from bsc_lib.data.io.reader import RawTable
+from bsc_lib.data.model import TABLES, BSCData, pandas_dtype
 from bsc_lib.errors import DataError, Problem, SchemeError
-from bsc_lib.io import load, read_tables
-from bsc_lib.io.parse import clean_text, parse_bool, parse_number, parse_table, parsed_dtype
-from bsc_lib.io.reader import RawTable
-from bsc_lib.model import TABLES, BSCData, pandas_dtype
-from bsc_lib.scheme import Scheme, default_scheme_path, load_scheme, scheme_from_mapping
 
 MINIMAL = Path(__file__).resolve().parent / "data" / "io" / "minimal"
 BASE = ("institutions", "departments", "projects", "kpis", "kpi_results")
@@ -384,8 +384,8 @@ def scored_dataset(draw) -> BSCData:
 @SCORES
 @given(scored_dataset(), st.sampled_from(["year", "H1", "H2"]))
 def test_scores_stay_within_their_points_on_random_valid_data(data, half):
-    from bsc_lib.scoring import evaluate
-    from bsc_lib.validate import validate_data
+    from bsc_lib.data.validate import validate_data
+    from bsc_lib.scoring.engine import evaluate
 
     assert validate_data(data, SCHEME) == []  # the draw really is a valid dataset
     res = evaluate(data, SCHEME, year=2019, half=half)
@@ -395,8 +395,8 @@ def test_scores_stay_within_their_points_on_random_valid_data(data, half):
 @SCORES
 @given(st.integers(0, 2**32 - 1))
 def test_scores_stay_within_their_points_on_random_samples(seed):
-    from bsc_lib import sample
-    from bsc_lib.scoring import evaluate
+    from bsc_lib.data import sample
+    from bsc_lib.scoring.engine import evaluate
 
     res = evaluate(sample.generate(scale=0.05, seed=seed), SCHEME)
     _assert_in_range(res)

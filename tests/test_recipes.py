@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 import bsc_lib
-from bsc_lib.export import table_sha256
-from bsc_lib.recipes import compute_tables
-from bsc_lib.sample import generate
+from bsc_lib.analyses.recipes import compute_tables
+from bsc_lib.data.sample import generate
+from bsc_lib.present.export import table_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 

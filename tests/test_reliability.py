@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.reliability: reliability per group, leniency, what-if on grades."""
+"""Tests of bsc_lib.analyses.reliability: reliability per group, leniency, what-if on grades."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bsc_lib.reliability import (
+from bsc_lib.analyses.reliability import (
     grade_changes,
     interpret_icc,
     rater_leniency,
@@ -242,7 +242,7 @@ def test_grade_changes_unit_missing_after():
 
 # --------------------------------------------------------------------------- sample data
 def test_planted_lenient_and_harsh_raters_found_in_sample():
-    sample = pytest.importorskip("bsc_lib.sample")
+    sample = pytest.importorskip("bsc_lib.data.sample")
     data = sample.generate()
     q = data.qualitative_ratings if hasattr(data, "qualitative_ratings") else data["qualitative_ratings"]
     planted = sample.planted()

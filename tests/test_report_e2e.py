@@ -68,7 +68,7 @@ def test_manifest_is_valid(run_dir):
 def test_report_html_is_self_contained_and_renders_offline(run_dir, tmp_path):
     from plotly.offline import get_plotlyjs
 
-    from bsc_lib.report_html import count_figures, external_references
+    from bsc_lib.present.report_html import count_figures, external_references
 
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert external_references(html) == []
@@ -121,7 +121,7 @@ def test_results_xlsx_totals_equal_evaluate(run_dir):
     ws = wb["institutional"]
     rows = list(ws.iter_rows(values_only=True))
     header = rows[0]
-    from bsc_lib.labels import label
+    from bsc_lib.present.labels import label
 
     i_id, i_total = header.index(label("institution_id")), header.index(label("total"))
     got = {r[i_id]: r[i_total] for r in rows[1:]}

@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.report_html: one offline HTML document from executed notebooks.
+"""Tests of bsc_lib.present.report_html: one offline HTML document from executed notebooks.
 
 The notebooks here are built in memory with their outputs (no kernel), so the file is fast;
 one browser test renders the document in Chromium with every network request blocked.
@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from bsc_lib.report_html import (
+from bsc_lib.present.report_html import (
     build_report_html,
     count_figures,
     external_references,

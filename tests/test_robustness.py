@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.robustness: forced distribution, Monte Carlo, bootstrap, Sobol, boundaries."""
+"""Tests of bsc_lib.analyses.robustness: forced distribution, Monte Carlo, bootstrap, Sobol, boundaries."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bsc_lib import robustness as rb
+from bsc_lib.analyses import robustness as rb
 
 QUOTAS = {"S": 0.2, "A": 0.3, "B": 0.4, "C": 0.1}
 POINTS = {"pre_evaluation": 20.0, "achievement": 20.0, "qualitative": 25.0, "evaluator": 10.0,

@@ -1,4 +1,4 @@
-"""Tests of the synthetic sample generator (bsc_lib.sample) and the committed sample."""
+"""Tests of the synthetic sample generator (bsc_lib.data.sample) and the committed sample."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bsc_lib import sample
-from bsc_lib.model import TABLES, pandas_dtype
-from bsc_lib.scheme import default_scheme_path, load_scheme
+from bsc_lib.config.scheme import default_scheme_path, load_scheme
+from bsc_lib.data import sample
+from bsc_lib.data.model import TABLES, pandas_dtype
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "data" / "sample" / "2019"
@@ -193,7 +193,7 @@ def test_keys_unique_and_foreign_keys_resolve(data):
 
 
 def test_validate_committed_sample():
-    validate = pytest.importorskip("bsc_lib.validate").validate
+    validate = pytest.importorskip("bsc_lib.data.validate").validate
     assert validate(str(COMMITTED)) == []
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import bsc_lib
-from bsc_lib import reliability, scenarios
-from bsc_lib.sample import generate
+from bsc_lib.analyses import reliability, scenarios
+from bsc_lib.data.sample import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bsc_lib.config.scheme import load_scheme
 from bsc_lib.errors import SchemeError
-from bsc_lib.scheme import load_scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 S2019 = ROOT / "params" / "scheme-2019.yaml"

@@ -16,8 +16,8 @@ from scoring_fixtures import (
     table,
 )
 
-from bsc_lib.model import TABLES, BSCData
-from bsc_lib.scoring import Results, evaluate
+from bsc_lib.data.model import TABLES, BSCData
+from bsc_lib.scoring.engine import Results, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "2019"
@@ -250,7 +250,7 @@ def test_example_2020_scheme_runs_with_its_own_knobs():
 
 
 def test_every_flag_has_a_label():
-    from bsc_lib.components import FLAG_LABELS
+    from bsc_lib.scoring.components import FLAG_LABELS
 
     s = scheme_2019()
     r = evaluate(mini_data(s, seed=5, extreme=True), s)
@@ -311,7 +311,7 @@ def test_property_totals_stay_in_0_100(seed, level, extreme, scheme_name):
 def sample_results():
     if not (SAMPLE / "kpis.csv").is_file():
         pytest.skip("data/sample/2019 not generated")
-    io = pytest.importorskip("bsc_lib.io")
+    io = pytest.importorskip("bsc_lib.data.io")
     s = scheme_2019()
     data = io.load(SAMPLE, scheme=s)
     return data, evaluate(data, s)

@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.stats against published reference values and hand calculations."""
+"""Tests of bsc_lib.analyses.stats against published reference values and hand calculations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from bsc_lib.stats import cv, entropy_norm, gini, icc, kendall_w, tie_share
+from bsc_lib.analyses.stats import cv, entropy_norm, gini, icc, kendall_w, tie_share
 
 # Shrout & Fleiss (1979), Table 2: 6 targets (rows) x 4 judges (columns).
 SF = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]])

@@ -1,16 +1,16 @@
-"""Tests of the input template (bsc_lib.io.template): layout, documentation, round trip."""
+"""Tests of the input template (bsc_lib.data.io.template): layout, documentation, round trip."""
 
 from __future__ import annotations
 
 import openpyxl
 import pytest
 
-from bsc_lib import model
 from bsc_lib.cli import main
-from bsc_lib.io import load, write_template
-from bsc_lib.io.parse import resolve_header
-from bsc_lib.io.template import template_header
-from bsc_lib.validate import validate
+from bsc_lib.data import model
+from bsc_lib.data.io import load, write_template
+from bsc_lib.data.io.parse import resolve_header
+from bsc_lib.data.io.template import template_header
+from bsc_lib.data.validate import validate
 
 
 @pytest.fixture(scope="module")

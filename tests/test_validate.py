@@ -1,4 +1,4 @@
-"""Tests of bsc_lib.validate: pandera column checks and the cross-table rules.
+"""Tests of bsc_lib.data.validate: pandera column checks and the cross-table rules.
 
 Each test starts from the hand-made valid dataset in tests/data/io/minimal/ (see its CSVs:
 KPI weights D001 = 60 + 40, D002 = 100, D003 = 100, I01 = 100), breaks one thing and checks
@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bsc_lib import model
 from bsc_lib.cli import main
-from bsc_lib.io import load
-from bsc_lib.scheme import default_scheme_path, load_scheme
-from bsc_lib.validate import table_schema, validate, validate_data
+from bsc_lib.config.scheme import default_scheme_path, load_scheme
+from bsc_lib.data import model
+from bsc_lib.data.io import load
+from bsc_lib.data.validate import table_schema, validate, validate_data
 
 MINIMAL = Path(__file__).parent / "data" / "io" / "minimal"
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "2019"

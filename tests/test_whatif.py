@@ -1,4 +1,4 @@
-"""What-if of the institutional evaluation (bsc_lib.whatif): hand calculations and exactness.
+"""What-if of the institutional evaluation (bsc_lib.analyses.whatif): hand calculations and exactness.
 
 Exactness: for every (points, cap, quotas) the what-if table must equal
 ``evaluate(*equivalent_inputs(...))`` — the engine run under the modified scheme.
@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_fixtures import kpi, make_data, mini_data, res, scheme_2019, tiny_units, with_knobs
 
-from bsc_lib import whatif
-from bsc_lib.scheme import Scheme, _consistency_problems
-from bsc_lib.scoring import evaluate
+from bsc_lib.analyses import whatif
+from bsc_lib.config.scheme import Scheme, _consistency_problems
+from bsc_lib.scoring.engine import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "2019"
@@ -179,7 +179,7 @@ def test_property_whatif_at_the_scheme_cap_is_the_engine(seed, mode, formula, ru
 def sample():
     if not SAMPLE.is_dir():
         pytest.fail("data/sample/2019 is missing: run `make sample`")
-    from bsc_lib.io import load
+    from bsc_lib.data.io import load
 
     scheme = scheme_2019()
     data = load(SAMPLE, scheme=scheme)

@@ -55,7 +55,7 @@ def _has_build_requirements() -> bool:
 
 
 def _report_notebooks() -> list[str]:
-    """Names of the repository's report notebooks (as :func:`bsc_lib.pipeline.default_notebooks`)."""
+    """Names of the repository's report notebooks (as :func:`bsc_lib.runs.pipeline.default_notebooks`)."""
     return sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name)
 
 
@@ -97,7 +97,7 @@ def test_wheel_holds_every_module_notebook_and_param(built):
     with zipfile.ZipFile(built["wheel"]) as z:
         names = set(z.namelist())
         modules = {p.relative_to(src).as_posix() for p in (src / "bsc_lib").rglob("*.py")}
-        assert {"bsc_lib/io/loader.py", "bsc_lib/components/__init__.py"} <= modules  # subpackages exist
+        assert {"bsc_lib/data/io/loader.py", "bsc_lib/scoring/components/__init__.py"} <= modules  # subpackages exist
         assert modules - names == set(), "modules missing from the wheel"
         for folder, pattern in RESOURCES.items():
             files = sorted((src / folder).glob(pattern))
@@ -113,12 +113,12 @@ def test_wheel_holds_every_module_notebook_and_param(built):
 def test_installed_package_finds_its_files_without_checkout(built, tmp_path):
     site = built["site"]
     code = """
-import json, bsc_lib, bsc_lib.io, bsc_lib.components
-from bsc_lib import paths
+import json, bsc_lib, bsc_lib.data.io, bsc_lib.scoring.components
+from bsc_lib.config import paths
 from bsc_lib.cli import DEFAULT_ANALYSIS, DEFAULT_OUT, DEFAULT_SCHEME
-from bsc_lib.pipeline import default_notebooks, git_state
+from bsc_lib.runs.pipeline import default_notebooks, git_state
 print(json.dumps({
-    "file": bsc_lib.__file__, "io": bsc_lib.io.__file__, "components": bsc_lib.components.__file__,
+    "file": bsc_lib.__file__, "io": bsc_lib.data.io.__file__, "components": bsc_lib.scoring.components.__file__,
     "checkout": paths.in_checkout(), "notebooks": [str(p) for p in default_notebooks()],
     "scheme": str(DEFAULT_SCHEME), "analysis": str(DEFAULT_ANALYSIS), "out": str(DEFAULT_OUT),
     "resolved": str(paths.resolve("params/scheme-2019.yaml")), "git": git_state()}))

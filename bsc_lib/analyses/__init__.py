@@ -1,0 +1,3 @@
+"""Analyses of scores and data: difficulty, dispersion, reliability, robustness, alignment, cycle,
+what-if, scenarios, statistics, and the result-table recipes.
+"""

@@ -1,0 +1,435 @@
+"""One producer per result: every result table of a run, made in exactly one place.
+
+A :class:`Recipes` object holds the inputs of a run — the data, the scheme, the analysis
+settings, the year and the half — and makes each result table on first request with the
+one producer registered for it (:data:`PRODUCERS`), caching it for every later consumer.
+Notebooks, the xlsx/CSV export (:func:`compute_tables`), ``bsc verify``, the dashboard and the
+feedback reports all read their tables from here and never set an analysis up themselves, so
+every scheme and analysis setting (grading method, group, rounding, caps, thresholds, seeds)
+reaches every consumer, and two places cannot state two answers.
+
+The flow is one way: scores (:func:`bsc_lib.scoring.engine.evaluate`) → analyses that read the
+scores. A producer is a function of the :class:`Recipes` (its inputs and the tables it
+depends on) returning a tidy DataFrame; ``python -c "import bsc_lib.analyses.recipes as r;
+print(r.describe())"`` lists them with their dependencies.
+
+Personal data: the ``individual`` table carries the pseudonymous ``person_id`` only, never
+names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from bsc_lib.analyses import alignment, difficulty, dispersion, reliability, robustness, scenarios
+from bsc_lib.config.analysis_params import AnalysisParams, load_analysis_params
+from bsc_lib.config.paths import resolve
+from bsc_lib.config.scheme import Grading, Scheme, load_scheme
+from bsc_lib.data.describe import with_names
+from bsc_lib.data.io import load
+from bsc_lib.data.model import BSCData
+from bsc_lib.scoring.engine import Results, evaluate
+
+log = logging.getLogger(__name__)
+
+#: The tables written to ``results.xlsx`` / ``tables/*.csv`` by ``bsc report``, in sheet order.
+EXPORTED = (
+    "institutional", "departments", "individual", "components", "kpi", "flags", "integrity",
+    "kpi_difficulty", "unit_difficulty", "discrimination", "effective_weights", "integrity_old_vs_new",
+    "rater_reliability", "rater_leniency", "rank_robustness", "grade_boundaries",
+)
+
+#: Table name → producer. Filled by :func:`producer`; one entry per result.
+PRODUCERS: dict[str, Callable[[Recipes], pd.DataFrame]] = {}
+
+#: Total points are clipped to this range after deductions (as :func:`evaluate` does).
+TOTAL_RANGE = (0.0, 100.0)
+
+
+def producer(name: str) -> Callable:
+    """Register the one producer of table ``name`` (a second registration is an error)."""
+    def register(fn: Callable[[Recipes], pd.DataFrame]) -> Callable[[Recipes], pd.DataFrame]:
+        if name in PRODUCERS:
+            raise RuntimeError(f"table {name!r} already has a producer ({PRODUCERS[name].__name__})")
+        PRODUCERS[name] = fn
+        return fn
+    return register
+
+
+@dataclass
+class Recipes:
+    """The inputs of one run and the result tables made from them (made once, on request).
+
+    Parameters
+    ----------
+    data
+        Loaded, validated data (:func:`bsc_lib.load`).
+    scheme
+        The evaluation scheme (:func:`bsc_lib.load_scheme`).
+    settings
+        Analysis settings (:func:`bsc_lib.config.analysis_params.load_analysis_params`); ``None`` =
+        the packaged defaults.
+    year
+        Evaluation year; ``None`` = the scheme's year.
+    half
+        ``"year"``, ``"H1"`` or ``"H2"``.
+
+    Examples
+    --------
+    >>> r = Recipes(data, scheme, settings)            # doctest: +SKIP
+    >>> r["rank_robustness"].head()                    # doctest: +SKIP
+    """
+
+    data: BSCData
+    scheme: Scheme
+    settings: AnalysisParams | None = None
+    year: int | None = None
+    half: str = "year"
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = load_analysis_params()
+        if self.year is None:
+            self.year = int(self.scheme.year)
+
+    # --- the scores -------------------------------------------------------------------
+    @property
+    def results(self) -> Results:
+        """:func:`bsc_lib.scoring.engine.evaluate` of the inputs (computed once)."""
+        if "_results" not in self._cache:
+            self._cache["_results"] = evaluate(self.data, self.scheme, year=self.year, half=self.half)
+        return self._cache["_results"]
+
+    def results_of(self, half: str) -> Results:
+        """:func:`evaluate` of another half of the same year (for H1/H2 comparisons)."""
+        if half == self.half:
+            return self.results
+        key = ("_results", half)
+        if key not in self._cache:
+            self._cache[key] = evaluate(self.data, self.scheme, year=self.year, half=half)
+        return self._cache[key]
+
+    # --- tables -----------------------------------------------------------------------
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in PRODUCERS:
+            raise KeyError(f"no result table {name!r}; known: {', '.join(sorted(PRODUCERS))}")
+        if name not in self._cache:
+            log.debug("recipes: making %s", name)
+            self._cache[name] = PRODUCERS[name](self)
+        return self._cache[name]
+
+    def tables(self, names: Iterable[str] = EXPORTED) -> dict[str, pd.DataFrame]:
+        """The tables ``names`` (default: the exported ones), keyed by name, in that order."""
+        return {n: self[n] for n in names}
+
+    def monte_carlo(self) -> robustness.MonteCarloResult:
+        """The Monte Carlo behind ``rank_robustness`` (its ``draws_summary`` and ``weights``)."""
+        if "_mc" not in self._cache:
+            r = self.settings.robustness
+            inp = self._robustness_inputs()
+            self._cache["_mc"] = robustness.monte_carlo(
+                inp["fractions"], inp["nominal_points"], n_draws=r.n_draws, concentration=r.concentration,
+                seed=r.seed, **_mc_common(inp))
+        return self._cache["_mc"]
+
+    def _robustness_inputs(self) -> dict:
+        if "_rob_inp" not in self._cache:
+            r = self.settings.robustness
+            inp = scenarios.robustness_inputs(self.data, self.scheme, self.year, self.half, r.caps, r.bootstrap,
+                                              r.seed, results=self.results)
+            self._cache["_rob_inp"] = inp
+        return self._cache["_rob_inp"]
+
+
+def _mc_common(inp: dict) -> dict:
+    """Keyword arguments shared by the Monte Carlo and the Sobol analysis."""
+    return {"groups": inp["groups"], "alternatives": inp["alternatives"] or None,
+            "bootstrap": inp["bootstrap"] or None, "quotas": inp["quotas"], "rounding": inp["rounding"],
+            "deductions": inp["deductions"], "clip": TOTAL_RANGE, "cutoffs": inp["cutoffs"]}
+
+
+# =========================================================================== scores
+@producer("institutional")
+def institutional(r: Recipes) -> pd.DataFrame:
+    """Institutional evaluation: one row per institution (:func:`evaluate`)."""
+    return r.results.institutional
+
+
+@producer("departments")
+def departments(r: Recipes) -> pd.DataFrame:
+    """Department scores (the unit scores heads inherit), ranks and grades."""
+    return r.results.departments
+
+
+@producer("individual")
+def individual(r: Recipes) -> pd.DataFrame:
+    """Individual evaluation without names (pseudonymous ``person_id``)."""
+    return r.results.individual.drop(columns=["name_ko"], errors="ignore")
+
+
+@producer("components")
+def components(r: Recipes) -> pd.DataFrame:
+    """Component points, long: ``evaluation, unit_level, unit_id, component, points, max_points``."""
+    return r.results.components
+
+
+@producer("kpi")
+def kpi(r: Recipes) -> pd.DataFrame:
+    """KPI rates, status, flags and points (one row per KPI and half)."""
+    return r.results.kpi
+
+
+@producer("flags")
+def flags(r: Recipes) -> pd.DataFrame:
+    """Flags raised while scoring (missing or unverified actuals, …)."""
+    return r.results.flags
+
+
+@producer("integrity")
+def integrity(r: Recipes) -> pd.DataFrame:
+    """The integrity index per department."""
+    return r.results.integrity
+
+
+# =========================================================================== difficulty
+@producer("kpi_difficulty")
+def kpi_difficulty(r: Recipes) -> pd.DataFrame:
+    """:func:`bsc_lib.analyses.difficulty.kpi_difficulty` with the analysis settings and the scheme's cap."""
+    d = r.settings.difficulty
+    ach = r.scheme.components.achievement
+    return difficulty.kpi_difficulty(
+        r.data.kpis, r.data.kpi_history, r.data.kpi_results, year=r.year, target_half=d.target_half,
+        easy_margin=d.easy_margin, hard_margin=d.hard_margin, min_history=d.min_history,
+        cap=ach.cap if ach is not None else 1.0,
+    )
+
+
+@producer("unit_difficulty")
+def unit_difficulty(r: Recipes) -> pd.DataFrame:
+    """:func:`bsc_lib.analyses.difficulty.unit_difficulty` with unit names (``unit_id`` = KPI owner)."""
+    udiff = difficulty.unit_difficulty(r["kpi_difficulty"])
+    return with_names(udiff.rename(columns={"owner_id": "unit_id"}), r.data)
+
+
+@producer("challenge_crosscheck")
+def challenge_crosscheck(r: Recipes) -> pd.DataFrame:
+    """Reviewers' challenge ratings against the measured target difficulty."""
+    return difficulty.challenge_crosscheck(difficulty.unit_difficulty(r["kpi_difficulty"]), r.data.pre_eval_ratings,
+                                           round_rule=r.scheme.components.pre_evaluation.round_rule)
+
+
+@producer("achievement_bunching")
+def achievement_bunching(r: Recipes) -> pd.DataFrame:
+    """Units whose achievement rates bunch just above 100 % (with names)."""
+    d = r.settings.difficulty
+    bunch = difficulty.achievement_bunching(r.data.kpi_results, lower=d.bunching_lower, upper=d.bunching_upper,
+                                            kpis=r.data.kpis, year=r.year)
+    return with_names(bunch.rename(columns={"owner_id": "unit_id"}), r.data)
+
+
+# =========================================================================== dispersion
+def _totals_long(results: Results) -> pd.DataFrame:
+    parts = []
+    for evaluation, frame, key in (("institutional", results.institutional, "institution_id"),
+                                   ("individual", results.individual, "person_id")):
+        if frame.empty:
+            continue
+        parts.append(pd.DataFrame({"evaluation": evaluation, "unit_id": frame[key], "component": "total",
+                                   "points": frame["total"], "max_points": 100.0}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+@producer("discrimination")
+def discrimination(r: Recipes) -> pd.DataFrame:
+    """Ties, spread and discrimination of every component and total, by evaluation."""
+    return dispersion.discrimination(
+        pd.concat([r.results.components, _totals_long(r.results)], ignore_index=True), "points",
+        by=["evaluation", "component"], decimals=r.settings.dispersion.decimals,
+    )
+
+
+@producer("effective_weights")
+def effective_weights(r: Recipes) -> pd.DataFrame:
+    """Effective against nominal weights of the components (institutional and individual)."""
+    res, scheme = r.results, r.scheme
+    eff = []
+    for evaluation, frame, key in (("institutional", res.institutional, "institution_id"),
+                                   ("individual", res.individual, "person_id")):
+        if evaluation not in scheme.evaluations:
+            continue
+        comps = [c for c in scheme.evaluations[evaluation].components if c in frame.columns]
+        if not comps or frame.empty:
+            continue
+        w = dispersion.effective_weights(frame.set_index(key), comps, total_col="total",
+                                         nominal=scheme.evaluations[evaluation].components)
+        eff.append(w.assign(evaluation=evaluation))
+    return pd.concat(eff, ignore_index=True) if eff else pd.DataFrame()
+
+
+@producer("integrity_old_vs_new")
+def integrity_old_vs_new(r: Recipes) -> pd.DataFrame:
+    """The old common indicator (ACRC score) against the new integrity index."""
+    return dispersion.compare_integrity(
+        r.data.integrity[r.data.integrity["year"] == r.year],
+        r.results.integrity[["department_id", "index"]].rename(columns={"index": "integrity_index"}),
+        decimals=r.settings.dispersion.decimals,
+    )
+
+
+@producer("group_differences")
+def group_differences(r: Recipes) -> pd.DataFrame:
+    """Institutional totals compared between institution types."""
+    return dispersion.group_differences(r.results.institutional, "total", "inst_type")
+
+
+# =========================================================================== reliability
+def _ratings(r: Recipes) -> pd.DataFrame:
+    q = r.data.qualitative_ratings
+    return q[q["year"] == r.year]
+
+
+@producer("rater_reliability")
+def rater_reliability(r: Recipes) -> pd.DataFrame:
+    """ICC and Kendall's W of the qualitative ratings by rater group and half."""
+    return reliability.rater_reliability(_ratings(r), ["project_id", "item"], by=["rater_group", "half"])
+
+
+@producer("rater_leniency")
+def rater_leniency(r: Recipes) -> pd.DataFrame:
+    """Lenient and harsh raters (deviation from the other raters, with CI)."""
+    return reliability.rater_leniency(_ratings(r), ["project_id", "item"], by=["rater_group", "half"],
+                                      threshold=r.settings.reliability.leniency_threshold, threshold_unit="score")
+
+
+@producer("rater_grade_changes")
+def rater_grade_changes(r: Recipes) -> pd.DataFrame:
+    """Institutions whose grade changes when each flagged expert is removed and the run re-scored.
+
+    Empty (with the columns of :func:`bsc_lib.analyses.reliability.grade_changes`' result absent) when
+    no expert is flagged; ``attrs["n_changed"]`` counts the changed grades per removed rater.
+    """
+    len_ = r["rater_leniency"]
+    flagged = len_[len_["flag"] != "neutral"]
+    experts = sorted(flagged.loc[flagged["rater_group"] == "expert", "rater_id"].unique())
+    if not experts:
+        return pd.DataFrame()
+    rescore = scenarios.qualitative_rescorer(r.data, r.scheme, r.year, r.half)
+    return reliability.grade_changes(_ratings(r), experts, rescore, mode="remove")
+
+
+# =========================================================================== robustness
+@producer("rank_robustness")
+def rank_robustness(r: Recipes) -> pd.DataFrame:
+    """Monte Carlo rank intervals and grade probabilities of the institutions.
+
+    Every draw's total includes the deductions and the clipping of :func:`evaluate`, and is
+    graded with the scheme's grading (method, group, rounding, cutoffs), so the nominal row
+    of every institution is its scored total, rank and grade.
+    """
+    return r.monte_carlo().units
+
+
+@producer("sobol")
+def sobol(r: Recipes) -> pd.DataFrame:
+    """Sobol shares of the rank variance by uncertain input (same inputs as the Monte Carlo)."""
+    p = r.settings.robustness
+    inp = r._robustness_inputs()
+    return robustness.sobol_indices(inp["fractions"], inp["nominal_points"], concentration=p.concentration,
+                                    n_base=p.sobol_base, seed=p.seed, **_mc_common(inp))
+
+
+def boundaries_of(results: Results, g: Grading, level: str = "institution") -> pd.DataFrame:
+    """Grade boundaries of the institutions or departments of ``results`` under grading ``g``.
+
+    Institutions are graded on ``total`` within the scheme's group; departments overall on
+    ``total_pct`` (distances are converted back to total points). The producers
+    ``grade_boundaries`` and ``department_grade_boundaries`` are this function.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`bsc_lib.analyses.robustness.grade_boundaries`, one row per unit in the
+        order of the results.
+    """
+    if level == "institution":
+        inst = results.institutional
+        group = inst["inst_type"] if g.group_by == "inst_type" else "all"
+        units = inst.rename(columns={"institution_id": "unit_id"}).assign(group=group)
+        return robustness.unit_boundaries(units[["unit_id", "group", "total", "grade"]], g)
+    if level == "department":
+        dep = results.departments
+        units = dep.rename(columns={"department_id": "unit_id"}).assign(group="all")
+        return robustness.unit_boundaries(units[["unit_id", "group", "total", "grade"]], g,
+                                          score=units["total_pct"], points_per_score=units["max_total"] / 100.0)
+    raise ValueError(f"level must be 'institution' or 'department', got {level!r}")
+
+
+@producer("grade_boundaries")
+def grade_boundaries(r: Recipes) -> pd.DataFrame:
+    """Points each institution is away from the next better and worse grade (scheme's grading)."""
+    return boundaries_of(r.results, r.scheme.grading, "institution")
+
+
+@producer("department_grade_boundaries")
+def department_grade_boundaries(r: Recipes) -> pd.DataFrame:
+    """Grade boundaries of the departments (graded overall on ``total_pct``), in total points."""
+    return boundaries_of(r.results, r.scheme.grading, "department")
+
+
+@producer("half_agreement")
+def half_agreement(r: Recipes) -> pd.DataFrame:
+    """Agreement of the first- and second-half institutional totals (Kendall, Spearman)."""
+    h1 = r.results_of("H1").institutional.set_index("institution_id")["total"]
+    h2 = r.results_of("H2").institutional.set_index("institution_id")["total"]
+    return robustness.half_agreement(h1, h2)
+
+
+# =========================================================================== alignment
+@producer("task_coverage")
+def task_coverage(r: Recipes) -> pd.DataFrame:
+    """Plan tasks and whether a major project reaches them."""
+    return alignment.task_coverage(r.data)
+
+
+@producer("coverage_summary")
+def coverage_summary(r: Recipes) -> pd.DataFrame:
+    """Task coverage by plan level."""
+    return alignment.coverage_summary(r["task_coverage"])
+
+
+# =========================================================================== run entry points
+def compute_tables(data: BSCData, scheme: Scheme, year: int | None = None, half: str = "year",
+                   settings: AnalysisParams | None = None) -> dict[str, pd.DataFrame]:
+    """Every exported result table of a run, keyed by sheet name (:data:`EXPORTED`).
+
+    Returns
+    -------
+    dict
+        Scores: ``institutional``, ``departments``, ``individual`` (no names), ``components``,
+        ``kpi``, ``flags``, ``integrity``; analyses: ``kpi_difficulty``, ``unit_difficulty``,
+        ``discrimination``, ``effective_weights``, ``integrity_old_vs_new``,
+        ``rater_reliability``, ``rater_leniency``, ``rank_robustness``, ``grade_boundaries``.
+    """
+    return Recipes(data, scheme, settings, year, half).tables()
+
+
+def result_tables(data_path: str, scheme_path: str, year: int | None, half: str,
+                  analysis_path: str | None = None) -> dict[str, pd.DataFrame]:
+    """The pipeline's ``tables_fn``: load the inputs from paths, then :func:`compute_tables`."""
+    scheme = load_scheme(resolve(scheme_path))
+    data = load(resolve(data_path), scheme=scheme)
+    settings = load_analysis_params(resolve(analysis_path) if analysis_path else None)
+    return compute_tables(data, scheme, year, half, settings)
+
+
+def describe() -> str:
+    """One line per table: its name and the first line of its producer's docstring."""
+    return "\n".join(f"{n:28s} {(fn.__doc__ or '').strip().splitlines()[0]}" for n, fn in PRODUCERS.items())
+
+
+__all__ = ["EXPORTED", "PRODUCERS", "Recipes", "boundaries_of", "compute_tables", "describe", "producer", "result_tables"]

@@ -1,0 +1,2 @@
+"""What is evaluated and where: the scheme (YAML), analysis settings, repository paths.
+"""

@@ -1,0 +1,75 @@
+"""Analysis settings (``params/analysis.yaml``): strict loading like the scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bsc_lib.errors import Problem, SchemeError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DifficultyParams(_Strict):
+    easy_margin: float = Field(ge=0, le=1)
+    hard_margin: float = Field(ge=0, le=5)
+    min_history: int = Field(ge=2, le=50)
+    target_half: Literal["H1", "H2"]
+    bunching_lower: float = Field(gt=0)
+    bunching_upper: float = Field(gt=0)
+
+
+class DispersionParams(_Strict):
+    decimals: int = Field(ge=0, le=12)
+
+
+class ReliabilityParams(_Strict):
+    leniency_threshold: float = Field(ge=0)
+
+
+class RobustnessParams(_Strict):
+    seed: int
+    n_draws: int = Field(ge=10, le=1_000_000)
+    concentration: float = Field(gt=0)
+    caps: list[float] = Field(min_length=1)
+    bootstrap: int = Field(ge=2, le=100_000)
+    sobol_base: int = Field(ge=16, le=1_000_000)
+
+
+class AnalysisParams(_Strict):
+    """Validated analysis settings."""
+
+    difficulty: DifficultyParams
+    dispersion: DispersionParams
+    reliability: ReliabilityParams
+    robustness: RobustnessParams
+
+
+def default_analysis_path() -> Path:
+    """``params/analysis.yaml`` (see :func:`bsc_lib.config.paths.resource_dir`)."""
+    from bsc_lib.config.paths import default_analysis_path as _default
+
+    return _default()
+
+
+def load_analysis_params(path: str | Path | None = None) -> AnalysisParams:
+    """Load and validate analysis settings; raises :class:`SchemeError` listing every problem."""
+    from bsc_lib.config.scheme import _safe_yaml
+
+    p = Path(path) if path is not None else default_analysis_path()
+    if not p.is_file():
+        raise SchemeError([Problem(file=str(p), rule="exists", message="analysis settings file not found")])
+    data = _safe_yaml(p.read_text(encoding="utf-8-sig"), str(p))
+    try:
+        return AnalysisParams.model_validate(data)
+    except ValidationError as exc:
+        probs = []
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e["loc"])
+            kind = {"extra_forbidden": "unknown key", "missing": "missing key"}.get(e["type"], e["type"])
+            probs.append(Problem(file=str(p), column=loc, rule=kind, message=f"{loc}: {e['msg']}"))
+        raise SchemeError(probs) from None

@@ -1,0 +1,113 @@
+"""Read + parse an input path into typed (not yet validated) tables.
+
+:func:`read_parsed` is the layer between :mod:`bsc_lib.data.io.reader` (text) and
+:mod:`bsc_lib.data.validate` (rules): it returns one frame per model table (absent tables as
+empty frames), their origins and the reading/header/cell problems.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from bsc_lib.data.io.parse import parse_table, parsed_dtype
+from bsc_lib.data.io.problems import TableOrigin
+from bsc_lib.data.io.reader import read_raw
+from bsc_lib.data.model import TABLES
+from bsc_lib.errors import Problem
+
+
+@dataclass
+class ReadResult:
+    """Parsed tables of one input path (see :func:`read_parsed`)."""
+
+    source: str
+    frames: dict[str, pd.DataFrame]
+    origins: dict[str, TableOrigin]
+    problems: list[Problem]
+    hashes: dict[str, str]
+    bad_cells: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+    missing_columns: dict[str, set[str]] = field(default_factory=dict)
+    #: tables missing (required) or unreadable: rules that need them are skipped
+    unavailable: set[str] = field(default_factory=set)
+    #: tables read from a file or sheet (even with no rows)
+    present: set[str] = field(default_factory=set)
+
+
+def empty_parsed(name: str) -> pd.DataFrame:
+    """An empty frame with the parsed dtypes of table ``name`` (a fresh copy each call)."""
+    return _empty_parsed_template(name).copy()
+
+
+@cache
+def _empty_parsed_template(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=parsed_dtype(c)) for c in TABLES[name].columns})
+
+
+def read_parsed(path: str | Path) -> ReadResult:
+    """Read ``path`` (CSV folder or xlsx) and parse every table.
+
+    Returns
+    -------
+    ReadResult
+        ``frames`` (every model table, parsed dtypes ``str``/``float64``/``Int64``/``boolean``,
+        model column order, RangeIndex), ``origins``, ``problems`` (reading, headers, cells,
+        missing required tables), ``hashes`` ``{file name: sha256}``.
+    """
+    raw = read_raw(path)
+    spath = str(path)
+    is_book = Path(path).suffix.lower() in (".xlsx", ".xlsm")
+    res = ReadResult(source=spath, frames={}, origins={}, problems=list(raw.problems), hashes=raw.hashes)
+    # the input itself could not be opened (not found, corrupt workbook …): no per-table noise
+    fatal = any(p.file == spath and p.sheet == "" and p.rule in ("not found", "format", "empty", "unreadable")
+                for p in raw.problems)
+    for name, t in TABLES.items():
+        if name in raw.tables:
+            pt = parse_table(raw.tables[name])
+            res.frames[name] = pt.frame
+            res.origins[name] = pt.origin
+            res.problems += pt.problems
+            res.bad_cells[name] = pt.bad_cells
+            res.missing_columns[name] = pt.missing_columns
+            res.present.add(name)
+            continue
+        res.frames[name] = empty_parsed(name)
+        if name in raw.unreadable:
+            file, sheet = raw.unreadable[name]
+            res.origins[name] = TableOrigin(file=file, sheet=sheet)
+            res.unavailable.add(name)
+            continue
+        res.origins[name] = TableOrigin(file=spath if is_book else str(Path(spath) / f"{name}.csv"))
+        if t.required:
+            res.unavailable.add(name)
+            if fatal:  # the whole input could not be read: one problem is enough
+                continue
+            where = (f"add a sheet named '{name}' or '{t.ko}'" if is_book
+                     else f"add {name}.csv (or {t.ko}.csv) to the folder")
+            res.problems.append(Problem(file=spath, rule="missing table", value=name, message=(
+                f"required table {name} ({t.ko}) is missing: {where}")))
+    return res
+
+
+def read_tables(path: str | Path) -> tuple[dict[str, pd.DataFrame], list[Problem], dict[str, str]]:
+    """Read and parse ``path`` without the validation rules.
+
+    Parameters
+    ----------
+    path
+        A folder of CSV files or an ``.xlsx`` workbook.
+
+    Returns
+    -------
+    tuple
+        ``(frames, problems, hashes)``: ``frames`` = ``{table: DataFrame}`` for every model
+        table, columns in model order with the parsed dtypes (``str``, ``float64``, ``Int64``,
+        ``boolean``), categorical codes mapped to English codes where known; ``problems`` =
+        reading, header and cell-parsing problems (not the validation rules); ``hashes`` =
+        ``{file name: sha256}`` of the files read.
+    """
+    res = read_parsed(path)
+    return res.frames, res.problems, res.hashes

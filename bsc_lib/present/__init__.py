@@ -1,0 +1,3 @@
+"""Presentation: labels, plots, notebook helpers, the HTML report, exports, feedback letters, the
+dashboard.
+"""

@@ -1,0 +1,1649 @@
+"""The leadership dashboard: a Voila app over the evaluation results (``bsc dashboard``).
+
+Six tabs: overview (institutional ranking by group, grades, components, headline figures),
+drill-down (institution → department → KPI, with :meth:`Results.explain`), indicator
+difficulty, dispersion (ties/CV/Gini, nominal versus effective weights, old versus new
+integrity), a live what-if (component points, achievement cap, grade quotas;
+:mod:`bsc_lib.analyses.whatif`) and robustness (Monte Carlo rank intervals). Korean by default, with
+an English switch in the page.
+
+How settings reach the notebook
+-------------------------------
+``notebooks/90-dashboard.ipynb`` has a ``parameters`` cell of literals and calls :func:`run`.
+A parameter left empty (``""`` / ``None`` / ``0``) is taken from the environment, then from the
+default — so ``bsc dashboard`` passes its options without editing the notebook (environment
+variables also work with Voila's preheated kernels, which query strings do not):
+
+============== ===================== =========================================
+parameter      environment variable  default
+============== ===================== =========================================
+data_path      ``BSC_DATA``          ``data/sample/2019``
+scheme_path    ``BSC_SCHEME``        ``params/scheme-2019.yaml``
+analysis_path  ``BSC_ANALYSIS``      ``params/analysis.yaml``
+lang           ``BSC_LANG``          ``ko``
+pseudonymize   ``BSC_SHOW_NAMES``    pseudonymised unless ``BSC_SHOW_NAMES=1``
+year           ``BSC_YEAR``          the scheme's year
+half           ``BSC_HALF``          ``year``
+mc_draws       ``BSC_MC_DRAWS``      ``robustness.n_draws`` of analysis.yaml
+============== ===================== =========================================
+
+Personal data: managers appear as ``관리자 P0012`` / ``Manager P0012``; their names are dropped
+from the kernel's tables (so they never reach the browser) unless names are shown explicitly
+(``bsc dashboard --show-names``).
+
+Errors: any :class:`~bsc_lib.errors.BSCError` while loading (bad data path, invalid data or
+scheme) becomes a friendly page in Korean and English with the table of problems; anything
+else a short message. Tracebacks go to the server log only.
+
+Serving: :func:`serve` starts Voila on ``127.0.0.1`` with a preheated kernel, stripped sources,
+no tracebacks, Voila's default file allowlist (images only; notebooks and ``.py`` denied) and a
+template (``bsc-dashboard``, written to a temporary Jupyter data directory at launch) that
+extends Voila's ``lab`` template without its CDN stylesheet, so the page loads no asset from
+the internet (plotly renders through plotly's bundled JupyterLab extension).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from bsc_lib.config import paths as _paths
+from bsc_lib.errors import BSCError
+from bsc_lib.present.labels import label
+
+if TYPE_CHECKING:  # heavy modules are imported where they are used (start-up time of the kernel)
+    from bsc_lib.analyses.recipes import Recipes
+    from bsc_lib.analyses.whatif import WhatIfBase
+    from bsc_lib.config.analysis_params import AnalysisParams
+    from bsc_lib.config.scheme import Scheme
+    from bsc_lib.data.model import BSCData
+    from bsc_lib.scoring.engine import Results
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+NOTEBOOK = _paths.notebooks_dir() / "90-dashboard.ipynb"
+DEFAULT_DATA = "data/sample/2019"
+DEFAULT_SCHEME = "params/scheme-2019.yaml"
+DEFAULT_ANALYSIS = "params/analysis.yaml"
+DEFAULT_PORT = 8866
+TEMPLATE_NAME = "bsc-dashboard"
+#: Written to the server log when a kernel has built the page (a preheated kernel is then ready).
+READY_MARK = "page built"
+
+ENV_DATA = "BSC_DATA"
+ENV_SCHEME = "BSC_SCHEME"
+ENV_ANALYSIS = "BSC_ANALYSIS"
+ENV_LANG = "BSC_LANG"
+ENV_SHOW_NAMES = "BSC_SHOW_NAMES"
+ENV_YEAR = "BSC_YEAR"
+ENV_HALF = "BSC_HALF"
+ENV_MC_DRAWS = "BSC_MC_DRAWS"
+
+LANGS = ("ko", "en")
+#: Achievement caps offered by the what-if (plus the scheme's cap and the analysis caps).
+CAP_CHOICES = (1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5)
+DIFFICULTY_FLAGS = ("easy", "hard", "regressive", "chronic_overachiever", "no_history")
+INST_TYPE_ORDER = ("main_office", "business_office", "independent")
+
+#: Texts of the dashboard itself (figure and column labels come from :mod:`bsc_lib.present.labels`).
+UI_TEXT: dict[str, dict[str, str]] = {
+    "title": {"ko": "서울시 BSC 성과평가 대시보드", "en": "Seoul BSC evaluation dashboard"},
+    "tab_overview": {"ko": "종합", "en": "Overview"},
+    "tab_drill": {"ko": "기관·부서 상세", "en": "Drill-down"},
+    "tab_difficulty": {"ko": "지표 난이도", "en": "Indicator difficulty"},
+    "tab_dispersion": {"ko": "변별력", "en": "Dispersion"},
+    "tab_whatif": {"ko": "가정 분석", "en": "What-if"},
+    "tab_robustness": {"ko": "순위 안정성", "en": "Robustness"},
+    "institutions": {"ko": "평가 기관", "en": "Institutions"},
+    "departments": {"ko": "부서", "en": "Departments"},
+    "kpis": {"ko": "성과지표", "en": "KPIs"},
+    "share_achieved": {"ko": "지표 달성 비율", "en": "KPI results achieved"},
+    "share_achieved_note": {"ko": "평가에 반영된 지표·반기 실적 중 달성(≥100%) 비율",
+                            "en": "share of the scored KPI results (KPI × half) achieved (≥ 100 %)"},
+    "board_axis": {"ko": "막대 길이: {lo:.0f}점(최저 총점 − 5) ~ 100점 구간", "en": "Bars span {lo:.0f} (lowest total − 5) to 100 points"},
+    "ranking_table": {"ko": "기관별 순위", "en": "Institutional ranking"},
+    "rank": {"ko": "순위", "en": "Rank"},
+    "rank_in_group": {"ko": "유형 내", "en": "In group"},
+    "institution": {"ko": "기관", "en": "Institution"},
+    "department": {"ko": "부서", "en": "Department"},
+    "kpi": {"ko": "지표", "en": "KPI"},
+    "group": {"ko": "유형", "en": "Group"},
+    "total": {"ko": "총점", "en": "Total"},
+    "grade": {"ko": "등급", "en": "Grade"},
+    "all": {"ko": "전체", "en": "All"},
+    "kpi_type": {"ko": "지표유형", "en": "KPI type"},
+    "flag": {"ko": "난이도 판정", "en": "Difficulty flag"},
+    "decomposition": {"ko": "총점 구성 (explain)", "en": "Decomposition of the total (explain)"},
+    "component": {"ko": "평가요소", "en": "Component"},
+    "points": {"ko": "점수", "en": "Points"},
+    "max_points": {"ko": "배점", "en": "Max"},
+    "n_detail": {"ko": "세부 항목 수", "en": "Detail rows"},
+    "departments_of": {"ko": "소속 부서", "en": "Departments"},
+    "kpis_of": {"ko": "부서 성과지표", "en": "The department's KPIs"},
+    "managers": {"ko": "관리자 (개인평가)", "en": "Managers (individual evaluation)"},
+    "manager": {"ko": "관리자", "en": "Manager"},
+    "no_managers": {"ko": "해당 관리자 없음", "en": "No manager recorded"},
+    "names_hidden": {"ko": "개인 결과는 가명(대상자ID)으로 표시됩니다.",
+                     "en": "Individual results are shown under pseudonymous ids."},
+    "names_shown": {"ko": "주의: 관리자 실명이 표시됩니다 (--show-names).",
+                    "en": "Note: managers' names are shown (--show-names)."},
+    "half": {"ko": "반기", "en": "Half"},
+    "target": {"ko": "목표", "en": "Target"},
+    "actual": {"ko": "실적", "en": "Actual"},
+    "rate": {"ko": "달성률", "en": "Rate"},
+    "status": {"ko": "상태", "en": "Status"},
+    "weight": {"ko": "가중치", "en": "Weight"},
+    "polarity": {"ko": "극성", "en": "Polarity"},
+    "engine_flags": {"ko": "확인사항", "en": "Flags"},
+    "difficulty": {"ko": "난이도", "en": "Difficulty"},
+    "gap": {"ko": "추세 대비 격차", "en": "Gap to trend"},
+    "n_shown": {"ko": "선택된 지표 {n}개 (표는 쉬운 순 상위 {m}개)",
+                "en": "{n} KPIs selected (table: the {m} easiest)"},
+    "discrimination": {"ko": "평가요소별 변별력", "en": "Discrimination by component"},
+    "evaluation": {"ko": "평가구분", "en": "Evaluation"},
+    "n": {"ko": "대상 수", "en": "Units"},
+    "n_distinct": {"ko": "서로 다른 점수 수", "en": "Distinct scores"},
+    "largest_tie_share": {"ko": "최다 동점 비율", "en": "Largest tie share"},
+    "cv": {"ko": "변동계수", "en": "CV"},
+    "gini": {"ko": "지니계수", "en": "Gini"},
+    "nominal_share": {"ko": "명목 비중", "en": "Nominal share"},
+    "effective_share": {"ko": "실질 비중", "en": "Effective share"},
+    "integrity": {"ko": "청렴도: 구 지표 대 청렴지수", "en": "Integrity: old indicator versus the new index"},
+    "measure": {"ko": "지표", "en": "Measure"},
+    "old": {"ko": "공무원 청렴도(구)", "en": "Old ACRC-derived score"},
+    "new": {"ko": "청렴지수(신)", "en": "New integrity index"},
+    "spearman": {"ko": "순위상관(스피어만)", "en": "Spearman rho"},
+    "whatif_intro": {
+        "ko": "배점·달성률 상한·등급 비율을 바꾸면 순위와 등급이 즉시 다시 계산됩니다 (평가엔진과 동일한 결과). "
+              "한 요소의 배점을 움직이면 나머지 요소가 현재 비율대로 나머지 점수를 나누어 합계 100점을 유지합니다.",
+        "en": "Change the points, the achievement cap or the grade quotas: ranks and grades are recomputed at once "
+              "(identical to the scoring engine). Moving one component's points shares the rest among the "
+              "others in proportion to their current points, so the total stays 100."},
+    "component_points": {"ko": "평가요소 배점 (합계 100)", "en": "Component points (sum 100)"},
+    "cap": {"ko": "달성률 상한", "en": "Achievement cap"},
+    "quotas": {"ko": "등급 비율 (%, 합계 100)", "en": "Grade quotas (%, sum 100)"},
+    "reset": {"ko": "원래 배점으로", "en": "Reset to the scheme"},
+    "changed_grades": {"ko": "등급이 바뀐 기관 {n}곳 (노란색), 순위가 바뀐 기관 {m}곳",
+                       "en": "{n} institutions change grade (highlighted), {m} change rank"},
+    "base": {"ko": "기준", "en": "Scheme"},
+    "new_total": {"ko": "가정 총점", "en": "What-if total"},
+    "base_total": {"ko": "기준 총점", "en": "Scheme total"},
+    "rank_change": {"ko": "순위 변동", "en": "Rank change"},
+    "computed_in": {"ko": "계산 {ms:.0f} ms", "en": "computed in {ms:.0f} ms"},
+    "robustness_intro": {
+        "ko": "배점(디리클레, 집중도 {conc:g}), 달성률 상한 {caps}, 정성평가 평가자 재표집({boot}회)을 "
+              "무작위로 바꾼 {n:,}회 모의실험의 순위 5~95% 구간입니다 (seed {seed}).",
+        "en": "Rank 5–95 % intervals over {n:,} Monte Carlo draws of the points (Dirichlet, concentration "
+              "{conc:g}), the achievement cap {caps} and a rater bootstrap of the qualitative score "
+              "({boot} replicates; seed {seed})."},
+    "p_grade_change": {"ko": "등급 변동 확률", "en": "P(grade change)"},
+    "rank_interval": {"ko": "순위 5~95% 구간", "en": "Rank 5–95 %"},
+    "nominal_rank": {"ko": "현재 순위", "en": "Rank"},
+    "unstable": {"ko": "등급이 흔들리는 기관", "en": "Institutions whose grade is not stable"},
+    "loading": {"ko": "계산 중…", "en": "Computing…"},
+    "error_title": {"ko": "데이터를 불러올 수 없습니다", "en": "The data could not be loaded"},
+    "error_hint": {"ko": "아래 문제를 고친 뒤 대시보드를 다시 시작하세요 (bsc validate 로 미리 확인할 수 있습니다).",
+                   "en": "Fix the problems below and restart the dashboard (bsc validate checks a dataset first)."},
+    "unexpected": {"ko": "예기치 못한 오류가 발생했습니다", "en": "An unexpected error occurred"},
+    "file": {"ko": "파일", "en": "File"},
+    "row": {"ko": "행", "en": "Row"},
+    "column": {"ko": "열", "en": "Column"},
+    "rule": {"ko": "규칙", "en": "Rule"},
+    "message": {"ko": "내용", "en": "Message"},
+    "value": {"ko": "값", "en": "Value"},
+    "source": {"ko": "자료", "en": "Data"},
+    "scheme": {"ko": "평가체계", "en": "Scheme"},
+}
+
+#: Page styles (projector-friendly: 1920 × 1080, Noto Sans CJK KR).
+CSS = """
+<style>
+.bsc-dash, .bsc-dash .widget-label, .bsc-dash .widget-html-content, .bsc-dash select,
+.bsc-dash button, .bsc-dash .lm-TabBar-tab {
+  font-family: "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", sans-serif; font-size: 16px; }
+.bsc-dash { max-width: 1880px; --jp-widgets-horizontal-tab-width: 220px; }
+.bsc-dash .lm-TabBar-tab { min-width: 160px; }
+.bsc-dash h2 { font-size: 28px; margin: 4px 0; }
+.bsc-dash h3 { font-size: 21px; margin: 14px 0 6px 0; }
+.bsc-dash .bsc-sub { color: #555; font-size: 15px; }
+.bsc-dash .bsc-cards { display: flex; gap: 18px; flex-wrap: wrap; margin: 8px 0 6px 0; }
+.bsc-dash .bsc-card { border: 1px solid #ddd; border-radius: 8px; padding: 10px 18px; min-width: 190px;
+  background: #fafafa; }
+.bsc-dash .bsc-card .v { font-size: 34px; font-weight: 700; color: #08519c; }
+.bsc-dash .bsc-card .k { font-size: 15px; color: #444; }
+.bsc-dash table.bsc-t { border-collapse: collapse; font-size: 15px; margin: 4px 0 10px 0; }
+.bsc-dash table.bsc-t th { background: #f0f0f0; text-align: left; padding: 4px 8px; border-bottom: 2px solid #bbb; }
+.bsc-dash table.bsc-t td { padding: 3px 8px; border-bottom: 1px solid #e5e5e5; }
+.bsc-dash table.bsc-t td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.bsc-dash table.bsc-t tr.bsc-changed td { background: #fff3b0; }
+.bsc-dash .bsc-grade { display: inline-block; min-width: 22px; text-align: center; border-radius: 4px;
+  color: #fff; font-weight: 700; padding: 0 4px; }
+.bsc-dash .bsc-error { border: 2px solid #d7301f; border-radius: 8px; padding: 12px 18px; background: #fff5f2; }
+.bsc-dash .widget-slider .widget-label { min-width: 150px; }
+.bsc-dash .bsc-note { color: #666; font-size: 14px; }
+.bsc-dash .bsc-board { display: flex; gap: 28px; align-items: flex-start; }
+.bsc-dash .rb-col { flex: 1 1 0; min-width: 0; }
+.bsc-dash .rb-col h4 { font-size: 18px; margin: 4px 0 6px 0; }
+.bsc-dash .rb-row { display: flex; align-items: center; gap: 8px; height: 27px; font-size: 15px; }
+.bsc-dash .rb-rank { width: 26px; text-align: right; color: #666; }
+.bsc-dash .rb-name { width: 200px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bsc-dash .rb-bar { flex: 1 1 auto; height: 17px; background: #f3f3f3; }
+.bsc-dash .rb-bar span { display: block; height: 100%; }
+.bsc-dash .rb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
+.bsc-dash .cb-legend { margin: 0 0 6px 0; }
+.bsc-dash .cb-key { margin-right: 16px; font-size: 15px; }
+.bsc-dash .cb-key i { display: inline-block; width: 14px; height: 14px; margin-right: 5px; vertical-align: -2px; }
+.bsc-dash .cb-row { display: flex; align-items: center; gap: 8px; height: 22px; font-size: 14px; }
+.bsc-dash .cb-name { width: 200px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bsc-dash .cb-bar { flex: 1 1 auto; display: flex; height: 15px; background: #f3f3f3; }
+.bsc-dash .cb-bar i { display: block; height: 100%; }
+.bsc-dash .cb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
+</style>
+"""
+
+
+def text(key: str, lang: str = "ko", **values) -> str:
+    """A dashboard text (:data:`UI_TEXT`, else :func:`bsc_lib.present.labels.label`) in ``lang``."""
+    entry = UI_TEXT.get(key)
+    s = entry.get(lang, entry["en"]) if entry else label(key, lang)
+    return s.format(**values) if values else s
+
+
+# ============================================================================ settings
+@dataclass(frozen=True)
+class Settings:
+    """Resolved dashboard settings (see the module docstring for the precedence)."""
+
+    data_path: str
+    scheme_path: str
+    analysis_path: str
+    lang: str
+    pseudonymize: bool
+    year: int | None
+    half: str
+    mc_draws: int | None
+
+
+def _truthy(v: str | None) -> bool:
+    return str(v or "").strip().lower() in ("1", "true", "yes", "y", "on", "예")
+
+
+def resolve_settings(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lang: str = "",
+                     pseudonymize: bool | None = None, year: int | None = None, half: str = "",
+                     mc_draws: int | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the notebook parameters, then the environment, then the defaults.
+
+    Parameters
+    ----------
+    data_path, scheme_path, analysis_path, lang, pseudonymize, year, half, mc_draws
+        Notebook parameters; an empty value (``""``, ``None``, ``0``) defers to the environment.
+    environ
+        The environment (default ``os.environ``).
+
+    Returns
+    -------
+    Settings
+        Paths as given (resolved later), ``lang`` in ``ko``/``en``, ``pseudonymize`` true unless
+        names are explicitly shown.
+
+    Raises
+    ------
+    ValueError
+        For an unknown language or half, or a non-integer year or number of draws.
+    """
+    env = os.environ if environ is None else environ
+    lang = (lang or env.get(ENV_LANG, "") or "ko").strip().lower()
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}; got {lang!r}")
+    if pseudonymize is None:
+        pseudonymize = not _truthy(env.get(ENV_SHOW_NAMES))
+    half = (half or env.get(ENV_HALF, "") or "year").strip()
+    if half not in ("H1", "H2", "year"):
+        raise ValueError(f"half must be H1, H2 or year; got {half!r}")
+
+    def _int(v, name):
+        if v in (None, "", 0):
+            return None
+        try:
+            return int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be an integer; got {v!r}") from None
+
+    return Settings(
+        data_path=str(data_path or env.get(ENV_DATA, "") or DEFAULT_DATA),
+        scheme_path=str(scheme_path or env.get(ENV_SCHEME, "") or DEFAULT_SCHEME),
+        analysis_path=str(analysis_path or env.get(ENV_ANALYSIS, "") or DEFAULT_ANALYSIS),
+        lang=lang, pseudonymize=bool(pseudonymize),
+        year=_int(year, "year") or _int(env.get(ENV_YEAR), ENV_YEAR),
+        half=half,
+        mc_draws=_int(mc_draws, "mc_draws") or _int(env.get(ENV_MC_DRAWS), ENV_MC_DRAWS),
+    )
+
+
+# ============================================================================ pure helpers
+def people_view(individual: pd.DataFrame, pseudonymize: bool = True) -> pd.DataFrame:
+    """The individual results as the dashboard holds them.
+
+    Parameters
+    ----------
+    individual
+        ``Results.individual``.
+    pseudonymize
+        Drop ``name_ko`` (the default): names then never leave the kernel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``person_id, position_grade, role, unit_id, total, rank_overall, grade`` (+ ``name_ko``
+        only when ``pseudonymize`` is false).
+    """
+    cols = ["person_id", "position_grade", "role", "unit_id", "total", "rank_overall", "grade"]
+    if not pseudonymize and "name_ko" in individual.columns:
+        cols.insert(1, "name_ko")
+    return individual[[c for c in cols if c in individual.columns]].reset_index(drop=True)
+
+
+def person_label(person_id: str, name: str | None, pseudonymize: bool, lang: str = "ko") -> str:
+    """``관리자 P0012`` (pseudonymised) or ``홍길동 (P0012)``."""
+    if pseudonymize or name is None or (isinstance(name, float) and np.isnan(name)) or name is pd.NA:
+        return f"{text('manager', lang)} {person_id}"
+    return f"{name} ({person_id})"
+
+
+def share_achieved(kpi: pd.DataFrame) -> float:
+    """Share of the scored KPI results (KPI × half, not ``not_used``) whose status is ``achieved``.
+
+    Returns
+    -------
+    float
+        NaN when no KPI result has a status.
+    """
+    k = kpi.loc[kpi["status"].notna() & ~kpi["flag"].fillna("").str.contains("not_used", regex=False)]
+    return float((k["status"] == "achieved").mean()) if len(k) else float("nan")
+
+
+def fmt_points(v) -> str:
+    """Points as shown everywhere in the dashboard: two decimals (``86.46``); blank for NaN."""
+    return "" if v is None or pd.isna(v) else f"{round(float(v), 2) + 0.0:.2f}"  # + 0.0: no "-0.00"
+
+
+def _fmt_pct(v, digits: int = 1) -> str:
+    return "" if v is None or pd.isna(v) else f"{float(v) * 100:.{digits}f}%"
+
+
+def _fmt_num(v) -> str:
+    if v is None or pd.isna(v):
+        return ""
+    v = float(v)
+    return f"{v:,.0f}" if abs(v) >= 1000 or v == int(v) else f"{v:,.2f}"
+
+
+def _esc(v) -> str:
+    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else html.escape(str(v))
+
+
+def flag_labels(frame: pd.DataFrame, flags, lang: str = "ko") -> pd.Series:
+    """Comma-joined labels of the boolean columns ``flags`` that are true, per row (vectorised)."""
+    out = pd.Series("", index=frame.index, dtype="str")
+    for f in flags:
+        if f in frame:
+            on = frame[f].astype("boolean").fillna(False).to_numpy(bool)
+            out = out + np.where(on, label(f, lang) + ", ", "")
+    return out.str.rstrip(", ")
+
+
+def grade_badge(grade) -> str:
+    """HTML badge of a grade in its colour."""
+    from bsc_lib.present.plots import GRADE_COLORS
+
+    g = "" if grade is None or pd.isna(grade) else str(grade)
+    col = GRADE_COLORS.get(g, "#636363")
+    return f'<span class="bsc-grade" style="background:{col}">{html.escape(g)}</span>'
+
+
+def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_class: pd.Series | None = None,
+               row_data: dict[str, pd.Series] | None = None, table_class: str = "") -> str:
+    """An escaped HTML table.
+
+    Parameters
+    ----------
+    rows
+        The data.
+    columns
+        ``(column, header, kind)``; kind ``text`` (escaped), ``num`` (right-aligned, formatted),
+        ``points`` (2 decimals), ``pct`` (percent), ``grade`` (badge) or ``html`` (trusted
+        markup built by the caller).
+    row_class
+        Optional CSS class per row.
+    row_data
+        ``{name: values}`` written as ``data-<name>`` attributes per row (for tests and styling).
+
+    Returns
+    -------
+    str
+        ``<table class="bsc-t ...">``.
+    """
+    fmt = {"num": _fmt_num, "points": fmt_points, "pct": _fmt_pct, "grade": grade_badge,
+           "text": _esc, "html": lambda v: "" if v is None else str(v)}
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
+    cells = {c: rows[c].map(fmt[kind]).to_numpy() if c in rows else np.full(len(rows), "") for c, _, kind in columns}
+    numeric = {c for c, _, kind in columns if kind in ("num", "points", "pct")}
+    rc = row_class.to_numpy() if row_class is not None else np.full(len(rows), "")
+    attrs = np.full(len(rows), "", dtype=object)
+    for name, vals in (row_data or {}).items():
+        attrs = attrs + np.array([f' data-{name}="{_esc(v)}"' for v in vals], dtype=object)
+    body = []
+    for i in range(len(rows)):  # rendering an HTML table: one string per displayed row
+        tds = "".join(f'<td class="n">{cells[c][i]}</td>' if c in numeric else f"<td>{cells[c][i]}</td>"
+                      for c, _, _ in columns)
+        cls = f' class="{html.escape(rc[i])}"' if rc[i] else ""
+        body.append(f"<tr{cls}{attrs[i]}>{tds}</tr>")
+    return f'<table class="bsc-t {table_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def error_html(exc: BaseException, lang: str = "ko") -> str:
+    """The friendly error page: Korean and English headline, the problems table, no traceback.
+
+    Parameters
+    ----------
+    exc
+        A :class:`~bsc_lib.errors.BSCError` (its problems are listed) or any other exception
+        (its type and message only).
+    lang
+        Which language comes first.
+
+    Returns
+    -------
+    str
+        HTML (every value escaped).
+    """
+    other = "en" if lang == "ko" else "ko"
+    if isinstance(exc, BSCError):
+        head = f"{text('error_title', lang)} / {text('error_title', other)}"
+        from bsc_lib.errors import problems_frame
+
+        pf = problems_frame(exc.problems).head(200)
+        cols = [("file", text("file", lang), "text"), ("row", text("row", lang), "text"),
+                ("column", text("column", lang), "text"), ("rule", text("rule", lang), "text"),
+                ("message", text("message", lang), "text"), ("value", text("value", lang), "text")]
+        pf = pf.assign(row=pf["row"].astype("str").replace({"<NA>": ""}))
+        body = (f"<p>{html.escape(text('error_hint', lang))}<br>{html.escape(text('error_hint', other))}</p>"
+                + html_table(pf, cols, table_class="bsc-problems"))
+    else:
+        head = f"{text('unexpected', lang)} / {text('unexpected', other)}"
+        body = f"<p><code>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</code></p>"
+    return f'<div class="bsc-error"><h2>{html.escape(head)}</h2>{body}</div>'
+
+
+# ============================================================================ HTML charts
+#: Colours of the components in the stacked bars (scheme order; cycled).
+COMPONENT_COLORS = ("#2c7fb8", "#41ab5d", "#807dba", "#fd8d3c", "#e7298a", "#969696")
+
+
+def _group_order(types: pd.Series) -> list[str]:
+    present = set(types.dropna())
+    return [t for t in INST_TYPE_ORDER if t in present] + sorted(present - set(INST_TYPE_ORDER))
+
+
+def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
+    """The ranking by group as HTML: one column per institution type, a grade-coloured bar per unit.
+
+    Parameters
+    ----------
+    inst
+        ``Results.institutional`` (``institution_id, inst_type, total, rank_in_group, grade``)
+        with a display ``name`` column.
+
+    Returns
+    -------
+    str
+        ``<div class="bsc-board">``; rows carry ``data-unit``, ``data-total`` (2 decimals) and
+        ``data-grade``. Bar lengths are linear in the total between (lowest total − 5) and 100.
+    """
+    from bsc_lib.present.plots import GRADE_COLORS
+
+    lo = max(0.0, float(inst["total"].min()) - 5.0) if len(inst) else 0.0
+    span = max(100.0 - lo, 1e-9)
+    cols = []
+    for g in _group_order(inst["inst_type"]):
+        d = inst.loc[inst["inst_type"] == g].sort_values(["rank_in_group", "institution_id"], kind="stable")
+        width = ((d["total"] - lo) / span * 100.0).clip(0.0, 100.0).round(2)
+        color = d["grade"].map(lambda v: GRADE_COLORS.get(str(v), "#636363"))
+        rows = (
+            '<div class="rb-row" data-unit="' + d["institution_id"].map(_esc) + '" data-total="'
+            + d["total"].map(fmt_points) + '" data-grade="' + d["grade"].map(_esc) + '">'
+            + '<span class="rb-rank">' + d["rank_in_group"].astype("str") + "</span>"
+            + '<span class="rb-name">' + d["name"].map(_esc) + "</span>"
+            + '<span class="rb-bar"><span style="width:' + width.astype("str") + "%;background:" + color + '"></span></span>'
+            + '<span class="rb-total">' + d["total"].map(fmt_points) + "</span>"
+            + d["grade"].map(grade_badge) + "</div>"
+        )
+        cols.append(f'<div class="rb-col"><h4>{html.escape(label(g, lang))} ({len(d)})</h4>{"".join(rows)}</div>')
+    note = text("board_axis", lang, lo=lo)
+    return (f'<h3>{html.escape(label("title_institutional_ranking", lang))}</h3>'
+            f'<div class="bsc-note">{html.escape(note)}</div><div class="bsc-board">{"".join(cols)}</div>')
+
+
+def grade_counts_html(inst: pd.DataFrame, lang: str = "ko") -> str:
+    """Units per grade and institution type (with a total row) as an HTML table.
+
+    Returns
+    -------
+    str
+        A ``bsc-t bsc-grade-counts`` table: one row per type and ``전체``/``All``, one column
+        per grade (best first).
+    """
+    from bsc_lib.present.plots import GRADE_COLORS
+
+    grades = [g for g in GRADE_COLORS if g in set(inst["grade"].dropna())]
+    grades += sorted(set(inst["grade"].dropna()) - set(grades))
+    ct = pd.crosstab(inst["inst_type"], inst["grade"]).reindex(index=_group_order(inst["inst_type"]),
+                                                               columns=grades, fill_value=0)
+    ct.loc["__all__"] = ct.sum()
+    view = ct.reset_index().rename(columns={"inst_type": "_g"})
+    view["group"] = view["_g"].map(lambda v: text("all", lang) if v == "__all__" else label(v, lang))
+    cols = [("group", text("group", lang), "text")] + [(g, g, "num") for g in grades]
+    return (f'<h3>{html.escape(label("title_grade_distribution", lang))}</h3>'
+            + html_table(view, cols, table_class="bsc-grade-counts"))
+
+
+def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "ko") -> str:
+    """Stacked bars of the component points of every institution (best total first), as HTML.
+
+    Parameters
+    ----------
+    inst
+        ``Results.institutional`` with a display ``name`` column and the component columns.
+    components
+        Component columns, in scheme order.
+
+    Returns
+    -------
+    str
+        A legend and one row per institution; a segment's width is its points (% of 100) and its
+        tooltip names the component and the points.
+    """
+    d = inst.sort_values(["total", "institution_id"], ascending=[False, True], kind="stable")
+    colors = {c: COMPONENT_COLORS[k % len(COMPONENT_COLORS)] for k, c in enumerate(components)}
+    legend = "".join(f'<span class="cb-key"><i style="background:{colors[c]}"></i>{html.escape(label(c, lang))}</span>'
+                     for c in components)
+    segs = pd.Series("", index=d.index, dtype="str")
+    for c in components:
+        pts = d[c].astype(float).clip(lower=0.0)
+        segs = segs + ('<i style="width:' + pts.round(3).astype("str") + "%;background:" + colors[c]
+                       + '" title="' + html.escape(label(c, lang)) + " " + pts.map(fmt_points) + '"></i>')
+    rows = ('<div class="cb-row"><span class="cb-name">' + d["name"].map(_esc) + '</span><span class="cb-bar">'
+            + segs + '</span><span class="cb-total">' + d["total"].map(fmt_points) + "</span></div>")
+    return (f'<h3>{html.escape(label("title_component_stack", lang))}</h3><div class="cb-legend">{legend}</div>'
+            f'<div class="bsc-comp-bars">{"".join(rows)}</div>')
+
+
+# ============================================================================ context
+@dataclass
+class Context:
+    """Loaded inputs, results and lazily computed analyses behind the dashboard."""
+
+    settings: Settings
+    data: BSCData
+    scheme: Scheme
+    results: Results
+    analysis: AnalysisParams
+    whatif: WhatIfBase
+    people: pd.DataFrame
+    names: pd.DataFrame
+    year: int
+    half: str
+    tables: Recipes | None = None
+    seconds: float = 0.0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def unit_name(self, unit_id: str, lang: str = "ko") -> str:
+        """Korean (or English, falling back to Korean) name of a unit."""
+        n = self._cache.get("name_idx")
+        if n is None:
+            n = self.names.set_index("unit_id")
+            self._cache["name_idx"] = n
+        if unit_id not in n.index:
+            return str(unit_id)
+        row = n.loc[unit_id]
+        en = row["name_en"]
+        return str(row["name_ko"]) if lang == "ko" or en is None or pd.isna(en) else str(en)
+
+    def kdiff(self) -> pd.DataFrame:
+        """The run's ``kpi_difficulty`` table with ``institution_id`` (for the institution filter)."""
+        if "kdiff" not in self._cache:
+            kd = self.tables["kpi_difficulty"].copy()
+            dmap = self.data.departments.set_index("department_id")["institution_id"]
+            kd["institution_id"] = kd["owner_id"].map(dmap).fillna(kd["owner_id"])
+            self._cache["kdiff"] = kd
+        return self._cache["kdiff"]
+
+    def dispersion(self) -> dict[str, pd.DataFrame]:
+        """The run's discrimination, effective weights and old-versus-new integrity tables
+        (institutional and department rows: the views of the dashboard)."""
+        if "dispersion" not in self._cache:
+            t = self.tables
+            disc = t["discrimination"]
+            disc = disc.loc[disc["evaluation"].isin(["institutional", "department"])].reset_index(drop=True)
+            eff = t["effective_weights"]
+            eff = eff.loc[eff["evaluation"] == "institutional"].reset_index(drop=True) if len(eff) else eff
+            out = {"discrimination": disc, "effective_weights": eff}
+            integ = self.results.integrity
+            if len(integ) and integ["acrc_score"].notna().any():
+                out["integrity"] = t["integrity_old_vs_new"]
+                out["integrity_values"] = integ[["department_id", "acrc_score", "index"]]
+            self._cache["dispersion"] = out
+        return self._cache["dispersion"]
+
+    def achievement_fraction(self, cap: float) -> pd.Series:
+        """:func:`bsc_lib.analyses.whatif.achievement_fractions` for ``cap`` (cached per cap)."""
+        from bsc_lib.analyses import whatif
+
+        key = ("ach", round(float(cap), 9))
+        if key not in self._cache:
+            self._cache[key] = whatif.achievement_fractions(self.whatif, cap)
+        return self._cache[key]
+
+    def robustness(self) -> tuple[pd.DataFrame, dict]:
+        """The run's ``rank_robustness`` table (:mod:`bsc_lib.analyses.recipes`) and its settings.
+
+        The same producer as the report's, with the scheme's grading and the engine's
+        deductions; ``Settings.mc_draws`` (when set) replaces the analysis settings' number
+        of draws before the context is built.
+        """
+        if "mc" not in self._cache:
+            rp = self.analysis.robustness
+            units = self.tables["rank_robustness"]
+            summary = self.tables.monte_carlo().draws_summary
+            info = {"n": rp.n_draws, "seed": rp.seed, "conc": rp.concentration,
+                    "caps": "/".join(f"{c:g}" for c in rp.caps),
+                    "boot": rp.bootstrap if summary.get("bootstrap_replicates") else 0}
+            self._cache["mc"] = (units, info)
+        return self._cache["mc"]
+
+
+def build_context(settings: Settings) -> Context:
+    """Load the scheme, settings and data, score them and prepare the what-if.
+
+    Raises
+    ------
+    BSCError
+        From loading (bad path, invalid data or scheme).
+    """
+    from bsc_lib.analyses import whatif
+    from bsc_lib.analyses.recipes import Recipes
+    from bsc_lib.config.analysis_params import load_analysis_params
+    from bsc_lib.config.paths import resolve
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.describe import unit_names
+    from bsc_lib.data.io import load
+
+    t0 = time.perf_counter()
+    scheme = load_scheme(resolve(settings.scheme_path))
+    analysis = load_analysis_params(resolve(settings.analysis_path))
+    data = load(resolve(settings.data_path), scheme=scheme)
+    year = settings.year or scheme.year
+    if settings.mc_draws:
+        rob = analysis.robustness.model_copy(update={"n_draws": int(settings.mc_draws)})
+        analysis = analysis.model_copy(update={"robustness": rob})
+    tables = Recipes(data, scheme, analysis, year, settings.half)
+    results = tables.results
+    base = whatif.prepare(data, scheme, results)
+    people = people_view(results.individual, settings.pseudonymize)
+    ctx = Context(settings=settings, data=data, scheme=scheme, results=results, analysis=analysis, whatif=base,
+                  people=people, names=unit_names(data), year=year, half=settings.half, tables=tables)
+    ctx.seconds = time.perf_counter() - t0
+    log.info("dashboard context built in %.2f s", ctx.seconds)
+    return ctx
+
+
+# ============================================================================ widgets
+def _widgets():
+    import ipywidgets as widgets
+
+    return widgets
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def figure_bundle(fig) -> dict:
+    """The display bundle of a plotly figure: the plotly JSON mimetype only (no CDN, no inline JS).
+
+    Rendered by plotly's JupyterLab extension (bundled plotly.js) in Voila and JupyterLab. Built
+    directly instead of through ``plotly.io`` renderers, whose import pulls in nbformat and
+    jsonschema (seconds of start-up).
+    """
+    import json
+
+    fig.update_layout(font={"size": 15})
+    return {PLOTLY_MIME: {**json.loads(fig.to_json()), "config": dict(PLOTLY_CONFIG)}}
+
+
+def _show_figures(out, *figs) -> None:
+    """Replace an Output widget's content by plotly figures."""
+    from IPython.display import display
+
+    out.clear_output(wait=True)
+    with out:
+        for fig in figs:
+            if fig is not None:
+                display(figure_bundle(fig), raw=True)
+
+
+class _Panel:
+    """One tab: builds its widgets on first view, relabels them per language, renders lazily.
+
+    Building lazily keeps the first page small: the browser fetches every widget model of the
+    kernel when it connects, so widgets of tabs nobody opened would only slow the first render.
+    """
+
+    tab_key = ""
+
+    def __init__(self, app: DashboardApp):
+        self.app = app
+        self.ctx = app.ctx
+        self.dirty = True
+        self.built = False
+        self._muted = False
+        w = _widgets()
+        self.box = w.VBox([w.HTML(f'<p class="bsc-note">{html.escape(text("loading", app.lang))}</p>')])
+
+    @property
+    def lang(self) -> str:
+        return self.app.lang
+
+    def build(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def relabel(self) -> None:
+        """Update widget labels for ``app.lang`` (outputs are re-rendered by :meth:`render`)."""
+
+    def render(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def ensure(self) -> None:
+        """Build on first use, then render when stale."""
+        if not self.built:
+            self.build()  # builds in the current language
+            self.built = True
+        if self.dirty:
+            self.render()
+            self.dirty = False
+
+    def _set_options(self, dd, options) -> None:
+        """Change a dropdown's options keeping its value (without firing our callbacks)."""
+        old = dd.value
+        self._muted = True
+        try:
+            dd.options = options
+            values = [v for _, v in options]
+            if old in values:
+                dd.value = old
+        finally:
+            self._muted = False
+
+
+class OverviewPanel(_Panel):
+    """Headline figures, the ranking board by group, grades, component breakdown, the ranking table.
+
+    The overview is plain HTML (no plotly): it is the first thing shown, and plotly's bundle
+    (≈ 5 MB of JavaScript) is then only loaded when a tab with figures is opened.
+    """
+
+    tab_key = "tab_overview"
+
+    def build(self) -> None:
+        w = _widgets()
+        self.cards = w.HTML().add_class("bsc-cards-box")
+        self.board = w.HTML().add_class("bsc-board-box")
+        self.grades = w.HTML(layout={"width": "34%"}).add_class("bsc-grades-box")
+        self.comps = w.HTML(layout={"width": "66%"}).add_class("bsc-comp-box")
+        self.table = w.HTML().add_class("bsc-ranking")
+        self.box.children = [self.cards, self.board, w.HBox([self.grades, self.comps]), self.table]
+
+    def render(self) -> None:
+        lang, r = self.lang, self.ctx.results
+        inst = r.institutional.assign(
+            name=lambda d: d["institution_id"].map(lambda u: self.ctx.unit_name(u, lang)))
+        n_kpi = len(self.ctx.data.kpis)
+        cards = [(text("institutions", lang), f"{len(inst):,}"), (text("departments", lang), f"{len(r.departments):,}"),
+                 (text("kpis", lang), f"{n_kpi:,}"), (text("share_achieved", lang), _fmt_pct(share_achieved(r.kpi)))]
+        self.cards.value = ('<div class="bsc-cards">' + "".join(
+            f'<div class="bsc-card"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div></div>'
+            for k, v in cards) + f'</div><div class="bsc-note">{html.escape(text("share_achieved_note", lang))}</div>')
+        comps = list(self.ctx.scheme.evaluations["institutional"].components)
+        self.board.value = ranking_board_html(inst, lang)
+        self.grades.value = grade_counts_html(inst, lang)
+        self.comps.value = component_bars_html(inst, comps, lang)
+        self.table.value = self._ranking_table(inst, comps)
+
+    def _ranking_table(self, inst: pd.DataFrame, comps: list[str]) -> str:
+        lang = self.lang
+        order = {t: i for i, t in enumerate(INST_TYPE_ORDER)}
+        d = inst.assign(_g=inst["inst_type"].map(order).fillna(9)).sort_values(
+            ["_g", "rank_in_group", "institution_id"], kind="stable")
+        d = d.assign(group=d["inst_type"].map(lambda v: label(v, lang)))
+        cols = [("rank_in_group", text("rank_in_group", lang), "num"), ("rank_overall", text("rank", lang), "num"),
+                ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
+                ("total", text("total", lang), "points"), ("grade", text("grade", lang), "grade")]
+        cols += [(c, label(c, lang), "points") for c in comps]
+        return (f"<h3>{html.escape(text('ranking_table', lang))}</h3>"
+                + html_table(d, cols, row_data={"unit": d["institution_id"], "total": d["total"].map(fmt_points),
+                                                "grade": d["grade"]}, table_class="bsc-ranking-table"))
+
+
+class DrilldownPanel(_Panel):
+    tab_key = "tab_drill"
+
+    def build(self) -> None:
+        w = _widgets()
+        inst = self.ctx.results.institutional
+        self.inst_dd = w.Dropdown(options=[("", "")], layout={"width": "420px"}).add_class("bsc-w-inst")
+        self.dept_dd = w.Dropdown(options=[("", "")], layout={"width": "420px"}).add_class("bsc-w-dept")
+        self.kpi_dd = w.Dropdown(options=[("", "")], layout={"width": "520px"}).add_class("bsc-w-kpi")
+        self._inst_ids = list(inst["institution_id"])
+        self.inst_html = w.HTML().add_class("bsc-inst-view")
+        self.inst_fig = w.Output(layout={"width": "45%"})
+        self.dept_html = w.HTML().add_class("bsc-dept-view")
+        self.dept_fig = w.Output(layout={"width": "45%"})
+        self.kpi_html = w.HTML().add_class("bsc-kpi-view")
+        self.kpi_fig = w.Output()
+        self.box.children = [
+            w.HBox([self.inst_dd, self.dept_dd]),
+            w.HBox([self.inst_html, self.inst_fig]),
+            w.HBox([self.dept_html, self.dept_fig]),
+            self.kpi_dd, self.kpi_fig, self.kpi_html,
+        ]
+        self.relabel()
+        self.inst_dd.value = self._inst_ids[0] if self._inst_ids else ""
+        self._fill_departments()
+        self.inst_dd.observe(self._on_inst, "value")
+        self.dept_dd.observe(self._on_dept, "value")
+        self.kpi_dd.observe(self._on_kpi, "value")
+
+    # --- options
+    def relabel(self) -> None:
+        lang = self.lang
+        self.inst_dd.description = text("institution", lang)
+        self.dept_dd.description = text("department", lang)
+        self.kpi_dd.description = text("kpi", lang)
+        self._set_options(self.inst_dd, [(f"{u} {self.ctx.unit_name(u, lang)}", u) for u in self._inst_ids])
+        self._fill_departments(keep=True)
+
+    def _dept_ids(self) -> list[str]:
+        dep = self.ctx.results.departments
+        return list(dep.loc[dep["institution_id"] == self.inst_dd.value, "department_id"])
+
+    def _fill_departments(self, keep: bool = False) -> None:
+        ids = self._dept_ids()
+        opts = [(f"{d} {self.ctx.unit_name(d, self.lang)}", d) for d in ids] or [("", "")]
+        old = self.dept_dd.value
+        self._set_options(self.dept_dd, opts)
+        if not (keep and old in ids):
+            self._muted = True
+            self.dept_dd.value = opts[0][1]
+            self._muted = False
+        self._fill_kpis(keep=keep)
+
+    def _fill_kpis(self, keep: bool = False) -> None:
+        k = self.ctx.data.kpis
+        sel = k.loc[k["owner_id"] == self.dept_dd.value]
+        opts = [(f"{kid} {name}", kid) for kid, name in zip(sel["kpi_id"], sel["name_ko"], strict=True)] or [("", "")]
+        old = self.kpi_dd.value
+        self._set_options(self.kpi_dd, opts)
+        if not (keep and old in set(sel["kpi_id"])):
+            self._muted = True
+            self.kpi_dd.value = opts[0][1]
+            self._muted = False
+
+    # --- callbacks
+    def _on_inst(self, _change) -> None:
+        if self._muted:
+            return
+        self._fill_departments()
+        self.render()
+
+    def _on_dept(self, _change) -> None:
+        if self._muted:
+            return
+        self._fill_kpis()
+        self._render_dept()
+        self._render_kpi()
+
+    def _on_kpi(self, _change) -> None:
+        if self._muted:
+            return
+        self._render_kpi()
+
+    # --- rendering
+    def render(self) -> None:
+        self._render_inst()
+        self._render_dept()
+        self._render_kpi()
+
+    def _explain_table(self, unit_id: str) -> tuple[str, pd.DataFrame]:
+        lang = self.lang
+        ex = self.ctx.results.explain(unit_id)
+        comp = ex.loc[ex["level"] == "component"]
+        n_detail = ex.loc[ex["level"] == "detail"].groupby("component").size()
+        view = pd.DataFrame({"component": comp["component"].map(lambda c: label(c, lang)),
+                             "value": comp["value"], "n": comp["component"].map(n_detail).fillna(0).astype(int)})
+        tot = ex.loc[ex["level"] == "total", "value"]
+        view = pd.concat([view, pd.DataFrame({"component": [text("total", lang)], "value": [tot.iloc[0]],
+                                              "n": [int(n_detail.sum())]})], ignore_index=True)
+        cols = [("component", text("component", lang), "text"), ("value", text("points", lang), "points"),
+                ("n", text("n_detail", lang), "num")]
+        return html_table(view, cols, table_class="bsc-explain"), ex
+
+    def _managers(self, unit_id: str) -> str:
+        lang, ctx = self.lang, self.ctx
+        p = ctx.people.loc[ctx.people["unit_id"] == unit_id]
+        if not len(p):
+            return f'<p class="bsc-note">{html.escape(text("no_managers", lang))}</p>'
+        names = p["name_ko"] if "name_ko" in p else pd.Series([None] * len(p), index=p.index)
+        p = p.assign(who=[person_label(i, n, ctx.settings.pseudonymize, lang)
+                          for i, n in zip(p["person_id"], names, strict=True)])
+        cols = [("who", text("manager", lang), "text"), ("position_grade", label("position_grade", lang), "text"),
+                ("total", text("total", lang), "points"), ("rank_overall", text("rank", lang), "num"),
+                ("grade", text("grade", lang), "grade")]
+        return html_table(p, cols, table_class="bsc-managers")
+
+    def _render_inst(self) -> None:
+        from bsc_lib.present import plots
+
+        lang, ctx = self.lang, self.ctx
+        uid = self.inst_dd.value
+        if not uid:
+            return
+        row = ctx.results.institutional.set_index("institution_id").loc[uid]
+        tab, ex = self._explain_table(uid)
+        dep = ctx.results.departments.loc[ctx.results.departments["institution_id"] == uid]
+        dep = dep.assign(name=dep["department_id"].map(lambda u: ctx.unit_name(u, lang)))
+        dcols = [("department_id", "ID", "text"), ("name", text("department", lang), "text"),
+                 ("total", text("total", lang), "points"), ("rank_overall", text("rank", lang), "num"),
+                 ("grade", text("grade", lang), "grade"), ("n_flags", label("n_flags", lang), "num")]
+        head = (f"<h3>{html.escape(uid)} {html.escape(ctx.unit_name(uid, lang))} — {html.escape(text('total', lang))} "
+                f'<span class="bsc-inst-total">{fmt_points(row["total"])}</span> {grade_badge(row["grade"])} '
+                f"({html.escape(label(row['inst_type'], lang))} {int(row['rank_in_group'])}{'위' if lang == 'ko' else ''})</h3>")
+        self.inst_html.value = (head + f"<b>{html.escape(text('decomposition', lang))}</b>" + tab
+                                + f"<b>{html.escape(text('managers', lang))}</b>" + self._managers(uid)
+                                + f"<b>{html.escape(text('departments_of', lang))}</b>" + html_table(dep, dcols))
+        _show_figures(self.inst_fig, plots.explain_waterfall(ex, lang, title=f"{ctx.unit_name(uid, lang)}: {label('title_explain', lang)}"))
+
+    def _render_dept(self) -> None:
+        from bsc_lib.present import plots
+
+        lang, ctx = self.lang, self.ctx
+        did = self.dept_dd.value
+        if not did:
+            self.dept_html.value = ""
+            self.dept_fig.clear_output()
+            return
+        row = ctx.results.departments.set_index("department_id").loc[did]
+        tab, ex = self._explain_table(did)
+        kp = ctx.results.kpi.loc[ctx.results.kpi["owner_id"] == did]
+        meta = ctx.data.kpis.set_index("kpi_id")
+        kd = ctx.kdiff().set_index("kpi_id")
+        dfl = flag_labels(kd, DIFFICULTY_FLAGS, lang)
+
+        kp = kp.assign(name=kp["kpi_id"].map(meta["name_ko"]), pol=kp["polarity"].map(lambda v: label(v, lang)),
+                       st=kp["status"].map(lambda v: "" if pd.isna(v) else label(v, lang)),
+                       hl=kp["half"].map(lambda v: label(v, lang)),
+                       fl=kp["flag"].fillna("").map(lambda s: ", ".join(label(f, lang) for f in s.split(";") if f)),
+                       dfl=kp["kpi_id"].map(dfl).fillna(""))
+        kcols = [("kpi_id", "ID", "text"), ("name", text("kpi", lang), "text"), ("pol", text("polarity", lang), "text"),
+                 ("weight", text("weight", lang), "num"), ("hl", text("half", lang), "text"),
+                 ("target", text("target", lang), "num"), ("actual", text("actual", lang), "num"),
+                 ("capped_rate", text("rate", lang), "pct"), ("st", text("status", lang), "text"),
+                 ("points", text("points", lang), "points"), ("fl", text("engine_flags", lang), "text"),
+                 ("dfl", text("difficulty", lang), "text")]
+        head = (f"<h3>{html.escape(did)} {html.escape(ctx.unit_name(did, lang))} — {html.escape(text('total', lang))} "
+                f'<span class="bsc-dept-total">{fmt_points(row["total"])}</span> / {fmt_points(row["max_total"])} '
+                f"{grade_badge(row['grade'])}</h3>")
+        self.dept_html.value = (head + f"<b>{html.escape(text('decomposition', lang))}</b>" + tab
+                                + f"<b>{html.escape(text('managers', lang))}</b>" + self._managers(did))
+        self.kpi_html.value = f"<h3>{html.escape(text('kpis_of', lang))}</h3>" + html_table(kp, kcols, table_class="bsc-kpis")
+        _show_figures(self.dept_fig, plots.explain_waterfall(ex, lang, title=f"{ctx.unit_name(did, lang)}: {label('title_explain', lang)}"))
+
+    def _render_kpi(self) -> None:
+        from bsc_lib.present import plots
+
+        kid = self.kpi_dd.value
+        if not kid:
+            self.kpi_fig.clear_output()
+            return
+        ctx = self.ctx
+        h = ctx.data.kpi_history.loc[ctx.data.kpi_history["kpi_id"] == kid]
+        k = ctx.results.kpi.loc[ctx.results.kpi["kpi_id"] == kid].assign(year=ctx.year)
+        name = ctx.data.kpis.set_index("kpi_id").loc[kid, "name_ko"]
+        unit = ctx.data.kpis.set_index("kpi_id").loc[kid, "unit"]
+        _show_figures(self.kpi_fig, plots.kpi_history_chart(h, k, self.lang, title=f"{kid} {name} ({unit})"))
+
+
+class DifficultyPanel(_Panel):
+    tab_key = "tab_difficulty"
+    top = 40
+
+    def build(self) -> None:
+        w = _widgets()
+        self.inst_dd = w.Dropdown(options=[("", "")], layout={"width": "380px"}).add_class("bsc-w-dinst")
+        self.type_dd = w.Dropdown(options=[("", "")], layout={"width": "260px"}).add_class("bsc-w-dtype")
+        self.flag_dd = w.Dropdown(options=[("", "")], layout={"width": "300px"}).add_class("bsc-w-dflag")
+        self.info = w.HTML()
+        self.fig = w.Output()
+        self.table = w.HTML().add_class("bsc-difficulty-table")
+        self.box.children = [w.HBox([self.inst_dd, self.type_dd, self.flag_dd]), self.info, self.fig, self.table]
+        self.relabel()
+        for dd in (self.inst_dd, self.type_dd, self.flag_dd):
+            dd.observe(self._on_change, "value")
+
+    def relabel(self) -> None:
+        from bsc_lib.data.model import KPI_TYPES
+
+        lang = self.lang
+        self.inst_dd.description = text("institution", lang)
+        self.type_dd.description = text("kpi_type", lang)
+        self.flag_dd.description = text("flag", lang)
+        ids = list(self.ctx.results.institutional.sort_values("institution_id", kind="stable")["institution_id"])
+        self._set_options(self.inst_dd, [(text("all", lang), "")] + [(f"{u} {self.ctx.unit_name(u, lang)}", u) for u in ids])
+        self._set_options(self.type_dd, [(text("all", lang), "")] + [(label(t, lang), t) for t in KPI_TYPES])
+        self._set_options(self.flag_dd, [(text("all", lang), "")] + [(label(f, lang), f) for f in DIFFICULTY_FLAGS])
+
+    def _on_change(self, _change) -> None:
+        if not self._muted:
+            self.render()
+
+    def filtered(self) -> pd.DataFrame:
+        """The KPI difficulty table under the current filters."""
+        kd = self.ctx.kdiff()
+        m = pd.Series(True, index=kd.index)
+        if self.inst_dd.value:
+            m &= kd["institution_id"] == self.inst_dd.value
+        if self.type_dd.value:
+            m &= kd["kpi_type"] == self.type_dd.value
+        if self.flag_dd.value:
+            m &= kd[self.flag_dd.value].fillna(False).astype(bool)
+        return kd.loc[m]
+
+    def render(self) -> None:
+        from bsc_lib.present import plots
+
+        lang = self.lang
+        d = self.filtered()
+        top = d.sort_values(["gap", "kpi_id"], kind="stable", na_position="last").head(self.top)
+        self.info.value = f"<p>{html.escape(text('n_shown', lang, n=len(d), m=len(top)))}</p>"
+        _show_figures(self.fig, plots.target_vs_trend(d, lang))
+        top = top.assign(owner=top["owner_id"].map(lambda u: f"{u} {self.ctx.unit_name(u, lang)}"),
+                         ktype=top["kpi_type"].map(lambda v: label(v, lang)),
+                         pol=top["polarity"].map(lambda v: label(v, lang)),
+                         verdict=flag_labels(top, DIFFICULTY_FLAGS, lang))
+        cols = [("kpi_id", "ID", "text"), ("name_ko", text("kpi", lang), "text"), ("owner", label("owner_id", lang), "text"),
+                ("ktype", text("kpi_type", lang), "text"), ("pol", text("polarity", lang), "text"),
+                ("last_actual", label("last_actual", lang) if lang == "en" else "최근 실적", "num"),
+                ("trend_forecast", label("trend_forecast", lang), "num"), ("target", text("target", lang), "num"),
+                ("gap", text("gap", lang), "pct"), ("verdict", text("flag", lang), "text")]
+        self.table.value = html_table(top, cols)
+
+
+class DispersionPanel(_Panel):
+    tab_key = "tab_dispersion"
+
+    def build(self) -> None:
+        w = _widgets()
+        half = {"width": "50%"}
+        self.table = w.HTML(layout=half).add_class("bsc-disc-table")
+        self.eff_table = w.HTML(layout=half).add_class("bsc-eff-table")
+        self.integ = w.HTML(layout=half).add_class("bsc-integrity")
+        self.fig_ties = w.Output(layout=half)
+        self.fig_eff = w.Output(layout=half)
+        self.fig_integ = w.Output(layout=half)
+        self.box.children = [w.HBox([self.table, self.fig_ties]), w.HBox([self.eff_table, self.fig_eff]),
+                             w.HBox([self.integ, self.fig_integ])]
+
+    def render(self) -> None:
+        from bsc_lib.present import plots
+
+        lang = self.lang
+        t = self.ctx.dispersion()
+        disc = t["discrimination"]
+        d = disc.assign(ev=disc["evaluation"].map(lambda v: label(v, lang) if v != "department" else text("departments", lang)),
+                        comp=disc["component"].map(lambda v: label(v, lang)))
+        cols = [("ev", text("evaluation", lang), "text"), ("comp", text("component", lang), "text"),
+                ("n", text("n", lang), "num"), ("n_distinct", text("n_distinct", lang), "num"),
+                ("largest_tie_share", text("largest_tie_share", lang), "pct"), ("cv", text("cv", lang), "pct"),
+                ("gini", text("gini", lang), "num")]
+        eff = t["effective_weights"]
+        ecols = [("comp", text("component", lang), "text"), ("nominal_points", text("max_points", lang), "num"),
+                 ("nominal_share", text("nominal_share", lang), "pct"),
+                 ("effective_share", text("effective_share", lang), "pct")]
+        self.table.value = f"<h3>{html.escape(text('discrimination', lang))}</h3>" + html_table(d, cols)
+        self.eff_table.value = (f"<h3>{html.escape(label('title_effective_weights', lang))}</h3>"
+                                + html_table(eff.assign(comp=eff["component"].map(lambda v: label(v, lang))), ecols))
+        _show_figures(self.fig_ties, plots.tie_share_bar(disc, lang))
+        _show_figures(self.fig_eff, plots.effective_weights_bar(eff, lang))
+        if "integrity" in t:
+            ig = t["integrity"]
+            ig = ig.assign(m=ig["measure"].map(lambda v: text(v, lang)))
+            icols = [("m", text("measure", lang), "text"), ("n", text("n", lang), "num"),
+                     ("n_distinct", text("n_distinct", lang), "num"),
+                     ("largest_tie_share", text("largest_tie_share", lang), "pct"), ("cv", text("cv", lang), "pct"),
+                     ("spearman_rho", text("spearman", lang), "num")]
+            self.integ.value = f"<h3>{html.escape(text('integrity', lang))}</h3>" + html_table(ig, icols)
+            v = t["integrity_values"]
+            _show_figures(self.fig_integ, plots.integrity_old_new(v["acrc_score"], v["index"], lang))
+        else:
+            self.integ.value = ""
+            self.fig_integ.clear_output()
+
+
+class WhatIfPanel(_Panel):
+    tab_key = "tab_whatif"
+
+    def build(self) -> None:
+        w = _widgets()
+        base = self.ctx.whatif
+        self.points = dict(base.points)
+        integral = all(float(v).is_integer() for v in self.points.values())
+        self.step = 1.0 if integral else 0.5
+        self.quota_pct = {g: round(v * 100.0) for g, v in base.quotas.items()}
+        self._quota_exact = all(abs(v * 100.0 - round(v * 100.0)) < 1e-9 for v in base.quotas.values())
+        self.intro = w.HTML()
+        self.h_points = w.HTML()
+        self.sliders = {}
+        for c, p in self.points.items():
+            s = w.FloatSlider(value=p, min=0.0, max=100.0, step=self.step, continuous_update=False,
+                              readout_format=".0f" if integral else ".1f", disabled=base.points[c] <= 0,
+                              style={"description_width": "150px"}, layout={"width": "560px"})
+            s.add_class(f"bsc-w-{c}")
+            s.observe(lambda ch, c=c: self._on_points(c, ch), "value")
+            self.sliders[c] = s
+        self.cap = None
+        if base.cap is not None:
+            caps = sorted({round(c, 4) for c in (*CAP_CHOICES, base.cap, *self.ctx.analysis.robustness.caps)
+                           if c >= base.floor and c > 0})
+            self.cap = w.SelectionSlider(options=[(f"{c * 100:.0f}%", c) for c in caps], value=round(base.cap, 4),
+                                         continuous_update=False, style={"description_width": "150px"},
+                                         layout={"width": "560px"}).add_class("bsc-w-cap")
+            self.cap.observe(lambda ch: self._recompute(), "value")
+        self.h_quotas = w.HTML()
+        self.quota_sliders = {}
+        for g, v in self.quota_pct.items():
+            s = w.FloatSlider(value=float(v), min=0.0, max=100.0, step=1.0, continuous_update=False,
+                              readout_format=".0f", style={"description_width": "150px"}, layout={"width": "560px"})
+            s.add_class(f"bsc-w-quota-{g}")
+            s.observe(lambda ch, g=g: self._on_quota(g, ch), "value")
+            self.quota_sliders[g] = s
+        self.reset = w.Button(icon="", layout={"width": "220px"}).add_class("bsc-w-reset")
+        self.reset.on_click(lambda _b: self._reset())
+        self.summary = w.HTML().add_class("bsc-whatif-summary")
+        self.table = w.HTML().add_class("bsc-whatif")
+        controls = [self.h_points, *self.sliders.values()]
+        if self.cap is not None:
+            controls.append(self.cap)
+        controls += [self.h_quotas, *self.quota_sliders.values(), self.reset]
+        self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "600px"}),
+                                                 w.VBox([self.summary, self.table])])]
+        self.relabel()
+
+    def relabel(self) -> None:
+        lang = self.lang
+        self.intro.value = f"<p>{html.escape(text('whatif_intro', lang))}</p>"
+        self.h_points.value = f"<b>{html.escape(text('component_points', lang))}</b>"
+        self.h_quotas.value = f"<b>{html.escape(text('quotas', lang))}</b>"
+        for c, s in self.sliders.items():
+            s.description = label(c, lang)
+        if self.cap is not None:
+            self.cap.description = text("cap", lang)
+        for g, s in self.quota_sliders.items():
+            s.description = f"{text('grade', lang)} {g}"
+        self.reset.description = text("reset", lang)
+
+    # --- state changes
+    def _on_points(self, comp: str, change) -> None:
+        if self._muted:
+            return
+        new = self._rebalance(self.points, comp, change["new"], self.step, self.ctx.whatif.points)
+        self.points = new
+        self._sync(self.sliders, new)
+        self._recompute()
+
+    def _on_quota(self, grade: str, change) -> None:
+        if self._muted:
+            return
+        new = self._rebalance(self.quota_pct, grade, change["new"], 1.0, None)
+        self.quota_pct = new
+        self._quota_exact = True
+        self._sync(self.quota_sliders, new)
+        self._recompute()
+
+    @staticmethod
+    def _rebalance(values, key, value, step, reference):
+        from bsc_lib.analyses.whatif import rebalance
+
+        return rebalance(values, key, value, total=100.0, step=step, reference=reference)
+
+    def _sync(self, sliders: dict, values: dict) -> None:
+        self._muted = True
+        try:
+            for k, s in sliders.items():
+                if s.value != values[k]:
+                    s.value = values[k]
+        finally:
+            self._muted = False
+
+    def _reset(self) -> None:
+        base = self.ctx.whatif
+        self.points = dict(base.points)
+        self.quota_pct = {g: round(v * 100.0) for g, v in base.quotas.items()}
+        self._quota_exact = all(abs(v * 100.0 - round(v * 100.0)) < 1e-9 for v in base.quotas.values())
+        self._sync(self.sliders, self.points)
+        self._sync(self.quota_sliders, self.quota_pct)
+        if self.cap is not None:
+            self._muted = True
+            self.cap.value = round(base.cap, 4)
+            self._muted = False
+        self._recompute()
+
+    def current(self) -> tuple[dict[str, float], float | None, dict[str, float]]:
+        """``(points, cap, quotas)`` as the panel stands."""
+        quotas = ({g: v / 100.0 for g, v in self.quota_pct.items()} if self._quota_exact
+                  else dict(self.ctx.whatif.quotas))
+        cap = float(self.cap.value) if self.cap is not None else None
+        return dict(self.points), cap, quotas
+
+    def _recompute(self) -> None:
+        if self._muted:
+            return
+        self.render()
+
+    def render(self) -> None:
+        from bsc_lib.analyses import whatif
+
+        t0 = time.perf_counter()
+        lang, ctx = self.lang, self.ctx
+        points, cap, quotas = self.current()
+        ach = ctx.achievement_fraction(cap) if cap is not None and cap != ctx.whatif.cap else None
+        tab = whatif.whatif_table(ctx.whatif, points, cap, quotas, achievement=ach)
+        n_grade = int(tab["grade_changed"].sum())
+        n_rank = int((tab["rank_change"].fillna(0) != 0).sum())
+        tab = tab.assign(name=tab["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
+                         group=tab["inst_type"].map(lambda v: label(v, lang)),
+                         grades=[f"{grade_badge(b)} → {grade_badge(g)}" if ch else grade_badge(g)
+                                 for b, g, ch in zip(tab["base_grade"], tab["grade"], tab["grade_changed"], strict=True)],
+                         moved=tab["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0 else (f"▲{v}" if v > 0 else f"▼{-v}")))
+        cols = [("rank_overall", text("rank", lang), "num"), ("rank_in_group", text("rank_in_group", lang), "num"),
+                ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
+                ("total", text("new_total", lang), "points"), ("base_total", text("base_total", lang), "points"),
+                ("grades", text("grade", lang), "html"), ("moved", text("rank_change", lang), "text")]
+        table = html_table(tab, cols, row_class=tab["grade_changed"].map({True: "bsc-changed", False: ""}),
+                           row_data={"unit": tab["institution_id"], "rank": tab["rank_in_group"],
+                                     "rank-overall": tab["rank_overall"], "grade": tab["grade"],
+                                     "total": tab["total"].map(fmt_points)},
+                           table_class="bsc-whatif-table")
+        ms = (time.perf_counter() - t0) * 1000.0
+        state = (f'<div class="bsc-whatif-state" data-points="{_esc(",".join(f"{k}={v:g}" for k, v in points.items()))}" '
+                 f'data-cap="{_esc("" if cap is None else f"{cap:g}")}" '
+                 f'data-quotas="{_esc(",".join(f"{k}={v:g}" for k, v in quotas.items()))}"></div>')
+        self.summary.value = (state + f"<p><b>{html.escape(text('changed_grades', lang, n=n_grade, m=n_rank))}</b> "
+                              f'<span class="bsc-note">{html.escape(text("computed_in", lang, ms=ms))}</span></p>')
+        self.table.value = table
+        self.last_ms = ms
+
+
+class RobustnessPanel(_Panel):
+    tab_key = "tab_robustness"
+
+    def build(self) -> None:
+        w = _widgets()
+        self.info = w.HTML()
+        self.fig = w.Output()
+        self.table = w.HTML().add_class("bsc-robust-table")
+        self.box.children = [self.info, self.fig, self.table]
+
+    def render(self) -> None:
+        from bsc_lib.present import plots
+
+        lang = self.lang
+        self.info.value = f"<p>{html.escape(text('loading', lang))}</p>"
+        units, info = self.ctx.robustness()
+        self.info.value = f"<p>{html.escape(text('robustness_intro', lang, **info))}</p>"
+        names = pd.Series({u: self.ctx.unit_name(u, lang) for u in units["unit_id"]})
+        _show_figures(self.fig, plots.rank_intervals(units, names, lang))
+        d = units.loc[units["p_grade_change"] > 0].sort_values(["p_grade_change", "unit_id"], ascending=[False, True],
+                                                               kind="stable")
+        d = d.assign(name=d["unit_id"].map(names), group_l=d["group"].map(lambda v: label(v, lang)),
+                     interval=[f"{int(a)}–{int(b)}" for a, b in zip(d["rank_p05"], d["rank_p95"], strict=True)])
+        cols = [("name", text("institution", lang), "text"), ("group_l", text("group", lang), "text"),
+                ("nominal_rank", text("nominal_rank", lang), "num"), ("nominal_grade", text("grade", lang), "grade"),
+                ("interval", text("rank_interval", lang), "text"), ("p_grade_change", text("p_grade_change", lang), "pct")]
+        self.table.value = f"<h3>{html.escape(text('unstable', lang))}</h3>" + html_table(d, cols)
+
+
+class DashboardApp:
+    """The dashboard widget tree over a :class:`Context` (``.root`` is displayed)."""
+
+    PANELS = (OverviewPanel, DrilldownPanel, DifficultyPanel, DispersionPanel, WhatIfPanel, RobustnessPanel)
+
+    def __init__(self, ctx: Context):
+        w = _widgets()
+        self.ctx = ctx
+        self.lang = ctx.settings.lang
+        self.header = w.HTML().add_class("bsc-header")
+        self.lang_toggle = w.ToggleButtons(options=[("한국어", "ko"), ("English", "en")], value=self.lang,
+                                           layout={"width": "auto"}).add_class("bsc-w-lang")
+        self.panels = [cls(self) for cls in self.PANELS]
+        self.tabs = w.Tab(children=[p.box for p in self.panels]).add_class("bsc-tabs")
+        self.root = w.VBox([w.HTML(CSS), w.HBox([self.header, self.lang_toggle],
+                                                 layout={"justify_content": "space-between", "width": "100%"}),
+                            self.tabs]).add_class("bsc-dash")
+        self._relabel()
+        self.panels[0].ensure()
+        self.tabs.observe(self._on_tab, "selected_index")
+        self.lang_toggle.observe(self._on_lang, "value")
+
+    def _relabel(self) -> None:
+        lang, ctx = self.lang, self.ctx
+        s = ctx.scheme
+        title = s.title_ko if lang == "ko" else s.title_en
+        from bsc_lib.present.labels import period_label
+
+        names_note = text("names_hidden" if ctx.settings.pseudonymize else "names_shown", lang)
+        self.header.value = (f'<h2>{html.escape(text("title", lang))}</h2><div class="bsc-sub">'
+                             f"{html.escape(title)} · {ctx.year} {html.escape(period_label(ctx.half, lang))} · "
+                             f"{html.escape(text('source', lang))}: {html.escape(str(ctx.data.source))} · "
+                             f"{html.escape(text('scheme', lang))}: {html.escape(s.scheme_id)}<br>"
+                             f"{html.escape(names_note)}</div>")
+        self.tabs.titles = tuple(text(p.tab_key, lang) for p in self.panels)
+        for p in self.panels:
+            if p.built:
+                p.relabel()
+
+    def _on_tab(self, change) -> None:
+        idx = change["new"]
+        if idx is not None:
+            self.panels[idx].ensure()
+
+    def _on_lang(self, change) -> None:
+        self.lang = change["new"]
+        for p in self.panels:
+            p.dirty = True
+        self._relabel()
+        idx = self.tabs.selected_index or 0
+        self.panels[idx].ensure()
+
+
+def _route_logs() -> None:
+    """Send library warnings, Python warnings and the dashboard's own INFO lines to the server log.
+
+    The server log is the kernel's real stderr (inherited from Voila), not the page.
+    """
+    root = logging.getLogger("bsc_lib")
+    if not any(getattr(h, "_bsc_dashboard", False) for h in root.handlers):
+        fmt = logging.Formatter("[bsc-dashboard] %(levelname)s %(name)s: %(message)s")
+        h = logging.StreamHandler(sys.__stderr__)
+        h.setLevel(logging.WARNING)
+        h.setFormatter(fmt)
+        h._bsc_dashboard = True  # type: ignore[attr-defined]
+        root.addHandler(h)
+        pw = logging.getLogger("py.warnings")
+        pw.addHandler(h)
+        pw.propagate = False
+        own = logging.StreamHandler(sys.__stderr__)
+        own.setLevel(logging.INFO)
+        own.setFormatter(fmt)
+        log.addHandler(own)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    logging.captureWarnings(True)
+
+
+def run(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lang: str = "",
+        pseudonymize: bool | None = None, year: int | None = None, half: str = "",
+        mc_draws: int | None = None):
+    """Build the dashboard for the notebook (the entry point of ``90-dashboard.ipynb``).
+
+    Parameters
+    ----------
+    data_path, scheme_path, analysis_path, lang, pseudonymize, year, half, mc_draws
+        The notebook parameters (see :func:`resolve_settings`).
+
+    Returns
+    -------
+    ipywidgets.Widget
+        The dashboard, or an error panel (problems table, no traceback) when loading fails.
+    """
+    w = _widgets()
+    _route_logs()
+    lang_first = "ko"
+    try:
+        settings = resolve_settings(data_path, scheme_path, analysis_path, lang, pseudonymize, year, half, mc_draws)
+        lang_first = settings.lang
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            t0 = time.perf_counter()
+            ctx = build_context(settings)
+            app = DashboardApp(ctx)
+            log.info("%s: dashboard ready in %.1f s (data %s)", READY_MARK, time.perf_counter() - t0, ctx.data.source)
+            return app.root
+    except BSCError as exc:
+        log.warning("%s: dashboard shows a data error: %s", READY_MARK, exc)
+        return w.VBox([w.HTML(CSS), w.HTML(error_html(exc, lang_first))]).add_class("bsc-dash")
+    except Exception as exc:  # noqa: BLE001 - the page shows a message, the server log the traceback
+        log.exception("%s: dashboard shows an unexpected error", READY_MARK)
+        return w.VBox([w.HTML(CSS), w.HTML(error_html(exc, lang_first))]).add_class("bsc-dash")
+
+
+# ============================================================================ serving
+#: The Voila template: Voila's ``lab`` template without its CDN stylesheet (font-awesome).
+TEMPLATE_INDEX = """{%- extends 'voila/templates/lab/index.html.j2' -%}
+{% import "spinner.macro.html.j2" as spinner %}
+{%- block notebook_css -%}
+  {% if frontend == "voila" %}
+    {{ resources.include_js("static/voila-style.js") }}
+  {% endif %}
+  {{ spinner.css() }}
+  <style>
+    .jp-mod-noOutputs.jp-mod-noInput { display: none; }
+    body { font-family: "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic", sans-serif; }
+    #rendered_cells { padding: 8px 18px; }
+    a.anchor-link { display: none; }
+    .jp-Collapser { display: none; }
+    /* the notebook's own title cell: the app has its own header (and a language switch) */
+    .jp-MarkdownCell { display: none; }
+  </style>
+  {{ resources.include_css("static/index.css") }}
+  {% if resources.theme == 'dark' %}
+    {{ resources.include_css("static/theme-dark.css") }}
+  {% elif resources.theme == 'light' %}
+    {{ resources.include_css("static/theme-light.css") }}
+  {% else %}
+    {{ resources.include_lab_theme(resources.theme) }}
+  {% endif %}
+{%- endblock notebook_css -%}
+{%- block html_head_js_mermaidjs -%}
+{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def write_template(root: str | Path) -> Path:
+    """Write the ``bsc-dashboard`` Voila template under ``root/voila/templates/`` (a Jupyter data dir).
+
+    Returns
+    -------
+    pathlib.Path
+        The template directory.
+    """
+    import json
+
+    d = Path(root) / "voila" / "templates" / TEMPLATE_NAME
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "conf.json").write_text(json.dumps({"base_template": "lab"}), encoding="utf-8")
+    (d / "index.html.j2").write_text(TEMPLATE_INDEX, encoding="utf-8")
+    return d
+
+
+def voila_command(notebook: str | Path, port: int, *, timeout: int = 300, python: str | None = None) -> list[str]:
+    """The Voila command line of :func:`serve`.
+
+    Loopback only, no browser, a preheated kernel, sources stripped, no tracebacks, the
+    ``bsc-dashboard`` template, no port fallback (a busy port is an error), Voila's default file
+    allowlist (images only) and denylist (notebooks, ``.py``).
+    """
+    return [
+        python or sys.executable, "-m", "voila", str(notebook),
+        f"--port={int(port)}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
+        "--preheat_kernel=True", "--strip_sources=True", "--show_tracebacks=False",
+        f"--template={TEMPLATE_NAME}", "--theme=light",
+        f"--VoilaExecutor.timeout={int(timeout)}",
+        # kernels of closed pages (no browser connected) are shut down after 30 idle minutes
+        "--MappingKernelManager.cull_idle_timeout=1800", "--MappingKernelManager.cull_interval=300",
+    ]
+
+
+def dashboard_env(data: str | None, scheme: str | None, show_names: bool, jupyter_path: str | Path,
+                  base: Mapping[str, str] | None = None, lang: str | None = None) -> dict[str, str]:
+    """The environment of the Voila process (and so of its kernels).
+
+    Paths are resolved here (current directory first, then the repository root) because the
+    kernel runs in ``notebooks/``.
+    """
+    from bsc_lib.config.paths import resolve
+
+    env = dict(os.environ if base is None else base)
+    for key, value in ((ENV_DATA, data), (ENV_SCHEME, scheme)):
+        if value:
+            env[key] = str(resolve(value))
+        else:
+            env.pop(key, None)
+    env[ENV_SHOW_NAMES] = "1" if show_names else "0"
+    if lang:
+        env[ENV_LANG] = lang
+    prev = env.get("JUPYTER_PATH", "")
+    env["JUPYTER_PATH"] = str(jupyter_path) + (os.pathsep + prev if prev else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class _Stop(Exception):
+    """Raised by the signal handlers of :func:`serve`."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", int(port)))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_listening(port: int, proc: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", int(port))) == 0:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAULT_PORT, show_names: bool = False,
+          lang: str | None = None, notebook: str | Path = NOTEBOOK, startup_timeout: float = 120.0,
+          stream=None) -> int:
+    """Run the dashboard with Voila until Ctrl-C (``bsc dashboard``).
+
+    Parameters
+    ----------
+    data, scheme
+        Data folder/workbook and scheme YAML (``None``: the defaults of the notebook).
+    port
+        Loopback port (``127.0.0.1``); a busy port is an error, not a silent fallback.
+    show_names
+        Show managers' names instead of pseudonyms.
+    lang
+        Initial language (``ko``/``en``).
+    notebook
+        The Voila notebook.
+    startup_timeout
+        Seconds to wait for the server to listen.
+    stream
+        Where the URL and messages go (default ``sys.stdout``).
+
+    Returns
+    -------
+    int
+        0 after a clean stop (Ctrl-C or SIGTERM), 1 when the server could not start or died.
+    """
+    out = stream or sys.stdout
+    if not Path(notebook).is_file():
+        print(f"error: dashboard notebook not found: {notebook}", file=sys.stderr)
+        return 1
+    if not _port_free(port):
+        print(f"error: port {port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr)
+        return 1
+    tmp = tempfile.mkdtemp(prefix="bsc-dashboard-")
+    proc = None
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = ({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main_thread else {})
+    previous = {sig: h for sig, h in previous.items() if h is not None}
+
+    def _stop(signum, _frame):
+        raise _Stop(signum)
+
+    try:
+        for sig in previous:  # Ctrl-C and SIGTERM stop the server cleanly, also when started in the background
+            signal.signal(sig, _stop)
+        write_template(tmp)
+        env = dashboard_env(data, scheme, show_names, tmp, lang=lang)
+        cmd = voila_command(notebook, port)
+        log.info("starting: %s", " ".join(cmd))
+        proc = subprocess.Popen(cmd, env=env, cwd=str(_paths.base_dir()))
+        url = f"http://127.0.0.1:{int(port)}/"
+        if not _wait_listening(port, proc, startup_timeout):
+            print(f"error: the dashboard server did not start (see the messages above); URL would be {url}",
+                  file=sys.stderr)
+            return 1
+        print(f"dashboard: {url}  (Ctrl-C to stop)", file=out, flush=True)
+        rc = proc.wait()
+        return 0 if rc in (0, -signal.SIGINT, -signal.SIGTERM) else 1
+    except (KeyboardInterrupt, _Stop):
+        print("stopping the dashboard ...", file=out, flush=True)
+        return 0
+    finally:
+        for sig in previous:  # no second interruption while Voila shuts its kernels down
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+            shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

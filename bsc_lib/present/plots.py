@@ -1,0 +1,328 @@
+"""Plotly figures for the notebooks, the report and the dashboard.
+
+Every function takes the tidy DataFrames the analysis modules return and gives back a
+``plotly.graph_objects.Figure``; nothing here computes a score. Labels are Korean by
+default (``lang="en"`` for English). Fonts: Noto Sans CJK KR (Debian ``fonts-noto-cjk``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from bsc_lib.present.labels import label
+
+FONT = "Noto Sans CJK KR, Noto Sans KR, Malgun Gothic, sans-serif"
+GRADE_COLORS = {"S": "#1b7837", "A": "#7fbf7b", "B": "#fdb863", "C": "#d7301f"}
+STATUS_COLORS = {"achieved": "#1b7837", "caution": "#fdb863", "missed": "#d7301f"}
+TYPE_COLORS = {"main_office": "#2c7fb8", "business_office": "#7fcdbb", "independent": "#f03b20"}
+
+
+def _style(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01},
+        font={"family": FONT, "size": 13},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig
+
+
+def counts_by_type_bar(by_type: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Grouped bars of institutions/departments/KPIs per institution type (from describe.counts_by_type)."""
+    d = by_type[by_type["inst_type"] != "total"].melt(
+        id_vars="inst_type", value_vars=["institutions", "departments", "projects", "kpis"],
+        var_name="what", value_name="n",
+    )
+    d["inst_type"] = d["inst_type"].map(lambda v: label(v, lang))
+    d["what"] = d["what"].map(lambda v: label(v, lang))
+    fig = px.bar(d, x="what", y="n", color="inst_type", barmode="group", text="n",
+                 labels={"what": "", "n": label("count", lang), "inst_type": label("inst_type", lang)})
+    return _style(fig, label("title_counts_by_type", lang))
+
+
+def schedule_timeline(schedule: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Gantt chart of the yearly cycle (from cycle.schedule_frame)."""
+    d = schedule.copy()
+    d["finish"] = d["finish"] + pd.Timedelta(days=1)
+    d["label"] = d["order"].astype(str) + ". " + d["step"]
+    fig = px.timeline(d, x_start="start", x_end="finish", y="label", color="who",
+                      labels={"label": "", "who": label("who", lang)})
+    fig.update_yaxes(autorange="reversed")
+    return _style(fig, label("title_schedule", lang), height=120 + 34 * len(d))
+
+
+def strategy_sunburst(tree: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Strategy map (from alignment.strategy_tree) as a sunburst sized by KPI count."""
+    fig = go.Figure(go.Sunburst(ids=tree["id"], parents=tree["parent"], labels=tree["label"],
+                                values=tree["value"], branchvalues="remainder", maxdepth=3,
+                                insidetextorientation="radial"))
+    return _style(fig, label("title_strategy_map", lang), height=640)
+
+
+def coverage_bar(coverage: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Projects per plan task (from alignment.task_coverage), uncovered tasks highlighted."""
+    d = coverage.sort_values(["plan_level", "n_projects", "task_id"], kind="stable").copy()
+    d["status"] = d["covered"].map({True: label("covered", lang), False: label("uncovered", lang)})
+    fig = px.bar(d, x="task_id", y="n_projects", color="status", facet_col="plan_level",
+                 hover_data=["name_ko", "goal_name_ko", "n_kpis"],
+                 color_discrete_map={label("covered", lang): "#2c7fb8", label("uncovered", lang): "#d7301f"},
+                 labels={"task_id": "", "n_projects": label("n_projects", lang), "status": ""})
+    fig.update_xaxes(matches=None, showticklabels=False)
+    return _style(fig, label("title_task_coverage", lang))
+
+
+def target_vs_trend(kdiff: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Target against the KPI's own trend forecast (from difficulty.kpi_difficulty), log-log.
+
+    Points below the diagonal (for up KPIs) ask for less than the history's trend; the
+    colour marks the easy / hard / other classification.
+    """
+    d = kdiff[(kdiff["trend_forecast"] > 0) & (kdiff["target"] > 0)].copy()
+    cls = pd.Series("normal", index=d.index)
+    cls[d["hard"].fillna(False).astype(bool)] = "hard"
+    cls[d["easy"].fillna(False).astype(bool)] = "easy"
+    d["class"] = cls.map(lambda v: label(v, lang))
+    fig = px.scatter(d, x="trend_forecast", y="target", color="class", symbol="polarity", log_x=True, log_y=True,
+                     hover_data=["kpi_id", "name_ko", "owner_id", "gap", "challenge_z"],
+                     color_discrete_map={label("easy", lang): "#d7301f", label("hard", lang): "#1b7837",
+                                         label("normal", lang): "#969696"},
+                     labels={"trend_forecast": label("trend_forecast", lang), "target": label("target", lang),
+                             "class": "", "polarity": label("polarity", lang)})
+    if len(d):
+        lo, hi = float(min(d["trend_forecast"].min(), d["target"].min())), float(max(d["trend_forecast"].max(), d["target"].max()))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "#444"},
+                                 name=label("target_equals_trend", lang), hoverinfo="skip"))
+    return _style(fig, label("title_target_vs_trend", lang), height=520)
+
+
+def gap_histogram(kdiff: pd.DataFrame, easy_margin: float = 0.02, lang: str = "ko") -> go.Figure:
+    """Distribution of the polarity-signed gap between target and trend forecast."""
+    d = kdiff.dropna(subset=["gap"])
+    fig = px.histogram(d, x="gap", nbins=60, labels={"gap": label("gap", lang)})
+    fig.add_vline(x=-easy_margin, line_dash="dash", line_color="#d7301f",
+                  annotation_text=label("easy_threshold", lang))
+    fig.update_xaxes(tickformat=".0%")
+    return _style(fig, label("title_gap_histogram", lang))
+
+
+def unit_easy_bar(udiff: pd.DataFrame, top: int = 20, lang: str = "ko") -> go.Figure:
+    """Units with the most weight on easy targets (from difficulty.unit_difficulty + names)."""
+    d = udiff.sort_values(["weight_on_easy", "share_easy"], ascending=False, kind="stable").head(top)
+    name = d["name_ko"] if "name_ko" in d else d["owner_id"]
+    d = d.assign(unit=d["owner_id"] + " " + name.fillna(""))
+    fig = go.Figure([
+        go.Bar(y=d["unit"], x=d["weight_on_easy"], orientation="h", name=label("weight_on_easy", lang), marker_color="#d7301f"),
+        go.Bar(y=d["unit"], x=d["share_easy"], orientation="h", name=label("share_easy", lang), marker_color="#fdb863"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickformat=".0%")
+    return _style(fig, label("title_unit_easy", lang), height=160 + 28 * len(d))
+
+
+def _grade_order(grades) -> list[str]:
+    known = [g for g in GRADE_COLORS if g in set(grades)]
+    return known + sorted(set(grades) - set(known))
+
+
+def institutional_ranking(inst: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Institutional totals per group, sorted, coloured by grade (from Results.institutional)."""
+    d = inst.sort_values(["inst_type", "rank_in_group", "institution_id"], kind="stable").copy()
+    d["group"] = d["inst_type"].map(lambda v: label(v, lang))
+    d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
+    fig = px.bar(d, x="total", y="name", color="grade", facet_col="group", orientation="h",
+                 category_orders={"grade": _grade_order(d["grade"])}, color_discrete_map=GRADE_COLORS,
+                 hover_data=["institution_id", "rank_in_group", "rank_overall"],
+                 labels={"total": label("total", lang), "name": "", "grade": label("grade", lang), "group": ""})
+    fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
+    fig.update_xaxes(range=[max(0.0, float(d["total"].min()) - 5), min(100.0, float(d["total"].max()) + 2)])
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _style(fig, label("title_institutional_ranking", lang), height=max(500, 22 * int(d.groupby("inst_type").size().max()) + 160))
+
+
+def component_stack(frame: pd.DataFrame, components: list[str], id_col: str, name_col: str = "name_ko",
+                    lang: str = "ko") -> go.Figure:
+    """Stacked component points per unit, units sorted by total (institutional or departments)."""
+    d = frame.sort_values(["total", id_col], ascending=[False, True], kind="stable")
+    names = d[name_col] if name_col in d else d[id_col]
+    fig = go.Figure([go.Bar(x=names, y=d[c], name=label(c, lang)) for c in components])
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=label("points", lang))
+    return _style(fig, label("title_component_stack", lang), height=480)
+
+
+def grade_distribution(frame: pd.DataFrame, group_col: str | None = "inst_type", lang: str = "ko") -> go.Figure:
+    """Number of units per grade (and group)."""
+    d = frame.copy()
+    if group_col and group_col in d:
+        d["group"] = d[group_col].map(lambda v: label(v, lang))
+        g = d.groupby(["group", "grade"]).size().rename("n").reset_index()
+        fig = px.bar(g, x="grade", y="n", color="group", barmode="group", text="n",
+                     category_orders={"grade": _grade_order(g["grade"])},
+                     labels={"grade": label("grade", lang), "n": label("count", lang), "group": ""})
+    else:
+        g = d.groupby("grade").size().rename("n").reset_index()
+        fig = px.bar(g, x="grade", y="n", color="grade", text="n", color_discrete_map=GRADE_COLORS,
+                     category_orders={"grade": _grade_order(g["grade"])},
+                     labels={"grade": label("grade", lang), "n": label("count", lang)})
+    return _style(fig, label("title_grade_distribution", lang))
+
+
+def kpi_status_bar(kpi: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """KPI status counts per half (from Results.kpi)."""
+    g = kpi.groupby(["half", "status"]).size().rename("n").reset_index()
+    g["status_label"] = g["status"].map(lambda v: label(v, lang))
+    fig = px.bar(g, x="half", y="n", color="status", text="n", barmode="stack",
+                 color_discrete_map=STATUS_COLORS, hover_data=["status_label"],
+                 labels={"half": "", "n": label("kpis", lang), "status": label("status", lang)})
+    fig.for_each_trace(lambda t: t.update(name=label(t.name, lang)))
+    return _style(fig, label("title_kpi_status", lang))
+
+
+def total_histogram(frame: pd.DataFrame, color: str | None = "grade", lang: str = "ko") -> go.Figure:
+    """Distribution of totals (e.g. the individual evaluation), coloured by grade."""
+    fig = px.histogram(frame, x="total", color=color, nbins=40, color_discrete_map=GRADE_COLORS,
+                       category_orders={"grade": _grade_order(frame["grade"])} if color == "grade" else None,
+                       labels={"total": label("total", lang), "grade": label("grade", lang)})
+    return _style(fig, label("title_total_histogram", lang))
+
+
+def tie_share_bar(disc: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Largest tie share and CV per component (from dispersion.discrimination by evaluation, component)."""
+    d = disc.copy()
+    d["what"] = d["evaluation"].map(lambda v: label(v, lang)) + " · " + d["component"].map(lambda v: label(v, lang))
+    fig = go.Figure([
+        go.Bar(x=d["what"], y=d["largest_tie_share"], name=label("largest_tie_share", lang), marker_color="#d7301f"),
+        go.Bar(x=d["what"], y=d["cv"], name=label("cv", lang), marker_color="#2c7fb8"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(tickformat=".0%")
+    return _style(fig, label("title_tie_share", lang))
+
+
+def effective_weights_bar(eff: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Nominal versus effective (variance) share of each component (from dispersion.effective_weights)."""
+    d = eff.copy()
+    d["comp"] = d["component"].map(lambda v: label(v, lang))
+    long = d.melt(id_vars=["evaluation", "comp"], value_vars=["nominal_share", "effective_share"],
+                  var_name="kind", value_name="share")
+    long["kind"] = long["kind"].map(lambda v: label(v, lang))
+    long["evaluation"] = long["evaluation"].map(lambda v: label(v, lang))
+    fig = px.bar(long, x="comp", y="share", color="kind", barmode="group", facet_col="evaluation",
+                 labels={"comp": "", "share": "", "kind": ""})
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(matches=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _style(fig, label("title_effective_weights", lang))
+
+
+def integrity_old_new(old: pd.Series, new: pd.Series, lang: str = "ko") -> go.Figure:
+    """Histograms of the old ACRC-derived score and the new integrity index."""
+    fig = go.Figure([
+        go.Histogram(x=old, name=label("acrc_score", lang), opacity=0.75, nbinsx=60, marker_color="#d7301f"),
+        go.Histogram(x=new, name=label("integrity_index", lang), opacity=0.6, nbinsx=60, marker_color="#2c7fb8"),
+    ])
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title=label("points", lang))
+    fig.update_yaxes(title=label("departments", lang))
+    return _style(fig, label("title_integrity_old_new", lang))
+
+
+def leniency_forest(len_df: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Mean deviation of each rater from the other raters with its CI (from reliability.rater_leniency)."""
+    d = len_df.dropna(subset=["mean_deviation"]).copy()
+    d["who"] = d["rater_group"].map(lambda v: label(v, lang)) + " · " + d["half"] + " · " + d["rater_id"]
+    d = d.sort_values(["rater_group", "half", "rater_id"], kind="stable")
+    colors = d["flag"].map({"lenient": "#1b7837", "harsh": "#d7301f"}).fillna("#636363")
+    fig = go.Figure(go.Scatter(
+        x=d["mean_deviation"], y=d["who"], mode="markers", marker={"color": colors, "size": 9},
+        error_x={"type": "data", "symmetric": False, "array": d["ci_high"] - d["mean_deviation"],
+                 "arrayminus": d["mean_deviation"] - d["ci_low"]},
+        hovertext=d["flag"], name=""))
+    fig.add_vline(x=0, line_dash="dot")
+    fig.update_xaxes(title=label("mean_deviation", lang))
+    fig.update_yaxes(autorange="reversed")
+    return _style(fig, label("title_leniency", lang), height=140 + 24 * len(d))
+
+
+def rank_intervals(units: pd.DataFrame, names: pd.Series | None = None, lang: str = "ko") -> go.Figure:
+    """Median rank with the 5–95 % rank interval per unit and group (from robustness.monte_carlo().units)."""
+    d = units.sort_values(["group", "nominal_rank", "unit_id"], kind="stable").copy()
+    d["name"] = d["unit_id"] if names is None else d["unit_id"].map(names).fillna(d["unit_id"])
+    d["group_label"] = d["group"].map(lambda v: label(v, lang))
+    fig = px.scatter(d, x="median_rank", y="name", color="nominal_grade", facet_col="group_label",
+                     error_x=d["rank_p95"] - d["median_rank"], error_x_minus=d["median_rank"] - d["rank_p05"],
+                     color_discrete_map=GRADE_COLORS, category_orders={"nominal_grade": _grade_order(d["nominal_grade"])},
+                     hover_data=["nominal_rank", "rank_p05", "rank_p95", "p_grade_change"],
+                     labels={"median_rank": label("median_rank", lang), "name": "", "nominal_grade": label("grade", lang),
+                             "group_label": ""})
+    fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
+    fig.update_xaxes(matches=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _style(fig, label("title_rank_intervals", lang), height=max(500, 22 * int(d.groupby("group").size().max()) + 160))
+
+
+def sobol_bar(sobol: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """First-order and total Sobol shares per uncertain input (from robustness.sobol_indices)."""
+    d = sobol[sobol["output"] == "per_unit_mean"]
+    fig = go.Figure([
+        go.Bar(x=d["input"], y=d["S1"], name="S1", error_y={"type": "data", "symmetric": False,
+               "array": d["S1_ci_high"] - d["S1"], "arrayminus": d["S1"] - d["S1_ci_low"]}),
+        go.Bar(x=d["input"], y=d["ST"], name="ST", error_y={"type": "data", "symmetric": False,
+               "array": d["ST_ci_high"] - d["ST"], "arrayminus": d["ST"] - d["ST_ci_low"]}),
+    ])
+    fig.update_layout(barmode="group")
+    return _style(fig, label("title_sobol", lang))
+
+
+def explain_waterfall(explain: pd.DataFrame, lang: str = "ko", title: str | None = None) -> go.Figure:
+    """Waterfall of one unit's total: component contributions (deductions negative) to the total.
+
+    Parameters
+    ----------
+    explain
+        ``Results.explain(unit_id)``: the ``component`` rows (``level == "component"``) and the
+        ``total`` row are used.
+    """
+    comp = explain[explain["level"] == "component"]
+    total = explain.loc[explain["level"] == "total", "value"]
+    x = [label(c, lang) for c in comp["component"]] + [label("total", lang)]
+    y = [float(v) for v in comp["value"]] + [float(total.iloc[0]) if len(total) else float(comp["value"].sum())]
+    fig = go.Figure(go.Waterfall(
+        x=x, y=y, measure=["relative"] * len(comp) + ["total"], text=[f"{round(v, 2) + 0.0:.2f}" for v in y],
+        textposition="outside", connector={"line": {"color": "#bdbdbd"}},
+        increasing={"marker": {"color": "#2c7fb8"}}, decreasing={"marker": {"color": "#d7301f"}},
+        totals={"marker": {"color": "#1b7837"}}))
+    fig.update_yaxes(title=label("points", lang), range=[0, max(y + [0.0]) * 1.12 + 1])
+    return _style(fig, title or label("title_explain", lang), height=420)
+
+
+def kpi_history_chart(history: pd.DataFrame, results: pd.DataFrame, lang: str = "ko",
+                      title: str | None = None) -> go.Figure:
+    """One KPI's yearly actuals (``kpi_history``) followed by the evaluation year's targets and actuals.
+
+    Parameters
+    ----------
+    history
+        Rows of ``kpi_history`` for the KPI: ``year, actual``.
+    results
+        Rows of ``Results.kpi`` (or ``kpi_results``) for the KPI: ``half, target, actual`` and
+        ``year`` when present.
+    """
+    h = history.dropna(subset=["actual"]).sort_values("year", kind="stable")
+    r = results.sort_values("half", kind="stable")
+    year = int(r["year"].iloc[0]) if "year" in r and len(r) else None
+    r_x = [f"{year or ''} {label(hv, lang)}".strip() for hv in r["half"]]
+    h_x = [str(int(y)) for y in h["year"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=h_x + r_x, y=list(h["actual"]) + list(r["actual"]), mode="lines+markers",
+                             name=label("series_actual", lang), line={"color": "#2c7fb8"}))
+    fig.add_trace(go.Scatter(x=r_x, y=list(r["target"]), mode="markers", name=label("series_target", lang),
+                             marker={"symbol": "diamond", "size": 13, "color": "#d7301f"}))
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=h_x + r_x)
+    return _style(fig, title or label("title_kpi_history", lang), height=380)
+

@@ -1,0 +1,2 @@
+"""Running the report: the pipeline (notebooks → run folder) and its executors.
+"""

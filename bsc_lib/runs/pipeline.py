@@ -1,0 +1,943 @@
+"""The report pipeline: one run folder per ``bsc report``, written atomically, verifiable.
+
+:func:`run_report` loads and validates the inputs, computes the result tables in-process,
+executes the analysis notebooks with papermill, and writes into
+``<out>/<year>/<YYYYmmddTHHMMSS>-<key>/``::
+
+    01-validate.ipynb …     the executed notebooks (numbered names kept)
+    report.html             one self-contained offline report (:mod:`bsc_lib.present.report_html`)
+    report.pdf              printed from report.html by headless Chromium (when installed)
+    results.xlsx            the result tables, one formatted sheet each (:mod:`bsc_lib.present.export`)
+    tables/<name>.csv       the same tables as CSV (UTF-8 with BOM)
+    manifest.json           parameters, input and scheme hashes, versions, table hashes
+
+The folder is built as ``.tmp-<name>-<pid>-<random>`` and renamed to its final name only
+when everything succeeded; a failed run is renamed ``<name>-FAILED`` with a manifest saying
+why. :func:`verify_run` recomputes the tables of a finished run and compares their hashes.
+The timestamp in the folder name and the manifest times are UTC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import logging
+import numbers
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from bsc_lib.config.scheme import load_scheme
+from bsc_lib.errors import BSCError, DataError, Problem
+from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
+from bsc_lib.present.report_html import build_report_html, external_references
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+#: Version of the manifest layout; bump when keys change meaning.
+MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+#: Plotly renderer of the notebook kernels: the JSON mimetype (used by report.html) plus
+#: the offline notebook renderer (so the executed .ipynb also shows charts in Jupyter).
+PLOTLY_RENDERER = "plotly_mimetype"  # JSON only: report_html inlines plotly.js once; keeps executed notebooks small
+#: Where Chromium is looked for first (Debian package); then ``chromium`` on PATH.
+CHROMIUM = "/usr/bin/chromium"
+PDF_TIMEOUT_S = 120
+HALVES = ("year", "H1", "H2")
+LANGS = ("ko", "en")
+#: Package versions recorded in the manifest.
+RECORDED_PACKAGES = ("pandas", "numpy", "scipy", "plotly", "papermill", "nbconvert", "nbformat",
+                     "openpyxl", "xlsxwriter", "pydantic", "bsc-workbench")
+
+#: ``tables_fn(data_path, scheme_path, year, half[, analysis_path=…])``; ``analysis_path`` is passed
+#: only to functions whose signature has that keyword (or ``**kwargs``).
+TablesFn = Callable[..., Mapping[str, pd.DataFrame]]
+LoadFn = Callable[..., object]
+
+
+class RunFailed(BSCError):
+    """A report run failed (a notebook raised, or the run was interrupted).
+
+    Attributes
+    ----------
+    run_dir
+        The ``…-FAILED`` folder holding the partial outputs and ``manifest.json``.
+    """
+
+    def __init__(self, problems: list[Problem] | str, run_dir: Path | None = None):
+        super().__init__(problems)
+        self.run_dir = run_dir
+
+
+class OutputError(BSCError):
+    """The run folder cannot be created or written (read-only, not a folder, disk full …)."""
+
+
+class ManifestError(BSCError):
+    """A run folder has no readable ``manifest.json`` or the run did not complete."""
+
+
+class InputsChanged(BSCError):
+    """The data or scheme files differ from those recorded in a run's manifest."""
+
+
+# ---------------------------------------------------------------------------------------------
+# defaults (imported lazily: the modules may not exist while the package is being built)
+
+
+def default_notebooks(root: str | Path | None = None) -> list[Path]:
+    """The report notebooks: ``<root>/notebooks/NN-*.ipynb``, sorted, without dashboards.
+
+    Parameters
+    ----------
+    root
+        A folder holding ``notebooks/`` (default: :func:`bsc_lib.config.paths.notebooks_dir`, the
+        repository's notebooks or, when installed, the packaged copies).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted by file name; names containing ``dashboard`` are excluded.
+    """
+    from bsc_lib.config.paths import notebooks_dir
+
+    folder = Path(root) / "notebooks" if root else notebooks_dir()
+    found = [p for p in folder.glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name.lower()]
+    return sorted(found, key=lambda p: p.name)
+
+
+def default_tables_fn(data_path: str, scheme_path: str, year: int, half: str,
+                      analysis_path: str | None = None) -> Mapping[str, pd.DataFrame]:
+    """The production result tables: :func:`bsc_lib.analyses.recipes.result_tables`."""
+    from bsc_lib.analyses.recipes import result_tables
+
+    return _call_tables(result_tables, data_path, scheme_path, year, half, analysis_path)
+
+
+def _accepts_analysis_path(fn: Callable) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any((p.name == "analysis_path" and p.kind != p.POSITIONAL_ONLY) or p.kind == p.VAR_KEYWORD
+               for p in params)
+
+
+def _call_tables(fn: Callable, data_path: str, scheme_path: str, year: int, half: str,
+                 analysis_path: str | None):
+    """``fn(data_path, scheme_path, year, half)``, plus ``analysis_path=`` when ``fn`` takes it."""
+    if analysis_path is not None and _accepts_analysis_path(fn):
+        return fn(data_path, scheme_path, year, half, analysis_path=analysis_path)
+    return fn(data_path, scheme_path, year, half)
+
+
+def default_load_fn(data_path, scheme):
+    """The production loader: :func:`bsc_lib.data.io.load` (returns a validated ``BSCData``)."""
+    from bsc_lib.data.io import load
+
+    return load(data_path, scheme=scheme)
+
+
+def load_callable(spec: str) -> Callable:
+    """Import ``"package.module:function"`` and return the function.
+
+    Raises
+    ------
+    ValueError
+        When ``spec`` is malformed, the module cannot be imported or lacks the attribute.
+    """
+    mod_name, sep, attr = str(spec).partition(":")
+    if not sep or not mod_name or not attr:
+        raise ValueError(f"expected 'module:function', got {spec!r}")
+    try:
+        obj = importlib.import_module(mod_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load {spec!r}: {exc}") from None
+    if not callable(obj):
+        raise ValueError(f"{spec!r} is not callable")
+    return obj
+
+
+def _qualname(fn: Callable) -> str:
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _resolve(path: str | Path) -> Path:
+    from bsc_lib.config.paths import resolve
+
+    return resolve(path)
+
+
+def _portable(path: Path) -> str:
+    """Path relative to the repository root when inside a checkout (portable), else absolute."""
+    from bsc_lib.config.paths import in_checkout
+
+    try:
+        if in_checkout():
+            return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        pass
+    return str(path.resolve())
+
+
+def _from_manifest_path(text: str) -> Path:
+    from bsc_lib.config.paths import in_checkout
+
+    p = Path(text)
+    if p.is_absolute():
+        return p
+    return REPO_ROOT / p if in_checkout() else _resolve(p)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _run_key(input_hashes: Mapping[str, str], scheme_sha: str, params: Mapping) -> str:
+    blob = json.dumps({"inputs": dict(sorted(input_hashes.items())), "scheme": scheme_sha,
+                       "params": params}, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of Python and of :data:`RECORDED_PACKAGES` (``None`` when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state(root: Path | None = None) -> dict[str, object]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the repository (read-only git calls).
+
+    ``root`` defaults to the repository of this checkout; for an installed package (no
+    checkout) both values are ``None`` without asking git.
+    """
+    from bsc_lib.config.paths import in_checkout
+
+    if root is None:
+        if not in_checkout():
+            return {"commit": None, "dirty": None}
+        root = REPO_ROOT
+
+    def git(*args: str) -> str | None:
+        try:
+            r = subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args],
+                               capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return r.stdout if r.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit.strip() if commit else None,
+            "dirty": None if status is None else bool(status.strip())}
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_json(path: Path, obj: Mapping) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _rename_unique(src: Path, dst: Path) -> Path:
+    """``os.rename`` to ``dst``, or ``dst-2``, ``dst-3`` … when taken; returns the final path."""
+    for i in range(1, 1000):
+        cand = dst if i == 1 else dst.with_name(f"{dst.name}-{i}")
+        if cand.exists():
+            continue
+        try:
+            os.rename(src, cand)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue
+            raise
+        return cand
+    raise OSError(f"no free run folder name next to {dst}")
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Set environment variables (inherited by the notebook kernels) for the block."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt for the block (main thread only) so cleanup runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _clean(text: object, limit: int = 2000) -> str:
+    s = _ANSI_RE.sub("", str(text)).strip()
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# PDF
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium executable (:data:`CHROMIUM` first, then PATH), or ``None``."""
+    if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def print_pdf(html_path: str | Path, pdf_path: str | Path, *, chromium: str | None = None,
+              timeout: float = PDF_TIMEOUT_S) -> str:
+    """Print an HTML file to PDF with headless Chromium (no network, throw-away profile).
+
+    Parameters
+    ----------
+    html_path, pdf_path
+        Input HTML file and output PDF file.
+    chromium
+        Chromium executable; default :func:`find_chromium`.
+    timeout
+        Seconds before Chromium is killed.
+
+    Returns
+    -------
+    str
+        ``"ok"``, ``"skipped: chromium not found"`` or ``"failed: <reason>"``; never raises
+        for a Chromium problem (the HTML report is the primary output).
+    """
+    exe = chromium if chromium is not None else find_chromium()
+    if not exe or not Path(exe).is_file():
+        log.warning("PDF skipped: chromium not found (run `make system-deps` to install it)")
+        return "skipped: chromium not found"
+    html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path).resolve()
+    with tempfile.TemporaryDirectory(prefix="bsc-chromium-") as profile:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run",
+               "--no-default-browser-check", "--disable-extensions", f"--user-data-dir={profile}",
+               "--no-pdf-header-footer", "--virtual-time-budget=20000",
+               f"--print-to-pdf={pdf_path}", html_path.as_uri()]
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+        except OSError as exc:
+            return f"failed: cannot start chromium: {exc}"
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the session we started, nothing else
+            proc.communicate()
+            log.warning("PDF failed: chromium timed out after %s s", timeout)
+            return f"failed: timeout after {timeout:g} s"
+    ok = pdf_path.is_file() and pdf_path.stat().st_size > 0 and pdf_path.read_bytes()[:5] == b"%PDF-"
+    if proc.returncode != 0 or not ok:
+        last = _clean(err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""], 300)
+        log.warning("PDF failed: chromium exit code %s %s", proc.returncode, last)
+        return f"failed: chromium exit code {proc.returncode}"
+    return "ok"
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def _check_tables(tables: object) -> dict[str, pd.DataFrame]:
+    if not isinstance(tables, Mapping) or not all(isinstance(v, pd.DataFrame) for v in tables.values()):
+        raise ValueError("tables_fn must return a mapping {name: DataFrame}")
+    return dict(tables)
+
+
+def _title(year: int, half: str, lang: str, scheme) -> tuple[str, str]:
+    from bsc_lib.present.labels import label
+
+    period = "" if half == "year" else f" {label(half, lang)}"
+    if lang == "ko":
+        return f"{year}년{period} BSC 성과평가 보고서", scheme.title_ko
+    return f"{year}{period} BSC performance evaluation report", scheme.title_en
+
+
+def _meta_rows(manifest: Mapping, scheme, lang: str) -> list[tuple[str, str]]:
+    from bsc_lib.present.labels import label
+
+    p = manifest["parameters"]
+    inputs = manifest["inputs"]["files"]
+    combined = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
+    rows = {
+        "ko": [("평가연도", str(p["year"])), ("평가기간", label(p["half"], "ko")),
+               ("평가체계", f"{scheme.title_ko} ({scheme.scheme_id})"),
+               ("자료", Path(p["data_path"]).name), ("입력 파일", f"{len(inputs)}개 (해시 {combined})"),
+               ("실행 ID", manifest["run_id"]), ("생성 시각 (UTC)", manifest["started_at"])],
+        "en": [("Year", str(p["year"])), ("Period", label(p["half"], "en")),
+               ("Scheme", f"{scheme.title_en} ({scheme.scheme_id})"),
+               ("Data", Path(p["data_path"]).name), ("Input files", f"{len(inputs)} (hash {combined})"),
+               ("Run id", manifest["run_id"]), ("Generated (UTC)", manifest["started_at"])],
+    }
+    return rows[lang]
+
+
+class _TablesJob(threading.Thread):
+    """``tables_fn`` plus the xlsx and CSV exports of its tables, in a background thread."""
+
+    def __init__(self, tfn: TablesFn, data_file: str, scheme_file: str, year: int, half: str, tmp: Path,
+                 lang: str, analysis_file: str | None = None):
+        super().__init__(name="bsc-tables", daemon=True)
+        self._args = (tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file)
+        self._tables: Mapping[str, pd.DataFrame] | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file = self._args
+        try:
+            tables = _check_tables(_call_tables(tfn, data_file, scheme_file, year, half, analysis_file))
+            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
+            write_csvs(tables, tmp / "tables")
+            self._tables = tables
+        except BaseException as exc:  # handed to the main thread by result()
+            self._error = exc
+
+    def raise_if_failed(self) -> None:
+        """Raise the job's error now if it has already failed."""
+        if not self.is_alive() and self._error is not None:
+            raise self._error
+
+    def result(self) -> Mapping[str, pd.DataFrame]:
+        """Wait for the job; its tables, or its error raised here."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._tables is not None
+        return self._tables
+
+
+def _quiet_kernel_manager():
+    """An ``AsyncKernelManager`` whose kernels do not write to the analyst's terminal.
+
+    A kernel's own log (its stderr: the "running over TCP without encryption" warning, the
+    tracebacks ipykernel logs while it is shut down after Ctrl-C) is not meant for the
+    analyst; cell errors still reach the run through the notebook's outputs.
+    """
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.localinterfaces import localhost
+    from traitlets import CaselessStrEnum, default
+
+    class QuietKernelManager(AsyncKernelManager):
+        # Unix sockets (named after the kernel's connection file) instead of TCP ports: two runs
+        # started at once can pick the same free port, and the kernel that loses dies before it
+        # replies (papermill #511). Windows has no ipc transport and keeps TCP.
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp",
+                                    config=True)
+        _ipc_dir: str | None = None
+
+        @default("ip")
+        def _private_socket_path(self) -> str:
+            # jupyter_client's default for ipc is "kernel-ipc" in the working folder, where two
+            # runs collide again; a private folder per kernel, short enough for a socket path
+            if self.transport != "ipc":
+                return localhost()
+            self._ipc_dir = tempfile.mkdtemp(prefix="bsc-kernel-")
+            return os.path.join(self._ipc_dir, "k")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart and self._ipc_dir:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+        async def start_kernel(self, **kw):
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            return await super().start_kernel(**kw)
+
+    return QuietKernelManager
+
+
+def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str):
+    import papermill as pm
+
+    from bsc_lib.config.paths import base_dir
+
+    return pm.execute_notebook(
+        str(nb_path), str(out_path), parameters=dict(parameters), kernel_name=kernel_name,
+        cwd=str(base_dir()), progress_bar=False, log_output=False,
+        request_save_on_cell_execute=False, kernel_manager_class=_quiet_kernel_manager(),
+    )
+
+
+def run_report(
+    data_path: str | Path,
+    scheme_path: str | Path,
+    year: int | None = None,
+    half: str = "year",
+    lang: str = "ko",
+    out: str | Path = "outputs",
+    notebooks: Sequence[str | Path] | None = None,
+    tables_fn: TablesFn | None = None,
+    progress: bool = True,
+    kernel_name: str = "python3",
+    pdf: bool = True,
+    *,
+    load_fn: LoadFn | None = None,
+    analysis_path: str | Path | None = None,
+) -> Path:
+    """Run the whole report into a new run folder and return its path.
+
+    Parameters
+    ----------
+    data_path
+        CSV folder or xlsx workbook (see :mod:`bsc_lib.data.model`).
+    scheme_path
+        Scheme YAML, e.g. ``params/scheme-2019.yaml``.
+    year, half, lang
+        Evaluation year (``None``: the scheme's ``year``); ``"year"``, ``"H1"`` or ``"H2"``;
+        report language ``"ko"``/``"en"``. Passed to every notebook's ``parameters`` cell
+        (with ``data_path``, ``scheme_path``, ``analysis_path`` as absolute paths and
+        ``run_dir``, the final run folder).
+    out
+        Output root; the run folder is ``<out>/<year>/<UTC YYYYmmddTHHMMSS>-<key>``, where
+        ``key`` is a short hash of the input hashes, the scheme hash and the parameters.
+    notebooks
+        Notebooks to execute, in order; default :func:`default_notebooks`.
+    tables_fn
+        ``tables_fn(data_path, scheme_path, year, half) -> {name: DataFrame}`` computing
+        the result tables in-process; default :func:`default_tables_fn`. A function with an
+        ``analysis_path`` keyword also receives the analysis settings file.
+    progress
+        Show a tqdm progress bar over the notebooks on stderr.
+    kernel_name
+        Jupyter kernel for papermill.
+    pdf
+        Print ``report.pdf`` with Chromium (skipped with a logged message when absent).
+    load_fn
+        ``load_fn(data_path, scheme=scheme) -> BSCData``, run before anything else so
+        invalid input fails fast; default :func:`default_load_fn` (``bsc_lib.data.io.load``).
+    analysis_path
+        Analysis settings YAML; default :func:`bsc_lib.config.paths.default_analysis_path`
+        (``params/analysis.yaml``). Its path and sha256 are recorded in the manifest and
+        checked again by :func:`verify_run`.
+
+    Returns
+    -------
+    pathlib.Path
+        The completed run folder.
+
+    Raises
+    ------
+    DataError, SchemeError
+        Invalid input (raised before any folder is created).
+    OutputError
+        The run folder cannot be created under ``out`` (not a folder, read-only …) or its
+        outputs cannot be written (disk full …).
+    RunFailed
+        A notebook failed; the folder is renamed ``…-FAILED`` with ``manifest.json``
+        (status ``failed``, the notebook, the exception name and value).
+    ValueError
+        Bad parameters (half, lang, notebooks, tables).
+
+    Notes
+    -----
+    Any other exception, ``KeyboardInterrupt`` and SIGTERM also leave a ``…-FAILED`` folder
+    (or, if killed outright, a ``.tmp-…`` one): an incomplete run never has a final name.
+    """
+    started = _utcnow()
+    if half not in HALVES:
+        raise ValueError(f"half must be one of {HALVES}, got {half!r}")
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, numbers.Integral)):
+        raise ValueError(f"year must be an integer, got {year!r}")
+    nb_paths = [Path(p) for p in (default_notebooks() if notebooks is None else notebooks)]
+    if not nb_paths:
+        from bsc_lib.config.paths import notebooks_dir
+
+        raise ValueError(f"no notebooks to run (looked for {notebooks_dir()}/NN-*.ipynb)")
+    missing = [str(p) for p in nb_paths if not p.is_file()]
+    if missing:
+        raise ValueError(f"notebook(s) not found: {', '.join(missing)}")
+    names = [p.name for p in nb_paths]
+    if len(set(names)) != len(names) or any(n == MANIFEST_NAME for n in names):
+        raise ValueError(f"notebook file names must be unique: {names}")
+    tfn = tables_fn or default_tables_fn
+    if tables_fn is None and importlib.util.find_spec("bsc_lib.analyses.recipes") is None:
+        raise ImportError("bsc_lib.analyses.recipes is not available: pass tables_fn or add the module")
+
+    scheme_file = _resolve(scheme_path)
+    data_file = _resolve(data_path)
+    scheme = load_scheme(scheme_file)
+    year = int(scheme.year if year is None else year)
+    data = (load_fn or default_load_fn)(data_file, scheme=scheme)
+    input_hashes = dict(getattr(data, "input_hashes", None) or {})
+    del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
+
+    from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
+
+    analysis_file = default_analysis_path() if analysis_path is None else _resolve(analysis_path)
+    load_analysis_params(analysis_file)  # invalid settings fail before any folder is created
+    analysis_sha = _sha256_file(analysis_file) if analysis_file.is_file() else None
+    params = {"year": year, "half": half, "lang": lang, "analysis_sha256": analysis_sha}
+    run_name = f"{started:%Y%m%dT%H%M%S}-{_run_key(input_hashes, scheme.sha256, params)}"
+    year_dir = Path(out) / str(year)
+    try:
+        year_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
+    except OSError as exc:
+        raise OutputError([Problem(
+            file=str(year_dir), rule="output folder", value=str(out),
+            message=(f"cannot create the run folder in {year_dir}: {exc.strerror or exc}; "
+                     "choose an output folder you can write to (--out)"))]) from None
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a run folder is a normal folder
+    final_intended = (year_dir / run_name).resolve()
+    log.info("run %s: working in %s", run_name, tmp)
+
+    manifest: dict = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "run_id": run_name,
+        "status": "running",
+        "started_at": _iso(started),
+        "finished_at": None,
+        "parameters": {"data_path": _portable(data_file), "scheme_path": _portable(scheme_file),
+                       "year": year, "half": half, "lang": lang, "kernel_name": kernel_name},
+        "inputs": {"data_path": _portable(data_file), "files": dict(sorted(input_hashes.items()))},
+        "scheme": {"path": _portable(scheme_file), "sha256": scheme.sha256, "scheme_id": scheme.scheme_id},
+        "analysis": {"path": _portable(analysis_file), "sha256": analysis_sha},
+        "notebooks": [{"name": n, "status": "not run", "duration_s": None} for n in names],
+        "tables_fn": _qualname(tfn),
+        "tables": {},
+        "pdf": None,
+        "packages": package_versions(),
+        "git": git_state(),
+        "plotly_renderer": PLOTLY_RENDERER,
+    }
+    nb_params = {"data_path": str(data_file), "scheme_path": str(scheme_file),
+                 "analysis_path": str(analysis_file), "year": year,
+                 "half": half, "lang": lang, "run_dir": str(final_intended)}
+    nb_index: int | None = None
+    tables_job: _TablesJob | None = None
+    try:
+        with _sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
+            # The result tables and their exports are computed in this process while the notebooks
+            # run in their kernels (other processes): the two overlap instead of adding up.
+            tables_job = _TablesJob(tfn, str(data_file), str(scheme_file), year, half, tmp, lang,
+                                    str(analysis_file))
+            tables_job.start()
+
+            from tqdm.auto import tqdm
+
+            executed = []
+            bar = tqdm(nb_paths, desc="notebooks", unit="nb", file=sys.stderr, disable=not progress,
+                       dynamic_ncols=True)
+            for i, nb_path in enumerate(bar):
+                nb_index = i
+                bar.set_postfix_str(nb_path.name)
+                log.info("executing %s", nb_path.name)
+                t0 = time.monotonic()
+                entry = manifest["notebooks"][i]
+                try:
+                    nb = _execute(nb_path, tmp / nb_path.name, nb_params, kernel_name)
+                finally:
+                    entry["duration_s"] = round(time.monotonic() - t0, 3)
+                entry["status"] = "ok"
+                executed.append((nb_path.name, nb))
+                nb_index = None
+                tables_job.raise_if_failed()  # a broken tables_fn stops the run at once
+            bar.close()
+            nb_index = None
+            manifest["tables"] = table_summary(tables_job.result())
+
+            title, subtitle = _title(year, half, lang, scheme)
+            document = build_report_html(executed, title=title, subtitle=subtitle,
+                                         meta=_meta_rows(manifest, scheme, lang), lang=lang)
+            leaks = external_references(document)
+            if leaks:  # build_report_html sanitises; this is a last check, never expected
+                raise RuntimeError(f"report.html would load external resources: {leaks[:3]}")
+            (tmp / "report.html").write_text(document, encoding="utf-8")
+            del executed, document
+            manifest["pdf"] = (print_pdf(tmp / "report.html", tmp / "report.pdf") if pdf
+                               else "skipped: disabled")
+
+            manifest["outputs"] = {
+                p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256_file(p)}
+                for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME
+            }
+            manifest["status"] = "complete"
+            manifest["finished_at"] = _iso(_utcnow())
+            _write_json(tmp / MANIFEST_NAME, manifest)
+            final = _rename_unique(tmp, year_dir / run_name)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            _silence_abandoned_kernel_tasks()
+        if tables_job is not None:
+            tables_job.join()  # it writes into the run folder: let it finish before renaming
+        failed_dir = _fail(tmp, year_dir, run_name, manifest, nb_index, exc)
+        from papermill.exceptions import PapermillExecutionError
+
+        if isinstance(exc, PapermillExecutionError):
+            nb_name = names[nb_index] if nb_index is not None else "?"
+            where = failed_dir / nb_name if failed_dir else Path(nb_name)
+            raise RunFailed([Problem(
+                file=str(where), rule="notebook failed",
+                column=f"cell {exc.exec_count}" if exc.exec_count is not None else "",
+                message=f"{exc.ename}: {_clean(exc.evalue, 500)} (run folder: {failed_dir})",
+            )], run_dir=failed_dir) from None
+        if isinstance(exc, OSError) and exc.filename is not None and _inside(Path(exc.filename), tmp):
+            raise OutputError([Problem(
+                file=str(exc.filename), rule="output folder",
+                message=(f"cannot write the run's outputs: {exc.strerror or exc}"
+                         + (f" (run folder: {failed_dir})" if failed_dir else "")))]) from None
+        raise
+    log.info("run complete: %s", final)
+    return final
+
+
+class _AbandonedTaskFilter(logging.Filter):
+    """Drop asyncio's reports of notebook-execution tasks abandoned by an interrupt."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = str(record.msg)
+        return not (msg.startswith("Task exception was never retrieved")
+                    or msg.startswith("Task was destroyed but it is pending"))
+
+
+def _silence_abandoned_kernel_tasks() -> None:
+    """After Ctrl-C / SIGTERM, the kernel is shut down under a pending execute task; when
+    that task is garbage-collected asyncio logs "Task exception was never retrieved" with a
+    DeadKernelError traceback. The run is already reported as interrupted: drop that noise."""
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _AbandonedTaskFilter) for f in logger.filters):
+        logger.addFilter(_AbandonedTaskFilter())
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, nb_index: int | None,
+          exc: BaseException) -> Path | None:
+    """Record the failure in the manifest and rename the folder ``…-FAILED`` (best effort)."""
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        manifest["status"] = "failed"
+        manifest["finished_at"] = _iso(_utcnow())
+        if nb_index is not None:
+            manifest["notebooks"][nb_index]["status"] = "failed"
+            manifest["failed_notebook"] = manifest["notebooks"][nb_index]["name"]
+        if isinstance(exc, PapermillExecutionError):
+            manifest["error"] = {"type": "notebook", "ename": exc.ename, "evalue": _clean(exc.evalue),
+                                 "cell_execution_count": exc.exec_count}
+        elif isinstance(exc, KeyboardInterrupt):
+            manifest["error"] = {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": _clean(exc)}
+        else:
+            manifest["error"] = {"type": "exception", "ename": type(exc).__name__, "evalue": _clean(exc)}
+        _write_json(tmp / MANIFEST_NAME, manifest)
+        failed = _rename_unique(tmp, year_dir / f"{run_name}-FAILED")
+        log.error("run failed: %s (%s)", failed, manifest["error"]["ename"])
+        return failed
+    except BaseException as inner:  # noqa: BLE001 - never mask the original error
+        log.error("could not mark the failed run %s: %s", tmp, inner)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# verify
+
+
+def read_manifest(run_dir: str | Path) -> dict:
+    """Read ``<run_dir>/manifest.json``.
+
+    Raises
+    ------
+    ManifestError
+        Missing, unreadable or not a run manifest.
+    """
+    path = Path(run_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError([Problem(file=str(path), rule="exists", message="no manifest.json in this folder")])
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError([Problem(file=str(path), rule="json", message=f"unreadable manifest: {exc}")]) from None
+    need = ("schema_version", "status", "parameters", "inputs", "scheme", "tables")
+    lacking = [k for k in need if not isinstance(m, dict) or k not in m]
+    if lacking:
+        raise ManifestError([Problem(file=str(path), rule="structure",
+                                     message=f"not a run manifest: missing {', '.join(lacking)}")])
+    return m
+
+
+def verify_run(
+    run_dir: str | Path,
+    tables_fn: TablesFn | None = None,
+    *,
+    load_fn: LoadFn | None = None,
+    data_path: str | Path | None = None,
+    scheme_path: str | Path | None = None,
+    analysis_path: str | Path | None = None,
+) -> pd.DataFrame:
+    """Recompute a finished run's result tables and compare them with its manifest.
+
+    Parameters
+    ----------
+    run_dir
+        A completed run folder.
+    tables_fn, load_fn
+        As in :func:`run_report` (defaults: production functions).
+    data_path, scheme_path, analysis_path
+        Override the paths recorded in the manifest (e.g. after moving the data).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per table (recorded or recomputed), columns ``table``, ``rows_recorded``,
+        ``rows_now``, ``sha256_recorded``, ``sha256_now``, ``identical`` (bool). The run
+        reproduces when ``identical.all()``.
+
+    Raises
+    ------
+    ManifestError
+        No usable manifest, or the run did not complete.
+    InputsChanged
+        A data file, the scheme or the analysis settings differ from the recorded sha256.
+    """
+    m = read_manifest(run_dir)
+    if m.get("status") != "complete":
+        raise ManifestError([Problem(file=str(Path(run_dir) / MANIFEST_NAME), rule="status",
+                                     message=f"run status is {m.get('status')!r}, not 'complete'")])
+    p = m["parameters"]
+    scheme_file = Path(scheme_path) if scheme_path is not None else _from_manifest_path(p["scheme_path"])
+    data_file = Path(data_path) if data_path is not None else _from_manifest_path(p["data_path"])
+    if not scheme_file.is_file():
+        raise InputsChanged([Problem(file=str(scheme_file), rule="exists", message="scheme file not found")])
+    scheme_now = _sha256_file(scheme_file)
+    if scheme_now != m["scheme"]["sha256"]:
+        raise InputsChanged([Problem(file=str(scheme_file), rule="sha256",
+                                     message="scheme file changed since the run",
+                                     value=f"{m['scheme']['sha256'][:12]} → {scheme_now[:12]}")])
+    rec_analysis = (m.get("analysis") or {})
+    a_file: Path | None = None
+    if analysis_path is not None:
+        a_file = Path(analysis_path)
+    elif rec_analysis.get("path"):
+        a_file = _from_manifest_path(rec_analysis["path"])
+    if rec_analysis.get("sha256"):
+        from bsc_lib.config.analysis_params import default_analysis_path
+
+        a_file = a_file or default_analysis_path()
+        a_now = _sha256_file(a_file) if a_file.is_file() else None
+        if a_now != rec_analysis["sha256"]:
+            raise InputsChanged([Problem(file=str(a_file), rule="sha256",
+                                         message="analysis settings changed since the run",
+                                         value=f"{rec_analysis['sha256'][:12]} → {(a_now or '-')[:12]}")])
+    try:
+        data = (load_fn or default_load_fn)(data_file, scheme=load_scheme(scheme_file))
+    except DataError as exc:
+        raise InputsChanged([Problem(file=str(data_file), rule="load",
+                                     message="the data no longer loads (changed since the run?)"),
+                             *exc.problems]) from None
+    now = dict(getattr(data, "input_hashes", None) or {})
+    rec = m["inputs"]["files"]
+    changed: list[Problem] = []
+    for name in sorted(set(rec) | set(now)):
+        if rec.get(name) != now.get(name):
+            what = ("file removed" if name not in now else "file added" if name not in rec
+                    else "file changed since the run")
+            changed.append(Problem(file=str(data_file), sheet=name, rule="sha256", message=what,
+                                   value=f"{(rec.get(name) or '-')[:12]} → {(now.get(name) or '-')[:12]}"))
+    if changed:
+        raise InputsChanged(changed)
+    tfn = tables_fn or default_tables_fn
+    if m.get("tables_fn") and m["tables_fn"] != _qualname(tfn):
+        log.warning("the run used tables_fn %s, verifying with %s", m["tables_fn"], _qualname(tfn))
+    tables = _check_tables(_call_tables(tfn, str(data_file), str(scheme_file), int(p["year"]),
+                                        str(p["half"]), str(a_file) if a_file is not None else None))
+    now_summary = table_summary(tables)
+    recorded = m["tables"]
+    rows = []
+    for name in list(recorded) + [n for n in now_summary if n not in recorded]:
+        r, n = recorded.get(name, {}), now_summary.get(name, {})
+        rows.append({"table": name, "rows_recorded": r.get("rows"), "rows_now": n.get("rows"),
+                     "sha256_recorded": r.get("sha256"), "sha256_now": n.get("sha256"),
+                     "identical": bool(r) and bool(n) and r.get("sha256") == n.get("sha256")})
+    out = pd.DataFrame(rows, columns=["table", "rows_recorded", "rows_now", "sha256_recorded",
+                                      "sha256_now", "identical"])
+    return out.astype({"rows_recorded": "Int64", "rows_now": "Int64", "identical": bool})
+
+
+__all__ = [
+    "InputsChanged", "ManifestError", "OutputError", "RunFailed", "default_notebooks", "default_tables_fn",
+    "find_chromium", "load_callable", "package_versions", "print_pdf", "read_manifest",
+    "run_report", "verify_run",
+]

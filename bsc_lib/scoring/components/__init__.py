@@ -1,0 +1,447 @@
+"""Score components of the BSC scheme: one module per component, shared helpers here.
+
+Every component function is pure: canonical input tables and explicit scheme parameters in,
+a :class:`ComponentResult` out. A result carries
+
+``scores``
+    one row per scored unit: ``unit_id``, ``unit_level`` (``department`` | ``institution`` |
+    ``person``), ``points``, ``max_points``;
+``details``
+    the decomposition of every unit's points into leaf contributions: ``unit_id``,
+    ``unit_level``, ``item``, ``half``, ``source_id`` (the department or KPI owner a
+    contribution comes from, ``""`` when it is the unit itself), ``value`` and descriptive
+    columns (``target``, ``rating_mean`` …). For every unit, ``details.value`` sums to
+    ``scores.points`` (tested);
+``flags``
+    anything unusual, never silently dropped: ``unit_id``, ``component``, ``item``, ``flag``,
+    ``detail``, ``half``, ``severity`` (``warning`` | ``info``).
+
+Conventions shared by the components (documented once here):
+
+* Halves. A component rated twice a year is scored per half; the year's score is
+  ``Σ_h w_h × score_h`` with the weights of the scheme's ``year_combine`` (``half="H1"`` or
+  ``"H2"`` uses that half with weight 1). A half with no data for a unit scores 0 for that
+  half and is flagged; weights are not renormalised.
+* ``institution_from: departments_mean``: an institution's score is the plain mean over *all*
+  its departments (those listed in ``departments``) of the department scores as defined by the
+  component (a department that scores 0 because it has no data counts as 0 and carries its
+  flag). An institution without departments scores 0 (flag ``no_departments``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from bsc_lib.data.model import HALVES
+from bsc_lib.errors import DataError, Problem
+
+SCORE_COLUMNS = ["unit_id", "unit_level", "points", "max_points"]
+DETAIL_COLUMNS = ["unit_id", "unit_level", "item", "half", "source_id", "value"]
+FLAG_COLUMNS = ["unit_id", "component", "item", "flag", "detail", "half", "severity"]
+
+#: Flags that only inform (not counted in ``n_flags``).
+INFO_FLAGS = frozenset({"not_used", "zero_actual", "not_in_scope"})
+
+#: Korean and English labels of every flag code the engine writes (for reports).
+FLAG_LABELS: dict[str, dict[str, str]] = {
+    "missing_actual": {"ko": "실적 누락", "en": "Actual missing"},
+    "missing_target": {"ko": "목표 누락", "en": "Target missing"},
+    "unverified": {"ko": "증빙 미검증", "en": "Not verified"},
+    "zero_target": {"ko": "목표치 0", "en": "Zero target"},
+    "negative_value": {"ko": "음수 값", "en": "Negative value"},
+    "zero_actual": {"ko": "하향지표 실적 0", "en": "Down KPI with actual 0"},
+    "no_baseline": {"ko": "기준실적 없음", "en": "No baseline"},
+    "target_not_beyond_baseline": {"ko": "목표가 기준실적 이하", "en": "Target not beyond baseline"},
+    "no_band": {"ko": "목표구간 누락", "en": "Band limit missing"},
+    "band_inverted": {"ko": "목표구간 역전", "en": "Band limits inverted"},
+    "no_kpis": {"ko": "성과지표 없음", "en": "No KPIs"},
+    "no_scored_kpis": {"ko": "평가 가능한 지표 없음", "en": "No scorable KPI"},
+    "zero_weights": {"ko": "가중치 합 0", "en": "Weights sum to 0"},
+    "unknown_kpi": {"ko": "미등록 지표", "en": "Unknown KPI"},
+    "unknown_owner": {"ko": "미등록 소관", "en": "Unknown owner"},
+    "not_used": {"ko": "미반영", "en": "Not used"},
+    "no_departments": {"ko": "소속 부서 없음", "en": "No departments"},
+    "no_ratings": {"ko": "평가 없음", "en": "No ratings"},
+    "missing_item": {"ko": "항목 누락", "en": "Item missing"},
+    "missing_score": {"ko": "점수 공란", "en": "Blank score"},
+    "unknown_item": {"ko": "미등록 항목", "en": "Unknown item"},
+    "unknown_unit": {"ko": "미등록 대상", "en": "Unknown unit"},
+    "unknown_project": {"ko": "미등록 사업", "en": "Unknown project"},
+    "not_in_scope": {"ko": "평가대상 아님", "en": "Out of scope"},
+    "missing_data": {"ko": "자료 누락", "en": "Data missing"},
+    "no_data": {"ko": "자료 없음", "en": "No data"},
+    "missing_consulting": {"ko": "컨설팅 참여 여부 누락", "en": "Consulting participation missing"},
+    "role_unit_mismatch": {"ko": "역할·소속 불일치", "en": "Role does not match unit"},
+}
+
+
+class LazyTables(dict):
+    """A ``dict`` of DataFrames whose values may be zero-argument callables, built on first access."""
+
+    def __getitem__(self, key):
+        v = super().__getitem__(key)
+        if callable(v):
+            v = v()
+            super().__setitem__(key, v)
+        return v
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def values(self):
+        return [self[k] for k in self]
+
+    def items(self):
+        return [(k, self[k]) for k in self]
+
+    def materialise(self) -> dict:
+        return {k: self[k] for k in self}
+
+
+class ComponentResult:
+    """The output of one component for one evaluation (see the module docstring).
+
+    ``details`` (and any value of ``tables``) may be given as a zero-argument callable: it is
+    built on first access and kept. The scoring engine builds them only when
+    :meth:`bsc_lib.scoring.engine.Results.explain` (or ``Results.details``) needs them, which saves
+    most of the time and memory of a large evaluation.
+    """
+
+    def __init__(self, component: str, scores: pd.DataFrame, details: pd.DataFrame | Callable[[], pd.DataFrame],
+                 flags: pd.DataFrame, tables: Mapping[str, pd.DataFrame] | None = None):
+        self.component = component
+        self.scores = scores
+        self._details = details
+        self.flags = flags
+        self.tables = LazyTables(tables or {})
+
+    @property
+    def details(self) -> pd.DataFrame:
+        if callable(self._details):
+            self._details = self._details()
+        return self._details
+
+    @details.setter
+    def details(self, value: pd.DataFrame) -> None:
+        self._details = value
+
+    def __getstate__(self) -> dict:  # closures cannot be pickled: build everything first
+        return {"component": self.component, "scores": self.scores, "_details": self.details,
+                "flags": self.flags, "tables": dict(self.tables.materialise())}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.tables = LazyTables(state["tables"])
+
+    def __repr__(self) -> str:
+        return f"ComponentResult(component={self.component!r}, scores={len(self.scores)} rows)"
+
+
+# --------------------------------------------------------------------------- frames
+def empty_scores() -> pd.DataFrame:
+    """An empty ``scores`` frame."""
+    return pd.DataFrame({
+        "unit_id": pd.Series(dtype="str"), "unit_level": pd.Series(dtype="str"),
+        "points": pd.Series(dtype="float64"), "max_points": pd.Series(dtype="float64"),
+    })
+
+
+def empty_details(extra: Iterable[str] = ()) -> pd.DataFrame:
+    """An empty ``details`` frame with the base columns (+ ``extra`` float columns)."""
+    cols = {c: pd.Series(dtype="str") for c in DETAIL_COLUMNS if c != "value"}
+    cols["value"] = pd.Series(dtype="float64")
+    for c in extra:
+        cols[c] = pd.Series(dtype="float64")
+    return pd.DataFrame(cols)
+
+
+_EMPTY_FLAGS = pd.DataFrame({c: pd.Series(dtype="str") for c in FLAG_COLUMNS})
+
+
+def empty_flags() -> pd.DataFrame:
+    """An empty ``flags`` frame."""
+    return _EMPTY_FLAGS.copy()
+
+
+def make_flags(unit_id, component: str, flag, item="", detail="", half="") -> pd.DataFrame:
+    """Build flag rows; every argument may be a scalar or an array-like of equal length.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``unit_id, component, item, flag, detail, half, severity``.
+    """
+    n = 1 if np.isscalar(unit_id) else len(unit_id)
+    if n == 0:
+        return empty_flags()
+
+    def col(v):
+        if np.isscalar(v) or v is None:
+            return np.full(n, "" if v is None else str(v), dtype=object)
+        ser = pd.Series(np.asarray(v, dtype=object), dtype="object")
+        if len(ser) != n:
+            raise ValueError("make_flags: arguments of different lengths")
+        return ser.where(ser.notna(), "").astype("str").to_numpy(dtype=object)
+
+    out = pd.DataFrame({
+        "unit_id": col(unit_id), "component": col(component), "item": col(item),
+        "flag": col(flag), "detail": col(detail), "half": col(half),
+    })
+    out["severity"] = np.where(out["flag"].isin(INFO_FLAGS), "info", "warning")
+    return out.astype("str")
+
+
+def concat_frames(frames: Iterable[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    """Concatenate non-empty frames; ``empty`` when there are none."""
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return empty.copy()
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def concat_flags(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate flag frames and drop exact duplicates (stable order)."""
+    out = concat_frames(frames, empty_flags())
+    return out.drop_duplicates(ignore_index=True)
+
+
+# --------------------------------------------------------------------------- inputs
+def num(s: pd.Series) -> pd.Series:
+    """A column as float64 (unparseable → NaN)."""
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def as_bool(s: pd.Series) -> pd.Series:
+    """A boolean column as plain ``bool`` with missing values read as ``False``."""
+    return s.astype("boolean").fillna(False).astype(bool)
+
+
+def ids(s: pd.Series) -> pd.Series:
+    """An id column as ``str``."""
+    return s.astype("str")
+
+
+def take_rows(a: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """``a[idx]``, or ``a`` itself when ``idx`` is None (every row kept: no copy)."""
+    return a if idx is None else a[idx]
+
+
+def selected_scores(codes: Codes, sel: np.ndarray, lo: float, hi: float, table: str
+                    ) -> tuple[np.ndarray | None, np.ndarray]:
+    """The rows of a ratings table kept by ``sel`` and their ``score`` column, range-checked.
+
+    Parameters
+    ----------
+    codes
+        :class:`Codes` of the ratings table (with a ``score`` column).
+    sel
+        Boolean mask of the rows to keep.
+    lo, hi
+        The scheme's scale.
+    table
+        Table name for the error message.
+
+    Returns
+    -------
+    tuple
+        ``(idx, score)``: the kept row positions (None when every row is kept) and their
+        scores as float64 (NaN where missing).
+
+    Raises
+    ------
+    bsc_lib.errors.DataError
+        When a kept score lies outside ``[lo, hi]`` (see :func:`check_range`).
+    """
+    idx = None if sel.all() else np.flatnonzero(sel)
+    score = take_rows(num(codes.values("score")).to_numpy(dtype=float), idx)
+    bad = ~np.isnan(score) & ((score < lo - 1e-9) | (score > hi + 1e-9))
+    if bad.any():
+        check_range(pd.DataFrame({"score": score[bad][:20]}), "score", lo, hi, table)
+    return idx, score
+
+
+def check_range(df: pd.DataFrame, col: str, lo: float, hi: float, table: str,
+                what: str = "the scheme's scale") -> None:
+    """Raise :class:`DataError` listing rows of ``df[col]`` outside ``[lo, hi]`` (NaN ignored)."""
+    v = num(df[col])
+    bad = v.notna() & ((v < lo - 1e-9) | (v > hi + 1e-9))
+    if bad.any():
+        rows = df.loc[bad]
+        probs = [
+            Problem(file=table, rule="range", column=col, value=f"{x:g}",
+                    message=f"{col} outside {what} [{lo:g}, {hi:g}]")
+            for x in num(rows[col]).head(20)
+        ]
+        raise DataError(probs)
+
+
+def check_unique(df: pd.DataFrame, key: list[str], table: str) -> None:
+    """Raise :class:`DataError` when ``key`` is not unique in ``df``."""
+    dup = df.duplicated(key, keep=False)
+    if dup.any():
+        vals = df.loc[dup, key].astype("str").agg("/".join, axis=1).head(20)
+        raise DataError([Problem(file=table, rule="unique", column="+".join(key), value=v,
+                                 message=f"duplicate key ({', '.join(key)})") for v in vals])
+
+
+# --------------------------------------------------------------------------- halves
+def half_weights(year_combine: Mapping[str, float], half: str) -> dict[str, float]:
+    """Weights of the halves used for ``half`` (``"H1"``, ``"H2"`` or ``"year"``).
+
+    ``"year"`` uses ``year_combine`` (halves with weight 0 are dropped); a single half
+    has weight 1.
+    """
+    if half == "year":
+        return {h: float(year_combine.get(h, 0.0)) for h in HALVES if year_combine.get(h, 0.0) > 0}
+    if half in HALVES:
+        return {half: 1.0}
+    raise ValueError(f"half must be one of H1, H2, year; got {half!r}")
+
+
+def weight_by_half(values: pd.Series, halves: pd.Series, weights: Mapping[str, float]) -> pd.Series:
+    """``values × weights[half]`` (halves not in ``weights`` → 0)."""
+    return values * halves.map(dict(weights)).astype("float64").fillna(0.0)
+
+
+# --------------------------------------------------------------------------- institutions
+def institutions_from_departments(
+    dept_scores: pd.DataFrame,
+    dept_details: pd.DataFrame,
+    departments: pd.DataFrame,
+    institution_ids: pd.Series,
+    component: str,
+    max_points: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Institution score = mean over all its departments of the department scores.
+
+    Parameters
+    ----------
+    dept_scores, dept_details
+        Department ``scores`` and ``details`` of a component (every department present).
+    departments
+        ``department_id``, ``institution_id``.
+    institution_ids
+        The institutions to score.
+    component, max_points
+        For flags and the ``max_points`` column.
+
+    Returns
+    -------
+    tuple of DataFrame
+        ``(scores, details, flags)`` at ``unit_level == "institution"``; detail values are the
+        department contributions divided by the number of departments, ``source_id`` is the
+        department (or the KPI owner when already set).
+    """
+    scores, flags = institution_scores(dept_scores, departments, institution_ids, component, max_points)
+    return scores, institution_details(dept_details, departments), flags
+
+
+def institution_scores(dept_scores: pd.DataFrame, departments: pd.DataFrame, institution_ids: pd.Series,
+                       component: str, max_points: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``(scores, flags)`` part of :func:`institutions_from_departments`."""
+    dmap = departments[["department_id", "institution_id"]].astype("str")
+    n = dmap.groupby("institution_id").size().rename("n_departments")
+    inst = pd.DataFrame({"unit_id": pd.Series(institution_ids, dtype="str").unique()})
+    s = dept_scores.merge(dmap, left_on="unit_id", right_on="department_id", how="inner")
+    tot = s.groupby("institution_id")["points"].sum()
+    inst["n"] = inst["unit_id"].map(n).fillna(0).astype(int)
+    inst["points"] = (inst["unit_id"].map(tot).fillna(0.0) / inst["n"].where(inst["n"] > 0, 1)).where(
+        inst["n"] > 0, 0.0)
+    scores = pd.DataFrame({"unit_id": inst["unit_id"], "unit_level": "institution",
+                           "points": inst["points"].astype(float), "max_points": float(max_points)})
+    no_dep = inst.loc[inst["n"] == 0, "unit_id"]
+    flags = make_flags(no_dep.to_numpy(), component, "no_departments",
+                       detail="institution has no departments: 0 points (departments_mean)")
+    return scores, flags
+
+
+def institution_details(dept_details: pd.DataFrame, departments: pd.DataFrame) -> pd.DataFrame:
+    """The ``details`` part of :func:`institutions_from_departments`."""
+    dmap = departments[["department_id", "institution_id"]].astype("str")
+    n = dmap.groupby("institution_id").size().rename("n_departments")
+    d = dept_details.merge(dmap, left_on="unit_id", right_on="department_id", how="inner")
+    if len(d):
+        d["source_id"] = d["source_id"].where(d["source_id"] != "", d["department_id"])
+        d["value"] = d["value"] / d["institution_id"].map(n).astype(float)
+        d["unit_id"] = d["institution_id"]
+        d["unit_level"] = "institution"
+        d = d.drop(columns=["department_id", "institution_id"])
+    else:
+        d = dept_details.iloc[0:0].copy()
+    return d
+
+
+# --------------------------------------------------------------------------- integer codes
+def _small_int(codes: np.ndarray, n: int) -> np.ndarray:
+    """``codes`` (−1 … n − 1) in the smallest signed integer dtype that holds them."""
+    for dt in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(dt).max:
+            return codes.astype(dt, copy=False)
+    return codes.astype(np.int64, copy=False)
+
+
+def factorize_sorted(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a column in the sort order of its values.
+
+    Returns
+    -------
+    tuple
+        ``(codes, uniques)``: ``uniques`` sorted ascending (as ``sort_values`` orders them),
+        ``codes[i]`` the position of row ``i``'s value in ``uniques`` (−1 for a missing
+        value), in the smallest signed integer dtype that holds them.
+    """
+    codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object) if not pd.api.types.is_numeric_dtype(uniques) else np.asarray(uniques)
+    return _small_int(codes, len(uniques)), uniques
+
+
+class Codes:
+    """Lazily computed, cached :func:`factorize_sorted` codes of the columns of one frame.
+
+    :func:`bsc_lib.scoring.engine.evaluate` computes the codes of every key column once (to sort the
+    tables) and hands them to the components, which then never hash the same strings twice.
+    With ``order`` (a row permutation) the frame is left as it is and everything read through
+    this object — codes and :meth:`values` — comes in that order: the engine sorts its
+    largest tables this way instead of copying every column.
+    """
+
+    def __init__(self, frame: pd.DataFrame, known: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 order: np.ndarray | None = None):
+        self.frame = frame
+        self.order = order
+        self._known = dict(known or {})
+
+    def __call__(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        if column not in self._known:
+            c, u = factorize_sorted(self.frame[column])
+            self._known[column] = (c if self.order is None else c[self.order], u)
+        return self._known[column]
+
+    def values(self, column: str) -> pd.Series:
+        """The column in this object's row order (RangeIndex)."""
+        s = self.frame[column]
+        return s if self.order is None else s.take(self.order).reset_index(drop=True)
+
+
+def lookup(uniques: np.ndarray, wanted: Iterable) -> np.ndarray:
+    """Position of each value of ``wanted`` in ``uniques`` (−1 when absent)."""
+    return pd.Index(uniques).get_indexer(pd.Index(list(wanted), dtype=object))
+
+
+def member(codes: np.ndarray, n_uniques: int, positions: Iterable[int]) -> np.ndarray:
+    """Boolean mask: ``codes`` is one of ``positions`` (code −1, missing, is never a member)."""
+    lut = np.zeros(n_uniques + 1, dtype=bool)
+    pos = np.asarray([p for p in positions if p >= 0], dtype=np.int64)
+    lut[pos] = True
+    return lut[codes]
+
+
+def first_occurrence(key: np.ndarray) -> np.ndarray:
+    """Positions (ascending) of the first row of every distinct value of ``key``."""
+    if len(key) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, idx = np.unique(key, return_index=True)
+    return np.sort(idx)
