@@ -116,7 +116,8 @@ def test_installed_package_finds_its_files_without_checkout(built, tmp_path):
 import json, bsc_lib, bsc_lib.data.io, bsc_lib.scoring.components
 from bsc_lib.config import paths
 from bsc_lib.cli import DEFAULT_ANALYSIS, DEFAULT_OUT, DEFAULT_SCHEME
-from bsc_lib.runs.pipeline import default_notebooks, git_state
+from bsc_lib.runs.folder import git_state
+from bsc_lib.runs.pipeline import default_notebooks
 print(json.dumps({
     "file": bsc_lib.__file__, "io": bsc_lib.data.io.__file__, "components": bsc_lib.scoring.components.__file__,
     "checkout": paths.in_checkout(), "notebooks": [str(p) for p in default_notebooks()],

@@ -1100,11 +1100,12 @@ def run_feedback(
     from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
     from bsc_lib.config.scheme import load_scheme
     from bsc_lib.present.labels import period_label
-    from bsc_lib.runs import pipeline as pl
+    from bsc_lib.runs import folder
     from bsc_lib.runs.executors import DEFAULT_SCHEDULER_TIMEOUT, get_executor
+    from bsc_lib.runs.pipeline import default_load_fn
 
     t_start = time.monotonic()
-    started = pl._utcnow()
+    started = folder.utcnow()
     if half not in HALVES:
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
     _check_args(level, lang)
@@ -1114,27 +1115,27 @@ def run_feedback(
     render = render_fn or render_unit
     durations: dict[str, float] = {}
 
-    scheme_file = pl._resolve(scheme_path)
-    data_file = pl._resolve(data_path)
+    scheme_file = folder.resolve_input(scheme_path)
+    data_file = folder.resolve_input(data_path)
     scheme = load_scheme(scheme_file)
     # the executor first: an unreachable scheduler fails before the data is loaded
     executor = get_executor(workers, scheduler, preload=("bsc_lib.present.feedback",),
                             timeout=scheduler_timeout or DEFAULT_SCHEDULER_TIMEOUT)
     try:
         t0 = time.monotonic()
-        data = (load_fn or pl.default_load_fn)(data_file, scheme=scheme)
+        data = (load_fn or default_load_fn)(data_file, scheme=scheme)
         durations["load_s"] = round(time.monotonic() - t0, 3)
         input_hashes = dict(getattr(data, "input_hashes", None) or {})
         analysis_file = default_analysis_path()
         settings = load_analysis_params(analysis_file)
-        analysis_sha = pl._sha256_file(analysis_file) if analysis_file.is_file() else None
+        analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
         params = {"kind": "feedback", "year": year, "half": half, "level": level, "lang": lang,
                   "analysis_sha256": analysis_sha}
-        run_name = f"feedback-{level}-{started:%Y%m%dT%H%M%S}-{pl._run_key(input_hashes, scheme.sha256, params)}"
+        run_name = f"feedback-{level}-{started:%Y%m%dT%H%M%S}-{folder.run_key(input_hashes, scheme.sha256, params)}"
         year_dir = Path(out) / str(year)
         year_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
-        os.chmod(tmp, 0o777 & ~pl._umask())
+        os.chmod(tmp, 0o777 & ~folder.umask())
     except BaseException:
         executor.close()
         raise
@@ -1144,25 +1145,25 @@ def run_feedback(
         "kind": "feedback",
         "run_id": run_name,
         "status": "running",
-        "started_at": pl._iso(started),
+        "started_at": folder.iso(started),
         "finished_at": None,
-        "parameters": {"data_path": pl._portable(data_file), "scheme_path": pl._portable(scheme_file),
+        "parameters": {"data_path": folder.portable(data_file), "scheme_path": folder.portable(scheme_file),
                        "year": year, "half": half, "level": level, "lang": lang},
         "executor": {"kind": getattr(executor, "kind", type(executor).__name__)},
-        "inputs": {"data_path": pl._portable(data_file), "files": dict(sorted(input_hashes.items()))},
-        "scheme": {"path": pl._portable(scheme_file), "sha256": scheme.sha256, "scheme_id": scheme.scheme_id},
-        "analysis": {"path": pl._portable(analysis_file), "sha256": analysis_sha},
-        "render_fn": pl._qualname(render),
+        "inputs": {"data_path": folder.portable(data_file), "files": dict(sorted(input_hashes.items()))},
+        "scheme": {"path": folder.portable(scheme_file), "sha256": scheme.sha256, "scheme_id": scheme.scheme_id},
+        "analysis": {"path": folder.portable(analysis_file), "sha256": analysis_sha},
+        "render_fn": folder.qualname(render),
         "counts": {},
         "durations_s": durations,
         "packages": None,
         "git": None,
     }
     try:
-        with executor, pl._sigterm_as_interrupt():
+        with executor, folder.sigterm_as_interrupt():
             manifest["executor"] = executor.describe()
-            manifest["packages"] = pl.package_versions()
-            manifest["git"] = pl.git_state()
+            manifest["packages"] = folder.package_versions()
+            manifest["git"] = folder.git_state()
             t0 = time.monotonic()
             tables = Recipes(data, scheme, settings, year, half)
             results, kdiff = tables.results, tables["kpi_difficulty"]
@@ -1202,8 +1203,8 @@ def run_feedback(
                                   "kpi_rows": int(sum(len(p["kpis"]) for p in payloads)),
                                   "flags": int(sum(len(p["flags"]) for p in payloads))}
             if failed or leaks:
-                manifest["failed_units"] = ([{"unit_id": u, "error": pl._clean(e, 500)} for u, e in failed]
-                                            + [{"unit_id": u, "error": f"external reference: {pl._clean(e, 200)}"}
+                manifest["failed_units"] = ([{"unit_id": u, "error": folder.clean_text(e, 500)} for u, e in failed]
+                                            + [{"unit_id": u, "error": f"external reference: {folder.clean_text(e, 200)}"}
                                                for u, e in leaks])
                 raise _UnitsFailed(failed, leaks)
 
@@ -1214,22 +1215,22 @@ def run_feedback(
             (tmp / INDEX_NAME).write_text(render_index(entries, meta, level=level, lang=lang), encoding="utf-8")
             manifest["units"] = entries[["unit_id", "file"]].to_dict("records")
             manifest["outputs"] = {
-                p.name: {"bytes": p.stat().st_size, "sha256": pl._sha256_file(p)}
+                p.name: {"bytes": p.stat().st_size, "sha256": folder.sha256_file(p)}
                 for p in sorted(tmp.iterdir()) if p.is_file() and p.name != MANIFEST_NAME
             }
             durations["total_s"] = round(time.monotonic() - t_start, 3)
             manifest["status"] = "complete"
-            manifest["finished_at"] = pl._iso(pl._utcnow())
-            pl._write_json(tmp / MANIFEST_NAME, manifest)
-            final = pl._rename_unique(tmp, year_dir / run_name)
+            manifest["finished_at"] = folder.iso(folder.utcnow())
+            folder.write_json(tmp / MANIFEST_NAME, manifest)
+            final = folder.rename_unique(tmp, year_dir / run_name)
     except BaseException as exc:
         durations["total_s"] = round(time.monotonic() - t_start, 3)
         failed_dir = _fail(tmp, year_dir, run_name, manifest, exc)
         if isinstance(exc, _UnitsFailed):
             problems = [Problem(file=str(failed_dir or tmp), rule="render failed", column=u,
-                                message=pl._clean(e, 500)) for u, e in exc.failed]
+                                message=folder.clean_text(e, 500)) for u, e in exc.failed]
             problems += [Problem(file=str(failed_dir or tmp), rule="external reference", column=u,
-                                 message=pl._clean(e, 200)) for u, e in exc.leaks]
+                                 message=folder.clean_text(e, 200)) for u, e in exc.leaks]
             raise FeedbackFailed(problems, run_dir=failed_dir) from None
         raise
     log.info("feedback run complete: %s (%d reports)", final, written)
@@ -1245,19 +1246,19 @@ class _UnitsFailed(Exception):
 
 def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, exc: BaseException) -> Path | None:
     """Record the failure in the manifest and rename the folder ``…-FAILED`` (best effort)."""
-    from bsc_lib.runs import pipeline as pl
+    from bsc_lib.runs import folder
 
     try:
         manifest["status"] = "failed"
-        manifest["finished_at"] = pl._iso(pl._utcnow())
+        manifest["finished_at"] = folder.iso(folder.utcnow())
         if isinstance(exc, _UnitsFailed):
             manifest["error"] = {"type": "render", "ename": "RenderFailed", "evalue": str(exc)}
         elif isinstance(exc, KeyboardInterrupt):
-            manifest["error"] = {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": pl._clean(exc)}
+            manifest["error"] = {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": folder.clean_text(exc)}
         else:
-            manifest["error"] = {"type": "exception", "ename": type(exc).__name__, "evalue": pl._clean(exc)}
-        pl._write_json(tmp / MANIFEST_NAME, manifest)
-        failed = pl._rename_unique(tmp, year_dir / f"{run_name}-FAILED")
+            manifest["error"] = {"type": "exception", "ename": type(exc).__name__, "evalue": folder.clean_text(exc)}
+        folder.write_json(tmp / MANIFEST_NAME, manifest)
+        failed = folder.rename_unique(tmp, year_dir / f"{run_name}-FAILED")
         log.error("feedback run failed: %s (%s)", failed, manifest["error"]["ename"])
         return failed
     except BaseException as inner:  # noqa: BLE001 - never mask the original error

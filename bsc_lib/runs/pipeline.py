@@ -20,7 +20,6 @@ The timestamp in the folder name and the manifest times are UTC.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import importlib
 import importlib.util
@@ -29,8 +28,6 @@ import json
 import logging
 import numbers
 import os
-import platform
-import re
 import shutil
 import signal
 import subprocess
@@ -39,7 +36,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +44,7 @@ from bsc_lib.config.scheme import load_scheme
 from bsc_lib.errors import BSCError, DataError, Problem
 from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
 from bsc_lib.present.report_html import build_report_html, external_references
+from bsc_lib.runs import folder
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +60,6 @@ CHROMIUM = "/usr/bin/chromium"
 PDF_TIMEOUT_S = 120
 HALVES = ("year", "H1", "H2")
 LANGS = ("ko", "en")
-#: Package versions recorded in the manifest.
-RECORDED_PACKAGES = ("pandas", "numpy", "scipy", "plotly", "papermill", "nbconvert", "nbformat",
-                     "openpyxl", "xlsxwriter", "pydantic", "bsc-workbench")
 
 #: ``tables_fn(data_path, scheme_path, year, half[, analysis_path=…])``; ``analysis_path`` is passed
 #: only to functions whose signature has that keyword (or ``**kwargs``).
@@ -178,129 +172,8 @@ def load_callable(spec: str) -> Callable:
     return obj
 
 
-def _qualname(fn: Callable) -> str:
-    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
-
-
 # ---------------------------------------------------------------------------------------------
 # small helpers
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(t: datetime) -> str:
-    return t.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _resolve(path: str | Path) -> Path:
-    from bsc_lib.config.paths import resolve
-
-    return resolve(path)
-
-
-def _portable(path: Path) -> str:
-    """Path relative to the repository root when inside a checkout (portable), else absolute."""
-    from bsc_lib.config.paths import in_checkout
-
-    try:
-        if in_checkout():
-            return path.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        pass
-    return str(path.resolve())
-
-
-def _from_manifest_path(text: str) -> Path:
-    from bsc_lib.config.paths import in_checkout
-
-    p = Path(text)
-    if p.is_absolute():
-        return p
-    return REPO_ROOT / p if in_checkout() else _resolve(p)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _run_key(input_hashes: Mapping[str, str], scheme_sha: str, params: Mapping) -> str:
-    blob = json.dumps({"inputs": dict(sorted(input_hashes.items())), "scheme": scheme_sha,
-                       "params": params}, sort_keys=True, ensure_ascii=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:8]
-
-
-def package_versions() -> dict[str, str | None]:
-    """Versions of Python and of :data:`RECORDED_PACKAGES` (``None`` when not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in RECORDED_PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_state(root: Path | None = None) -> dict[str, object]:
-    """``{"commit": sha or None, "dirty": bool or None}`` of the repository (read-only git calls).
-
-    ``root`` defaults to the repository of this checkout; for an installed package (no
-    checkout) both values are ``None`` without asking git.
-    """
-    from bsc_lib.config.paths import in_checkout
-
-    if root is None:
-        if not in_checkout():
-            return {"commit": None, "dirty": None}
-        root = REPO_ROOT
-
-    def git(*args: str) -> str | None:
-        try:
-            r = subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args],
-                               capture_output=True, text=True, timeout=10, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return r.stdout if r.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit.strip() if commit else None,
-            "dirty": None if status is None else bool(status.strip())}
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_json(path: Path, obj: Mapping) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _rename_unique(src: Path, dst: Path) -> Path:
-    """``os.rename`` to ``dst``, or ``dst-2``, ``dst-3`` … when taken; returns the final path."""
-    for i in range(1, 1000):
-        cand = dst if i == 1 else dst.with_name(f"{dst.name}-{i}")
-        if cand.exists():
-            continue
-        try:
-            os.rename(src, cand)
-        except OSError as exc:
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                continue
-            raise
-        return cand
-    raise OSError(f"no free run folder name next to {dst}")
 
 
 @contextlib.contextmanager
@@ -318,29 +191,6 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ[k] = v
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt for the block (main thread only) so cleanup runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def _clean(text: object, limit: int = 2000) -> str:
-    s = _ANSI_RE.sub("", str(text)).strip()
-    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +253,7 @@ def print_pdf(html_path: str | Path, pdf_path: str | Path, *, chromium: str | No
             return f"failed: timeout after {timeout:g} s"
     ok = pdf_path.is_file() and pdf_path.stat().st_size > 0 and pdf_path.read_bytes()[:5] == b"%PDF-"
     if proc.returncode != 0 or not ok:
-        last = _clean(err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""], 300)
+        last = folder.clean_text(err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""], 300)
         log.warning("PDF failed: chromium exit code %s %s", proc.returncode, last)
         return f"failed: chromium exit code {proc.returncode}"
     return "ok"
@@ -608,7 +458,7 @@ def run_report(
     Any other exception, ``KeyboardInterrupt`` and SIGTERM also leave a ``…-FAILED`` folder
     (or, if killed outright, a ``.tmp-…`` one): an incomplete run never has a final name.
     """
-    started = _utcnow()
+    started = folder.utcnow()
     if half not in HALVES:
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
     if lang not in LANGS:
@@ -630,8 +480,8 @@ def run_report(
     if tables_fn is None and importlib.util.find_spec("bsc_lib.analyses.recipes") is None:
         raise ImportError("bsc_lib.analyses.recipes is not available: pass tables_fn or add the module")
 
-    scheme_file = _resolve(scheme_path)
-    data_file = _resolve(data_path)
+    scheme_file = folder.resolve_input(scheme_path)
+    data_file = folder.resolve_input(data_path)
     scheme = load_scheme(scheme_file)
     year = int(scheme.year if year is None else year)
     data = (load_fn or default_load_fn)(data_file, scheme=scheme)
@@ -640,11 +490,11 @@ def run_report(
 
     from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
 
-    analysis_file = default_analysis_path() if analysis_path is None else _resolve(analysis_path)
+    analysis_file = default_analysis_path() if analysis_path is None else folder.resolve_input(analysis_path)
     load_analysis_params(analysis_file)  # invalid settings fail before any folder is created
-    analysis_sha = _sha256_file(analysis_file) if analysis_file.is_file() else None
+    analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
     params = {"year": year, "half": half, "lang": lang, "analysis_sha256": analysis_sha}
-    run_name = f"{started:%Y%m%dT%H%M%S}-{_run_key(input_hashes, scheme.sha256, params)}"
+    run_name = f"{started:%Y%m%dT%H%M%S}-{folder.run_key(input_hashes, scheme.sha256, params)}"
     year_dir = Path(out) / str(year)
     try:
         year_dir.mkdir(parents=True, exist_ok=True)
@@ -654,7 +504,7 @@ def run_report(
             file=str(year_dir), rule="output folder", value=str(out),
             message=(f"cannot create the run folder in {year_dir}: {exc.strerror or exc}; "
                      "choose an output folder you can write to (--out)"))]) from None
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; a run folder is a normal folder
+    os.chmod(tmp, 0o777 & ~folder.umask())  # mkdtemp makes it private; a run folder is a normal folder
     final_intended = (year_dir / run_name).resolve()
     log.info("run %s: working in %s", run_name, tmp)
 
@@ -662,19 +512,19 @@ def run_report(
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "run_id": run_name,
         "status": "running",
-        "started_at": _iso(started),
+        "started_at": folder.iso(started),
         "finished_at": None,
-        "parameters": {"data_path": _portable(data_file), "scheme_path": _portable(scheme_file),
+        "parameters": {"data_path": folder.portable(data_file), "scheme_path": folder.portable(scheme_file),
                        "year": year, "half": half, "lang": lang, "kernel_name": kernel_name},
-        "inputs": {"data_path": _portable(data_file), "files": dict(sorted(input_hashes.items()))},
-        "scheme": {"path": _portable(scheme_file), "sha256": scheme.sha256, "scheme_id": scheme.scheme_id},
-        "analysis": {"path": _portable(analysis_file), "sha256": analysis_sha},
+        "inputs": {"data_path": folder.portable(data_file), "files": dict(sorted(input_hashes.items()))},
+        "scheme": {"path": folder.portable(scheme_file), "sha256": scheme.sha256, "scheme_id": scheme.scheme_id},
+        "analysis": {"path": folder.portable(analysis_file), "sha256": analysis_sha},
         "notebooks": [{"name": n, "status": "not run", "duration_s": None} for n in names],
-        "tables_fn": _qualname(tfn),
+        "tables_fn": folder.qualname(tfn),
         "tables": {},
         "pdf": None,
-        "packages": package_versions(),
-        "git": git_state(),
+        "packages": folder.package_versions(),
+        "git": folder.git_state(),
         "plotly_renderer": PLOTLY_RENDERER,
     }
     nb_params = {"data_path": str(data_file), "scheme_path": str(scheme_file),
@@ -683,7 +533,7 @@ def run_report(
     nb_index: int | None = None
     tables_job: _TablesJob | None = None
     try:
-        with _sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
+        with folder.sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
             # The result tables and their exports are computed in this process while the notebooks
             # run in their kernels (other processes): the two overlap instead of adding up.
             tables_job = _TablesJob(tfn, str(data_file), str(scheme_file), year, half, tmp, lang,
@@ -725,13 +575,13 @@ def run_report(
                                else "skipped: disabled")
 
             manifest["outputs"] = {
-                p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": _sha256_file(p)}
+                p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": folder.sha256_file(p)}
                 for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME
             }
             manifest["status"] = "complete"
-            manifest["finished_at"] = _iso(_utcnow())
-            _write_json(tmp / MANIFEST_NAME, manifest)
-            final = _rename_unique(tmp, year_dir / run_name)
+            manifest["finished_at"] = folder.iso(folder.utcnow())
+            folder.write_json(tmp / MANIFEST_NAME, manifest)
+            final = folder.rename_unique(tmp, year_dir / run_name)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             _silence_abandoned_kernel_tasks()
@@ -746,7 +596,7 @@ def run_report(
             raise RunFailed([Problem(
                 file=str(where), rule="notebook failed",
                 column=f"cell {exc.exec_count}" if exc.exec_count is not None else "",
-                message=f"{exc.ename}: {_clean(exc.evalue, 500)} (run folder: {failed_dir})",
+                message=f"{exc.ename}: {folder.clean_text(exc.evalue, 500)} (run folder: {failed_dir})",
             )], run_dir=failed_dir) from None
         if isinstance(exc, OSError) and exc.filename is not None and _inside(Path(exc.filename), tmp):
             raise OutputError([Problem(
@@ -791,19 +641,19 @@ def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, nb_index: in
 
     try:
         manifest["status"] = "failed"
-        manifest["finished_at"] = _iso(_utcnow())
+        manifest["finished_at"] = folder.iso(folder.utcnow())
         if nb_index is not None:
             manifest["notebooks"][nb_index]["status"] = "failed"
             manifest["failed_notebook"] = manifest["notebooks"][nb_index]["name"]
         if isinstance(exc, PapermillExecutionError):
-            manifest["error"] = {"type": "notebook", "ename": exc.ename, "evalue": _clean(exc.evalue),
+            manifest["error"] = {"type": "notebook", "ename": exc.ename, "evalue": folder.clean_text(exc.evalue),
                                  "cell_execution_count": exc.exec_count}
         elif isinstance(exc, KeyboardInterrupt):
-            manifest["error"] = {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": _clean(exc)}
+            manifest["error"] = {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": folder.clean_text(exc)}
         else:
-            manifest["error"] = {"type": "exception", "ename": type(exc).__name__, "evalue": _clean(exc)}
-        _write_json(tmp / MANIFEST_NAME, manifest)
-        failed = _rename_unique(tmp, year_dir / f"{run_name}-FAILED")
+            manifest["error"] = {"type": "exception", "ename": type(exc).__name__, "evalue": folder.clean_text(exc)}
+        folder.write_json(tmp / MANIFEST_NAME, manifest)
+        failed = folder.rename_unique(tmp, year_dir / f"{run_name}-FAILED")
         log.error("run failed: %s (%s)", failed, manifest["error"]["ename"])
         return failed
     except BaseException as inner:  # noqa: BLE001 - never mask the original error
@@ -877,11 +727,11 @@ def verify_run(
         raise ManifestError([Problem(file=str(Path(run_dir) / MANIFEST_NAME), rule="status",
                                      message=f"run status is {m.get('status')!r}, not 'complete'")])
     p = m["parameters"]
-    scheme_file = Path(scheme_path) if scheme_path is not None else _from_manifest_path(p["scheme_path"])
-    data_file = Path(data_path) if data_path is not None else _from_manifest_path(p["data_path"])
+    scheme_file = Path(scheme_path) if scheme_path is not None else folder.from_manifest_path(p["scheme_path"])
+    data_file = Path(data_path) if data_path is not None else folder.from_manifest_path(p["data_path"])
     if not scheme_file.is_file():
         raise InputsChanged([Problem(file=str(scheme_file), rule="exists", message="scheme file not found")])
-    scheme_now = _sha256_file(scheme_file)
+    scheme_now = folder.sha256_file(scheme_file)
     if scheme_now != m["scheme"]["sha256"]:
         raise InputsChanged([Problem(file=str(scheme_file), rule="sha256",
                                      message="scheme file changed since the run",
@@ -891,12 +741,12 @@ def verify_run(
     if analysis_path is not None:
         a_file = Path(analysis_path)
     elif rec_analysis.get("path"):
-        a_file = _from_manifest_path(rec_analysis["path"])
+        a_file = folder.from_manifest_path(rec_analysis["path"])
     if rec_analysis.get("sha256"):
         from bsc_lib.config.analysis_params import default_analysis_path
 
         a_file = a_file or default_analysis_path()
-        a_now = _sha256_file(a_file) if a_file.is_file() else None
+        a_now = folder.sha256_file(a_file) if a_file.is_file() else None
         if a_now != rec_analysis["sha256"]:
             raise InputsChanged([Problem(file=str(a_file), rule="sha256",
                                          message="analysis settings changed since the run",
@@ -919,8 +769,8 @@ def verify_run(
     if changed:
         raise InputsChanged(changed)
     tfn = tables_fn or default_tables_fn
-    if m.get("tables_fn") and m["tables_fn"] != _qualname(tfn):
-        log.warning("the run used tables_fn %s, verifying with %s", m["tables_fn"], _qualname(tfn))
+    if m.get("tables_fn") and m["tables_fn"] != folder.qualname(tfn):
+        log.warning("the run used tables_fn %s, verifying with %s", m["tables_fn"], folder.qualname(tfn))
     tables = _check_tables(_call_tables(tfn, str(data_file), str(scheme_file), int(p["year"]),
                                         str(p["half"]), str(a_file) if a_file is not None else None))
     now_summary = table_summary(tables)
@@ -938,6 +788,6 @@ def verify_run(
 
 __all__ = [
     "InputsChanged", "ManifestError", "OutputError", "RunFailed", "default_notebooks", "default_tables_fn",
-    "find_chromium", "load_callable", "package_versions", "print_pdf", "read_manifest",
+    "find_chromium", "load_callable", "print_pdf", "read_manifest",
     "run_report", "verify_run",
 ]
