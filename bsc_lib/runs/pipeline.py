@@ -36,10 +36,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from papermill.exceptions import PapermillExecutionError
+from tqdm.auto import tqdm
 
+from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
 from bsc_lib.config.scheme import load_scheme
 from bsc_lib.errors import BSCError, DataError, Problem
 from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
@@ -459,6 +463,62 @@ def run_report(
     (or, if killed outright, a ``.tmp-…`` one): an incomplete run never has a final name.
     """
     started = folder.utcnow()
+    nb_paths = _check_run_args(year, half, lang, notebooks)
+    tfn = tables_fn or default_tables_fn
+    inputs = _load_inputs(data_path, scheme_path, year, load_fn, analysis_path)
+    year = inputs.year
+    params = {"year": year, "half": half, "lang": lang, "analysis_sha256": inputs.analysis_sha}
+    run_name = f"{started:%Y%m%dT%H%M%S}-{folder.run_key(inputs.input_hashes, inputs.scheme.sha256, params)}"
+    year_dir = Path(out) / str(year)
+    tmp = _new_run_folder(year_dir, run_name, out)
+    log.info("run %s: working in %s", run_name, tmp)
+    manifest = _new_manifest(run_name, started, inputs, half, lang, kernel_name, nb_paths, tfn)
+    nb_params = {"data_path": str(inputs.data_file), "scheme_path": str(inputs.scheme_file),
+                 "analysis_path": str(inputs.analysis_file), "year": year, "half": half, "lang": lang,
+                 "run_dir": str((year_dir / run_name).resolve())}
+    state = _RunState()
+    try:
+        with folder.sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
+            # The result tables and their exports are computed in this process while the notebooks
+            # run in their kernels (other processes): the two overlap instead of adding up.
+            state.tables_job = _TablesJob(tfn, str(inputs.data_file), str(inputs.scheme_file), year, half, tmp,
+                                          lang, str(inputs.analysis_file))
+            state.tables_job.start()
+            executed = _execute_notebooks(nb_paths, tmp, nb_params, kernel_name, manifest, state, progress)
+            manifest["tables"] = table_summary(state.tables_job.result())
+            _write_report(executed, tmp, manifest, inputs.scheme, year, half, lang, pdf)
+            del executed
+            final = _seal(tmp, manifest, year_dir / run_name)
+    except BaseException as exc:
+        _fail_run(exc, tmp, year_dir, run_name, manifest, state, [p.name for p in nb_paths])
+        raise
+    log.info("run complete: %s", final)
+    return final
+
+
+@dataclass
+class _Inputs:
+    """The checked inputs of a run (the data itself is not kept: notebooks and tables load it)."""
+
+    scheme_file: Path
+    data_file: Path
+    scheme: object
+    year: int
+    input_hashes: dict
+    analysis_file: Path
+    analysis_sha: str | None
+
+
+@dataclass
+class _RunState:
+    """What the failure handler needs to know: the notebook running, the tables thread."""
+
+    nb_index: int | None = None
+    tables_job: _TablesJob | None = None
+
+
+def _check_run_args(year, half: str, lang: str, notebooks) -> list[Path]:
+    """Validate the parameters and the notebook list (before anything is loaded)."""
     if half not in HALVES:
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
     if lang not in LANGS:
@@ -476,10 +536,12 @@ def run_report(
     names = [p.name for p in nb_paths]
     if len(set(names)) != len(names) or any(n == MANIFEST_NAME for n in names):
         raise ValueError(f"notebook file names must be unique: {names}")
-    tfn = tables_fn or default_tables_fn
-    if tables_fn is None and importlib.util.find_spec("bsc_lib.analyses.recipes") is None:
-        raise ImportError("bsc_lib.analyses.recipes is not available: pass tables_fn or add the module")
+    return nb_paths
 
+
+def _load_inputs(data_path, scheme_path, year, load_fn, analysis_path) -> _Inputs:
+    """Load the scheme, the data (for its input hashes) and the analysis settings; any problem
+    is raised here, before a run folder exists."""
     scheme_file = folder.resolve_input(scheme_path)
     data_file = folder.resolve_input(data_path)
     scheme = load_scheme(scheme_file)
@@ -487,15 +549,14 @@ def run_report(
     data = (load_fn or default_load_fn)(data_file, scheme=scheme)
     input_hashes = dict(getattr(data, "input_hashes", None) or {})
     del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
-
-    from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
-
     analysis_file = default_analysis_path() if analysis_path is None else folder.resolve_input(analysis_path)
     load_analysis_params(analysis_file)  # invalid settings fail before any folder is created
     analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
-    params = {"year": year, "half": half, "lang": lang, "analysis_sha256": analysis_sha}
-    run_name = f"{started:%Y%m%dT%H%M%S}-{folder.run_key(input_hashes, scheme.sha256, params)}"
-    year_dir = Path(out) / str(year)
+    return _Inputs(scheme_file, data_file, scheme, year, input_hashes, analysis_file, analysis_sha)
+
+
+def _new_run_folder(year_dir: Path, run_name: str, out) -> Path:
+    """The private ``.tmp-…`` folder the run is built in (renamed when complete)."""
     try:
         year_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
@@ -505,21 +566,26 @@ def run_report(
             message=(f"cannot create the run folder in {year_dir}: {exc.strerror or exc}; "
                      "choose an output folder you can write to (--out)"))]) from None
     os.chmod(tmp, 0o777 & ~folder.umask())  # mkdtemp makes it private; a run folder is a normal folder
-    final_intended = (year_dir / run_name).resolve()
-    log.info("run %s: working in %s", run_name, tmp)
+    return tmp
 
-    manifest: dict = {
+
+def _new_manifest(run_name: str, started, inputs: _Inputs, half: str, lang: str, kernel_name: str,
+                  nb_paths: list[Path], tfn: TablesFn) -> dict:
+    """The manifest of a run that has started (status ``running``)."""
+    return {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "run_id": run_name,
         "status": "running",
         "started_at": folder.iso(started),
         "finished_at": None,
-        "parameters": {"data_path": folder.portable(data_file), "scheme_path": folder.portable(scheme_file),
-                       "year": year, "half": half, "lang": lang, "kernel_name": kernel_name},
-        "inputs": {"data_path": folder.portable(data_file), "files": dict(sorted(input_hashes.items()))},
-        "scheme": {"path": folder.portable(scheme_file), "sha256": scheme.sha256, "scheme_id": scheme.scheme_id},
-        "analysis": {"path": folder.portable(analysis_file), "sha256": analysis_sha},
-        "notebooks": [{"name": n, "status": "not run", "duration_s": None} for n in names],
+        "parameters": {"data_path": folder.portable(inputs.data_file),
+                       "scheme_path": folder.portable(inputs.scheme_file),
+                       "year": inputs.year, "half": half, "lang": lang, "kernel_name": kernel_name},
+        "inputs": {"data_path": folder.portable(inputs.data_file), "files": dict(sorted(inputs.input_hashes.items()))},
+        "scheme": {"path": folder.portable(inputs.scheme_file), "sha256": inputs.scheme.sha256,
+                   "scheme_id": inputs.scheme.scheme_id},
+        "analysis": {"path": folder.portable(inputs.analysis_file), "sha256": inputs.analysis_sha},
+        "notebooks": [{"name": p.name, "status": "not run", "duration_s": None} for p in nb_paths],
         "tables_fn": folder.qualname(tfn),
         "tables": {},
         "pdf": None,
@@ -527,85 +593,81 @@ def run_report(
         "git": folder.git_state(),
         "plotly_renderer": PLOTLY_RENDERER,
     }
-    nb_params = {"data_path": str(data_file), "scheme_path": str(scheme_file),
-                 "analysis_path": str(analysis_file), "year": year,
-                 "half": half, "lang": lang, "run_dir": str(final_intended)}
-    nb_index: int | None = None
-    tables_job: _TablesJob | None = None
-    try:
-        with folder.sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
-            # The result tables and their exports are computed in this process while the notebooks
-            # run in their kernels (other processes): the two overlap instead of adding up.
-            tables_job = _TablesJob(tfn, str(data_file), str(scheme_file), year, half, tmp, lang,
-                                    str(analysis_file))
-            tables_job.start()
 
-            from tqdm.auto import tqdm
 
-            executed = []
-            bar = tqdm(nb_paths, desc="notebooks", unit="nb", file=sys.stderr, disable=not progress,
-                       dynamic_ncols=True)
-            for i, nb_path in enumerate(bar):
-                nb_index = i
-                bar.set_postfix_str(nb_path.name)
-                log.info("executing %s", nb_path.name)
-                t0 = time.monotonic()
-                entry = manifest["notebooks"][i]
-                try:
-                    nb = _execute(nb_path, tmp / nb_path.name, nb_params, kernel_name)
-                finally:
-                    entry["duration_s"] = round(time.monotonic() - t0, 3)
-                entry["status"] = "ok"
-                executed.append((nb_path.name, nb))
-                nb_index = None
-                tables_job.raise_if_failed()  # a broken tables_fn stops the run at once
-            bar.close()
-            nb_index = None
-            manifest["tables"] = table_summary(tables_job.result())
+def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_name: str, manifest: dict,
+                       state: _RunState, progress: bool) -> list:
+    """Execute the notebooks in order into the run folder; a failing tables thread stops the run."""
+    executed = []
+    bar = tqdm(nb_paths, desc="notebooks", unit="nb", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    for i, nb_path in enumerate(bar):
+        state.nb_index = i
+        bar.set_postfix_str(nb_path.name)
+        log.info("executing %s", nb_path.name)
+        t0 = time.monotonic()
+        entry = manifest["notebooks"][i]
+        try:
+            nb = _execute(nb_path, tmp / nb_path.name, nb_params, kernel_name)
+        finally:
+            entry["duration_s"] = round(time.monotonic() - t0, 3)
+        entry["status"] = "ok"
+        executed.append((nb_path.name, nb))
+        state.nb_index = None
+        state.tables_job.raise_if_failed()  # a broken tables_fn stops the run at once
+    bar.close()
+    state.nb_index = None
+    return executed
 
-            title, subtitle = _title(year, half, lang, scheme)
-            document = build_report_html(executed, title=title, subtitle=subtitle,
-                                         meta=_meta_rows(manifest, scheme, lang), lang=lang)
-            leaks = external_references(document)
-            if leaks:  # build_report_html sanitises; this is a last check, never expected
-                raise RuntimeError(f"report.html would load external resources: {leaks[:3]}")
-            (tmp / "report.html").write_text(document, encoding="utf-8")
-            del executed, document
-            manifest["pdf"] = (print_pdf(tmp / "report.html", tmp / "report.pdf") if pdf
-                               else "skipped: disabled")
 
-            manifest["outputs"] = {
-                p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": folder.sha256_file(p)}
-                for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME
-            }
-            manifest["status"] = "complete"
-            manifest["finished_at"] = folder.iso(folder.utcnow())
-            folder.write_json(tmp / MANIFEST_NAME, manifest)
-            final = folder.rename_unique(tmp, year_dir / run_name)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            _silence_abandoned_kernel_tasks()
-        if tables_job is not None:
-            tables_job.join()  # it writes into the run folder: let it finish before renaming
-        failed_dir = _fail(tmp, year_dir, run_name, manifest, nb_index, exc)
-        from papermill.exceptions import PapermillExecutionError
+def _write_report(executed: list, tmp: Path, manifest: dict, scheme, year: int, half: str, lang: str,
+                  pdf: bool) -> None:
+    """``report.html`` (offline, checked for outside references) and ``report.pdf``."""
+    title, subtitle = _title(year, half, lang, scheme)
+    document = build_report_html(executed, title=title, subtitle=subtitle,
+                                 meta=_meta_rows(manifest, scheme, lang), lang=lang)
+    leaks = external_references(document)
+    if leaks:  # build_report_html sanitises; this is a last check, never expected
+        raise RuntimeError(f"report.html would load external resources: {leaks[:3]}")
+    (tmp / "report.html").write_text(document, encoding="utf-8")
+    manifest["pdf"] = print_pdf(tmp / "report.html", tmp / "report.pdf") if pdf else "skipped: disabled"
 
-        if isinstance(exc, PapermillExecutionError):
-            nb_name = names[nb_index] if nb_index is not None else "?"
-            where = failed_dir / nb_name if failed_dir else Path(nb_name)
-            raise RunFailed([Problem(
-                file=str(where), rule="notebook failed",
-                column=f"cell {exc.exec_count}" if exc.exec_count is not None else "",
-                message=f"{exc.ename}: {folder.clean_text(exc.evalue, 500)} (run folder: {failed_dir})",
-            )], run_dir=failed_dir) from None
-        if isinstance(exc, OSError) and exc.filename is not None and _inside(Path(exc.filename), tmp):
-            raise OutputError([Problem(
-                file=str(exc.filename), rule="output folder",
-                message=(f"cannot write the run's outputs: {exc.strerror or exc}"
-                         + (f" (run folder: {failed_dir})" if failed_dir else "")))]) from None
-        raise
-    log.info("run complete: %s", final)
-    return final
+
+def _seal(tmp: Path, manifest: dict, final_name: Path) -> Path:
+    """Record every output's size and hash, mark the run complete and give it its final name."""
+    manifest["outputs"] = {
+        p.relative_to(tmp).as_posix(): {"bytes": p.stat().st_size, "sha256": folder.sha256_file(p)}
+        for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME
+    }
+    manifest["status"] = "complete"
+    manifest["finished_at"] = folder.iso(folder.utcnow())
+    folder.write_json(tmp / MANIFEST_NAME, manifest)
+    return folder.rename_unique(tmp, final_name)
+
+
+def _fail_run(exc: BaseException, tmp: Path, year_dir: Path, run_name: str, manifest: dict, state: _RunState,
+              names: list[str]) -> None:
+    """Rename the folder ``…-FAILED`` with the reason, and turn known failures into analyst errors
+    (:class:`RunFailed`, :class:`OutputError`); otherwise the caller re-raises ``exc``."""
+    if isinstance(exc, KeyboardInterrupt):
+        _silence_abandoned_kernel_tasks()
+    if state.tables_job is not None:
+        state.tables_job.join()  # it writes into the run folder: let it finish before renaming
+    nb_index = state.nb_index
+    failed_dir = _fail(tmp, year_dir, run_name, manifest, nb_index, exc)
+    if isinstance(exc, PapermillExecutionError):
+        nb_name = names[nb_index] if nb_index is not None else "?"
+        where = failed_dir / nb_name if failed_dir else Path(nb_name)
+        raise RunFailed([Problem(
+            file=str(where), rule="notebook failed",
+            column=f"cell {exc.exec_count}" if exc.exec_count is not None else "",
+            message=f"{exc.ename}: {folder.clean_text(exc.evalue, 500)} (run folder: {failed_dir})",
+        )], run_dir=failed_dir) from None
+    if isinstance(exc, OSError) and exc.filename is not None and _inside(Path(exc.filename), tmp):
+        raise OutputError([Problem(
+            file=str(exc.filename), rule="output folder",
+            message=(f"cannot write the run's outputs: {exc.strerror or exc}"
+                     + (f" (run folder: {failed_dir})" if failed_dir else "")))]) from None
+
 
 
 class _AbandonedTaskFilter(logging.Filter):
@@ -626,9 +688,9 @@ def _silence_abandoned_kernel_tasks() -> None:
         logger.addFilter(_AbandonedTaskFilter())
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def _inside(path: Path, parent: Path) -> bool:
     try:
-        path.resolve().relative_to(folder.resolve())
+        path.resolve().relative_to(parent.resolve())
     except (ValueError, OSError):
         return False
     return True
@@ -637,8 +699,6 @@ def _inside(path: Path, folder: Path) -> bool:
 def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, nb_index: int | None,
           exc: BaseException) -> Path | None:
     """Record the failure in the manifest and rename the folder ``…-FAILED`` (best effort)."""
-    from papermill.exceptions import PapermillExecutionError
-
     try:
         manifest["status"] = "failed"
         manifest["finished_at"] = folder.iso(folder.utcnow())
@@ -743,8 +803,6 @@ def verify_run(
     elif rec_analysis.get("path"):
         a_file = folder.from_manifest_path(rec_analysis["path"])
     if rec_analysis.get("sha256"):
-        from bsc_lib.config.analysis_params import default_analysis_path
-
         a_file = a_file or default_analysis_path()
         a_now = folder.sha256_file(a_file) if a_file.is_file() else None
         if a_now != rec_analysis["sha256"]:
