@@ -66,6 +66,7 @@ import pandas as pd
 
 from bsc_lib.config import paths as _paths
 from bsc_lib.errors import BSCError
+from bsc_lib.present.labels import UI_TEXT as _UI_TEXT
 from bsc_lib.present.labels import label
 
 if TYPE_CHECKING:  # heavy modules are imported where they are used (start-up time of the kernel)
@@ -104,114 +105,9 @@ DIFFICULTY_FLAGS = ("easy", "hard", "regressive", "chronic_overachiever", "no_hi
 INST_TYPE_ORDER = ("main_office", "business_office", "independent")
 
 #: Texts of the dashboard itself (figure and column labels come from :mod:`bsc_lib.present.labels`).
-UI_TEXT: dict[str, dict[str, str]] = {
-    "title": {"ko": "서울시 BSC 성과평가 대시보드", "en": "Seoul BSC evaluation dashboard"},
-    "tab_overview": {"ko": "종합", "en": "Overview"},
-    "tab_drill": {"ko": "기관·부서 상세", "en": "Drill-down"},
-    "tab_difficulty": {"ko": "지표 난이도", "en": "Indicator difficulty"},
-    "tab_dispersion": {"ko": "변별력", "en": "Dispersion"},
-    "tab_whatif": {"ko": "가정 분석", "en": "What-if"},
-    "tab_robustness": {"ko": "순위 안정성", "en": "Robustness"},
-    "institutions": {"ko": "평가 기관", "en": "Institutions"},
-    "departments": {"ko": "부서", "en": "Departments"},
-    "kpis": {"ko": "성과지표", "en": "KPIs"},
-    "share_achieved": {"ko": "지표 달성 비율", "en": "KPI results achieved"},
-    "share_achieved_note": {"ko": "평가에 반영된 지표·반기 실적 중 달성(≥100%) 비율",
-                            "en": "share of the scored KPI results (KPI × half) achieved (≥ 100 %)"},
-    "board_axis": {"ko": "막대 길이: {lo:.0f}점(최저 총점 − 5) ~ 100점 구간", "en": "Bars span {lo:.0f} (lowest total − 5) to 100 points"},
-    "ranking_table": {"ko": "기관별 순위", "en": "Institutional ranking"},
-    "rank": {"ko": "순위", "en": "Rank"},
-    "rank_in_group": {"ko": "유형 내", "en": "In group"},
-    "institution": {"ko": "기관", "en": "Institution"},
-    "department": {"ko": "부서", "en": "Department"},
-    "kpi": {"ko": "지표", "en": "KPI"},
-    "group": {"ko": "유형", "en": "Group"},
-    "total": {"ko": "총점", "en": "Total"},
-    "grade": {"ko": "등급", "en": "Grade"},
-    "all": {"ko": "전체", "en": "All"},
-    "kpi_type": {"ko": "지표유형", "en": "KPI type"},
-    "flag": {"ko": "난이도 판정", "en": "Difficulty flag"},
-    "decomposition": {"ko": "총점 구성 (explain)", "en": "Decomposition of the total (explain)"},
-    "component": {"ko": "평가요소", "en": "Component"},
-    "points": {"ko": "점수", "en": "Points"},
-    "max_points": {"ko": "배점", "en": "Max"},
-    "n_detail": {"ko": "세부 항목 수", "en": "Detail rows"},
-    "departments_of": {"ko": "소속 부서", "en": "Departments"},
-    "kpis_of": {"ko": "부서 성과지표", "en": "The department's KPIs"},
-    "managers": {"ko": "관리자 (개인평가)", "en": "Managers (individual evaluation)"},
-    "manager": {"ko": "관리자", "en": "Manager"},
-    "no_managers": {"ko": "해당 관리자 없음", "en": "No manager recorded"},
-    "names_hidden": {"ko": "개인 결과는 가명(대상자ID)으로 표시됩니다.",
-                     "en": "Individual results are shown under pseudonymous ids."},
-    "names_shown": {"ko": "주의: 관리자 실명이 표시됩니다 (--show-names).",
-                    "en": "Note: managers' names are shown (--show-names)."},
-    "half": {"ko": "반기", "en": "Half"},
-    "target": {"ko": "목표", "en": "Target"},
-    "actual": {"ko": "실적", "en": "Actual"},
-    "rate": {"ko": "달성률", "en": "Rate"},
-    "status": {"ko": "상태", "en": "Status"},
-    "weight": {"ko": "가중치", "en": "Weight"},
-    "polarity": {"ko": "극성", "en": "Polarity"},
-    "engine_flags": {"ko": "확인사항", "en": "Flags"},
-    "difficulty": {"ko": "난이도", "en": "Difficulty"},
-    "gap": {"ko": "추세 대비 격차", "en": "Gap to trend"},
-    "n_shown": {"ko": "선택된 지표 {n}개 (표는 쉬운 순 상위 {m}개)",
-                "en": "{n} KPIs selected (table: the {m} easiest)"},
-    "discrimination": {"ko": "평가요소별 변별력", "en": "Discrimination by component"},
-    "evaluation": {"ko": "평가구분", "en": "Evaluation"},
-    "n": {"ko": "대상 수", "en": "Units"},
-    "n_distinct": {"ko": "서로 다른 점수 수", "en": "Distinct scores"},
-    "largest_tie_share": {"ko": "최다 동점 비율", "en": "Largest tie share"},
-    "cv": {"ko": "변동계수", "en": "CV"},
-    "gini": {"ko": "지니계수", "en": "Gini"},
-    "nominal_share": {"ko": "명목 비중", "en": "Nominal share"},
-    "effective_share": {"ko": "실질 비중", "en": "Effective share"},
-    "integrity": {"ko": "청렴도: 구 지표 대 청렴지수", "en": "Integrity: old indicator versus the new index"},
-    "measure": {"ko": "지표", "en": "Measure"},
-    "old": {"ko": "공무원 청렴도(구)", "en": "Old ACRC-derived score"},
-    "new": {"ko": "청렴지수(신)", "en": "New integrity index"},
-    "spearman": {"ko": "순위상관(스피어만)", "en": "Spearman rho"},
-    "whatif_intro": {
-        "ko": "배점·달성률 상한·등급 비율을 바꾸면 순위와 등급이 즉시 다시 계산됩니다 (평가엔진과 동일한 결과). "
-              "한 요소의 배점을 움직이면 나머지 요소가 현재 비율대로 나머지 점수를 나누어 합계 100점을 유지합니다.",
-        "en": "Change the points, the achievement cap or the grade quotas: ranks and grades are recomputed at once "
-              "(identical to the scoring engine). Moving one component's points shares the rest among the "
-              "others in proportion to their current points, so the total stays 100."},
-    "component_points": {"ko": "평가요소 배점 (합계 100)", "en": "Component points (sum 100)"},
-    "cap": {"ko": "달성률 상한", "en": "Achievement cap"},
-    "quotas": {"ko": "등급 비율 (%, 합계 100)", "en": "Grade quotas (%, sum 100)"},
-    "reset": {"ko": "원래 배점으로", "en": "Reset to the scheme"},
-    "changed_grades": {"ko": "등급이 바뀐 기관 {n}곳 (노란색), 순위가 바뀐 기관 {m}곳",
-                       "en": "{n} institutions change grade (highlighted), {m} change rank"},
-    "base": {"ko": "기준", "en": "Scheme"},
-    "new_total": {"ko": "가정 총점", "en": "What-if total"},
-    "base_total": {"ko": "기준 총점", "en": "Scheme total"},
-    "rank_change": {"ko": "순위 변동", "en": "Rank change"},
-    "computed_in": {"ko": "계산 {ms:.0f} ms", "en": "computed in {ms:.0f} ms"},
-    "robustness_intro": {
-        "ko": "배점(디리클레, 집중도 {conc:g}), 달성률 상한 {caps}, 정성평가 평가자 재표집({boot}회)을 "
-              "무작위로 바꾼 {n:,}회 모의실험의 순위 5~95% 구간입니다 (seed {seed}).",
-        "en": "Rank 5–95 % intervals over {n:,} Monte Carlo draws of the points (Dirichlet, concentration "
-              "{conc:g}), the achievement cap {caps} and a rater bootstrap of the qualitative score "
-              "({boot} replicates; seed {seed})."},
-    "p_grade_change": {"ko": "등급 변동 확률", "en": "P(grade change)"},
-    "rank_interval": {"ko": "순위 5~95% 구간", "en": "Rank 5–95 %"},
-    "nominal_rank": {"ko": "현재 순위", "en": "Rank"},
-    "unstable": {"ko": "등급이 흔들리는 기관", "en": "Institutions whose grade is not stable"},
-    "loading": {"ko": "계산 중…", "en": "Computing…"},
-    "error_title": {"ko": "데이터를 불러올 수 없습니다", "en": "The data could not be loaded"},
-    "error_hint": {"ko": "아래 문제를 고친 뒤 대시보드를 다시 시작하세요 (bsc validate 로 미리 확인할 수 있습니다).",
-                   "en": "Fix the problems below and restart the dashboard (bsc validate checks a dataset first)."},
-    "unexpected": {"ko": "예기치 못한 오류가 발생했습니다", "en": "An unexpected error occurred"},
-    "file": {"ko": "파일", "en": "File"},
-    "row": {"ko": "행", "en": "Row"},
-    "column": {"ko": "열", "en": "Column"},
-    "rule": {"ko": "규칙", "en": "Rule"},
-    "message": {"ko": "내용", "en": "Message"},
-    "value": {"ko": "값", "en": "Value"},
-    "source": {"ko": "자료", "en": "Data"},
-    "scheme": {"ko": "평가체계", "en": "Scheme"},
-}
+#: The dashboard's strings (the ``dashboard`` section of the one catalogue,
+#: :data:`bsc_lib.present.labels.UI_TEXT`); other keys fall back to :func:`label`.
+UI_TEXT: dict[str, dict[str, str]] = _UI_TEXT["dashboard"]
 
 #: Page styles (projector-friendly: 1920 × 1080, Noto Sans CJK KR).
 CSS = """

@@ -30,6 +30,8 @@ from html.parser import HTMLParser
 
 import mistune
 
+from bsc_lib.present.labels import ui_text
+
 log = logging.getLogger(__name__)
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -38,10 +40,7 @@ FONT_FAMILY = '"Noto Sans CJK KR", "Noto Sans KR", sans-serif'
 #: Default plotly figure height (px) when the layout sets none.
 DEFAULT_FIGURE_HEIGHT = 450
 
-_TEXT = {
-    "ko": {"toc": "목차", "fig_error": "그림을 그릴 수 없습니다"},
-    "en": {"toc": "Contents", "fig_error": "The figure could not be drawn"},
-}
+_TEXT = {lang: ui_text("report", lang) for lang in ("ko", "en")}
 
 _REMOVE_CELL_TAGS = frozenset({"remove-cell", "remove_cell"})
 _REMOVE_OUTPUT_TAGS = frozenset({"remove-output", "remove_output", "hide-output", "hide_output"})
