@@ -104,7 +104,6 @@ CAP_CHOICES = (1.0, 1.05, 1.1, 1.15, 1.2, 1.25, 1.3, 1.4, 1.5)
 DIFFICULTY_FLAGS = ("easy", "hard", "regressive", "chronic_overachiever", "no_history")
 INST_TYPE_ORDER = ("main_office", "business_office", "independent")
 
-#: Texts of the dashboard itself (figure and column labels come from :mod:`bsc_lib.present.labels`).
 #: The dashboard's strings (the ``dashboard`` section of the one catalogue,
 #: :data:`bsc_lib.present.labels.UI_TEXT`); other keys fall back to :func:`label`.
 UI_TEXT: dict[str, dict[str, str]] = _UI_TEXT["dashboard"]
