@@ -45,30 +45,31 @@ import pandas as pd
 from bsc_lib.config.scheme import Scheme
 from bsc_lib.data.model import TABLES, BSCData, empty_table
 from bsc_lib.scoring import grading
-from bsc_lib.scoring.components import (
+
+# the component modules register themselves in REGISTRY when imported
+from bsc_lib.scoring.components import (  # noqa: F401 - imported for their registration
     FLAG_COLUMNS,
     INFO_FLAGS,
+    REGISTRY,
     Codes,
+    Component,
     ComponentResult,
+    ScoringInput,
+    achievement,
     concat_flags,
     concat_frames,
+    cooperation,
+    evaluator,
     factorize_sorted,
     half_weights,
     ids,
     make_flags,
+    organisation,
+    pre_evaluation,
+    qualitative,
 )
-from bsc_lib.scoring.components import evaluator as _ev
-from bsc_lib.scoring.components import pre_evaluation as _pre
-from bsc_lib.scoring.components import qualitative as _qual
-from bsc_lib.scoring.components.achievement import (
-    KPI_COLUMNS,
-    kpi_rates,
-    prepare_split,
-    score_achievement,
-)
-from bsc_lib.scoring.components.cooperation import score_cooperation
+from bsc_lib.scoring.components.achievement import KPI_COLUMNS
 from bsc_lib.scoring.components.integrity import integrity_index
-from bsc_lib.scoring.components.organisation import score_organisation
 from bsc_lib.scoring.components.pre_evaluation import consulting_deductions
 
 log = logging.getLogger(__name__)
@@ -294,65 +295,37 @@ def _score_map(res: ComponentResult, level: str) -> pd.Series:
 PREPARED_COMPONENTS = ("qualitative", "pre_evaluation", "achievement", "evaluator")
 
 
+def _component(comp: str, evaluation: str) -> Component:
+    """The registered component ``comp``, checked to belong to ``evaluation``."""
+    spec = REGISTRY.get(comp)
+    if spec is None:
+        raise ValueError(f"unknown component {comp!r}")
+    if evaluation not in spec.evaluations:
+        raise ValueError(f"{spec.scope}; the scheme gives it to the {evaluation} evaluation")
+    return spec
+
+
 def _prepare_component(comp: str, t: dict[str, pd.DataFrame], scheme: Scheme, *, year: int, half: str,
                        codes: dict[str, Codes], cache: dict) -> None:
     """Put the points-independent part of ``comp`` in ``cache`` (and drop the codes it used)."""
-    c = scheme.components
-    top = half_weights(scheme.year_combine, half)
-    dept, inst = t["departments"], t["institutions"]
-    if comp == "qualitative":
-        prep = _qual.prepare(t["qualitative_ratings"], t["projects"], c.qualitative, year=year, halves=list(top),
-                             codes=codes.pop("qualitative_ratings", None))
-        prep.drop_rows()  # Results do not carry the rating rows
-        cache[comp] = prep
-    elif comp == "pre_evaluation":
-        rounds = ("first",) if half == "H1" else ("first", "final")
-        cache[comp] = _pre.prepare(t["pre_eval_ratings"], dept, inst, c.pre_evaluation, rounds=rounds,
-                                   codes=codes.pop("pre_eval_ratings", None))
-    elif comp == "achievement":
-        ach_w = half_weights(c.achievement.year_combine, half)
-        rows, flags = kpi_rates(t["kpis"], t["kpi_results"], t["kpi_history"], c.achievement, year=year,
-                                halves=list(ach_w),
-                                codes={n: codes.pop(n) for n in ("kpis", "kpi_results", "kpi_history") if n in codes})
-        cache[comp] = prepare_split(rows, flags, dept, inst)
-    elif comp == "evaluator":
-        cache[comp] = _ev.prepare(t["evaluator_scores"], dept, inst, c.evaluator, year=year, weights=top,
-                                  codes=codes.pop("evaluator_scores", None))
+    spec = REGISTRY[comp]
+    if spec.prepare is not None:
+        cache[comp] = spec.prepare(ScoringInput(t, scheme, year, half, codes))
 
 
 def _run_component(comp: str, evaluation: str, points: float, t: dict[str, pd.DataFrame], scheme: Scheme,
                    *, year: int, half: str, codes: dict[str, Codes] | None = None,
                    cache: dict | None = None) -> ComponentResult:
-    """One component of one evaluation; ``cache`` shares the points-independent work between
-    evaluations (same numbers as scoring each evaluation from scratch)."""
-    c = scheme.components
+    """One component of one evaluation (:data:`bsc_lib.scoring.components.REGISTRY`); ``cache``
+    shares the points-independent work between evaluations (same numbers as scoring each
+    evaluation from scratch)."""
+    spec = _component(comp, evaluation)
     codes = {} if codes is None else codes
     cache = {} if cache is None else cache
-    if comp in PREPARED_COMPONENTS and comp not in cache:
-        _prepare_component(comp, t, scheme, year=year, half=half, codes=codes, cache=cache)
-    top = half_weights(scheme.year_combine, half)
-    dept, inst = t["departments"], t["institutions"]
-    if comp == "pre_evaluation":
-        return _pre.score_prepared(cache[comp], dept, c.pre_evaluation, points=points)
-    if comp == "achievement":
-        ach_w = half_weights(c.achievement.year_combine, half)
-        return score_achievement(t["kpis"], t["kpi_results"], t["kpi_history"], dept, inst, c.achievement,
-                                 points=points, year=year, weights=ach_w, rates=cache[comp])
-    if comp == "qualitative":
-        return _qual.score_prepared(cache[comp], dept, inst, c.qualitative, evaluation=evaluation, weights=top)
-    if comp == "evaluator":
-        return _ev.score_prepared(cache[comp], c.evaluator, points=points)
-    if comp == "cooperation":
-        if evaluation != "institutional":
-            raise ValueError("cooperation is scored for institutions only; the scheme gives it to "
-                             f"the {evaluation} evaluation")
-        return score_cooperation(t["cooperation_scores"], inst, c.cooperation, year=year, weights=top)
-    if comp == "organisation":
-        if evaluation != "individual":
-            raise ValueError("organisation management is scored for people only; the scheme gives it to "
-                             f"the {evaluation} evaluation")
-        return score_organisation(t["org_management"], t["people"], c.organisation, points=points, year=year)
-    raise ValueError(f"unknown component {comp!r}")
+    inp = ScoringInput(t, scheme, year, half, codes)
+    if spec.prepare is not None and comp not in cache:
+        cache[comp] = spec.prepare(inp)
+    return spec.score(inp, cache.get(comp), evaluation, points)
 
 
 def _count_flags(flags: pd.DataFrame, unit_ids: pd.Series, members: pd.DataFrame | None = None) -> pd.Series:

@@ -31,6 +31,8 @@ Conventions shared by the components (documented once here):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -445,3 +447,58 @@ def first_occurrence(key: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     _, idx = np.unique(key, return_index=True)
     return np.sort(idx)
+
+
+# ---------------------------------------------------------------------------------------------
+# The component protocol and its registry
+
+
+@dataclass
+class ScoringInput:
+    """What every component is scored from: the canonical tables, the scheme, the period and the
+    integer codes of the key columns (a component pops the codes of the tables it reads)."""
+
+    tables: Mapping[str, pd.DataFrame]
+    scheme: Any  # bsc_lib.config.scheme.Scheme
+    year: int
+    half: str
+    codes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Component:
+    """How the scoring engine scores one component of a scheme.
+
+    Attributes
+    ----------
+    name
+        The component's key in ``scheme.components`` and ``scheme.evaluations``.
+    score
+        ``score(inp, prepared, evaluation, points) -> ComponentResult``: the component's points
+        of every unit of the evaluation.
+    prepare
+        ``prepare(inp) -> prepared``: the points-independent work, done once and shared by the
+        evaluations that use the component (``None``: nothing to share).
+    evaluations
+        The evaluations the component may be given to.
+    scope
+        The sentence naming where the component belongs, used in the error for other evaluations.
+    """
+
+    name: str
+    score: Callable[[ScoringInput, Any, str, float], ComponentResult]
+    prepare: Callable[[ScoringInput], Any] | None = None
+    evaluations: tuple[str, ...] = ("institutional", "individual")
+    scope: str = ""
+
+
+#: Registered components, by name (each component module registers itself on import).
+REGISTRY: dict[str, Component] = {}
+
+
+def register(component: Component) -> Component:
+    """Add ``component`` to :data:`REGISTRY` (a second component of the same name is an error)."""
+    if component.name in REGISTRY:
+        raise RuntimeError(f"component {component.name!r} is already registered")
+    REGISTRY[component.name] = component
+    return component

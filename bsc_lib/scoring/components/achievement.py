@@ -55,7 +55,9 @@ from bsc_lib.config.scheme import Achievement
 from bsc_lib.errors import DataError, Problem
 from bsc_lib.scoring.components import (
     Codes,
+    Component,
     ComponentResult,
+    ScoringInput,
     as_bool,
     check_unique,
     concat_flags,
@@ -63,12 +65,14 @@ from bsc_lib.scoring.components import (
     empty_details,
     empty_flags,
     first_occurrence,
+    half_weights,
     ids,
     institution_details,
     institution_scores,
     lookup,
     make_flags,
     num,
+    register,
 )
 
 log = logging.getLogger(__name__)
@@ -713,3 +717,23 @@ def score_achievement(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history
     log.debug("achievement: %d KPI rows, %d units", len(rows), len(scores))
     return ComponentResult(COMPONENT, scores, details, concat_flags(flag_frames) if flag_frames else empty_flags(),
                            tables={"kpi": kpi})
+
+
+def _prepare_for_engine(inp: ScoringInput):
+    c = inp.scheme.components.achievement
+    t = inp.tables
+    rows, flags = kpi_rates(t["kpis"], t["kpi_results"], t["kpi_history"], c, year=inp.year,
+                            halves=list(half_weights(c.year_combine, inp.half)),
+                            codes={n: inp.codes.pop(n) for n in ("kpis", "kpi_results", "kpi_history") if n in inp.codes})
+    return prepare_split(rows, flags, t["departments"], t["institutions"])
+
+
+def _score_for_engine(inp: ScoringInput, prepared, evaluation: str, points: float) -> ComponentResult:
+    c = inp.scheme.components.achievement
+    t = inp.tables
+    return score_achievement(t["kpis"], t["kpi_results"], t["kpi_history"], t["departments"], t["institutions"], c,
+                             points=points, year=inp.year, weights=half_weights(c.year_combine, inp.half),
+                             rates=prepared)
+
+
+register(Component("achievement", score=_score_for_engine, prepare=_prepare_for_engine))

@@ -18,12 +18,16 @@ import pandas as pd
 from bsc_lib.config.scheme import Cooperation
 from bsc_lib.errors import DataError, Problem
 from bsc_lib.scoring.components import (
+    Component,
     ComponentResult,
+    ScoringInput,
     check_unique,
     concat_flags,
+    half_weights,
     ids,
     make_flags,
     num,
+    register,
 )
 
 COMPONENT = "cooperation"
@@ -99,3 +103,12 @@ def score_cooperation(cooperation_scores: pd.DataFrame, institutions: pd.DataFra
                    detail="item not in the scheme: ignored"),
     ])
     return ComponentResult(COMPONENT, scores, details, flags)
+
+
+def _score_for_engine(inp: ScoringInput, prepared, evaluation: str, points: float) -> ComponentResult:
+    return score_cooperation(inp.tables["cooperation_scores"], inp.tables["institutions"], inp.scheme.components.cooperation,
+                             year=inp.year, weights=half_weights(inp.scheme.year_combine, inp.half))
+
+
+register(Component("cooperation", score=_score_for_engine, evaluations=("institutional",),
+                   scope="cooperation is scored for institutions only"))

@@ -20,15 +20,19 @@ import pandas as pd
 from bsc_lib.config.scheme import EvaluatorComponent
 from bsc_lib.scoring.components import (
     Codes,
+    Component,
     ComponentResult,
+    ScoringInput,
     check_range,
     concat_flags,
     first_occurrence,
+    half_weights,
     ids,
     lookup,
     make_flags,
     member,
     num,
+    register,
 )
 
 COMPONENT = "evaluator"
@@ -155,3 +159,17 @@ def score_evaluator(evaluator_scores: pd.DataFrame, departments: pd.DataFrame, i
     """
     prep = prepare(evaluator_scores, departments, institutions, params, year=year, weights=weights)
     return score_prepared(prep, params, points=points)
+
+
+def _prepare_for_engine(inp: ScoringInput):
+    return prepare(inp.tables["evaluator_scores"], inp.tables["departments"], inp.tables["institutions"],
+                   inp.scheme.components.evaluator, year=inp.year,
+                   weights=half_weights(inp.scheme.year_combine, inp.half),
+                   codes=inp.codes.pop("evaluator_scores", None))
+
+
+def _score_for_engine(inp: ScoringInput, prepared, evaluation: str, points: float) -> ComponentResult:
+    return score_prepared(prepared, inp.scheme.components.evaluator, points=points)
+
+
+register(Component("evaluator", score=_score_for_engine, prepare=_prepare_for_engine))

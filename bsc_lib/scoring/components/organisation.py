@@ -24,7 +24,16 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib.config.scheme import Organisation
-from bsc_lib.scoring.components import ComponentResult, concat_flags, ids, make_flags, num
+from bsc_lib.scoring.components import (
+    Component,
+    ComponentResult,
+    ScoringInput,
+    concat_flags,
+    ids,
+    make_flags,
+    num,
+    register,
+)
 
 COMPONENT = "organisation"
 
@@ -111,3 +120,12 @@ def score_organisation(org_management: pd.DataFrame, people: pd.DataFrame, param
     scores = pd.DataFrame({"unit_id": pid, "unit_level": "person",
                            "points": pid.map(tot).fillna(0.0).astype(float), "max_points": float(points)})
     return ComponentResult(COMPONENT, scores, details, concat_flags(flags))
+
+
+def _score_for_engine(inp: ScoringInput, prepared, evaluation: str, points: float) -> ComponentResult:
+    return score_organisation(inp.tables["org_management"], inp.tables["people"], inp.scheme.components.organisation,
+                              points=points, year=inp.year)
+
+
+register(Component("organisation", score=_score_for_engine, evaluations=("individual",),
+                   scope="organisation management is scored for people only"))

@@ -38,7 +38,9 @@ import pandas as pd
 from bsc_lib.config.scheme import PreEvaluation
 from bsc_lib.scoring.components import (
     Codes,
+    Component,
     ComponentResult,
+    ScoringInput,
     concat_flags,
     concat_frames,
     empty_details,
@@ -50,6 +52,7 @@ from bsc_lib.scoring.components import (
     lookup,
     make_flags,
     member,
+    register,
     selected_scores,
     take_rows,
 )
@@ -414,3 +417,16 @@ def consulting_deductions(departments: pd.DataFrame, institutions: pd.DataFrame,
         detail="consulting_participated missing: no deduction")])
     return ComponentResult("deductions", concat_frames([d_scores, i_scores], d_scores.iloc[0:0]),
                            concat_frames([d_details, i_details], empty_details()), flags)
+
+
+def _prepare_for_engine(inp: ScoringInput):
+    rounds = ("first",) if inp.half == "H1" else ("first", "final")
+    return prepare(inp.tables["pre_eval_ratings"], inp.tables["departments"], inp.tables["institutions"],
+                   inp.scheme.components.pre_evaluation, rounds=rounds, codes=inp.codes.pop("pre_eval_ratings", None))
+
+
+def _score_for_engine(inp: ScoringInput, prepared, evaluation: str, points: float) -> ComponentResult:
+    return score_prepared(prepared, inp.tables["departments"], inp.scheme.components.pre_evaluation, points=points)
+
+
+register(Component("pre_evaluation", score=_score_for_engine, prepare=_prepare_for_engine))

@@ -45,7 +45,9 @@ import pandas as pd
 from bsc_lib.config.scheme import Qualitative
 from bsc_lib.scoring.components import (
     Codes,
+    Component,
     ComponentResult,
+    ScoringInput,
     as_bool,
     check_range,
     check_unique,
@@ -54,6 +56,7 @@ from bsc_lib.scoring.components import (
     empty_details,
     empty_flags,
     first_occurrence,
+    half_weights,
     ids,
     institution_details,
     institution_scores,
@@ -61,6 +64,7 @@ from bsc_lib.scoring.components import (
     make_flags,
     member,
     num,
+    register,
     selected_scores,
     take_rows,
 )
@@ -596,3 +600,20 @@ def score_qualitative(qualitative_ratings: pd.DataFrame, projects: pd.DataFrame,
     """
     prep = prepare(qualitative_ratings, projects, params, year=year, halves=list(weights))
     return score_prepared(prep, departments, institutions, params, evaluation=evaluation, weights=weights)
+
+
+def _prepare_for_engine(inp: ScoringInput) -> PreparedRatings:
+    top = half_weights(inp.scheme.year_combine, inp.half)
+    prep = prepare(inp.tables["qualitative_ratings"], inp.tables["projects"], inp.scheme.components.qualitative,
+                   year=inp.year, halves=list(top), codes=inp.codes.pop("qualitative_ratings", None))
+    prep.drop_rows()  # Results do not carry the rating rows
+    return prep
+
+
+def _score_for_engine(inp: ScoringInput, prepared, evaluation: str, points: float) -> ComponentResult:
+    return score_prepared(prepared, inp.tables["departments"], inp.tables["institutions"],
+                          inp.scheme.components.qualitative, evaluation=evaluation,
+                          weights=half_weights(inp.scheme.year_combine, inp.half))
+
+
+register(Component("qualitative", score=_score_for_engine, prepare=_prepare_for_engine))
