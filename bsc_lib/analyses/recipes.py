@@ -154,46 +154,29 @@ def _mc_common(inp: dict) -> dict:
 
 
 # =========================================================================== scores
-@producer("institutional")
-def institutional(r: Recipes) -> pd.DataFrame:
-    """Institutional evaluation: one row per institution (:func:`evaluate`)."""
-    return r.results.institutional
+#: The score tables: name → (the :class:`Results` attribute, what it holds).
+SCORE_TABLES = {
+    "institutional": ("institutional", "Institutional evaluation: one row per institution (:func:`evaluate`)."),
+    "departments": ("departments", "Department scores (the unit scores heads inherit), ranks and grades."),
+    "individual": ("individual", "Individual evaluation without names (pseudonymous ``person_id``)."),
+    "components": ("components", "Component points, long: ``evaluation, unit_level, unit_id, component, points, max_points``."),
+    "kpi": ("kpi", "KPI rates, status, flags and points (one row per KPI and half)."),
+    "flags": ("flags", "Flags raised while scoring (missing or unverified actuals, …)."),
+    "integrity": ("integrity", "The integrity index per department."),
+}
 
 
-@producer("departments")
-def departments(r: Recipes) -> pd.DataFrame:
-    """Department scores (the unit scores heads inherit), ranks and grades."""
-    return r.results.departments
+def _score_table(attr: str, doc: str) -> Callable[[Recipes], pd.DataFrame]:
+    def make(r: Recipes) -> pd.DataFrame:
+        frame = getattr(r.results, attr)
+        return frame.drop(columns=["name_ko"], errors="ignore") if attr == "individual" else frame
+    make.__doc__ = doc
+    make.__name__ = attr
+    return make
 
 
-@producer("individual")
-def individual(r: Recipes) -> pd.DataFrame:
-    """Individual evaluation without names (pseudonymous ``person_id``)."""
-    return r.results.individual.drop(columns=["name_ko"], errors="ignore")
-
-
-@producer("components")
-def components(r: Recipes) -> pd.DataFrame:
-    """Component points, long: ``evaluation, unit_level, unit_id, component, points, max_points``."""
-    return r.results.components
-
-
-@producer("kpi")
-def kpi(r: Recipes) -> pd.DataFrame:
-    """KPI rates, status, flags and points (one row per KPI and half)."""
-    return r.results.kpi
-
-
-@producer("flags")
-def flags(r: Recipes) -> pd.DataFrame:
-    """Flags raised while scoring (missing or unverified actuals, …)."""
-    return r.results.flags
-
-
-@producer("integrity")
-def integrity(r: Recipes) -> pd.DataFrame:
-    """The integrity index per department."""
-    return r.results.integrity
+for _name, (_attr, _doc) in SCORE_TABLES.items():
+    producer(_name)(_score_table(_attr, _doc))
 
 
 # =========================================================================== difficulty

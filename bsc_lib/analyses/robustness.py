@@ -152,9 +152,9 @@ def forced_grades(
     grades, q = _check_quotas(quotas)
     values = pd.to_numeric(totals, errors="coerce").to_numpy(dtype=float)
     valid = np.isfinite(values)
-    labels, gcode = _group_codes(gser[valid])
+    labels, gcode = grading.group_codes(gser[valid], gser.index[valid])
     sizes = np.bincount(gcode, minlength=len(labels))
-    ranks, gidx = grading.grade_matrix(values[valid][None, :], _forced(quotas, rounding), gcode)
+    ranks, gidx = grading.grade_matrix(values[valid][None, :], grading.forced_rule(quotas, rounding), gcode)
     ranks, gidx = ranks[0], gidx[0]
     pos = np.flatnonzero(valid)
     rank_all = np.full(len(values), np.nan)
@@ -177,12 +177,6 @@ def forced_grades(
     return out
 
 
-def _forced(quotas: Mapping[str, float], rounding: Rounding) -> Grading:
-    """A forced-distribution ``Grading`` (the grading kernel's input) from quotas and rounding."""
-    return Grading(method="forced", group_by="none", quotas={str(k): float(v) for k, v in quotas.items()},
-                   rounding=rounding, cutoffs={}, tie_rule="min")
-
-
 def _align_groups(values: pd.Series, groups: pd.Series | None) -> tuple[pd.Series, pd.Series]:
     if not isinstance(values, pd.Series):
         raise ValueError("totals: must be a pandas Series indexed by unit id")
@@ -201,11 +195,6 @@ def _align_groups(values: pd.Series, groups: pd.Series | None) -> tuple[pd.Serie
         ids = values.index[missing.to_numpy()][:5].tolist()
         raise ValueError(f"groups: no group for {int(missing.sum())} unit(s), e.g. {ids}")
     return values, g
-
-
-def _group_codes(g: pd.Series) -> tuple[list, np.ndarray]:
-    codes, uniques = pd.factorize(g, sort=False)
-    return list(uniques), codes.astype(np.int64)
 
 
 # ---------------------------------------------------------------------------
@@ -486,13 +475,9 @@ def _prepare(
         raise ValueError(f"nominal_points: component name(s) {clash} are reserved input names")
     if not (concentration > 0):
         raise ValueError(f"concentration: must be > 0 (np.inf = fixed points), got {concentration}")
-    grades, q0 = _check_quotas(quotas)
-    if cutoffs:
-        grades = [str(g) for g in cutoffs]
-        grade_rule = Grading(method="cutoffs", group_by="none", quotas=dict(zip(_check_quotas(quotas)[0], q0.tolist(), strict=True)),
-                             rounding=rounding, cutoffs={str(k): float(v) for k, v in cutoffs.items()}, tie_rule="min")
-    else:
-        grade_rule = _forced(quotas, rounding)
+    _, q0 = _check_quotas(quotas)
+    grade_rule = grading.forced_rule(quotas, rounding, cutoffs)
+    grades = grading.grade_labels(grade_rule)
     if clip is not None and not (np.isfinite(clip[0]) and np.isfinite(clip[1]) and clip[0] <= clip[1]):
         raise ValueError(f"clip: must be (lo, hi) with lo <= hi, got {clip}")
     qsets = [q0]
@@ -567,7 +552,7 @@ def _prepare(
     for c in variable:
         f_fixed[:, comps.index(c)] = 0.0
         variable[c] = variable[c][valid]
-    labels, gcode = _group_codes(gser[valid])
+    labels, gcode = grading.group_codes(gser[valid], gser.index[valid])
     ded = np.zeros(len(ids))
     if deductions is not None:
         if not isinstance(deductions, pd.Series) or deductions.index.has_duplicates:
@@ -1201,16 +1186,21 @@ def grade_boundaries(
             "points_to_next_worse": m["total"] - m["worse_max"],
         }
     )
-    up = out["points_to_next_better"].to_numpy(dtype=float)
-    down = out["points_to_next_worse"].to_numpy(dtype=float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out["nearest_boundary"] = np.fmin(up, down)
-    side = np.where(np.isnan(up) & np.isnan(down), None,
-                    np.where(np.isnan(down) | (up <= down), "better", "worse"))
-    out["nearest_side"] = pd.Series(side, dtype="str")
+    out["nearest_boundary"], out["nearest_side"] = _nearest(out["points_to_next_better"],
+                                                             out["points_to_next_worse"])
     out["reason"] = pd.Series(reason, dtype="str")
     return out
+
+
+def _nearest(up: pd.Series, down: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """The smaller of the two distances and its side (``better`` / ``worse``; ties → better)."""
+    up_a, down_a = np.asarray(up, dtype=float), np.asarray(down, dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        nearest = np.fmin(up_a, down_a)
+    side = np.where(np.isnan(up_a) & np.isnan(down_a), None,
+                    np.where(np.isnan(down_a) | (up_a <= down_a), "better", "worse"))
+    return nearest, pd.Series(side, dtype="str")
 
 
 def unit_boundaries(
@@ -1260,19 +1250,14 @@ def unit_boundaries(
     worse = (pos + 1).map(label_at).where(pos.notna())
     up = (better.map(cut) - sc) * per
     down = ((sc - u["grade"].map(cut)) * per).where(worse.notna())
-    up_a, down_a = up.to_numpy(dtype=float), down.to_numpy(dtype=float)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        nearest = np.fmin(up_a, down_a)
-    side = np.where(np.isnan(up_a) & np.isnan(down_a), None,
-                    np.where(np.isnan(down_a) | (up_a <= down_a), "better", "worse"))
+    nearest, side = _nearest(up, down)
     reason = np.where(u["total"].isna(), "missing total", np.where(u["grade"].isna(), "missing grade", ""))
     return pd.DataFrame({
         "unit_id": u["unit_id"], "group": u["group"], "total": pd.to_numeric(u["total"], errors="coerce"),
         "grade": u["grade"], "next_better_grade": pd.Series(better, dtype="str"),
-        "points_to_next_better": up_a, "next_worse_grade": pd.Series(worse, dtype="str"),
-        "points_to_next_worse": down_a, "nearest_boundary": nearest,
-        "nearest_side": pd.Series(side, dtype="str"), "reason": pd.Series(reason, dtype="str"),
+        "points_to_next_better": up.to_numpy(dtype=float), "next_worse_grade": pd.Series(worse, dtype="str"),
+        "points_to_next_worse": down.to_numpy(dtype=float), "nearest_boundary": nearest,
+        "nearest_side": side, "reason": pd.Series(reason, dtype="str"),
     })
 
 

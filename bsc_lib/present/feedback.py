@@ -961,6 +961,7 @@ def run_feedback(
     """
     from bsc_lib.analyses.recipes import Recipes
     from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
+    from bsc_lib.config.paths import resolve
     from bsc_lib.config.scheme import load_scheme
     from bsc_lib.present.labels import period_label
     from bsc_lib.runs import folder
@@ -978,8 +979,8 @@ def run_feedback(
     render = render_fn or render_unit
     durations: dict[str, float] = {}
 
-    scheme_file = folder.resolve_input(scheme_path)
-    data_file = folder.resolve_input(data_path)
+    scheme_file = resolve(scheme_path)
+    data_file = resolve(data_path)
     scheme = load_scheme(scheme_file)
     # the executor first: an unreachable scheduler fails before the data is loaded
     executor = get_executor(workers, scheduler, preload=("bsc_lib.present.feedback",),
@@ -1111,22 +1112,10 @@ def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, exc: BaseExc
     """Record the failure in the manifest and rename the folder ``…-FAILED`` (best effort)."""
     from bsc_lib.runs import folder
 
-    try:
-        manifest["status"] = "failed"
-        manifest["finished_at"] = folder.iso(folder.utcnow())
-        if isinstance(exc, _UnitsFailed):
-            manifest["error"] = {"type": "render", "ename": "RenderFailed", "evalue": str(exc)}
-        elif isinstance(exc, KeyboardInterrupt):
-            manifest["error"] = {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": folder.clean_text(exc)}
-        else:
-            manifest["error"] = {"type": "exception", "ename": type(exc).__name__, "evalue": folder.clean_text(exc)}
-        folder.write_json(tmp / MANIFEST_NAME, manifest)
-        failed = folder.rename_unique(tmp, year_dir / f"{run_name}-FAILED")
-        log.error("feedback run failed: %s (%s)", failed, manifest["error"]["ename"])
-        return failed
-    except BaseException as inner:  # noqa: BLE001 - never mask the original error
-        log.error("could not mark the failed run %s: %s", tmp, inner)
-        return None
+    error = ({"type": "render", "ename": "RenderFailed", "evalue": str(exc)} if isinstance(exc, _UnitsFailed)
+             else folder.error_entry(exc))
+    return folder.mark_failed(tmp, year_dir / run_name, manifest, error, manifest_name=MANIFEST_NAME,
+                              what="feedback run")
 
 
 __all__ = ["COMPONENT_PAYLOAD_COLUMNS", "DIFFICULTY_BADGES", "FLAG_PAYLOAD_COLUMNS", "FeedbackFailed",

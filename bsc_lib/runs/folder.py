@@ -13,6 +13,7 @@ import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import platform
 import re
@@ -27,6 +28,8 @@ from pathlib import Path
 from bsc_lib.config.paths import REPO_ROOT, in_checkout, resolve
 
 #: Package versions recorded in the manifest.
+log = logging.getLogger(__name__)
+
 RECORDED_PACKAGES = ("pandas", "numpy", "scipy", "plotly", "papermill", "nbconvert", "nbformat",
                      "openpyxl", "xlsxwriter", "pydantic", "bsc-workbench")
 
@@ -48,11 +51,6 @@ def iso(t: datetime) -> str:
     return t.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def resolve_input(path: str | Path) -> Path:
-    """An input path as the run records it (:func:`bsc_lib.config.paths.resolve`)."""
-    return resolve(path)
-
-
 def portable(path: Path) -> str:
     """Path relative to the repository root when inside a checkout (portable), else absolute."""
     try:
@@ -68,7 +66,7 @@ def from_manifest_path(text: str) -> Path:
     p = Path(text)
     if p.is_absolute():
         return p
-    return REPO_ROOT / p if in_checkout() else resolve_input(p)
+    return REPO_ROOT / p if in_checkout() else resolve(p)
 
 
 def sha256_file(path: Path) -> str:
@@ -174,3 +172,30 @@ def clean_text(text: object, limit: int = 2000) -> str:
     """Error text for a manifest or message: ANSI colour codes removed, at most ``limit`` characters."""
     s = _ANSI_RE.sub("", str(text)).strip()
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def mark_failed(tmp: Path, final_name: Path, manifest: dict, error: Mapping, *, manifest_name: str = "manifest.json",
+                what: str = "run") -> Path | None:
+    """Record ``error`` in the manifest (status ``failed``) and rename ``tmp`` to ``<final_name>-FAILED``.
+
+    Best effort: a failure while marking is logged and ``None`` returned, so it never masks the
+    original error. ``error`` is the manifest's ``error`` entry (``type``, ``ename``, ``evalue`` …).
+    """
+    try:
+        manifest["status"] = "failed"
+        manifest["finished_at"] = iso(utcnow())
+        manifest["error"] = dict(error)
+        write_json(tmp / manifest_name, manifest)
+        failed = rename_unique(tmp, final_name.with_name(f"{final_name.name}-FAILED"))
+        log.error("%s failed: %s (%s)", what, failed, error.get("ename"))
+        return failed
+    except BaseException as inner:  # noqa: BLE001 - never mask the original error
+        log.error("could not mark the failed %s %s: %s", what, tmp, inner)
+        return None
+
+
+def error_entry(exc: BaseException) -> dict:
+    """The manifest's ``error`` entry of an interrupt or an unexpected exception."""
+    if isinstance(exc, KeyboardInterrupt):
+        return {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": clean_text(exc)}
+    return {"type": "exception", "ename": type(exc).__name__, "evalue": clean_text(exc)}

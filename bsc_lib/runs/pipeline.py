@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
-import importlib.util
 import inspect
 import json
 import logging
@@ -44,6 +43,7 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
+from bsc_lib.config.paths import resolve
 from bsc_lib.config.scheme import load_scheme
 from bsc_lib.errors import BSCError, DataError, Problem
 from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
@@ -542,14 +542,14 @@ def _check_run_args(year, half: str, lang: str, notebooks) -> list[Path]:
 def _load_inputs(data_path, scheme_path, year, load_fn, analysis_path) -> _Inputs:
     """Load the scheme, the data (for its input hashes) and the analysis settings; any problem
     is raised here, before a run folder exists."""
-    scheme_file = folder.resolve_input(scheme_path)
-    data_file = folder.resolve_input(data_path)
+    scheme_file = resolve(scheme_path)
+    data_file = resolve(data_path)
     scheme = load_scheme(scheme_file)
     year = int(scheme.year if year is None else year)
     data = (load_fn or default_load_fn)(data_file, scheme=scheme)
     input_hashes = dict(getattr(data, "input_hashes", None) or {})
     del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
-    analysis_file = default_analysis_path() if analysis_path is None else folder.resolve_input(analysis_path)
+    analysis_file = default_analysis_path() if analysis_path is None else resolve(analysis_path)
     load_analysis_params(analysis_file)  # invalid settings fail before any folder is created
     analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
     return _Inputs(scheme_file, data_file, scheme, year, input_hashes, analysis_file, analysis_sha)
@@ -699,26 +699,13 @@ def _inside(path: Path, parent: Path) -> bool:
 def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, nb_index: int | None,
           exc: BaseException) -> Path | None:
     """Record the failure in the manifest and rename the folder ``…-FAILED`` (best effort)."""
-    try:
-        manifest["status"] = "failed"
-        manifest["finished_at"] = folder.iso(folder.utcnow())
-        if nb_index is not None:
-            manifest["notebooks"][nb_index]["status"] = "failed"
-            manifest["failed_notebook"] = manifest["notebooks"][nb_index]["name"]
-        if isinstance(exc, PapermillExecutionError):
-            manifest["error"] = {"type": "notebook", "ename": exc.ename, "evalue": folder.clean_text(exc.evalue),
-                                 "cell_execution_count": exc.exec_count}
-        elif isinstance(exc, KeyboardInterrupt):
-            manifest["error"] = {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": folder.clean_text(exc)}
-        else:
-            manifest["error"] = {"type": "exception", "ename": type(exc).__name__, "evalue": folder.clean_text(exc)}
-        folder.write_json(tmp / MANIFEST_NAME, manifest)
-        failed = folder.rename_unique(tmp, year_dir / f"{run_name}-FAILED")
-        log.error("run failed: %s (%s)", failed, manifest["error"]["ename"])
-        return failed
-    except BaseException as inner:  # noqa: BLE001 - never mask the original error
-        log.error("could not mark the failed run %s: %s", tmp, inner)
-        return None
+    if nb_index is not None:
+        manifest["notebooks"][nb_index]["status"] = "failed"
+        manifest["failed_notebook"] = manifest["notebooks"][nb_index]["name"]
+    error = ({"type": "notebook", "ename": exc.ename, "evalue": folder.clean_text(exc.evalue),
+              "cell_execution_count": exc.exec_count} if isinstance(exc, PapermillExecutionError)
+             else folder.error_entry(exc))
+    return folder.mark_failed(tmp, year_dir / run_name, manifest, error, manifest_name=MANIFEST_NAME)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -113,9 +113,7 @@ def forced_grades(scores: pd.Series, groups: pd.Series | None, quotas: Mapping[s
         Grade labels aligned to ``scores`` (missing for a missing total).
     """
     pos, values, gcode = _valid_codes(scores, groups)
-    g = Grading(method="forced", group_by="none", quotas=dict(quotas), rounding=rounding, cutoffs={},
-                tie_rule="min")
-    _, gidx = grade_matrix(values[None, :], g, gcode)
+    _, gidx = grade_matrix(values[None, :], forced_rule(quotas, rounding), gcode)
     return _grades_series(scores, pos, list(map(str, quotas)), gidx[0])
 
 
@@ -326,6 +324,14 @@ def grade_matrix(totals: np.ndarray, grading: Grading, gcode: np.ndarray | None 
         pick = np.zeros(x.shape[0], dtype=np.int64) if quota_pick is None else np.asarray(quota_pick)
         thr = per_set[pick[:, None], gc[None, :], :]
     return ranks, forced_index(ranks, thr)
+
+
+def forced_rule(quotas: Mapping[str, float], rounding: str = "largest_remainder",
+                cutoffs: Mapping[str, float] | None = None) -> Grading:
+    """A ``Grading`` for the kernel from quotas and rounding (grades by ``cutoffs`` when given)."""
+    return Grading(method="cutoffs" if cutoffs else "forced", group_by="none",
+                   quotas={str(k): float(v) for k, v in quotas.items()}, rounding=rounding,
+                   cutoffs={str(k): float(v) for k, v in (cutoffs or {}).items()}, tie_rule="min")
 
 
 def grade_labels(grading: Grading) -> list[str]:
