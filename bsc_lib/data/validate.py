@@ -450,8 +450,11 @@ def validate_data(
     return cap_problems(dedupe(problems))
 
 
-def check_path(path: str | Path, scheme: Scheme | None = None) -> tuple[BSCData | None, list[Problem]]:
+def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False,
+               ) -> tuple[BSCData | None, list[Problem]]:
     """Read, parse and validate ``path``; the canonical data when there is no problem.
+
+    ``na_as_missing`` reads Excel's ``#N/A`` as a missing value (not a ``formula error``).
 
     Returns
     -------
@@ -464,7 +467,7 @@ def check_path(path: str | Path, scheme: Scheme | None = None) -> tuple[BSCData 
 
     if scheme is None:
         scheme = load_scheme(default_scheme_path())
-    res = read_parsed(path)
+    res = read_parsed(path, na_as_missing=na_as_missing)
     problems = list(res.problems)
     problems += _validate_frames(res.frames, scheme, res.origins, parsed=True, bad_cells=res.bad_cells,
                                  missing_columns=res.missing_columns, unavailable=res.unavailable,
@@ -479,7 +482,7 @@ def check_path(path: str | Path, scheme: Scheme | None = None) -> tuple[BSCData 
     return data, []
 
 
-def validate(path: str | Path, scheme: Scheme | None = None) -> list[Problem]:
+def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False) -> list[Problem]:
     """Read and validate a CSV folder or an ``.xlsx`` workbook; return every problem.
 
     Parameters
@@ -488,6 +491,8 @@ def validate(path: str | Path, scheme: Scheme | None = None) -> list[Problem]:
         Folder of CSV files or an ``.xlsx`` workbook (see :mod:`bsc_lib.data.io`).
     scheme
         The evaluation scheme; None loads ``params/scheme-2019.yaml``.
+    na_as_missing
+        Read Excel's ``#N/A`` error as a missing value instead of the problem ``formula error``.
 
     Returns
     -------
@@ -495,4 +500,4 @@ def validate(path: str | Path, scheme: Scheme | None = None) -> list[Problem]:
         Empty when the input is valid. Fields: file, sheet, row, column, rule, value,
         message (see :func:`bsc_lib.errors.problems_frame` for a DataFrame).
     """
-    return check_path(path, scheme)[1]
+    return check_path(path, scheme, na_as_missing=na_as_missing)[1]
