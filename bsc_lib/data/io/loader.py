@@ -68,7 +68,7 @@ def read_parsed(path: str | Path, *, na_as_missing: bool = False) -> ReadResult:
     is_book = Path(path).suffix.lower() in (".xlsx", ".xlsm")
     res = ReadResult(source=spath, frames={}, origins={}, problems=list(raw.problems), hashes=raw.hashes)
     # the input itself could not be opened (not found, corrupt workbook …): no per-table noise
-    fatal = any(p.file == spath and p.sheet == "" and p.rule in ("not found", "format", "empty", "unreadable")
+    fatal = any(p.file == spath and p.sheet == "" and p.rule in ("not found", "format", "empty", "unreadable", "too large")
                 for p in raw.problems)
     for name, t in TABLES.items():
         if name in raw.tables:

@@ -63,7 +63,7 @@ from bsc_lib.errors import Problem, short_text
 #: dtype of each model dtype while validating (nullable, so that bad cells can be NA).
 PARSED_DTYPES = {"str": "str", "int": "Int64", "float": "float64", "bool": "boolean"}
 _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
-_NORM_DROP = r"[ _.\u00b7\u318d\u30fb\uff65\u2027\u2219\u22c5\u00a0\ufeff\n\t]"
+_NORM_DROP = r"[ _.\u00b7\u318d\u119e\u30fb\uff65\u2027\u2219\u22c5\u00a0\ufeff\n\t]"
 _TEMPLATE_HEADER = re.compile(r"^(.*)\(([^()]*)\)\s*$", re.DOTALL)
 #: Excel's error values (a formula that failed), upper case.
 EXCEL_ERRORS = ("#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
@@ -264,12 +264,12 @@ def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes
         v = clean_cells(pd.Series([original.iloc[p]])).iloc[0].upper()
         row = origin.row(int(p))
         cell = f"cell {letter}{row}" if letter and row is not None else "this cell"
-        hint = (" (a lookup that found nothing?); fix it in Excel, or read #N/A as missing with "
-                "na_as_missing=True" if v == "#N/A" else "")
+        hint = (" (a lookup that found nothing?)" if v == "#N/A" else "")
+        na = ", or read #N/A as missing (option na_as_missing)" if v == "#N/A" else ""
         out.append(Problem(file=origin.file, sheet=origin.sheet, row=row, column=origin.header(column),
                            rule="formula error", value=v, message=(
                                f"{cell} holds the Excel formula error {v}{hint}; fix the formula or the "
-                               "data it uses, let Excel recalculate and save again")))
+                               f"data it uses, let Excel recalculate and save again{na}")))
     if len(pos) > MAX_PER_RULE:
         out.append(Problem(file=origin.file, sheet=origin.sheet, column=origin.header(column), rule="formula error",
                            message=(f"... and {len(pos) - MAX_PER_RULE} more 'formula error' problem(s) "
@@ -279,14 +279,15 @@ def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes
 
 def ambiguous_ids(origin: TableOrigin, column: str, codes: np.ndarray, spellings: pd.Series,
                   cleaned: pd.Series) -> list[Problem]:
-    """``ambiguous id`` problems: spellings of one id column that differ as written (beyond plain
-    spaces at the edges) but are the same id after :func:`clean_text`.
+    """``ambiguous id`` problems: spellings of one id column that differ as written (beyond white
+    space at the edges, non-breaking spaces included) but are the same id after :func:`clean_text`
+    (zero-width characters, BOMs, full-width letters).
 
     ``spellings`` are the distinct raw texts of the column, ``cleaned`` their cleaned texts and
     ``codes`` the position of each row's text among them. One problem per extra spelling, at
     its first row, naming the spelling seen first (invisible characters shown as ``<U+200B>``).
     """
-    loose = spellings.str.strip(" \t\r\n")
+    loose = spellings.str.strip()  # white space at the edges (NBSP too) is not a different id
     frame = pd.DataFrame({"loose": loose.to_numpy(dtype=object), "clean": cleaned.to_numpy(dtype=object)})
     frame = frame[frame["clean"].notna() & frame["loose"].notna()]
     if frame["clean"].is_unique:

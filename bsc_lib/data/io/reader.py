@@ -682,7 +682,8 @@ def _merged_cells(df: pd.DataFrame, headers: list[str], last_header: int, name: 
       written into every row of the range (a project merged over its KPIs belongs to each of
       them), with a notice naming the range.
     * A range over several rows in a number or yes/no column: the problem ``merged_cells`` (a
-      merged weight or target could be each row's value or their total).
+      merged weight or target could be each row's value or their total); the value is still
+      written into each row so that no row is also reported as empty.
     * A range over columns that have headers of their own: the problem ``merged_cells`` (which
       column does the value belong to?). Columns without a header (the header merged over the
       same columns) are fine: the value is the first column's.
@@ -713,6 +714,7 @@ def _merged_cells(df: pd.DataFrame, headers: list[str], last_header: int, name: 
             continue
         if r1 == r0 or col is None:
             continue
+        df.iloc[r0 + 1:r1 + 1, c0] = value  # a number column's value too: no row reads as empty
         if t.column(col).dtype != "str":
             problems.append(Problem(
                 file=file, sheet=sheet, row=r0 + 1, column=visible(head), rule="merged_cells", value=rng,
@@ -720,7 +722,6 @@ def _merged_cells(df: pd.DataFrame, headers: list[str], last_header: int, name: 
                          f"{col}: it is not clear whether {short_value(value)} is each row's value or "
                          "their total; unmerge the cells and enter the value of each row")))
             continue
-        df.iloc[r0 + 1:r1 + 1, c0] = value
         notices.append(Problem(
             file=file, sheet=sheet, row=r0 + 1, column=visible(head), rule="merged_cells", value=rng,
             message=f"cells {rng} are merged: '{short_value(value)}' is read on each of rows {r0 + 1}–{r1 + 1}"))
@@ -785,7 +786,7 @@ def _grid_to_table(
         probs, notes = _merged_cells(df, headers, last_header, name, file, sheet, layout)
         problems += probs
         notices += notes
-        if notes:
+        if notes or probs:
             nonblank = df.apply(_nonblank)
             row_has = nonblank.any(axis=1).to_numpy()
     data_pos = np.flatnonzero(row_has)

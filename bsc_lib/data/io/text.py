@@ -32,8 +32,9 @@ ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a-\u202
 _EDGES = re.compile(rf"^[\s{ZERO_WIDTH}]+|[\s{ZERO_WIDTH}]+$")
 _ZERO_WIDTH_ANY = re.compile(rf"[{ZERO_WIDTH}]")
 _SPACES = re.compile(r"\s+")
-#: Middle-dot variants folded to ``·`` (U+00B7) in headers and codes.
-MIDDLE_DOTS = "\u00b7\u318d\u30fb\uff65\u2027\u2219\u22c5\u0387"
+#: Middle-dot variants folded to ``·`` (U+00B7) in headers and codes (U+119E is what NFKC makes
+#: of the Hangul ``ㆍ`` U+318D).
+MIDDLE_DOTS = "\u00b7\u318d\u119e\u30fb\uff65\u2027\u2219\u22c5\u0387"
 _DOTS = re.compile(f"[{MIDDLE_DOTS}]")
 
 
