@@ -828,7 +828,7 @@ def xlsx_too_many_columns(dest: Path) -> None:
 
 def _formatted_empty_rows(wb, ws) -> None:
     fill = wb.add_format({"bg_color": "#FFF2CC", "border": 1})
-    for r in range(6, 30_006):  # a block selected down to row 30,006 and given a fill and borders
+    for r in range(6, 10_006):  # a block selected down to row 10,006 and given a fill and borders
         ws["kpis"].set_row(r, None, fill)
         for c in range(11):
             ws["kpis"].write_blank(r, c, None, fill)
