@@ -38,12 +38,14 @@ MIDDLE_DOTS = "\u00b7\u318d\u119e\u30fb\uff65\u2027\u2219\u22c5\u0387"
 _DOTS = re.compile(f"[{MIDDLE_DOTS}]")
 
 
-def clean_cells(s: pd.Series) -> pd.Series:
-    """NFKC-normalise text cells and strip white space and zero-width characters at the edges.
+def clean_cells(s: pd.Series, form: str = "NFKC") -> pd.Series:
+    """Normalise text cells (Unicode ``form``) and strip white space and zero-width characters
+    at the edges.
 
     Vectorised (pandas ``.str``); missing values stay missing. Returns a ``str`` Series.
+    ``form="NFC"`` keeps compatibility characters such as ``㎍`` (free text of published tables).
     """
-    return s.astype("str").str.normalize("NFKC").str.replace(_EDGES, "", regex=True)
+    return s.astype("str").str.normalize(form).str.replace(_EDGES, "", regex=True)
 
 
 def clean_text(text: str) -> str:
