@@ -39,6 +39,18 @@ Reading rules
   cells are all blank gives no row for that year. The row numbers stay those of the sheet.
 * CSV quoting: a double quote that is never closed (the rest of the file would be read as
   one cell) makes the file unreadable, with the row where the quote opens.
+* Excel's leftovers and links (folders): ``~$name.csv`` owner files are ignored; a symbolic
+  link to nothing is ``broken link``; a link leaving the input folder is
+  ``link_outside_folder`` and is not read.
+* Workbooks: Strict Open XML is a ``format`` problem naming the fix; more than
+  :data:`MAX_UNCOMPRESSED` bytes unpacked, :data:`MAX_SHEET_ROWS` rows or :data:`MAX_COLUMNS`
+  columns is ``too large``. Formatted empty rows below a sheet's last value are cut from its
+  XML before openpyxl parses it (:func:`sheet_layout`).
+* Merged cells below the header: filled down in text columns (a notice), ``merged_cells`` in
+  number columns and across headed columns (see :func:`_merged_cells`).
+* Korean public-sector layouts: total/subtotal rows (:data:`TOTAL_LABELS`) and note rows
+  (:data:`NOTE_ROW`) are skipped with a notice; hidden rows with data are ``hidden rows``;
+  hidden columns are read with a notice. Notices are in :attr:`RawTable.notices`.
 """
 
 from __future__ import annotations
