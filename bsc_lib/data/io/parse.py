@@ -189,8 +189,10 @@ def clean_text(s: pd.Series) -> pd.Series:
 
 def formula_errors(s: pd.Series) -> np.ndarray:
     """True where a text cell is one of Excel's error values (:data:`EXCEL_ERRORS`)."""
-    t = clean_cells(s).str.upper()
-    return t.isin(EXCEL_ERRORS).fillna(False).to_numpy(dtype=bool)
+    out = s.str.contains("#", regex=False).fillna(False).to_numpy(dtype=bool, copy=True)
+    if out.any():  # only texts with a '#' are cleaned and compared
+        out[out] = clean_cells(s[out]).str.upper().isin(EXCEL_ERRORS).to_numpy(dtype=bool)
+    return out
 
 
 def id_columns(t: Table) -> list[str]:

@@ -666,11 +666,24 @@ def _column_letter(j: int) -> str:
     return get_column_letter(j + 1)
 
 
-def _nonblank(col: pd.Series) -> pd.Series:
-    """True where the cell has something besides white space (each distinct text stripped once)."""
+def _nonblank_facts(col: pd.Series) -> tuple[pd.Series, np.ndarray, pd.Series]:
+    """``(nonblank, codes, cleaned distinct texts)`` of a text column (one factorisation).
+
+    ``nonblank`` is True where the cell has something besides white space and zero-width
+    characters (each distinct text cleaned once)."""
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    filled = (clean_cells(pd.Series(uniques, dtype="str")) != "").to_numpy(dtype=bool)
-    return pd.Series(np.append(filled, False)[codes], index=col.index)
+    cleaned = clean_cells(pd.Series(uniques, dtype="str"))
+    filled = (cleaned != "").to_numpy(dtype=bool)
+    return pd.Series(np.append(filled, False)[codes], index=col.index), codes, cleaned
+
+
+def _nonblank_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, pd.Series]]]:
+    """Nonblank mask of every column and, per column, its codes and cleaned distinct texts."""
+    masks, facts = {}, {}
+    for j in df.columns:
+        masks[j], codes, cleaned = _nonblank_facts(df[j])
+        facts[j] = (codes, cleaned)
+    return pd.DataFrame(masks, index=df.index), facts
 
 
 def _header_text(x: object) -> str:
@@ -678,32 +691,36 @@ def _header_text(x: object) -> str:
     return str(x).strip() if fold_header(x) else ""
 
 
-def _label_rows(df: pd.DataFrame, nonblank: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.DataFrame,
+                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Among positions ``rows``: total/subtotal rows and note rows (masks over ``rows``).
 
     A total row's first filled cell is a :data:`TOTAL_LABELS` label (``합계``, ``소 계``,
     ``Total`` …). A note row has a single filled cell starting like :data:`NOTE_ROW`
-    (``※ …``, ``주) …``, ``자료: …``, ``(단위: 억원)``). Vectorised over distinct texts.
+    (``※ …``, ``주) …``, ``자료: …``, ``(단위: 억원)``). ``facts`` are the columns' codes and
+    cleaned distinct texts (:func:`_nonblank_frame`): only the distinct texts are looked at.
     """
-    nb = nonblank.to_numpy()[rows]
     if not len(rows):
         return np.zeros(0, bool), np.zeros(0, bool)
-    first = np.argmax(nb, axis=1)
-    single = nb.sum(axis=1) == 1
     total = np.zeros(len(rows), bool)
     note = np.zeros(len(rows), bool)
-    for j in range(df.shape[1]):
-        at = first == j
-        if not at.any():
+    before = np.zeros(len(rows), bool)  # a filled cell left of column j
+    single = None
+    for j, (codes, cleaned) in facts.items():
+        nb_j = nonblank[j].to_numpy()[rows]
+        first = nb_j & ~before
+        before |= nb_j
+        if not first.any():
             continue
-        col = df[j].to_numpy()[rows]
-        codes, uniques = pd.factorize(pd.Series(col[at], dtype=object))
-        u = clean_cells(pd.Series(uniques, dtype="str"))
-        key = u.str.replace(r"\s+", "", regex=True).str.lower()
-        is_total = key.isin(TOTAL_LABELS).to_numpy(dtype=bool)
-        is_note = u.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool)
-        total[np.flatnonzero(at)] = is_total[codes]
-        note[np.flatnonzero(at)] = is_note[codes] & single[at]
+        key = cleaned.str.replace(r"\s+", "", regex=True).str.lower()
+        is_total = np.append(key.isin(TOTAL_LABELS).to_numpy(dtype=bool), False)
+        is_note = np.append(cleaned.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool), False)
+        c = codes[rows]
+        total |= first & is_total[c]
+        if is_note.any():
+            if single is None:
+                single = nonblank.to_numpy()[rows].sum(axis=1) == 1
+            note |= first & is_note[c] & single
     return total, note & ~total
 
 
@@ -799,7 +816,7 @@ def _grid_to_table(
             f"the {where} has {too}; delete what does not belong to table {name}"))]
     padded = [r + [""] * (width - len(r)) if len(r) < width else r for r in grid]
     df = pd.DataFrame(padded, columns=range(width), dtype=object).fillna("").astype("str")
-    nonblank = df.apply(_nonblank)
+    nonblank, facts = _nonblank_frame(df)
     row_has = nonblank.any(axis=1).to_numpy()
     if not row_has.any():
         return None, [Problem(file=file, sheet=sheet, rule="empty", message=(
@@ -824,11 +841,11 @@ def _grid_to_table(
         problems += probs
         notices += notes
         if notes or probs:
-            nonblank = df.apply(_nonblank)
+            nonblank, facts = _nonblank_frame(df)
             row_has = nonblank.any(axis=1).to_numpy()
     data_pos = np.flatnonzero(row_has)
     data_pos = data_pos[data_pos > last_header]
-    total, note = _label_rows(df, nonblank, data_pos)
+    total, note = _label_rows(facts, nonblank, data_pos)
     for kind, mask in (("a total row", total), ("a note", note)):
         for p in data_pos[mask]:
             text = short_value(next(x for x in df.iloc[p].tolist() if clean_cells(pd.Series([x])).iloc[0]))
