@@ -54,6 +54,7 @@ import pandera.pandas as pa
 from bsc_lib.config.scheme import Scheme, default_scheme_path, load_scheme
 from bsc_lib.data.aliases import describe_codes
 from bsc_lib.data.io.problems import TableOrigin, cap_problems, cell_problems, dedupe, fmt_value
+from bsc_lib.data.io.text import visible
 from bsc_lib.data.model import CODESET_OF_COLUMN, TABLES, BSCData, Column, Table, pandas_dtype
 from bsc_lib.errors import Problem
 
@@ -233,7 +234,7 @@ def _rule_unique_keys(ctx: _Ctx) -> list[Problem]:
         col = ", ".join(o.header(k) for k in key)
         dpos = np.flatnonzero(dup)
         for p in dpos[:50]:
-            kdesc = ", ".join(f"{k}={fmt_value(df[k].iloc[p])}" for k in key)
+            kdesc = ", ".join(f"{k}={visible(fmt_value(df[k].iloc[p]))}" for k in key)
             out.append(Problem(file=o.file, sheet=o.sheet, row=o.row(int(p)), column=col, rule="duplicate key",
                                value=kdesc, message=(f"duplicate {name} row ({kdesc}): the same key is already "
                                                      f"in row {o.row(int(first[p]))}")))

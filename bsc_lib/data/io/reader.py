@@ -413,8 +413,8 @@ def _read_workbook(p: Path, spath: str, out: RawInput) -> None:
                 continue
             name = match_table(sheet)
             if name is None:
-                out.problems.append(Problem(file=spath, sheet=sheet, rule="unknown sheet", value=sheet, message=(
-                    f"'{sheet}' is not a known table; {suggest_table(sheet)}name sheets after one of: "
+                out.problems.append(Problem(file=spath, sheet=sheet, rule="unknown sheet", value=visible(sheet), message=(
+                    f"'{visible(sheet)}' is not a known table; {suggest_table(sheet)}name sheets after one of: "
                     f"{known_tables_text()} (a README/설명 sheet is ignored)")))
                 continue
             if name in out.tables or name in out.unreadable:
