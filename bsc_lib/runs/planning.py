@@ -1,0 +1,157 @@
+"""Run folders of ``bsc compare`` and ``bsc targets``.
+
+Each writes ``<out>/<year>/<kind>-<UTC timestamp>-<key>/`` with ``results.xlsx`` (formatted,
+Korean or English headers), ``tables/*.csv`` and ``manifest.json`` (input hashes, schemes,
+settings, table hashes), built in a ``.tmp-…`` folder and renamed only when complete, like
+``bsc report``. The tables come from the one producer of each
+(:mod:`bsc_lib.analyses.recipes`); invalid inputs raise before any folder is created.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bsc_lib.analyses.recipes import COMPARE_TABLES, TARGET_TABLES, Recipes
+from bsc_lib.config.analysis_params import load_analysis_params
+from bsc_lib.config.paths import default_analysis_path, resolve
+from bsc_lib.config.planning_params import default_planning_path, load_planning_params
+from bsc_lib.config.scheme import load_scheme
+from bsc_lib.data.io import load
+from bsc_lib.errors import BSCError, DataError, Problem, SchemeError
+from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
+from bsc_lib.runs import folder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlanningInputs:
+    """Loaded, validated inputs of a compare or targets run."""
+
+    recipes: Recipes
+    files: dict[str, Path]
+    input_hashes: dict
+
+
+def _scheme(path, role: str):
+    p = resolve(path)
+    try:
+        return load_scheme(p)
+    except SchemeError as exc:
+        raise SchemeError([_tag(pr, role) for pr in exc.problems]) from None
+
+
+def _tag(p: Problem, role: str) -> Problem:
+    return Problem(file=p.file, rule=p.rule, message=f"{role}: {p.message}", sheet=p.sheet, row=p.row,
+                   column=p.column, value=p.value)
+
+
+def load_inputs(data_path, scheme_path, *, compare_path=None, analysis_path=None, planning_path=None,
+                year: int | None = None, half: str = "year") -> PlanningInputs:
+    """Load and validate the data under every scheme given, and the settings.
+
+    The data is validated under scheme B too (a proposal may change item points or scales the
+    data was rated on); its problems are named ``scheme B``.
+    """
+    a = _scheme(scheme_path, "scheme A" if compare_path else "scheme")
+    data_file = resolve(data_path)
+    data = load(data_file, scheme=a)
+    b = None
+    files = {"data": data_file, "scheme": resolve(scheme_path)}
+    if compare_path is not None:
+        b = _scheme(compare_path, "scheme B")
+        files["compare_scheme"] = resolve(compare_path)
+        try:
+            load(data_file, scheme=b)
+        except DataError as exc:
+            raise DataError([_tag(p, f"under scheme B ({Path(compare_path).name})") for p in exc.problems]) from None
+    afile = resolve(analysis_path) if analysis_path else default_analysis_path()
+    pfile = resolve(planning_path) if planning_path else default_planning_path()
+    settings = load_analysis_params(afile)
+    planning = load_planning_params(pfile)
+    files.update(analysis=afile, planning=pfile)
+    r = Recipes(data, a, settings, year, half, compare_scheme=b, planning=planning)
+    return PlanningInputs(r, files, dict(getattr(data, "input_hashes", None) or {}))
+
+
+def _write_run(kind: str, inputs: PlanningInputs, tables: dict[str, pd.DataFrame], year: int, out, lang: str,
+               params: dict) -> Path:
+    started = folder.utcnow()
+    hashes = {k: folder.sha256_file(p) for k, p in inputs.files.items() if p.is_file()}
+    key = folder.run_key({**inputs.input_hashes, **hashes}, inputs.recipes.scheme.sha256, params)
+    name = f"{kind}-{started:%Y%m%dT%H%M%S}-{key}"
+    year_dir = Path(out) / str(year)
+    try:
+        year_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-{os.getpid()}-", dir=year_dir))
+    except OSError as exc:
+        raise BSCError([Problem(file=str(year_dir), rule="output folder", value=str(out),
+                                message=f"cannot create the run folder: {exc.strerror or exc}; choose --out")]) from None
+    os.chmod(tmp, 0o777 & ~folder.umask())
+    manifest = {
+        "run_id": name, "kind": kind, "status": "running", "started_at": folder.iso(started), "finished_at": None,
+        "parameters": {**params, "lang": lang},
+        "inputs": {k: {"path": folder.portable(p), "sha256": hashes.get(k)} for k, p in inputs.files.items()},
+        "data_files": dict(sorted(inputs.input_hashes.items())),
+        "tables": {}, "packages": folder.package_versions(), "git": folder.git_state(),
+    }
+    try:
+        with folder.sigterm_as_interrupt():
+            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
+            write_csvs(tables, tmp / "tables")
+            manifest["tables"] = table_summary(tables)
+            manifest["status"] = "complete"
+            manifest["finished_at"] = folder.iso(folder.utcnow())
+            folder.write_json(tmp / "manifest.json", manifest)
+            final = folder.rename_unique(tmp, year_dir / name)
+    except BaseException as exc:
+        folder.mark_failed(tmp, year_dir / name, manifest, folder.error_entry(exc), what=kind)
+        raise
+    return final
+
+
+def run_compare(data_path, scheme_path, compare_path, *, year=None, half="year", lang="ko", out="outputs",
+                analysis_path=None, planning_path=None) -> Path:
+    """``bsc compare``: the comparison tables of the data under two schemes into a run folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The run folder ``<out>/<year>/compare-<timestamp>-<key>`` (``results.xlsx``,
+        ``tables/*.csv``, ``manifest.json``) with the tables of
+        :data:`bsc_lib.analyses.recipes.COMPARE_TABLES`.
+    """
+    inp = load_inputs(data_path, scheme_path, compare_path=compare_path, analysis_path=analysis_path,
+                      planning_path=planning_path, year=year, half=half)
+    r = inp.recipes
+    tables = r.tables(COMPARE_TABLES)
+    params = {"year": r.year, "half": half, "scheme_b_sha256": r.compare_scheme.sha256}
+    return _write_run("compare", inp, tables, r.year, out, lang, params)
+
+
+def run_targets(data_path, scheme_path, year: int, *, lang="ko", out="outputs", analysis_path=None,
+                planning_path=None) -> Path:
+    """``bsc targets``: recommended targets for ``year`` and the backtest into a run folder.
+
+    The current year (the difficulty verdict of the current target) is ``year − 1``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<out>/<year>/targets-<timestamp>-<key>`` with the tables of
+        :data:`bsc_lib.analyses.recipes.TARGET_TABLES`.
+    """
+    inp = load_inputs(data_path, scheme_path, analysis_path=analysis_path, planning_path=planning_path,
+                      year=int(year) - 1)
+    r = inp.recipes
+    tables = r.tables(TARGET_TABLES)
+    return _write_run("targets", inp, tables, int(year), out, lang, {"target_year": int(year)})
+
+
+__all__ = ["PlanningInputs", "load_inputs", "run_compare", "run_targets"]
