@@ -93,7 +93,7 @@ def test_backtest_is_calibrated_on_trend_data():
     bt = T.backtest(kpis, _series(vals), min_history=3, interval_level=0.8, challenge_percentile=0.6,
                     naive_growth=0.03)
     assert sorted(bt["year"].unique()) == [2018, 2019, 2020]
-    summ = T.backtest_summary(bt, 0.8, 0.6).set_index(["year", "kpis"])
+    summ = T.backtest_summary(bt, 0.8, 0.6).set_index(["year", "kpi_group"])
     pooled = summ.loc[("all", "up/down")]
     # binomial SE of a share over 4500 draws ≈ 0.006–0.007: allow 3 SE
     assert pooled["coverage"] == pytest.approx(0.8, abs=0.02)

@@ -241,7 +241,7 @@ def backtest(kpis: pd.DataFrame, series: pd.DataFrame, *, min_history: int = 3, 
         One row per KPI and year ``t`` with a recommendation and an actual: ``year``,
         ``kpi_id``, ``polarity``, ``n_history``, ``recommended``, ``pi_low``, ``pi_high``,
         ``actual``, ``met`` (up: actual ≥ target; down: ≤; band: actual inside the band),
-        ``covered`` (actual inside the prediction interval; NaN for zero-width intervals),
+        ``in_interval`` (actual inside the prediction interval; NaN for zero-width intervals),
         ``naive`` (last actual × (1 ± ``naive_growth``); band: the band), ``naive_met``,
         ``structural_break``.
     """
@@ -258,18 +258,18 @@ def backtest(kpis: pd.DataFrame, series: pd.DataFrame, *, min_history: int = 3, 
         rec.insert(0, "year", int(t))
         rec["met"] = _met(rec["polarity"], rec["recommended"], rec["actual"], rec["band_low"], rec["band_high"])
         width = rec["pi_high"] - rec["pi_low"]
-        rec["covered"] = ((rec["actual"] >= rec["pi_low"]) & (rec["actual"] <= rec["pi_high"])).where(width > 0)
+        rec["in_interval"] = ((rec["actual"] >= rec["pi_low"]) & (rec["actual"] <= rec["pi_high"])).where(width > 0)
         sign = rec["polarity"].map(_SIGN).astype("float64")
         rec["naive"] = (rec["last_actual"] * (1 + sign * naive_growth)).where(rec["polarity"] != "band")
         rec["naive_met"] = _met(rec["polarity"], rec["naive"].where(rec["polarity"] != "band", 0.0), rec["actual"],
                                 rec["band_low"], rec["band_high"])
         rows.append(rec)
     cols = ["year", "kpi_id", "polarity", "n_history", "recommended", "pi_low", "pi_high", "actual", "met",
-            "covered", "naive", "naive_met", "structural_break"]
+            "in_interval", "naive", "naive_met", "structural_break"]
     if not rows:
         return pd.DataFrame(columns=cols)
     out = pd.concat(rows, ignore_index=True)[cols]
-    for c in ("met", "covered", "naive_met"):
+    for c in ("met", "in_interval", "naive_met"):
         out[c] = out[c].astype("boolean")
     return out
 
@@ -280,7 +280,7 @@ def backtest_summary(bt: pd.DataFrame, interval_level: float = 0.8, challenge_pe
     Returns
     -------
     DataFrame
-        ``year`` (``all`` for the pooled row), ``kpis`` (``up/down`` or ``all``), ``n``,
+        ``year`` (``all`` for the pooled row), ``kpi_group`` (``up/down`` or ``all``), ``n``,
         ``share_met_trend`` (recommended targets met), ``expected_met`` (1 − challenge
         percentile: what a calibrated trend recommendation should give for up/down KPIs),
         ``share_met_naive``, ``coverage`` (of the prediction interval), ``nominal_coverage``,
@@ -293,10 +293,10 @@ def backtest_summary(bt: pd.DataFrame, interval_level: float = 0.8, challenge_pe
         d = bt if y == "all" else bt[bt["year"] == y]
         for grp, sel in (("up/down", d["polarity"].isin(["up", "down"])), ("all", pd.Series(True, index=d.index))):
             g = d[sel]
-            cov = g["covered"].dropna().astype(bool)
+            cov = g["in_interval"].dropna().astype(bool)
             lo, hi = _wilson(int(cov.sum()), len(cov))
             rows.append({
-                "year": str(y), "kpis": grp, "n": len(g),
+                "year": str(y), "kpi_group": grp, "n": len(g),
                 "share_met_trend": float(g["met"].dropna().astype(bool).mean()) if g["met"].notna().any() else np.nan,
                 "expected_met": (1 - challenge_percentile) if grp == "up/down" else np.nan,
                 "share_met_naive": (float(g["naive_met"].dropna().astype(bool).mean())
