@@ -216,6 +216,7 @@ COLUMN_LABELS.update({
     "naive": {"ko": "단순규칙 목표", "en": "Naive rule target"},
     "naive_met": {"ko": "단순규칙 달성", "en": "Naive met"},
     "kpi_group": {"ko": "지표 범위", "en": "KPIs"},
+    "all_years": {"ko": "전체 연도", "en": "All years"},
     "up/down": {"ko": "상향·하향", "en": "Up/down"},
     "share_met_trend": {"ko": "권고목표 달성 비율", "en": "Share met (trend)"},
     "expected_met": {"ko": "기대 달성 비율", "en": "Expected share met"},
@@ -265,6 +266,7 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
         "tab_dispersion": {"ko": "변별력", "en": "Dispersion"},
         "tab_whatif": {"ko": "가정 분석", "en": "What-if"},
         "tab_robustness": {"ko": "순위 안정성", "en": "Robustness"},
+        "tab_compare": {"ko": "체계 비교", "en": "Scheme comparison"},
         "institutions": {"ko": "평가 기관", "en": "Institutions"},
         "departments": {"ko": "부서", "en": "Departments"},
         "kpis": {"ko": "성과지표", "en": "KPIs"},
@@ -407,7 +409,6 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
         "rank": {"ko": "순위", "en": "Rank"},
     },
     "compare": {
-        "tab": {"ko": "체계 비교", "en": "Scheme comparison"},
         "title": {"ko": "평가체계 비교: {a} → {b}", "en": "Scheme comparison: {a} → {b}"},
         "intro": {"ko": "같은 자료를 현행 체계(A)와 제안 체계(B)로 각각 채점해 비교합니다. 총점 변화는 평가요소별 기여로 정확히 분해됩니다(소수 {d}자리까지 합계 일치).",
                   "en": "The same data scored under the current scheme (A) and the proposal (B). Each change of a total splits exactly into component contributions (they add up to {d} decimals)."},

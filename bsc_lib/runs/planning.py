@@ -154,4 +154,26 @@ def run_targets(data_path, scheme_path, year: int, *, lang="ko", out="outputs", 
     return _write_run("targets", inp, tables, int(year), out, lang, {"target_year": int(year)})
 
 
-__all__ = ["PlanningInputs", "load_inputs", "run_compare", "run_targets"]
+def compare_hook(data_file: Path, compare_path, notebooks, params: dict) -> dict:
+    """What ``bsc report --compare-scheme B.yaml`` adds to a report run (``{}`` without B).
+
+    Loads scheme B and validates the data under it (problems raised before any folder exists),
+    puts B's sha256 into the run key ``params``, and returns ``notebooks`` (the default notebooks
+    with ``09-compare``, or the caller's list) and ``nb_params`` (``compare_scheme_path``, passed
+    to the comparison notebook only).
+    """
+    if compare_path is None:
+        return {}
+    from bsc_lib.runs.pipeline import default_notebooks
+
+    b = _scheme(compare_path, "scheme B")
+    try:
+        load(data_file, scheme=b)
+    except DataError as exc:
+        raise DataError([_tag(p, f"under scheme B ({Path(compare_path).name})") for p in exc.problems]) from None
+    params["compare_scheme_sha256"] = b.sha256
+    nbs = default_notebooks(compare=True) if notebooks is None else [Path(p) for p in notebooks]
+    return {"notebooks": nbs, "nb_params": {"compare_scheme_path": str(resolve(compare_path))}}
+
+
+__all__ = ["PlanningInputs", "compare_hook", "load_inputs", "run_compare", "run_targets"]

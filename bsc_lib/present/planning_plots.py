@@ -1,0 +1,81 @@
+"""Figures of the scheme comparison and the target recommendation (ko/en labels from
+:mod:`bsc_lib.present.labels`). Functions of result tables, returning plotly figures."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from bsc_lib.present.labels import label
+
+#: One colour per component part (stable across figures); others fall back to grey.
+PART_COLOURS = {
+    "pre_evaluation": "#4c78a8", "achievement": "#f58518", "qualitative": "#54a24b", "evaluator": "#b279a2",
+    "cooperation": "#e45756", "organisation": "#72b7b2", "deductions": "#9d755d", "clipping": "#bab0ac",
+}
+
+
+def _style(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0.0, "xanchor": "left"}, height=height, template="plotly_white",
+                      margin={"l": 60, "r": 20, "t": 60, "b": 60},
+                      font={"family": "Noto Sans CJK KR, Noto Sans KR, sans-serif", "size": 12},
+                      legend={"orientation": "h", "y": -0.18})
+    return fig
+
+
+def contribution_bars(contrib: pd.DataFrame, units: pd.DataFrame, evaluation: str = "institutional",
+                      lang: str = "ko", top: int | None = None) -> go.Figure:
+    """Stacked bars of each unit's contributions (B − A) by component, with the change of the total
+    as a marker; units sorted by the change. ``top``: only the units with the largest |change|."""
+    c = contrib[contrib["evaluation"] == evaluation]
+    u = units[units["evaluation"] == evaluation].set_index("unit_id")
+    order = u.sort_values(["delta", "unit_id"], ascending=[True, True]).index.tolist()
+    if top is not None and len(order) > top:
+        keep = u["delta"].abs().sort_values(ascending=False, kind="stable").index[:top]
+        order = [x for x in order if x in set(keep)]
+    names = [f"{u.at[i, 'name_ko']} ({i})" if isinstance(u.at[i, "name_ko"], str) else i for i in order]
+    fig = go.Figure()
+    for part, g in c.groupby("part", sort=False):
+        vals = g.set_index("unit_id")["contribution"].reindex(order)
+        if (vals.fillna(0) == 0).all():
+            continue
+        fig.add_bar(y=names, x=vals, orientation="h", name=label(part, lang),
+                    marker_color=PART_COLOURS.get(part, "#999999"))
+    fig.add_scatter(y=names, x=u["delta"].reindex(order), mode="markers", name=label("delta", lang),
+                    marker={"color": "black", "symbol": "diamond", "size": 7})
+    fig.update_layout(barmode="relative", xaxis_title=label("contribution", lang))
+    return _style(fig, label("title_compare_delta", lang), height=max(420, 16 * len(order) + 160))
+
+
+def transition_heatmap(trans: pd.DataFrame, evaluation: str = "institutional", lang: str = "ko") -> go.Figure:
+    """The grade transition matrix as an annotated heat map (rows: grade under A)."""
+    t = trans[trans["evaluation"] == evaluation]
+    rows = list(dict.fromkeys(t["grade_a"]))
+    cols = list(dict.fromkeys(t["grade_b"]))
+    z = t.pivot(index="grade_a", columns="grade_b", values="n").reindex(index=rows, columns=cols)
+    fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=[f"B: {g}" for g in cols], y=[f"A: {g}" for g in rows],
+                               colorscale="Blues", text=z.to_numpy(), texttemplate="%{text}", showscale=False))
+    fig.update_yaxes(autorange="reversed")
+    return _style(fig, f"{label('title_compare_transitions', lang)} — {label(evaluation, lang)}", height=380)
+
+
+def backtest_bars(summary: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Share of recommended targets met (trend rule, naive rule, expected) and interval coverage
+    against its nominal level, per backtest year (up/down KPIs)."""
+    s = summary[summary["kpi_group"] == "up/down"]
+    x = [str(y) if y != "all" else label("all_years", lang) for y in s["year"]]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=s["share_met_trend"], name=label("share_met_trend", lang), marker_color="#4c78a8")
+    fig.add_bar(x=x, y=s["share_met_naive"], name=label("share_met_naive", lang), marker_color="#bab0ac")
+    fig.add_bar(x=x, y=s["coverage"], name=label("coverage", lang), marker_color="#54a24b",
+                error_y={"type": "data", "symmetric": False, "array": s["coverage_ci_high"] - s["coverage"],
+                         "arrayminus": s["coverage"] - s["coverage_ci_low"]})
+    fig.add_scatter(x=x, y=s["expected_met"], mode="markers", name=label("expected_met", lang),
+                    marker={"symbol": "line-ew-open", "size": 28, "color": "#4c78a8", "line": {"width": 3}})
+    fig.add_scatter(x=x, y=s["nominal_coverage"], mode="markers", name=label("nominal_coverage", lang),
+                    marker={"symbol": "line-ew-open", "size": 28, "color": "#54a24b", "line": {"width": 3}})
+    fig.update_layout(barmode="group", yaxis={"tickformat": ".0%", "range": [0, 1.05]})
+    return _style(fig, label("title_targets_backtest", lang), height=420)
+
+
+__all__ = ["backtest_bars", "contribution_bars", "transition_heatmap"]
