@@ -239,7 +239,7 @@ def backtest(kpis: pd.DataFrame, series: pd.DataFrame, *, min_history: int = 3, 
     -------
     DataFrame
         One row per KPI and year ``t`` with a recommendation and an actual: ``year``,
-        ``kpi_id``, ``polarity``, ``n_history``, ``recommended``, ``pi_low``, ``pi_high``,
+        ``kpi_id``, ``polarity``, ``n_history``, ``last_actual`` (of the years before ``t``), ``recommended``, ``pi_low``, ``pi_high``,
         ``actual``, ``met`` (up: actual ≥ target; down: ≤; band: actual inside the band),
         ``in_interval`` (actual inside the prediction interval; NaN for zero-width intervals),
         ``naive`` (last actual × (1 ± ``naive_growth``); band: the band), ``naive_met``,
@@ -264,7 +264,7 @@ def backtest(kpis: pd.DataFrame, series: pd.DataFrame, *, min_history: int = 3, 
         rec["naive_met"] = _met(rec["polarity"], rec["naive"].where(rec["polarity"] != "band", 0.0), rec["actual"],
                                 rec["band_low"], rec["band_high"])
         rows.append(rec)
-    cols = ["year", "kpi_id", "polarity", "n_history", "recommended", "pi_low", "pi_high", "actual", "met",
+    cols = ["year", "kpi_id", "polarity", "n_history", "last_actual", "recommended", "pi_low", "pi_high", "actual", "met",
             "in_interval", "naive", "naive_met", "structural_break"]
     if not rows:
         return pd.DataFrame(columns=cols)
