@@ -179,3 +179,48 @@ def test_planning_params_strict(tmp_path):
     p.write_text("compare: {decimals: 6}\n", encoding="utf-8")
     with pytest.raises(SchemeError, match="missing key"):
         load_planning_params(p)
+
+
+def test_report_hook_adds_the_compare_notebook_only_on_request(tmp_path):
+    from bsc_lib.runs.pipeline import default_notebooks
+    from bsc_lib.runs.planning import compare_hook
+
+    assert not any("compare" in p.name for p in default_notebooks())
+    assert compare_hook(SAMPLE, None, None, {}) == {}
+    params: dict = {}
+    hook = compare_hook(SAMPLE, B, None, params)
+    assert [p.name for p in hook["notebooks"]][-1] == "09-compare.ipynb"
+    assert hook["nb_params"] == {"compare_scheme_path": str(B)}
+    assert len(params["compare_scheme_sha256"]) == 64  # scheme B enters the run key
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scheme_id: x\n", encoding="utf-8")
+    with pytest.raises(SchemeError, match="scheme B"):
+        compare_hook(SAMPLE, bad, None, {})
+
+
+def test_display_views_label_codes(rec):
+    from bsc_lib.present import planning_plots
+
+    w = planning_plots.weights_view(rec["compare_effective_weights"], "en")
+    row = w[(w["evaluation"] == "Institutional") & (w["component"] == "Pre-evaluation")].iloc[0]
+    assert (row["nominal_a"], row["nominal_b"]) == (20.0, 15.0)
+    d = planning_plots.discrimination_view(rec["compare_discrimination"], "ko")
+    assert "pre_evaluation" not in set(d["component"]) and {"tie_share_a", "tie_share_b"} <= set(d.columns)
+    u = planning_plots.units_view(rec["compare_units"], "ko")
+    assert "main_office" not in set(u["inst_type"])
+    fig = planning_plots.contribution_bars(rec["compare_contributions"], rec["compare_units"], "institutional", "en")
+    assert len(fig.data[-1].y) == 45
+
+
+def test_dashboard_compare_tab():
+    from bsc_lib.present import dashboard as D
+
+    assert D.DashboardApp.PANELS[-1] is D.ComparePanel
+    ctx = D.build_context(D.resolve_settings(environ={}))
+    app = D.DashboardApp(ctx)
+    panel = app.panels[-1]
+    panel.ensure()
+    assert panel.pick.value.endswith("scheme-2019-reform-split.yaml")
+    assert "45" in panel.head.value and "<table" in panel.table.value and "<table" in panel.shifts.value
+    panel.level.value = "department"
+    assert "248" in panel.head.value

@@ -1575,7 +1575,7 @@ class ComparePanel(_Panel):
         t = _compare_text(self.lang)
         self.pick = w.Dropdown(options=[(Path(p).name, p) for p in self._candidates()], description="B",
                                layout={"width": "420px"})
-        self.level = w.ToggleButtons(options=[(t["evaluation"], "institutional")], layout={"width": "auto"})
+        self.level = w.ToggleButtons(options=[(label("institutional", self.lang), "institutional")], layout={"width": "auto"})
         self.changed_only = w.Checkbox(value=True, description=t["changed_only"], indent=False)
         self.head = w.HTML()
         self.fig = w.Output()
@@ -1651,18 +1651,19 @@ class ComparePanel(_Panel):
         shown = u[u["grade_changed"]] if self.changed_only.value else u
         shown = shown.assign(name=shown["unit_id"].map(lambda x: self.ctx.unit_name(x, lang)),
                              typ=shown["inst_type"].map(lambda v: label(v, lang)))
-        cols = [("name", text("name", lang), "text"), ("typ", text("group", lang), "text"),
+        cols = [("name", t["name"], "text"), ("typ", text("group", lang), "text"),
                 ("total_a", label("total_a", lang), "points"), ("total_b", label("total_b", lang), "points"),
                 ("delta", label("delta", lang), "points"), ("rank_a", label("rank_a", lang), "num"),
                 ("rank_b", label("rank_b", lang), "num"), ("grade_a", label("grade_a", lang), "grade"),
                 ("grade_b", label("grade_b", lang), "grade")]
         self.table.value = html_table(shown.head(60), cols)
         _show_figures(self.fig_tr, planning_plots.transition_heatmap(r["compare_transitions"], ev, lang))
+        names = pd.Series({x: self.ctx.unit_name(x, lang) for x in u["unit_id"]})
         _show_figures(self.fig, planning_plots.contribution_bars(r["compare_contributions"], units, ev, lang,
-                                                                 top=30 if ev == "department" else None))
+                                                                 top=30 if ev == "department" else None, names=names))
         sh = r["compare_shifts"]
         sh = sh[sh["evaluation"] == ev].assign(typ=lambda x: x["inst_type"].map(lambda v: label(v, lang)))
-        scols = [("typ", text("group", lang), "text"), ("n", label("n", lang), "num"),
+        scols = [("typ", text("group", lang), "text"), ("n", text("n", lang), "num"),
                  ("mean_delta", label("mean_delta", lang), "points"), ("sd_delta", label("sd_delta", lang), "points"),
                  ("mean_rank_change", label("mean_rank_change", lang), "num"),
                  ("n_grade_up", label("n_grade_up", lang), "num"), ("n_grade_down", label("n_grade_down", lang), "num"),

@@ -24,16 +24,18 @@ def _style(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
 
 
 def contribution_bars(contrib: pd.DataFrame, units: pd.DataFrame, evaluation: str = "institutional",
-                      lang: str = "ko", top: int | None = None) -> go.Figure:
+                      lang: str = "ko", top: int | None = None, names: pd.Series | None = None) -> go.Figure:
     """Stacked bars of each unit's contributions (B − A) by component, with the change of the total
-    as a marker; units sorted by the change. ``top``: only the units with the largest |change|."""
+    as a marker; units sorted by the change. ``top``: only the units with the largest |change|;
+    ``names``: display name per unit id (default ``name_ko``)."""
     c = contrib[contrib["evaluation"] == evaluation]
     u = units[units["evaluation"] == evaluation].set_index("unit_id")
     order = u.sort_values(["delta", "unit_id"], ascending=[True, True]).index.tolist()
     if top is not None and len(order) > top:
         keep = u["delta"].abs().sort_values(ascending=False, kind="stable").index[:top]
         order = [x for x in order if x in set(keep)]
-    names = [f"{u.at[i, 'name_ko']} ({i})" if isinstance(u.at[i, "name_ko"], str) else i for i in order]
+    shown = names if names is not None else u["name_ko"]
+    names = [f"{shown.get(i)} ({i})" if isinstance(shown.get(i), str) else i for i in order]
     fig = go.Figure()
     for part, g in c.groupby("part", sort=False):
         vals = g.set_index("unit_id")["contribution"].reindex(order)
@@ -44,7 +46,8 @@ def contribution_bars(contrib: pd.DataFrame, units: pd.DataFrame, evaluation: st
     fig.add_scatter(y=names, x=u["delta"].reindex(order), mode="markers", name=label("delta", lang),
                     marker={"color": "black", "symbol": "diamond", "size": 7})
     fig.update_layout(barmode="relative", xaxis_title=label("contribution", lang))
-    return _style(fig, label("title_compare_delta", lang), height=max(420, 16 * len(order) + 160))
+    fig.update_yaxes(dtick=1, automargin=True)  # every unit named (plotly would skip labels)
+    return _style(fig, label("title_compare_delta", lang), height=max(420, 22 * len(order) + 170))
 
 
 def transition_heatmap(trans: pd.DataFrame, evaluation: str = "institutional", lang: str = "ko") -> go.Figure:
@@ -78,4 +81,50 @@ def backtest_bars(summary: pd.DataFrame, lang: str = "ko") -> go.Figure:
     return _style(fig, label("title_targets_backtest", lang), height=420)
 
 
-__all__ = ["backtest_bars", "contribution_bars", "transition_heatmap"]
+
+
+
+# ---------------------------------------------------------------------------- display tables
+def _codes(s: pd.Series, lang: str) -> pd.Series:
+    return s.map(lambda v: label(v, lang) if isinstance(v, str) else v)
+
+
+def units_view(units: pd.DataFrame, lang: str = "ko") -> pd.DataFrame:
+    """``compare_units`` rows for display: codes as labels, the columns an analyst reads."""
+    cols = ["unit_id", "name_ko", "inst_type", "total_a", "total_b", "delta", "rank_a", "rank_b", "rank_change",
+            "grade_a", "grade_b"]
+    return units[cols].assign(inst_type=_codes(units["inst_type"], lang))
+
+
+def _wide(side: pd.DataFrame, values: dict[str, str], lang: str) -> pd.DataFrame:
+    """A side-by-side (``scheme`` A/B) table as one row per evaluation and component."""
+    keys = ["evaluation", "component"]
+    a = side[side["scheme"] == "A"].set_index(keys)
+    b = side[side["scheme"] == "B"].set_index(keys)
+    idx = list(dict.fromkeys([*a.index, *b.index]))
+    out = pd.DataFrame(index=pd.MultiIndex.from_tuples(idx, names=keys))
+    for col, stem in values.items():
+        out[f"{stem}_a"] = a[col].reindex(out.index)
+        out[f"{stem}_b"] = b[col].reindex(out.index)
+    out = out.reset_index()
+    return out.assign(evaluation=_codes(out["evaluation"], lang), component=_codes(out["component"], lang))
+
+
+def weights_view(eff: pd.DataFrame, lang: str = "ko") -> pd.DataFrame:
+    """``compare_effective_weights`` wide: nominal points and effective (variance) share under A and B."""
+    return _wide(eff, {"nominal_points": "nominal", "effective_share": "effective_share"}, lang)
+
+
+def discrimination_view(disc: pd.DataFrame, lang: str = "ko", evaluations=("institutional", "department")) -> pd.DataFrame:
+    """``compare_discrimination`` wide: distinct scores, largest tie share and CV under A and B."""
+    d = disc[disc["evaluation"].isin(evaluations)]
+    return _wide(d, {"n_distinct": "distinct", "largest_tie_share": "tie_share", "cv": "cv"}, lang)
+
+
+def shifts_view(shifts: pd.DataFrame, lang: str = "ko") -> pd.DataFrame:
+    """``compare_shifts`` with labelled codes."""
+    return shifts.assign(evaluation=_codes(shifts["evaluation"], lang), inst_type=_codes(shifts["inst_type"], lang))
+
+
+__all__ = ["backtest_bars", "contribution_bars", "discrimination_view", "shifts_view", "transition_heatmap", "units_view",
+           "weights_view"]
