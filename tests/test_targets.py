@@ -52,8 +52,8 @@ def test_hand_calculation():
     assert rec.at["U", "pred_se"] == pytest.approx(0.5, abs=1e-12)
     assert rec.at["U", "recommended"] == pytest.approx(16.5 + 0.5 * _t2(0.6), abs=1e-12)  # 16.644338
     assert rec.at["D", "recommended"] == pytest.approx(16.5 - 0.5 * _t2(0.6), abs=1e-12)  # 16.355662
-    assert rec.at["U", "pi_low"] == pytest.approx(16.5 - 0.5 * _t2(0.9), abs=1e-12)      # 15.557191
-    assert rec.at["U", "pi_high"] == pytest.approx(16.5 + 0.5 * _t2(0.9), abs=1e-12)     # 17.442809
+    assert rec.at["U", "interval_low"] == pytest.approx(16.5 - 0.5 * _t2(0.9), abs=1e-12)      # 15.557191
+    assert rec.at["U", "interval_high"] == pytest.approx(16.5 + 0.5 * _t2(0.9), abs=1e-12)     # 17.442809
     assert not rec["too_little_history"].any() and not rec["structural_break"].any()
 
 

@@ -97,7 +97,7 @@ def recommend(kpis: pd.DataFrame, series: pd.DataFrame, year: int, *, min_histor
     DataFrame
         One row per KPI of ``kpis`` in its order: ``kpi_id``, ``owner_id``, ``name_ko``,
         ``polarity``, ``n_history``, ``last_year``, ``last_actual``, ``trend_forecast``,
-        ``pred_se``, ``pi_low``, ``pi_high`` (``interval_level`` prediction interval),
+        ``pred_se``, ``interval_level``, ``interval_low``, ``interval_high`` (the prediction interval),
         ``recommended`` (NaN when too little history or unknown polarity), ``band_low``,
         ``band_high``, ``too_little_history``, ``structural_break``, ``perfect_fit``, ``reason``.
     """
@@ -121,8 +121,9 @@ def recommend(kpis: pd.DataFrame, series: pd.DataFrame, year: int, *, min_histor
     half = _tq((1 + interval_level) / 2, dof) * se
     out["trend_forecast"] = fc
     out["pred_se"] = se
-    out["pi_low"] = fc - half
-    out["pi_high"] = fc + half
+    out["interval_level"] = interval_level
+    out["interval_low"] = fc - half
+    out["interval_high"] = fc + half
     step = _tq(challenge_percentile, dof) * se
     sign = out["polarity"].map(_SIGN).astype("float64")
     rec = fc + sign * step
@@ -150,7 +151,7 @@ def recommend(kpis: pd.DataFrame, series: pd.DataFrame, year: int, *, min_histor
     add(out["perfect_fit"], "perfectly linear history: the interval has zero width")
     out["reason"] = reason
     cols = ["kpi_id", "owner_id", "name_ko", "polarity", "n_history", "last_year", "last_actual", "trend_forecast",
-            "pred_se", "pi_low", "pi_high", "recommended", "band_low", "band_high", "too_little_history",
+            "pred_se", "interval_level", "interval_low", "interval_high", "recommended", "band_low", "band_high", "too_little_history",
             "structural_break", "perfect_fit", "reason"]
     return out[cols]
 
@@ -206,7 +207,8 @@ def with_current(rec: pd.DataFrame, difficulty: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``rec`` with ``current_target``, ``current_verdict`` (``easy``, ``hard``, ``neutral``,
+        ``rec`` reordered for the consulting round (KPI, current target and verdict,
+        recommendation, change, interval first) with ``current_target``, ``current_verdict`` (``easy``, ``hard``, ``neutral``,
         ``not assessable``), ``current_gap`` (the difficulty analysis' gap) and ``change``
         (``recommended − current_target``, polarity-signed: positive = more demanding).
     """
@@ -219,7 +221,9 @@ def with_current(rec: pd.DataFrame, difficulty: pd.DataFrame) -> pd.DataFrame:
     out["current_gap"] = out["kpi_id"].map(d["gap"]).astype("float64")
     sign = out["polarity"].map(_SIGN).astype("float64")
     out["change"] = sign * (out["recommended"] - out["current_target"])
-    return out
+    first = ["kpi_id", "owner_id", "name_ko", "polarity", "current_target", "current_verdict", "recommended", "change",
+             "interval_level", "interval_low", "interval_high"]
+    return out[[*first, *[c for c in out.columns if c not in first]]]
 
 
 def _met(polarity: pd.Series, target: pd.Series, actual: pd.Series, low: pd.Series, high: pd.Series) -> pd.Series:
@@ -239,7 +243,7 @@ def backtest(kpis: pd.DataFrame, series: pd.DataFrame, *, min_history: int = 3, 
     -------
     DataFrame
         One row per KPI and year ``t`` with a recommendation and an actual: ``year``,
-        ``kpi_id``, ``polarity``, ``n_history``, ``last_actual`` (of the years before ``t``), ``recommended``, ``pi_low``, ``pi_high``,
+        ``kpi_id``, ``polarity``, ``n_history``, ``last_actual`` (of the years before ``t``), ``recommended``, ``interval_low``, ``interval_high``,
         ``actual``, ``met`` (up: actual ≥ target; down: ≤; band: actual inside the band),
         ``in_interval`` (actual inside the prediction interval; NaN for zero-width intervals),
         ``naive`` (last actual × (1 ± ``naive_growth``); band: the band), ``naive_met``,
@@ -257,14 +261,14 @@ def backtest(kpis: pd.DataFrame, series: pd.DataFrame, *, min_history: int = 3, 
             continue
         rec.insert(0, "year", int(t))
         rec["met"] = _met(rec["polarity"], rec["recommended"], rec["actual"], rec["band_low"], rec["band_high"])
-        width = rec["pi_high"] - rec["pi_low"]
-        rec["in_interval"] = ((rec["actual"] >= rec["pi_low"]) & (rec["actual"] <= rec["pi_high"])).where(width > 0)
+        width = rec["interval_high"] - rec["interval_low"]
+        rec["in_interval"] = ((rec["actual"] >= rec["interval_low"]) & (rec["actual"] <= rec["interval_high"])).where(width > 0)
         sign = rec["polarity"].map(_SIGN).astype("float64")
         rec["naive"] = (rec["last_actual"] * (1 + sign * naive_growth)).where(rec["polarity"] != "band")
         rec["naive_met"] = _met(rec["polarity"], rec["naive"].where(rec["polarity"] != "band", 0.0), rec["actual"],
                                 rec["band_low"], rec["band_high"])
         rows.append(rec)
-    cols = ["year", "kpi_id", "polarity", "n_history", "last_actual", "recommended", "pi_low", "pi_high", "actual", "met",
+    cols = ["year", "kpi_id", "polarity", "n_history", "last_actual", "recommended", "interval_low", "interval_high", "actual", "met",
             "in_interval", "naive", "naive_met", "structural_break"]
     if not rows:
         return pd.DataFrame(columns=cols)
