@@ -100,7 +100,7 @@ def test_type_shifts_match_hand_means(rec):
     ch = rec["compare_units"]
     sh = rec["compare_shifts"].set_index(["evaluation", "inst_type"])
     for (ev, typ), g in ch.groupby(["evaluation", "inst_type"]):
-        assert sh.at[(ev, typ), "n"] == len(g)
+        assert sh.at[(ev, typ), "n_units"] == len(g)
         assert sh.at[(ev, typ), "mean_delta"] == pytest.approx(g["delta"].mean(), abs=1e-12)
         assert sh.at[(ev, typ), "n_grade_up"] == int((g["grade_steps"] > 0).sum())
     assert sh["kw_p"].between(0, 1).all()

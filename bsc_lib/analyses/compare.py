@@ -196,7 +196,7 @@ def type_shifts(changes: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         One row per evaluation and ``inst_type`` (departments by their institution's type):
-        ``n``, ``mean_delta``, ``median_delta``, ``sd_delta``, ``mean_rank_change``,
+        ``n_units``, ``mean_delta``, ``median_delta``, ``sd_delta``, ``mean_rank_change``,
         ``n_grade_up``, ``n_grade_down``, and per evaluation the Kruskal–Wallis ``kw_h``,
         ``kw_p`` and ``epsilon_sq`` of ``delta`` between types
         (:func:`bsc_lib.analyses.dispersion.group_differences`; NaN with fewer than two types).
@@ -204,7 +204,7 @@ def type_shifts(changes: pd.DataFrame) -> pd.DataFrame:
     out = []
     for ev, g in changes.groupby("evaluation", sort=False):
         s = g.groupby("inst_type", sort=True).agg(
-            n=("delta", "size"), mean_delta=("delta", "mean"), median_delta=("delta", "median"),
+            n_units=("delta", "size"), mean_delta=("delta", "mean"), median_delta=("delta", "median"),
             sd_delta=("delta", "std"), mean_rank_change=("rank_change", lambda x: x.astype("float64").mean()),
             n_grade_up=("grade_steps", lambda x: int((x > 0).sum())),
             n_grade_down=("grade_steps", lambda x: int((x < 0).sum())),

@@ -1663,7 +1663,7 @@ class ComparePanel(_Panel):
                                                                  top=30 if ev == "department" else None, names=names))
         sh = r["compare_shifts"]
         sh = sh[sh["evaluation"] == ev].assign(typ=lambda x: x["inst_type"].map(lambda v: label(v, lang)))
-        scols = [("typ", text("group", lang), "text"), ("n", text("n", lang), "num"),
+        scols = [("typ", text("group", lang), "text"), ("n_units", text("n", lang), "num"),
                  ("mean_delta", label("mean_delta", lang), "points"), ("sd_delta", label("sd_delta", lang), "points"),
                  ("mean_rank_change", label("mean_rank_change", lang), "num"),
                  ("n_grade_up", label("n_grade_up", lang), "num"), ("n_grade_down", label("n_grade_down", lang), "num"),

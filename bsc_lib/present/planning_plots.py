@@ -47,7 +47,9 @@ def contribution_bars(contrib: pd.DataFrame, units: pd.DataFrame, evaluation: st
                     marker={"color": "black", "symbol": "diamond", "size": 7})
     fig.update_layout(barmode="relative", xaxis_title=label("contribution", lang))
     fig.update_yaxes(dtick=1, automargin=True)  # every unit named (plotly would skip labels)
-    return _style(fig, label("title_compare_delta", lang), height=max(420, 22 * len(order) + 170))
+    _style(fig, label("title_compare_delta", lang), height=max(420, 22 * len(order) + 170))
+    fig.update_layout(legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0}, margin={"t": 90})
+    return fig
 
 
 def transition_heatmap(trans: pd.DataFrame, evaluation: str = "institutional", lang: str = "ko") -> go.Figure:
