@@ -192,7 +192,7 @@ def _add_planning_commands(sub) -> None:
     s = sub.add_parser("compare", help="score the same data under two schemes and compare (run folder with xlsx/CSV)")
     _add_data(s)
     s.add_argument("--scheme", dest="schemes", action="append", required=True, metavar="PATH",
-                   help="scheme YAML; give it twice: --scheme A.yaml (current) --scheme B.yaml (proposal)")
+                   help="scheme YAML, required twice: --scheme A.yaml (current) --scheme B.yaml (proposal)")
     s.add_argument("--analysis", default=str(DEFAULT_ANALYSIS), metavar="PATH",
                    help="analysis settings YAML (default: %(default)s)")
     s.add_argument("--planning", default=planning, metavar="PATH",
@@ -206,7 +206,7 @@ def _add_planning_commands(sub) -> None:
     s = sub.add_parser("targets", help="recommend next year's KPI targets from their history, with a backtest")
     _add_data(s)
     _add_scheme(s)
-    s.add_argument("--year", type=int, required=True, help="the target year, e.g. 2020 (its previous year is the current one)")
+    s.add_argument("--year", type=int, required=True, help="the target year, e.g. 2020, required (its previous year is the current one)")
     s.add_argument("--analysis", default=str(DEFAULT_ANALYSIS), metavar="PATH",
                    help="analysis settings YAML: the difficulty verdict of the current target (default: %(default)s)")
     s.add_argument("--planning", default=planning, metavar="PATH",
