@@ -169,6 +169,11 @@ def test_cli_compare_bad_inputs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cooperation_scores" in err and "under scheme B (b2.yaml)" in err
     assert not list((tmp_path / "2019").glob("compare-*")) if (tmp_path / "2019").exists() else True
+    # a year the data holds no results for
+    assert main(["compare", "--scheme", str(A), "--scheme", str(B), "--year", "2030", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "year outside the data" in err and "no KPI results for 2030" in err and "2019" in err
+    assert not (tmp_path / "2030").exists()
 
 
 def test_planning_params_strict(tmp_path):

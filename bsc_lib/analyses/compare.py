@@ -35,6 +35,7 @@ import pandas as pd
 
 from bsc_lib.analyses.dispersion import group_differences
 from bsc_lib.config.scheme import Scheme
+from bsc_lib.errors import BSCError, Problem
 from bsc_lib.scoring.engine import Results
 from bsc_lib.scoring.grading import grade_labels
 
@@ -224,6 +225,16 @@ def _kw(gd: pd.DataFrame) -> tuple[float, float, float]:
     return float(row["H"]), float(row["pval"]), float(row["epsilon2"])
 
 
+def check_year(kpi_results: pd.DataFrame, year: int, file: str = "kpi_results") -> None:
+    """Raise :class:`BSCError` when the data holds no KPI results for ``year`` (scoring it would
+    give every unit zero achievement and compare nothing)."""
+    years = sorted(pd.to_numeric(kpi_results["year"], errors="coerce").dropna().astype(int).unique().tolist())
+    if year not in years:
+        shown = ", ".join(map(str, years)) or "none"
+        raise BSCError([Problem(file=file, rule="year outside the data", column="year", value=str(year),
+                                message=f"no KPI results for {year}; the data holds results for: {shown}")])
+
+
 def side_by_side(table_a: pd.DataFrame, table_b: pd.DataFrame) -> pd.DataFrame:
     """Two tables of the same shape (e.g. ``discrimination`` of each scheme) stacked with a
     ``scheme`` column ``A``/``B`` first."""
@@ -231,4 +242,4 @@ def side_by_side(table_a: pd.DataFrame, table_b: pd.DataFrame) -> pd.DataFrame:
         lambda d: d[["scheme", *[c for c in d.columns if c != "scheme"]]])
 
 
-__all__ = ["LEVELS", "contributions", "grade_transitions", "side_by_side", "type_shifts", "unit_changes"]
+__all__ = ["LEVELS", "check_year", "contributions", "grade_transitions", "side_by_side", "type_shifts", "unit_changes"]

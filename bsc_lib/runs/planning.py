@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bsc_lib.analyses.compare import check_year
 from bsc_lib.analyses.recipes import COMPARE_TABLES, TARGET_TABLES, Recipes
 from bsc_lib.config.analysis_params import load_analysis_params
 from bsc_lib.config.paths import default_analysis_path, resolve
@@ -130,6 +131,7 @@ def run_compare(data_path, scheme_path, compare_path, *, year=None, half="year",
     inp = load_inputs(data_path, scheme_path, compare_path=compare_path, analysis_path=analysis_path,
                       planning_path=planning_path, year=year, half=half)
     r = inp.recipes
+    check_year(r.data.kpi_results, r.year)
     tables = r.tables(COMPARE_TABLES)
     params = {"year": r.year, "half": half, "scheme_b_sha256": r.compare_scheme.sha256}
     return _write_run("compare", inp, tables, r.year, out, lang, params)
