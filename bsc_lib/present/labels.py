@@ -206,6 +206,8 @@ COLUMN_LABELS.update({
     "clipping": {"ko": "0~100 절단", "en": "Clipping to 0–100"},
     "share_of_a": {"ko": "A등급 대비 비율", "en": "Share of A's grade"},
     "n_units": {"ko": "대상 수", "en": "Units"},
+    "type_of_unit": {"ko": "기관유형", "en": "Institution type"},
+    "unit_name": {"ko": "기관·부서", "en": "Institution or department"},
     "mean_delta": {"ko": "평균 변화", "en": "Mean change"},
     "median_delta": {"ko": "중앙 변화", "en": "Median change"},
     "sd_delta": {"ko": "변화 표준편차", "en": "SD of change"},

@@ -91,11 +91,18 @@ def _codes(s: pd.Series, lang: str) -> pd.Series:
     return s.map(lambda v: label(v, lang) if isinstance(v, str) else v)
 
 
+def display_names(names: pd.DataFrame, lang: str = "ko") -> pd.Series:
+    """Unit id → display name in ``lang`` (English falling back to Korean) from
+    :func:`bsc_lib.data.describe.unit_names`."""
+    n = names.set_index("unit_id")
+    return n["name_ko"] if lang == "ko" else n["name_en"].where(n["name_en"].notna() & (n["name_en"] != ""), n["name_ko"])
+
+
 def units_view(units: pd.DataFrame, lang: str = "ko") -> pd.DataFrame:
     """``compare_units`` rows for display: codes as labels, the columns an analyst reads."""
     cols = ["unit_id", "name_ko", "inst_type", "total_a", "total_b", "delta", "rank_a", "rank_b", "rank_change",
             "grade_a", "grade_b"]
-    return units[cols].assign(inst_type=_codes(units["inst_type"], lang))
+    return units[cols].assign(inst_type=_codes(units["inst_type"], lang)).rename(columns={"inst_type": "type_of_unit", "name_ko": "unit_name"})
 
 
 def _wide(side: pd.DataFrame, values: dict[str, str], lang: str) -> pd.DataFrame:
@@ -125,8 +132,9 @@ def discrimination_view(disc: pd.DataFrame, lang: str = "ko", evaluations=("inst
 
 def shifts_view(shifts: pd.DataFrame, lang: str = "ko") -> pd.DataFrame:
     """``compare_shifts`` with labelled codes."""
-    return shifts.assign(evaluation=_codes(shifts["evaluation"], lang), inst_type=_codes(shifts["inst_type"], lang))
+    return shifts.assign(evaluation=_codes(shifts["evaluation"], lang), inst_type=_codes(shifts["inst_type"], lang)).rename(
+        columns={"inst_type": "type_of_unit"})
 
 
-__all__ = ["backtest_bars", "contribution_bars", "discrimination_view", "shifts_view", "transition_heatmap", "units_view",
+__all__ = ["backtest_bars", "contribution_bars", "discrimination_view", "display_names", "shifts_view", "transition_heatmap", "units_view",
            "weights_view"]
