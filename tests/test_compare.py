@@ -212,7 +212,7 @@ def test_display_views_label_codes(rec):
     d = planning_plots.discrimination_view(rec["compare_discrimination"], "ko")
     assert "pre_evaluation" not in set(d["component"]) and {"tie_share_a", "tie_share_b"} <= set(d.columns)
     u = planning_plots.units_view(rec["compare_units"], "ko")
-    assert "main_office" not in set(u["inst_type"])
+    assert "main_office" not in set(u["type_of_unit"]) and "unit_name" in u.columns
     fig = planning_plots.contribution_bars(rec["compare_contributions"], rec["compare_units"], "institutional", "en")
     assert len(fig.data[-1].y) == 45
 
