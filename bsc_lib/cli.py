@@ -166,7 +166,7 @@ def cmd_feedback(args) -> int:
 
 # --- bsc compare / bsc targets (scheme comparison, target recommendation) -------------------
 def cmd_compare(args) -> int:
-    from bsc_lib.runs.planning import run_compare
+    from bsc_lib.runs.planning import run_compare, summary_text
 
     if len(args.schemes) != 2:
         raise BSCError([Problem(
@@ -174,15 +174,17 @@ def cmd_compare(args) -> int:
             message="give exactly two schemes: --scheme A.yaml --scheme B.yaml")])
     run_dir = run_compare(args.data, args.schemes[0], args.schemes[1], year=args.year, half=args.half,
                           lang=args.lang, out=args.out, analysis_path=args.analysis, planning_path=args.planning)
+    print(summary_text("compare", run_dir, args.lang))
     print(f"comparison complete: {run_dir}")
     return 0
 
 
 def cmd_targets(args) -> int:
-    from bsc_lib.runs.planning import run_targets
+    from bsc_lib.runs.planning import run_targets, summary_text
 
     run_dir = run_targets(args.data, args.scheme, args.year, lang=args.lang, out=args.out,
                           analysis_path=args.analysis, planning_path=args.planning)
+    print(summary_text("targets", run_dir, args.lang))
     print(f"target recommendation complete: {run_dir}")
     return 0
 

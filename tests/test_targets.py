@@ -145,7 +145,9 @@ def test_producers_on_the_sample(rec):
 
 
 def test_cli_targets(tmp_path, capsys):
-    assert main(["targets", "--year", "2020", "--out", str(tmp_path)]) == 0
+    assert main(["targets", "--year", "2020", "--lang", "en", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "669 of 697 KPIs (28 with too little history" in out and "naive rule (last year +3%)" in out
     (run,) = (tmp_path / "2020").glob("targets-*")
     wb = openpyxl.load_workbook(run / "results.xlsx", read_only=True)
     assert len(wb.sheetnames) == len(TARGET_TABLES)

@@ -233,7 +233,6 @@ COLUMN_LABELS.update({
     "naive": {"ko": "단순규칙 목표", "en": "Naive rule target"},
     "naive_met": {"ko": "단순규칙 달성", "en": "Naive met"},
     "kpi_group": {"ko": "지표 범위", "en": "KPIs"},
-    "all_years": {"ko": "전체 연도", "en": "All years"},
     "up/down": {"ko": "상향·하향", "en": "Up/down"},
     "share_met_trend": {"ko": "권고목표 달성 비율", "en": "Share met (trend)"},
     "expected_met": {"ko": "기대 달성 비율", "en": "Expected share met"},
@@ -247,7 +246,6 @@ COLUMN_LABELS.update({
     "not assessable": {"ko": "판정불가", "en": "Not assessable"},
     "title_compare_delta": {"ko": "체계 B 적용 시 총점 변화와 요소별 기여", "en": "Change of the total under scheme B, by component"},
     "title_compare_transitions": {"ko": "등급 이동표 (A → B)", "en": "Grade transitions (A → B)"},
-    "title_targets_backtest": {"ko": "사후검증: 권고목표 달성 비율과 예측구간 포함률", "en": "Backtest: share of targets met and interval coverage"},
 })
 
 _ALL = {**_model_labels(), **_module_labels(), **COLUMN_LABELS}
@@ -440,10 +438,10 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
         "discrimination": {"ko": "변별력: 체계 A 대 B", "en": "Discrimination: scheme A versus B"},
     },
     "targets": {
-        "title": {"ko": "{year}년 권고 목표", "en": "Recommended targets for {year}"},
-        "intro": {"ko": "각 지표의 과거 실적에 선형추세(최소제곱)를 적합해 {year}년 실적의 예측분포를 구하고, 상향 지표는 그 {p:.0%} 분위, 하향 지표는 {q:.0%} 분위를 권고 목표로 제시합니다. 목표구간 지표는 구간 안으로 제한합니다.",
-                  "en": "A least-squares linear trend of each KPI's actuals gives a predictive distribution of its {year} actual; the recommended target is its {p:.0%} quantile for up KPIs and {q:.0%} for down KPIs. Band KPIs stay within their band."},
-        "backtest": {"ko": "사후검증: 과거 각 연도를 그 이전 연도만으로 권고했을 때", "en": "Backtest: each past year recommended from the years before it"},
+        "summary": {"ko": "{year}년 권고 목표: 지표 {n}개 중 {k}개 권고 (이력 부족 {short}개, 구조변화 의심 {brk}개). 상향 지표는 추세 예측분포의 {p:.0%} 분위, 하향 지표는 {q:.0%} 분위, 목표구간 지표는 구간 안.",
+                    "en": "Recommended targets for {year}: {k} of {n} KPIs ({short} with too little history, {brk} with a possible structural break). Up KPIs: the {p:.0%} quantile of the trend's predictive distribution; down KPIs: {q:.0%}; band KPIs within their band."},
+        "backtest": {"ko": "사후검증(상향·하향 지표, 전 연도): 권고목표 달성 {met:.1%} (기대 {exp:.0%}), {lvl:.0%} 예측구간 포함 {cov:.1%}, 단순규칙(전년 {g:+.0%}) 달성 {naive:.1%}.",
+                     "en": "Backtest (up/down KPIs, all years): recommended targets met {met:.1%} (expected {exp:.0%}), {lvl:.0%} interval coverage {cov:.1%}, naive rule (last year {g:+.0%}) met {naive:.1%}."},
     },
     "report": {
         "toc": {"ko": "목차", "en": "Contents"},

@@ -64,28 +64,6 @@ def transition_heatmap(trans: pd.DataFrame, evaluation: str = "institutional", l
     return _style(fig, f"{label('title_compare_transitions', lang)} — {label(evaluation, lang)}", height=380)
 
 
-def backtest_bars(summary: pd.DataFrame, lang: str = "ko") -> go.Figure:
-    """Share of recommended targets met (trend rule, naive rule, expected) and interval coverage
-    against its nominal level, per backtest year (up/down KPIs)."""
-    s = summary[summary["kpi_group"] == "up/down"]
-    x = [str(y) if y != "all" else label("all_years", lang) for y in s["year"]]
-    fig = go.Figure()
-    fig.add_bar(x=x, y=s["share_met_trend"], name=label("share_met_trend", lang), marker_color="#4c78a8")
-    fig.add_bar(x=x, y=s["share_met_naive"], name=label("share_met_naive", lang), marker_color="#bab0ac")
-    fig.add_bar(x=x, y=s["coverage"], name=label("coverage", lang), marker_color="#54a24b",
-                error_y={"type": "data", "symmetric": False, "array": s["coverage_ci_high"] - s["coverage"],
-                         "arrayminus": s["coverage"] - s["coverage_ci_low"]})
-    fig.add_scatter(x=x, y=s["expected_met"], mode="markers", name=label("expected_met", lang),
-                    marker={"symbol": "line-ew-open", "size": 28, "color": "#4c78a8", "line": {"width": 3}})
-    fig.add_scatter(x=x, y=s["nominal_coverage"], mode="markers", name=label("nominal_coverage", lang),
-                    marker={"symbol": "line-ew-open", "size": 28, "color": "#54a24b", "line": {"width": 3}})
-    fig.update_layout(barmode="group", yaxis={"tickformat": ".0%", "range": [0, 1.05]})
-    return _style(fig, label("title_targets_backtest", lang), height=420)
-
-
-
-
-
 # ---------------------------------------------------------------------------- display tables
 def _codes(s: pd.Series, lang: str) -> pd.Series:
     return s.map(lambda v: label(v, lang) if isinstance(v, str) else v)
@@ -136,5 +114,5 @@ def shifts_view(shifts: pd.DataFrame, lang: str = "ko") -> pd.DataFrame:
         columns={"inst_type": "type_of_unit"})
 
 
-__all__ = ["backtest_bars", "contribution_bars", "discrimination_view", "display_names", "shifts_view", "transition_heatmap", "units_view",
+__all__ = ["contribution_bars", "discrimination_view", "display_names", "shifts_view", "transition_heatmap", "units_view",
            "weights_view"]

@@ -9,6 +9,7 @@ settings, table hashes), built in a ``.tmp-…`` folder and renamed only when co
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -82,7 +83,7 @@ def load_inputs(data_path, scheme_path, *, compare_path=None, analysis_path=None
 
 
 def _write_run(kind: str, inputs: PlanningInputs, tables: dict[str, pd.DataFrame], year: int, out, lang: str,
-               params: dict) -> Path:
+               params: dict, settings: dict | None = None) -> Path:
     started = folder.utcnow()
     hashes = {k: folder.sha256_file(p) for k, p in inputs.files.items() if p.is_file()}
     key = folder.run_key({**inputs.input_hashes, **hashes}, inputs.recipes.scheme.sha256, params)
@@ -97,7 +98,7 @@ def _write_run(kind: str, inputs: PlanningInputs, tables: dict[str, pd.DataFrame
     os.chmod(tmp, 0o777 & ~folder.umask())
     manifest = {
         "run_id": name, "kind": kind, "status": "running", "started_at": folder.iso(started), "finished_at": None,
-        "parameters": {**params, "lang": lang},
+        "parameters": {**params, "lang": lang}, "settings": settings or {},
         "inputs": {k: {"path": folder.portable(p), "sha256": hashes.get(k)} for k, p in inputs.files.items()},
         "data_files": dict(sorted(inputs.input_hashes.items())),
         "tables": {}, "packages": folder.package_versions(), "git": folder.git_state(),
@@ -153,7 +154,36 @@ def run_targets(data_path, scheme_path, year: int, *, lang="ko", out="outputs", 
                       year=int(year) - 1)
     r = inp.recipes
     tables = r.tables(TARGET_TABLES)
-    return _write_run("targets", inp, tables, int(year), out, lang, {"target_year": int(year)})
+    p = inp.recipes.planning
+    settings = {**p.targets.model_dump(), **p.backtest.model_dump()}
+    return _write_run("targets", inp, tables, int(year), out, lang, {"target_year": int(year)}, settings)
+
+
+def summary_text(kind: str, run_dir: Path, lang: str = "ko") -> str:
+    """The one-paragraph summary ``bsc compare`` / ``bsc targets`` print, read back from the run's
+    CSV tables (``kind``: ``compare`` or ``targets``), in ``lang``."""
+    from bsc_lib.present.labels import ui_text
+
+    tables = Path(run_dir) / "tables"
+    manifest = json.loads((Path(run_dir) / "manifest.json").read_text(encoding="utf-8"))
+    if kind == "compare":
+        u = pd.read_csv(tables / "compare_units.csv", encoding="utf-8-sig")
+        i, d = u[u["evaluation"] == "institutional"], u[u["evaluation"] == "department"]
+        return ui_text("compare", lang)["headline"].format(
+            ni=len(i), gi=int(i["grade_changed"].sum()), nd=len(d), gd=int(d["grade_changed"].sum()),
+            mi=i["delta"].mean(), md=d["delta"].mean())
+    t = ui_text("targets", lang)
+    rec = pd.read_csv(tables / "target_recommendations.csv", encoding="utf-8-sig")
+    s = pd.read_csv(tables / "target_backtest_summary.csv", encoding="utf-8-sig", dtype={"year": "str"})
+    pooled = s[(s["year"] == "all") & (s["kpi_group"] == "up/down")].iloc[0]
+    p = manifest["settings"]
+    first = t["summary"].format(year=manifest["parameters"]["target_year"], n=len(rec),
+                                k=int(rec["recommended"].notna().sum()), short=int(rec["too_little_history"].sum()),
+                                brk=int(rec["structural_break"].sum()), p=p["challenge_percentile"],
+                                q=1 - p["challenge_percentile"])
+    return first + "\n" + t["backtest"].format(met=pooled["share_met_trend"], exp=pooled["expected_met"],
+                                               lvl=pooled["nominal_coverage"], cov=pooled["coverage"],
+                                               g=p["naive_growth"], naive=pooled["share_met_naive"])
 
 
 def compare_hook(data_file: Path, compare_path, notebooks, params: dict) -> dict:
@@ -178,4 +208,4 @@ def compare_hook(data_file: Path, compare_path, notebooks, params: dict) -> dict
     return {"notebooks": nbs, "nb_params": {"compare_scheme_path": str(resolve(compare_path))}}
 
 
-__all__ = ["PlanningInputs", "compare_hook", "load_inputs", "run_compare", "run_targets"]
+__all__ = ["PlanningInputs", "compare_hook", "summary_text", "load_inputs", "run_compare", "run_targets"]
