@@ -229,3 +229,21 @@ def test_dashboard_compare_tab():
     assert "45" in panel.head.value and "<table" in panel.table.value and "<table" in panel.shifts.value
     panel.level.value = "department"
     assert "248" in panel.head.value
+
+
+def test_schemes_with_different_grade_lists(tmp_path):
+    """B grades S/A/B (30/40/30 %) instead of S/A/B/C: the matrix is 4 × 3, C → B is one step up."""
+    text = A.read_text(encoding="utf-8")
+    text = text.replace("quotas: {S: 0.2, A: 0.3, B: 0.4, C: 0.1}", "quotas: {S: 0.3, A: 0.4, B: 0.3}")
+    text = text.replace("cutoffs: {S: 90, A: 80, B: 70, C: 0}", "cutoffs: {S: 90, A: 80, B: 0}")
+    b3 = tmp_path / "three.yaml"
+    b3.write_text(text, encoding="utf-8")
+    a, b = load_scheme(A), load_scheme(b3)
+    r = Recipes(load(SAMPLE, scheme=a), a, None, 2019, compare_scheme=b)
+    tr = r["compare_transitions"]
+    inst = tr[tr["evaluation"] == "institutional"]
+    assert len(inst) == 12 and inst["n"].sum() == 45
+    ch = r["compare_units"]
+    c_to_b = ch[(ch["grade_a"] == "C") & (ch["grade_b"] == "B")]
+    assert len(c_to_b) and (c_to_b["grade_steps"] == 1).all()
+    assert (r["compare_contributions"]["contribution"] == 0).all()  # only the grading changed
