@@ -115,6 +115,9 @@ def test_check_target_year():
             T.check_target_year(s, y)
     with pytest.raises(BSCError, match="no KPI has a yearly actual"):
         T.check_target_year(s.iloc[:0], 2020)
+    # KPIs without history: only the current year's results → no year can be recommended
+    with pytest.raises(BSCError, match="at least 3 years of history"):
+        T.check_target_year(_series({"K": [5]}, start=2019), 2020)
 
 
 @pytest.fixture(scope="module")
