@@ -42,7 +42,8 @@ def test_run_folder_is_complete(run_dir):
     assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{8}", run_dir.name)
     assert run_dir.parent.name == "2019"
     names = {p.name for p in run_dir.iterdir()}
-    nbs = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name}
+    nbs = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")
+           if "dashboard" not in p.name and "compare" not in p.name}  # 09-compare only with --compare-scheme
     assert nbs <= names
     assert {"report.html", "results.xlsx", "manifest.json", "tables"} <= names
     assert not any(p.name.startswith(".tmp-") for p in run_dir.parent.iterdir())

@@ -25,9 +25,19 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bsc_lib.analyses import alignment, difficulty, dispersion, reliability, robustness, scenarios
+from bsc_lib.analyses import (
+    alignment,
+    compare,
+    difficulty,
+    dispersion,
+    reliability,
+    robustness,
+    scenarios,
+    targets,
+)
 from bsc_lib.config.analysis_params import AnalysisParams, load_analysis_params
 from bsc_lib.config.paths import resolve
+from bsc_lib.config.planning_params import PlanningParams, load_planning_params
 from bsc_lib.config.scheme import Grading, Scheme, load_scheme
 from bsc_lib.data.describe import with_names
 from bsc_lib.data.io import load
@@ -77,6 +87,11 @@ class Recipes:
         Evaluation year; ``None`` = the scheme's year.
     half
         ``"year"``, ``"H1"`` or ``"H2"``.
+    compare_scheme
+        A second scheme scored on the same data (the ``compare_*`` tables); ``None`` = none.
+    planning
+        Settings of the scheme comparison and the target recommendation
+        (:func:`bsc_lib.config.planning_params.load_planning_params`); ``None`` = the packaged defaults.
 
     Examples
     --------
@@ -89,6 +104,8 @@ class Recipes:
     settings: AnalysisParams | None = None
     year: int | None = None
     half: str = "year"
+    compare_scheme: Scheme | None = None
+    planning: PlanningParams | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -385,6 +402,105 @@ def coverage_summary(r: Recipes) -> pd.DataFrame:
     return alignment.coverage_summary(r["task_coverage"])
 
 
+# =========================================================================== scheme comparison
+#: The tables of ``bsc compare`` (scheme A = ``Recipes.scheme``, B = ``Recipes.compare_scheme``).
+COMPARE_TABLES = ("compare_units", "compare_contributions", "compare_transitions", "compare_shifts",
+                  "compare_discrimination", "compare_effective_weights")
+
+
+def planning_of(r: Recipes) -> PlanningParams:
+    """``r.planning``, or the packaged ``params/planning.yaml`` (loaded once) when ``None``."""
+    if r.planning is None:
+        r.planning = load_planning_params()
+    return r.planning
+
+
+def compared(r: Recipes) -> Recipes:
+    """The recipes of the same inputs under ``r.compare_scheme`` (scheme B), made once."""
+    if r.compare_scheme is None:
+        raise ValueError("no comparison scheme: give Recipes(..., compare_scheme=...)")
+    if "_compared" not in r._cache:
+        r._cache["_compared"] = Recipes(r.data, r.compare_scheme, r.settings, r.year, r.half, planning=planning_of(r))
+    return r._cache["_compared"]
+
+
+@producer("compare_units")
+def compare_units(r: Recipes) -> pd.DataFrame:
+    """Total, rank and grade of every institution and department under schemes A and B, and the change."""
+    return compare.unit_changes(r.results, compared(r).results, r.scheme, r.compare_scheme)
+
+
+@producer("compare_contributions")
+def compare_contributions(r: Recipes) -> pd.DataFrame:
+    """Each unit's change of the total split into component contributions that add up exactly."""
+    return compare.contributions(r.results, compared(r).results, decimals=planning_of(r).compare.decimals)
+
+
+@producer("compare_transitions")
+def compare_transitions(r: Recipes) -> pd.DataFrame:
+    """Grade transition matrix (A's grade × B's grade), long."""
+    return compare.grade_transitions(r["compare_units"], r.scheme, r.compare_scheme)
+
+
+@producer("compare_shifts")
+def compare_shifts(r: Recipes) -> pd.DataFrame:
+    """Systematic shifts of the totals by institution type (with a Kruskal–Wallis test)."""
+    return compare.type_shifts(r["compare_units"])
+
+
+@producer("compare_discrimination")
+def compare_discrimination(r: Recipes) -> pd.DataFrame:
+    """``discrimination`` (ties, CV, …) of scheme A and scheme B side by side."""
+    return compare.side_by_side(r["discrimination"], compared(r)["discrimination"])
+
+
+@producer("compare_effective_weights")
+def compare_effective_weights(r: Recipes) -> pd.DataFrame:
+    """``effective_weights`` of scheme A and scheme B side by side."""
+    return compare.side_by_side(r["effective_weights"], compared(r)["effective_weights"])
+
+
+# =========================================================================== target recommendation
+#: The tables of ``bsc targets`` (target year = ``Recipes.year + 1``).
+TARGET_TABLES = ("target_recommendations", "target_backtest_summary", "target_backtest")
+
+
+def _target_kwargs(r: Recipes) -> dict:
+    t = planning_of(r).targets
+    return {"min_history": t.min_history, "interval_level": t.interval_level,
+            "challenge_percentile": t.challenge_percentile, "break_level": t.break_level}
+
+
+@producer("yearly_actuals")
+def yearly_actuals(r: Recipes) -> pd.DataFrame:
+    """One actual per KPI and year (history, plus result years absent from it)."""
+    return targets.yearly_actuals(r.data.kpi_history, r.data.kpi_results, planning_of(r).targets.actual_half)
+
+
+@producer("target_recommendations")
+def target_recommendations(r: Recipes) -> pd.DataFrame:
+    """Recommended targets for the year after ``r.year`` with interval and flags, next to the current
+    target and its ``kpi_difficulty`` verdict."""
+    series = r["yearly_actuals"]
+    targets.check_target_year(series, r.year + 1, planning_of(r).targets.min_history)
+    rec = targets.recommend(r.data.kpis, series, r.year + 1, **_target_kwargs(r))
+    return targets.with_current(rec, r["kpi_difficulty"])
+
+
+@producer("target_backtest")
+def target_backtest(r: Recipes) -> pd.DataFrame:
+    """Backtest: each year of the history recommended from the years before it, against its actual."""
+    return targets.backtest(r.data.kpis, r["yearly_actuals"], naive_growth=planning_of(r).backtest.naive_growth,
+                            **_target_kwargs(r))
+
+
+@producer("target_backtest_summary")
+def target_backtest_summary(r: Recipes) -> pd.DataFrame:
+    """Share of recommended targets met and interval coverage per year, trend against the naive rule."""
+    t = planning_of(r).targets
+    return targets.backtest_summary(r["target_backtest"], t.interval_level, t.challenge_percentile)
+
+
 # =========================================================================== run entry points
 def compute_tables(data: BSCData, scheme: Scheme, year: int | None = None, half: str = "year",
                    settings: AnalysisParams | None = None) -> dict[str, pd.DataFrame]:
@@ -415,4 +531,4 @@ def describe() -> str:
     return "\n".join(f"{n:28s} {(fn.__doc__ or '').strip().splitlines()[0]}" for n, fn in PRODUCERS.items())
 
 
-__all__ = ["EXPORTED", "PRODUCERS", "Recipes", "boundaries_of", "compute_tables", "describe", "producer", "result_tables"]
+__all__ = ["COMPARE_TABLES", "EXPORTED", "TARGET_TABLES", "compared", "PRODUCERS", "Recipes", "boundaries_of", "compute_tables", "describe", "producer", "result_tables"]

@@ -101,7 +101,7 @@ class InputsChanged(BSCError):
 # defaults (imported lazily: the modules may not exist while the package is being built)
 
 
-def default_notebooks(root: str | Path | None = None) -> list[Path]:
+def default_notebooks(root: str | Path | None = None, compare: bool = False) -> list[Path]:
     """The report notebooks: ``<root>/notebooks/NN-*.ipynb``, sorted, without dashboards.
 
     Parameters
@@ -118,7 +118,8 @@ def default_notebooks(root: str | Path | None = None) -> list[Path]:
     from bsc_lib.config.paths import notebooks_dir
 
     folder = Path(root) / "notebooks" if root else notebooks_dir()
-    found = [p for p in folder.glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name.lower()]
+    found = [p for p in folder.glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name.lower()
+             and ("compare" not in p.name.lower() or compare)]  # the scheme comparison only with --compare-scheme
     return sorted(found, key=lambda p: p.name)
 
 
@@ -402,6 +403,7 @@ def run_report(
     *,
     load_fn: LoadFn | None = None,
     analysis_path: str | Path | None = None,
+    compare_scheme_path: str | Path | None = None,
 ) -> Path:
     """Run the whole report into a new run folder and return its path.
 
@@ -438,6 +440,9 @@ def run_report(
         Analysis settings YAML; default :func:`bsc_lib.config.paths.default_analysis_path`
         (``params/analysis.yaml``). Its path and sha256 are recorded in the manifest and
         checked again by :func:`verify_run`.
+    compare_scheme_path
+        A second scheme: adds the scheme-comparison notebook (``09-compare``) with this scheme as
+        B (:func:`bsc_lib.runs.planning.compare_hook`); ``None`` = no comparison section.
 
     Returns
     -------
@@ -468,6 +473,10 @@ def run_report(
     inputs = _load_inputs(data_path, scheme_path, year, load_fn, analysis_path)
     year = inputs.year
     params = {"year": year, "half": half, "lang": lang, "analysis_sha256": inputs.analysis_sha}
+    from bsc_lib.runs.planning import compare_hook  # the scheme comparison section (09-compare)
+
+    compare = compare_hook(inputs.data_file, compare_scheme_path, notebooks, params)  # {} without a comparison
+    nb_paths = compare.get("notebooks", nb_paths)
     run_name = f"{started:%Y%m%dT%H%M%S}-{folder.run_key(inputs.input_hashes, inputs.scheme.sha256, params)}"
     year_dir = Path(out) / str(year)
     tmp = _new_run_folder(year_dir, run_name, out)
@@ -475,7 +484,7 @@ def run_report(
     manifest = _new_manifest(run_name, started, inputs, half, lang, kernel_name, nb_paths, tfn)
     nb_params = {"data_path": str(inputs.data_file), "scheme_path": str(inputs.scheme_file),
                  "analysis_path": str(inputs.analysis_file), "year": year, "half": half, "lang": lang,
-                 "run_dir": str((year_dir / run_name).resolve())}
+                 "run_dir": str((year_dir / run_name).resolve()), **compare.get("nb_params", {})}
     state = _RunState()
     try:
         with folder.sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
@@ -607,7 +616,8 @@ def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_
         t0 = time.monotonic()
         entry = manifest["notebooks"][i]
         try:
-            nb = _execute(nb_path, tmp / nb_path.name, nb_params, kernel_name)
+            own = {k: v for k, v in nb_params.items() if k != "compare_scheme_path" or "compare" in nb_path.name}
+            nb = _execute(nb_path, tmp / nb_path.name, own, kernel_name)
         finally:
             entry["duration_s"] = round(time.monotonic() - t0, 3)
         entry["status"] = "ok"
