@@ -700,22 +700,27 @@ def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.Dat
     (``※ …``, ``주) …``, ``자료: …``, ``(단위: 억원)``). ``facts`` are the columns' codes and
     cleaned distinct texts (:func:`_nonblank_frame`): only the distinct texts are looked at.
     """
-    if not len(rows):
-        return np.zeros(0, bool), np.zeros(0, bool)
     total = np.zeros(len(rows), bool)
     note = np.zeros(len(rows), bool)
-    before = np.zeros(len(rows), bool)  # a filled cell left of column j
-    single = None
-    for j, (codes, cleaned) in facts.items():
-        nb_j = nonblank[j].to_numpy()[rows]
-        first = nb_j & ~before
-        before |= nb_j
-        if not first.any():
-            continue
+    flags = {}  # per column: (is_total, is_note) over its distinct texts (+ a missing-value slot)
+    for j, (_, cleaned) in facts.items():
         key = cleaned.str.replace(r"\s+", "", regex=True).str.lower()
         is_total = np.append(key.isin(TOTAL_LABELS).to_numpy(dtype=bool), False)
         is_note = np.append(cleaned.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool), False)
-        c = codes[rows]
+        flags[j] = (is_total, is_note)
+    hits = [j for j, (a, b) in flags.items() if a.any() or b.any()]
+    if not len(rows) or not hits:  # the usual case: no label anywhere, no pass over the rows
+        return total, note
+    before = np.zeros(len(rows), bool)  # a filled cell left of column j
+    single = None
+    for j in [j for j in facts if j <= max(hits)]:
+        nb_j = nonblank[j].to_numpy()[rows]
+        first = nb_j & ~before
+        before |= nb_j
+        is_total, is_note = flags[j]
+        if j not in hits or not first.any():
+            continue
+        c = facts[j][0][rows]
         total |= first & is_total[c]
         if is_note.any():
             if single is None:
