@@ -34,6 +34,7 @@ from bsc_lib.analyses import (
     reliability,
     robustness,
     scenarios,
+    summary,
 )
 from bsc_lib.config.analysis_params import AnalysisParams, load_analysis_params
 from bsc_lib.config.paths import resolve
@@ -501,6 +502,55 @@ def kpi_trend(r: Recipes) -> pd.DataFrame:
     out.insert(3, "name_ko", out["kpi_id"].map(kp["name_ko"]))
     out.insert(4, "unit", out["kpi_id"].map(kp["unit"]))
     return out
+
+
+# =========================================================================== executive summary
+def _inst_units(r: Recipes) -> pd.DataFrame:
+    inst = r.results.institutional
+    return pd.DataFrame({"unit_id": inst["institution_id"], "inst_type": inst["inst_type"], "total": inst["total"],
+                         "rank": inst["rank_in_group"], "grade": inst["grade"], "deductions": inst["deductions"]})
+
+
+@producer("grade_counts")
+def grade_counts(r: Recipes) -> pd.DataFrame:
+    """Institutions per institution type and grade (``group``, one column per grade, ``n``; last row ``total``)."""
+    return summary.grade_counts(_inst_units(r), grade_labels(r.scheme.grading), "inst_type")
+
+
+@producer("top_bottom")
+def top_bottom(r: Recipes) -> pd.DataFrame:
+    """The ``summary.top_n`` best and worst institutions per type, with names."""
+    return _named(summary.top_bottom(_inst_units(r), r.settings.summary.top_n, "inst_type"), r.data)
+
+
+@producer("close_calls")
+def close_calls(r: Recipes) -> pd.DataFrame:
+    """Units whose grade was decided by less than ``summary.close_call_margin`` points or by a deduction.
+
+    Columns ``level`` and those of :func:`bsc_lib.analyses.summary.close_calls`, with unit and
+    neighbour names (``neighbour_ko``, ``neighbour_en``).
+    """
+    margin = r.settings.summary.close_call_margin
+    forced = r.scheme.grading.method == "forced"
+    parts = [summary.close_calls(_inst_units(r), r["grade_boundaries"], margin, forced).assign(level="institution")]
+    dep = r.results.departments
+    if not dep.empty:
+        du = pd.DataFrame({"unit_id": dep["department_id"], "total": dep["total"], "grade": dep["grade"],
+                           "deductions": dep["deductions"]})
+        parts.append(summary.close_calls(du, r["department_grade_boundaries"], margin, forced)
+                     .assign(level="department"))
+    out = pd.concat(parts, ignore_index=True)
+    out = _named(out[["level", *[c for c in out.columns if c != "level"]]], r.data)
+    names = unit_names(r.data).set_index("unit_id")
+    out["neighbour_ko"] = out["neighbour_id"].map(names["name_ko"])
+    out["neighbour_en"] = out["neighbour_id"].map(names["name_en"])
+    return out
+
+
+@producer("weak_components")
+def weak_components(r: Recipes) -> pd.DataFrame:
+    """Components whose effective weight is below ``summary.weak_ratio`` × their nominal weight."""
+    return summary.weak_components(r["effective_weights"], r.settings.summary.weak_ratio)
 
 
 # =========================================================================== run entry points
