@@ -39,7 +39,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_run_folder_is_complete(run_dir):
-    assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{8}", run_dir.name)
+    assert re.fullmatch(r"\d{8}T\d{6}-(year|H1|H2)-(ko|en)-[0-9a-f]{8}", run_dir.name)
     assert run_dir.parent.name == "2019"
     names = {p.name for p in run_dir.iterdir()}
     nbs = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name}

@@ -211,4 +211,37 @@ def strategy_map(links: pd.DataFrame, rates: pd.DataFrame, rules: Sequence[Statu
     return f[cols].reset_index(drop=True)
 
 
-__all__ = ["RAG", "kpi_links", "kpi_period_rates", "perspective_rollup", "rag_of", "strategy_map"]
+def strategy_grid(links: pd.DataFrame, rates: pd.DataFrame, rules: Sequence[StatusRule],
+                  strategic_goals: pd.DataFrame, plan_tasks: pd.DataFrame,
+                  perspectives: Sequence[str] = ()) -> pd.DataFrame:
+    """The city-wide strategy map: BSC perspective × city goal (시정목표) the strategic goals serve.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per perspective and city goal with a linked KPI: ``perspective``,
+        ``city_goal_id``, ``city_goal_ko`` (plan task name; ``"-"`` for strategic goals without a
+        city goal), ``n_strategic_goals``, ``n_kpis``, ``rate`` (KPI-weight mean), ``status``,
+        ``rag``. Sorted by perspective order then city goal id.
+    """
+    cols = ["perspective", "city_goal_id", "city_goal_ko", "n_strategic_goals", "n_kpis", "rate", "status", "rag"]
+    f = links.dropna(subset=["perspective"]).merge(rates, on="kpi_id", how="left")
+    if f.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    cg = strategic_goals.set_index("strategic_goal_id")["city_goal_id"] if "city_goal_id" in strategic_goals \
+        else pd.Series(dtype=object)
+    f["city_goal_id"] = f["strategic_goal_id"].map(cg).fillna("-")
+    out = _weighted(f, ["perspective", "city_goal_id"])
+    nsg = f.groupby(["perspective", "city_goal_id"], sort=True)["strategic_goal_id"].nunique()
+    out["n_strategic_goals"] = nsg.to_numpy()
+    names = plan_tasks.set_index("task_id")["name_ko"] if len(plan_tasks) else pd.Series(dtype=object)
+    out["city_goal_ko"] = out["city_goal_id"].map(names).fillna("-")
+    out["status"] = kpi_status(out["rate"], rules)
+    out["rag"] = out["status"].map(rag_of(rules))
+    order = {p: i for i, p in enumerate(perspectives)}
+    out["_o"] = out["perspective"].map(lambda p: order.get(p, len(order)))
+    out = out.sort_values(["_o", "perspective", "city_goal_id"], kind="stable")
+    return out[cols].reset_index(drop=True)
+
+
+__all__ = ["RAG", "kpi_links", "kpi_period_rates", "perspective_rollup", "rag_of", "strategy_grid", "strategy_map"]

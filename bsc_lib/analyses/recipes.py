@@ -222,7 +222,8 @@ def achievement_bunching(r: Recipes) -> pd.DataFrame:
     """Units whose achievement rates bunch just above 100 % (with names)."""
     d = r.settings.difficulty
     bunch = difficulty.achievement_bunching(r.data.kpi_results, lower=d.bunching_lower, upper=d.bunching_upper,
-                                            kpis=r.data.kpis, year=r.year)
+                                            kpis=r.data.kpis, year=r.year,
+                                            half=r.half if r.half in ("H1", "H2") else None)
     return with_names(bunch.rename(columns={"owner_id": "unit_id"}), r.data)
 
 
@@ -283,8 +284,10 @@ def group_differences(r: Recipes) -> pd.DataFrame:
 
 # =========================================================================== reliability
 def _ratings(r: Recipes) -> pd.DataFrame:
+    """The qualitative ratings of the run's year (and half, for a half-year run)."""
     q = r.data.qualitative_ratings
-    return q[q["year"] == r.year]
+    q = q[q["year"] == r.year]
+    return q[q["half"] == r.half] if r.half in ("H1", "H2") else q
 
 
 @producer("rater_reliability")
@@ -437,6 +440,14 @@ def strategy_map(r: Recipes) -> pd.DataFrame:
     d = r.data
     return perspectives.strategy_map(_kpi_links(r), _kpi_rates(r), r.scheme.kpi_status, d.strategic_goals,
                                      d.performance_goals, d.kpis, r.scheme.perspectives)
+
+
+@producer("strategy_grid")
+def strategy_grid(r: Recipes) -> pd.DataFrame:
+    """The city-wide strategy map: perspective × city goal with KPI rate and RAG (see :func:`perspectives.strategy_grid`)."""
+    d = r.data
+    return perspectives.strategy_grid(_kpi_links(r), _kpi_rates(r), r.scheme.kpi_status, d.strategic_goals,
+                                      d.plan_tasks, r.scheme.perspectives)
 
 
 # =========================================================================== prior year

@@ -79,6 +79,7 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "chronic_overachiever": {"ko": "상습 초과달성", "en": "Chronic over-achiever"},
     "no_history": {"ko": "이력 없음", "en": "No history"},
     "name_ko": {"ko": "명칭", "en": "Name (ko)"},
+    "name_en": {"ko": "영문 명칭", "en": "Name"},
     "institution_ko": {"ko": "소속 기관", "en": "Institution"},
     "owner_id": {"ko": "소관ID", "en": "Owner"},
     "title_target_vs_trend": {"ko": "목표치와 과거 추세 예측치 (로그 축)", "en": "Target against the trend forecast (log axes)"},
@@ -122,18 +123,26 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     # titles
     "title_counts_by_type": {"ko": "기관유형별 평가대상 규모", "en": "Evaluated units by institution type"},
     "title_schedule": {"ko": "연간 성과관리 추진일정", "en": "The yearly evaluation cycle"},
-    "title_strategy_map": {"ko": "전략맵: 기관 → 전략목표 → 성과목표 → 주요사업 (지표 수)",
-                           "en": "Strategy map: institution → strategic goal → performance goal → project (KPIs)"},
+    "title_strategy_map": {"ko": "전략맵: 관점별·시정목표별 전략목표와 성과지표 달성도", "en": "Strategy map: strategic goals and KPI achievement by perspective and city goal"},
+    "strategy_map_cell": {"ko": "칸: 지표 가중 달성률, 전략목표 수 / 지표 수", "en": "Box: KPI-weighted achievement, strategic goals / KPIs"},
+    "title_perspective_heatmap": {"ko": "기관별·관점별 지표 달성도 (신호등)", "en": "KPI achievement by institution and perspective"},
+    "title_grade_transitions": {"ko": "전년 대비 등급 이동 (기관 수)", "en": "Grade transitions from last year (institutions)"},
+    "title_rank_change": {"ko": "전년 대비 유형 내 순위 변화 (양수 = 상승)", "en": "Change of rank in group since last year (positive = up)"},
     "title_task_coverage": {"ko": "시정 4개년 계획 과제별 연계 사업 수", "en": "Projects per four-year-plan task"},
 }
+
+
+def _human(identifier: str) -> str:
+    """``institution_id`` → ``Institution id``: the English fallback of a model column."""
+    return identifier.replace("_", " ").strip().capitalize()
 
 
 def _model_labels() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for t in TABLES.values():
-        out.setdefault(t.name, {"ko": t.ko, "en": t.name})
+        out.setdefault(t.name, {"ko": t.ko, "en": _human(t.name)})
         for c in t.columns:
-            out.setdefault(c.name, {"ko": c.ko, "en": c.name})
+            out.setdefault(c.name, {"ko": c.ko, "en": _human(c.name)})
     return out
 
 
@@ -165,7 +174,72 @@ COLUMN_LABELS.update({
     "severity": {"ko": "중요도", "en": "Severity"},
     "detail": {"ko": "내용", "en": "Detail"},
     "item": {"ko": "항목", "en": "Item"},
+    # report: summary, perspectives, last year
+    "yes": {"ko": "예", "en": "Yes"},
+    "warning": {"ko": "경고", "en": "Warning"},
+    "info": {"ko": "참고", "en": "Info"},
+    "better": {"ko": "상위 등급 쪽", "en": "Better grade"},
+    "worse": {"ko": "하위 등급 쪽", "en": "Worse grade"},
+    "old": {"ko": "구 지표", "en": "Old"},
+    "new": {"ko": "신 지표", "en": "New"},
+    "footrule": {"ko": "스피어만 풋룰 거리", "en": "Spearman footrule"},
+    "kendall_tau_b": {"ko": "켄달 타우-b", "en": "Kendall tau-b"},
+    "spearman": {"ko": "스피어만 순위상관", "en": "Spearman rank correlation"},
+    "per_unit_mean": {"ko": "평가대상별 평균", "en": "Mean over units"},
+    "weights": {"ko": "배점(가중치)", "en": "Weights"},
+    "attribute": {"ko": "구분", "en": "Attribute"},
+    "check": {"ko": "점검 항목", "en": "Check"},
+    "of": {"ko": "전체", "en": "Out of"},
+    "kpis_without_history": {"ko": "과거 실적 없는 지표", "en": "KPIs without history"},
+    "kpis_without_results": {"ko": "올해 실적 행 없는 지표", "en": "KPIs without results"},
+    "kpi_weight_owners": {"ko": "지표 가중치 보유 단위", "en": "Units owning KPI weights"},
+    "no": {"ko": "아니오", "en": "No"},
+    "deduction": {"ko": "감점으로 결정", "en": "Decided by a deduction"},
+    "near_better": {"ko": "상위 등급 근소 미달", "en": "Just short of the better grade"},
+    "near_worse": {"ko": "근소한 차이로 등급 유지", "en": "Kept the grade by a hair"},
+    "rag_green": {"ko": "녹색(달성)", "en": "Green (achieved)"},
+    "rag_amber": {"ko": "황색(주의)", "en": "Amber (caution)"},
+    "rag_red": {"ko": "적색(미달)", "en": "Red (missed)"},
+    "rag": {"ko": "신호등", "en": "Status"},
+    "movement_up": {"ko": "상승", "en": "Up"},
+    "movement_down": {"ko": "하락", "en": "Down"},
+    "movement_same": {"ko": "유지", "en": "Same"},
+    "movement_new": {"ko": "신규(전년 없음)", "en": "New (no prior year)"},
+    "movement": {"ko": "등급 변화", "en": "Grade change"},
+    "direction": {"ko": "전년 대비", "en": "Against last year"},
+    "direction_improved": {"ko": "개선", "en": "Improved"},
+    "direction_unchanged": {"ko": "변화 없음", "en": "Unchanged"},
+    "direction_declined": {"ko": "악화", "en": "Declined"},
+    "direction_no_prior": {"ko": "전년 실적 없음", "en": "No prior actual"},
+    "direction_no_actual": {"ko": "올해 실적 없음", "en": "No actual this year"},
+    "rank_change": {"ko": "순위 변화", "en": "Rank change"},
+    "grade_prior": {"ko": "전년 등급", "en": "Prior grade"},
+    "rank_prior": {"ko": "전년 순위", "en": "Prior rank"},
+    "total_prior": {"ko": "전년 총점", "en": "Prior total"},
+    "total_change": {"ko": "총점 변화", "en": "Change of total"},
+    "grade_steps": {"ko": "등급 단계 변화", "en": "Grade steps"},
+    "top_units": {"ko": "상위 기관 (총점, 등급)", "en": "Top institutions (total, grade)"},
+    "bottom_units": {"ko": "하위 기관 (총점, 등급)", "en": "Bottom institutions (total, grade)"},
+    "name": {"ko": "명칭", "en": "Name"},
+    "institution": {"ko": "기관", "en": "Institution"},
+    "strategic_goal": {"ko": "전략목표", "en": "Strategic goal"},
+    "perspective": {"ko": "관점", "en": "Perspective"},
+    "n": {"ko": "계", "en": "Total"},
+    "share": {"ko": "비율", "en": "Share"},
+    "n_rated": {"ko": "실적 있는 지표 수", "en": "KPIs with a rate"},
+    "n_achieved": {"ko": "달성 지표 수", "en": "KPIs achieved"},
+    "n_missed": {"ko": "미달 지표 수", "en": "KPIs missed"},
+    "inst_type": {"ko": "기관유형", "en": "Institution type"},
+    "missing_rule_zero": {"ko": "0점 처리", "en": "scored zero"},
+    "missing_rule_exclude": {"ko": "가중평균에서 제외", "en": "left out of the weighted mean"},
 })
+
+for _h, _hko, _hen in (("H1", "상반기", "H1"), ("H2", "하반기", "H2")):
+    COLUMN_LABELS.update({
+        f"result_rows_{_h}": {"ko": f"실적 행 ({_hko})", "en": f"Result rows ({_hen})"},
+        f"missing_actual_{_h}": {"ko": f"실적 누락 ({_hko})", "en": f"Missing actuals ({_hen})"},
+        f"unverified_{_h}": {"ko": f"증빙 미검증 ({_hko})", "en": f"Unverified actuals ({_hen})"},
+    })
 
 _ALL = {**_model_labels(), **_module_labels(), **COLUMN_LABELS}
 
@@ -344,6 +418,49 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
     "report": {
         "toc": {"ko": "목차", "en": "Contents"},
         "fig_error": {"ko": "그림을 그릴 수 없습니다", "en": "The figure could not be drawn"},
+        "see_section": {"ko": "→ 해당 절", "en": "→ section"},
+        "commentary": {"ko": "분석 의견", "en": "Analyst's commentary"},
+        "commentary_units": {"ko": "기관·부서별 의견", "en": "Notes on units"},
+        "watermark": {"ko": "합성 자료 · 실제 평가 아님", "en": "SYNTHETIC DATA · NOT A REAL EVALUATION"},
+        "header": {"ko": "{title}", "en": "{title}"},
+        "footer": {"ko": "실행 ID {run_id}", "en": "Run {run_id}"},
+        "see_below": {"ko": "→ 아래", "en": "→ below"},
+        "total_row": {"ko": "합계", "en": "Total"},
+        "sum_grades": {"ko": "{year}년 {period} 평가: {n}개 기관의 등급은 {dist}입니다.",
+                       "en": "{year} evaluation ({period}): the {n} institutions' grades are {dist}."},
+        "sum_close": {"ko": "근소한 차이나 감점으로 등급이 갈린 평가대상: 기관 {i}개, 부서 {d}개.",
+                      "en": "Grades decided by a small margin or by a deduction: {i} institutions, {d} departments."},
+        "sum_flags": {"ko": "확인이 필요한 항목(누락·미검증 실적 등) {n}건은 0점 처리되어 표시됩니다.",
+                      "en": "{n} items needing attention (missing or unverified actuals …) scored zero and are listed."},
+        "close_intro": {"ko": "등급 경계와의 차이가 {m}점 미만이거나 감점 때문에 등급이 갈린 기관입니다. 점수는 차이가 보이도록 필요한 만큼 소수점까지 표시합니다.",
+                        "en": "Institutions whose grade was decided by less than {m} points or by a deduction. Margins are shown with as many decimals as it takes to see them."},
+        "close_none": {"ko": "해당하는 기관이 없습니다.", "en": "There are none."},
+        "close_deduction": {"ko": "**{name}** ({type}, {grade}등급): 감점 {ded}점이 없었다면 {other}등급 — {other}등급 최하위 {nb}보다 {margin}점 낮음.",
+                            "en": "**{name}** ({type}, grade {grade}): without its {ded}-point deduction it would be {other} — {margin} points below {nb}, the lowest {other}."},
+        "close_near_better": {"ko": "**{name}** ({type}, {grade}등급): {other}등급까지 {margin}점 부족 — {other}등급 최하위 {nb}와의 차이.",
+                              "en": "**{name}** ({type}, grade {grade}): {margin} points short of {other} — behind {nb}, the lowest {other}."},
+        "close_near_worse": {"ko": "**{name}** ({type}, {grade}등급): {other}등급과 {margin}점 차이로 등급 유지 — {other}등급 최상위 {nb}.",
+                             "en": "**{name}** ({type}, grade {grade}): kept its grade by {margin} points over {nb}, the best {other}."},
+        "close_departments": {"ko": "부서 {n}개도 근소한 차이나 감점으로 등급이 갈렸습니다: {names}.",
+                              "en": "{n} departments were also decided by a small margin or a deduction: {names}."},
+        "close_robustness": {"ko": "이런 등급은 배점이나 평가자 구성이 조금만 달라도 바뀔 수 있습니다(순위의 견고성 참조).",
+                             "en": "Such grades can change with slightly different weights or raters (see ranking robustness)."},
+        "weak_none": {"ko": "모든 평가요소가 명목 배점에 걸맞게 평가대상을 구별합니다.",
+                      "en": "Every component discriminates in line with its nominal weight."},
+        "weak_component": {"ko": "{ev}의 '{comp}'은(는) 명목 배점 비중 {nom:.0%}에 비해 실질 영향이 {eff:.0%}에 그쳐 순위를 거의 가르지 못합니다.",
+                           "en": "In the {ev} evaluation, '{comp}' carries {nom:.0%} of the nominal points but only {eff:.0%} of the effective weight: it barely separates units."},
+        "raters_none": {"ko": "경향이 드러난 평가자를 빼고 다시 채점해도 등급이 바뀌는 기관은 없습니다.",
+                        "en": "Removing the lenient or harsh raters changes no institution's grade."},
+        "raters_change": {"ko": "관대화·엄격화 경향이 드러난 평가자({raters})를 빼고 다시 채점하면 {n}개 기관의 등급이 바뀝니다.",
+                          "en": "Removing the lenient or harsh raters ({raters}) changes the grade of {n} institutions."},
+        "kpi_headline": {"ko": "평가에 쓰인 성과지표 {n}건 중 달성 {a:.0%}, 주의 {c:.0%}, 미달 {m:.0%}.",
+                         "en": "Of {n} KPI results used, {a:.0%} achieved, {c:.0%} caution, {m:.0%} missed."},
+        "perspective_headline": {"ko": "기관×관점 신호등: 녹색 {g}, 황색 {a}, 적색 {r}.",
+                                 "en": "Institution × perspective traffic lights: {g} green, {a} amber, {r} red."},
+        "prior_none": {"ko": "전년도 평가 결과가 없어 전년 대비 비교는 하지 않았습니다.",
+                       "en": "No prior-year results: no comparison with last year."},
+        "prior_headline": {"ko": "{y}년 대비 등급 상승 {up}개 기관, 하락 {down}개 기관.",
+                           "en": "Against {y}: {up} institutions moved up a grade, {down} moved down."},
     },
 }
 

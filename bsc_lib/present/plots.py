@@ -326,3 +326,124 @@ def kpi_history_chart(history: pd.DataFrame, results: pd.DataFrame, lang: str = 
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=h_x + r_x)
     return _style(fig, title or label("title_kpi_history", lang), height=380)
 
+
+
+# --------------------------------------------------------------------------- perspectives, last year
+RAG_COLORS = {"green": "#1b7837", "amber": "#f1a340", "red": "#d7301f"}
+
+
+def perspective_heatmap(roll: pd.DataFrame, perspectives: list[str] | None = None, lang: str = "ko") -> go.Figure:
+    """Institution × perspective achievement (from the ``perspective_rollup`` producer), cells coloured by RAG.
+
+    Each cell shows the weighted mean rate; the colour is the cell's status (green/amber/red by
+    the scheme's KPI status rules), grey where the institution has no KPI in the perspective.
+    """
+    d = roll.copy()
+    d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
+    order = list(dict.fromkeys([*(perspectives or []), *d["perspective"]]))
+    order = [p for p in order if p in set(d["perspective"])]
+    names = list(dict.fromkeys(d.sort_values(["inst_type", "unit_id"], kind="stable")["name"]))
+    code = {"green": 2, "amber": 1, "red": 0}
+    z = d.pivot_table(index="name", columns="perspective", values="rag", aggfunc="first").reindex(
+        index=names, columns=order)
+    rate = d.pivot_table(index="name", columns="perspective", values="rate", aggfunc="first").reindex(
+        index=names, columns=order)
+    zc = z.apply(lambda col: col.map(code)).astype(float)
+    text = rate.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{v:.0%}"))
+    colorscale = [[0.0, RAG_COLORS["red"]], [0.33, RAG_COLORS["red"]], [0.34, RAG_COLORS["amber"]],
+                  [0.66, RAG_COLORS["amber"]], [0.67, RAG_COLORS["green"]], [1.0, RAG_COLORS["green"]]]
+    fig = go.Figure(go.Heatmap(z=zc.to_numpy(), x=order, y=names, text=text.to_numpy(), texttemplate="%{text}",
+                               colorscale=colorscale, zmin=0, zmax=2, showscale=False, xgap=2, ygap=2,
+                               hovertemplate="%{y} · %{x}: %{text}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(side="top")
+    fig = _style(fig, label("title_perspective_heatmap", lang), height=130 + 17 * len(names))
+    fig.update_layout(margin={"l": 200, "r": 20, "t": 90, "b": 20})
+    for rag in ("green", "amber", "red"):  # legend entries for the three colours
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label(f"rag_{rag}", lang),
+                                 marker={"color": RAG_COLORS[rag], "size": 12, "symbol": "square"}))
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": 0.0, "yanchor": "top", "x": 0.0,
+                                               "xanchor": "left"})
+    fig.update_layout(margin={"l": 200, "r": 20, "t": 90, "b": 50})
+    return fig
+
+
+def strategy_map_chart(grid: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """The city-wide strategy map (from the ``strategy_grid`` producer): BSC perspectives as layers
+    (first perspective on top), city goals as columns; each box shows the strategic goals and KPIs
+    under it and their weighted achievement, coloured by RAG status."""
+    if grid.empty:
+        return _style(go.Figure(), label("title_strategy_map", lang))
+    rows = list(dict.fromkeys(grid["perspective"]))
+    cols = list(dict.fromkeys(grid["city_goal_id"]))
+    cname = grid.drop_duplicates("city_goal_id").set_index("city_goal_id")["city_goal_ko"]
+    xlab = [f"{c} {cname[c]}" if cname[c] != "-" else "-" for c in cols]
+    code = {"green": 2, "amber": 1, "red": 0}
+    g = grid.set_index(["perspective", "city_goal_id"])
+    z, text = [], []
+    for r in rows:
+        zr, tr = [], []
+        for c in cols:
+            if (r, c) in g.index:
+                e = g.loc[(r, c)]
+                zr.append(code.get(e["rag"], None))
+                rate = "" if pd.isna(e["rate"]) else f"<b>{e['rate']:.1%}</b>"
+                tr.append(f"{rate}<br>{int(e['n_strategic_goals'])} / {int(e['n_kpis'])}")
+            else:
+                zr.append(None)
+                tr.append("")
+        z.append(zr)
+        text.append(tr)
+    colorscale = [[0.0, RAG_COLORS["red"]], [0.33, RAG_COLORS["red"]], [0.34, RAG_COLORS["amber"]],
+                  [0.66, RAG_COLORS["amber"]], [0.67, RAG_COLORS["green"]], [1.0, RAG_COLORS["green"]]]
+    fig = go.Figure(go.Heatmap(z=z, x=xlab, y=rows, text=text, texttemplate="%{text}", textfont={"size": 12},
+                               colorscale=colorscale, zmin=0, zmax=2, showscale=False, xgap=6, ygap=6,
+                               hovertemplate="%{y} · %{x}<br>%{text}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title=label("perspective", lang))
+    fig.update_xaxes(side="top")
+    for rag in ("green", "amber", "red"):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label(f"rag_{rag}", lang),
+                                 marker={"color": RAG_COLORS[rag], "size": 12, "symbol": "square"}))
+    fig = _style(fig, label("title_strategy_map", lang), height=200 + 80 * len(rows))
+    fig.add_annotation(text=label("strategy_map_cell", lang), xref="paper", yref="paper", x=1.0, y=-0.02,
+                       xanchor="right", yanchor="top", showarrow=False, font={"size": 11, "color": "#5b6675"})
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.02, "yanchor": "top", "x": 0.0},
+                      margin={"l": 110, "r": 20, "t": 100, "b": 40})
+    return fig
+
+
+def grade_transition_heatmap(trans: pd.DataFrame, year: int, lang: str = "ko",
+                             level: str = "institution") -> go.Figure:
+    """Prior grade × grade counts (from the ``grade_transitions`` producer) as an annotated matrix."""
+    d = trans[trans["level"] == level]
+    rows = list(dict.fromkeys(d["grade_prior"]))
+    cols = list(dict.fromkeys(d["grade"]))
+    m = d.pivot_table(index="grade_prior", columns="grade", values="n", aggfunc="sum").reindex(index=rows, columns=cols)
+    ylab = [label("movement_new", lang) if r == "new" else r for r in rows]
+    diag = [[1.0 if r == c else 0.0 for c in cols] for r in rows]
+    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=cols, y=ylab, text=m.to_numpy(), texttemplate="%{text}",
+                               colorscale="Blues", showscale=False, xgap=2, ygap=2,
+                               customdata=diag, hovertemplate="%{y} → %{x}: %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title=f"{year - 1} {label('grade', lang)}", type="category")
+    fig.update_xaxes(side="top", title=f"{year} {label('grade', lang)}", type="category")
+    fig = _style(fig, label("title_grade_transitions", lang), height=140 + 60 * len(rows))
+    fig.update_layout(width=None, margin={"l": 80, "r": 20, "t": 110, "b": 20})
+    return fig
+
+
+def rank_change_chart(changes: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Rank change against last year per institution (from ``rank_changes``), zero-based bars by type."""
+    d = changes.dropna(subset=["rank_change"]).copy()
+    d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
+    d = d.sort_values(["rank_change", "unit_id"], ascending=[True, True], kind="stable")
+    fig = go.Figure()
+    for t, f in d.groupby("inst_type", sort=False):
+        fig.add_trace(go.Bar(x=f["rank_change"].astype(float), y=f["name"], orientation="h",
+                             name=label(t, lang), marker_color=TYPE_COLORS.get(t, "#888888"),
+                             hovertemplate="%{y}: %{x:+d}<extra></extra>"))
+    fig.update_yaxes(categoryorder="array", categoryarray=list(d["name"]))
+    fig.update_xaxes(title=label("rank_change", lang), zeroline=True, zerolinewidth=2, zerolinecolor="#444")
+    fig = _style(fig, label("title_rank_change", lang), height=160 + 18 * len(d))
+    fig.update_layout(margin={"l": 200, "r": 20, "t": 60, "b": 50}, barmode="overlay",
+                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0})
+    return fig
