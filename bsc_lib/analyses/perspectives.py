@@ -221,10 +221,11 @@ def strategy_grid(links: pd.DataFrame, rates: pd.DataFrame, rules: Sequence[Stat
     pandas.DataFrame
         One row per perspective and city goal with a linked KPI: ``perspective``,
         ``city_goal_id``, ``city_goal_ko`` (plan task name; ``"-"`` for strategic goals without a
-        city goal), ``n_strategic_goals``, ``n_kpis``, ``rate`` (KPI-weight mean), ``status``,
+        city goal), ``city_goal_en``, ``n_strategic_goals``, ``n_kpis``, ``rate`` (KPI-weight mean), ``status``,
         ``rag``. Sorted by perspective order then city goal id.
     """
-    cols = ["perspective", "city_goal_id", "city_goal_ko", "n_strategic_goals", "n_kpis", "rate", "status", "rag"]
+    cols = ["perspective", "city_goal_id", "city_goal_ko", "city_goal_en", "n_strategic_goals", "n_kpis", "rate", "status",
+            "rag"]
     f = links.dropna(subset=["perspective"]).merge(rates, on="kpi_id", how="left")
     if f.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -234,8 +235,9 @@ def strategy_grid(links: pd.DataFrame, rates: pd.DataFrame, rules: Sequence[Stat
     out = _weighted(f, ["perspective", "city_goal_id"])
     nsg = f.groupby(["perspective", "city_goal_id"], sort=True)["strategic_goal_id"].nunique()
     out["n_strategic_goals"] = nsg.to_numpy()
-    names = plan_tasks.set_index("task_id")["name_ko"] if len(plan_tasks) else pd.Series(dtype=object)
-    out["city_goal_ko"] = out["city_goal_id"].map(names).fillna("-")
+    pt = plan_tasks.set_index("task_id") if len(plan_tasks) else pd.DataFrame(columns=["name_ko", "name_en"])
+    out["city_goal_ko"] = out["city_goal_id"].map(pt["name_ko"]).fillna("-")
+    out["city_goal_en"] = out["city_goal_id"].map(pt["name_en"]) if "name_en" in pt else pd.NA
     out["status"] = kpi_status(out["rate"], rules)
     out["rag"] = out["status"].map(rag_of(rules))
     order = {p: i for i, p in enumerate(perspectives)}

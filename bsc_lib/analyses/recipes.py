@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 #: The tables written to ``results.xlsx`` / ``tables/*.csv`` by ``bsc report``, in sheet order.
 EXPORTED = (
-    "institutional", "departments", "individual", "components", "kpi", "flags", "integrity",
+    "institutional", "grade_counts", "close_calls", "perspective_rollup", "strategy_grid", "rank_changes",
+    "grade_transitions", "departments", "individual", "components", "kpi", "flags", "integrity",
     "kpi_difficulty", "unit_difficulty", "discrimination", "effective_weights", "integrity_old_vs_new",
     "rater_reliability", "rater_leniency", "rank_robustness", "grade_boundaries",
 )

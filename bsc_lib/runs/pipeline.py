@@ -315,7 +315,7 @@ class _TablesJob(threading.Thread):
         tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file = self._args
         try:
             tables = _check_tables(_call_tables(tfn, data_file, scheme_file, year, half, analysis_file))
-            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
+            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang, readme=_xlsx_readme(lang))
             write_csvs(tables, tmp / "tables")
             self._tables = tables
         except BaseException as exc:  # handed to the main thread by result()
@@ -503,6 +503,12 @@ def run_report(
         raise
     log.info("run complete: %s", final)
     return final
+
+
+def _xlsx_readme(lang: str) -> str:
+    from bsc_lib.present.labels import ui_text
+
+    return ui_text("report", lang)["xlsx_readme"]
 
 
 def run_folder_name(started, half: str, lang: str, key: str) -> str:
