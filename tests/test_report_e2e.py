@@ -52,7 +52,7 @@ def test_manifest_is_valid(run_dir):
     m = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert m["status"] == "complete"
     assert m["parameters"]["year"] == 2019 and m["parameters"]["half"] == "year"
-    assert len(m["inputs"]["files"]) == 17 and all(len(h) == 64 for h in m["inputs"]["files"].values())
+    assert len(m["inputs"]["files"]) == 18 and all(len(h) == 64 for h in m["inputs"]["files"].values())
     assert len(m["scheme"]["sha256"]) == 64 and len(m["analysis"]["sha256"]) == 64
     assert all(nb["status"] == "ok" for nb in m["notebooks"])
     assert {"institutional", "individual", "kpi", "kpi_difficulty", "rank_robustness"} <= set(m["tables"])
