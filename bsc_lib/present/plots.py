@@ -176,7 +176,8 @@ def institutional_ranking(inst: pd.DataFrame, lang: str = "ko") -> go.Figure:
                                  hovertemplate="%{y}: %{x:.3f} (%{customdata[0]}, %{customdata[1]})<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="multicategory", showgrid=True, tickfont={"size": 11})
     fig.update_xaxes(title=label("total", lang), showgrid=True)
-    fig = _style(fig, label("title_institutional_ranking", lang), height=160 + 17 * len(d))
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_institutional_ranking", lang), height=150 + 14 * len(d))
     fig.update_layout(margin={"l": 230, "r": 20, "t": 90, "b": 50})
     return fig
 
@@ -185,9 +186,22 @@ def component_stack(frame: pd.DataFrame, components: list[str], id_col: str, nam
                     lang: str = "ko") -> go.Figure:
     """Stacked component points per unit, units sorted by total (institutional or departments)."""
     d = frame.sort_values(["total", id_col], ascending=[False, True], kind="stable")
-    names = d[name_col] if name_col in d else d[id_col]
-    fig = go.Figure([go.Bar(x=names, y=d[c], name=label(c, lang)) for c in components])
-    fig.update_layout(barmode="stack")
+    names = (d[name_col].fillna(d["name_ko"]) if name_col in d and "name_ko" in d else
+             d[name_col] if name_col in d else d[id_col])
+    colors = px.colors.qualitative.Safe
+    if len(d) <= 60:  # one row per unit, names readable on the left, zero-based stacked bars
+        fig = go.Figure([go.Bar(y=names, x=d[c], name=label(c, lang), orientation="h",
+                                marker_color=colors[i % len(colors)]) for i, c in enumerate(components)])
+        fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
+        fig.update_yaxes(autorange="reversed", tickfont={"size": 11})
+        fig.update_xaxes(title=label("points", lang), rangemode="tozero")
+        fig.update_yaxes(tickfont={"size": 10})
+        fig = _style(fig, label("title_component_stack", lang), height=160 + 14 * len(d))
+        fig.update_layout(margin={"l": 200})
+        return fig
+    fig = go.Figure([go.Bar(x=names, y=d[c], name=label(c, lang), marker_color=colors[i % len(colors)])
+                     for i, c in enumerate(components)])
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_yaxes(title=label("points", lang))
     return _style(fig, label("title_component_stack", lang), height=480)
 
@@ -307,7 +321,8 @@ def rank_intervals(units: pd.DataFrame, names: pd.Series | None = None, lang: st
                           "P=%{customdata[3]:.0%}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", type="multicategory", tickfont={"size": 11})
     fig.update_xaxes(title=label("median_rank", lang), rangemode="tozero", dtick=5)
-    fig = _style(fig, label("title_rank_intervals", lang), height=160 + 17 * len(d))
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_rank_intervals", lang), height=150 + 14 * len(d))
     fig.update_layout(margin={"l": 230, "r": 20, "t": 90, "b": 50})
     return fig
 
@@ -413,7 +428,8 @@ def perspective_heatmap(roll: pd.DataFrame, perspectives: list[str] | None = Non
                                hovertemplate="%{y} · %{x}: %{text}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(side="top")
-    fig = _style(fig, label("title_perspective_heatmap", lang), height=130 + 17 * len(names))
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_perspective_heatmap", lang), height=130 + 15 * len(names))
     fig.update_layout(margin={"l": 200, "r": 20, "t": 90, "b": 20})
     for rag in ("green", "amber", "red"):  # legend entries for the three colours
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label(f"rag_{rag}", lang),
@@ -499,7 +515,8 @@ def rank_change_chart(changes: pd.DataFrame, lang: str = "ko") -> go.Figure:
                              hovertemplate="%{y}: %{x:+d}<extra></extra>"))
     fig.update_yaxes(categoryorder="array", categoryarray=list(d["name"]))
     fig.update_xaxes(title=label("rank_change", lang), zeroline=True, zerolinewidth=2, zerolinecolor="#444")
-    fig = _style(fig, label("title_rank_change", lang), height=160 + 18 * len(d))
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_rank_change", lang), height=150 + 14 * len(d))
     fig.update_layout(margin={"l": 200, "r": 20, "t": 60, "b": 50}, barmode="overlay",
                       legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0})
     return fig

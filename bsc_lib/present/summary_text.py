@@ -12,10 +12,12 @@ HTML-escaped. Links point at the stable section anchors of
 from __future__ import annotations
 
 import html
+import math
 
 import pandas as pd
 
 from bsc_lib.present.labels import label, ui_text
+from bsc_lib.present.notebook import KO_NAME_MARK
 
 
 def _t(lang: str) -> dict[str, str]:
@@ -30,11 +32,15 @@ def _name(row, lang: str, col: str = "name") -> str:
 
 
 def _pts(x: float) -> str:
-    """Points with enough decimals to show a small margin (0.001 stays visible)."""
+    """Points with enough decimals to show a small margin (0.001 stays visible); margins below 1
+    are cut, not rounded, so a margin under a threshold never prints as the threshold."""
     x = float(x)
-    for d in (2, 3, 4, 5, 6):
-        if round(x, d) != 0 or d == 6:
-            return f"{x:.{d}f}"
+    if abs(x) >= 1:
+        return f"{x:.2f}"
+    for d in (3, 4, 5, 6):
+        cut = math.floor(abs(x) * 10**d) / 10**d
+        if cut != 0 or d == 6:
+            return f"{math.copysign(cut, x):.{d}f}"
     return f"{x:g}"
 
 
@@ -165,8 +171,9 @@ def strategy_goals_table(smap: pd.DataFrame, data, lang: str = "ko") -> pd.DataF
         strategic_goal=("strategic_goal_ko", "first"), n_kpis=("kpi_id", "size"), rate=("strategic_goal_rate", "first"),
         rag=("strategic_goal_rag", "first")).reset_index()
     g = g.sort_values(["rate", "strategic_goal_id"], kind="stable")
+    goal = g["strategic_goal"] if lang == "ko" else g["strategic_goal"].map(lambda v: f"{v}{KO_NAME_MARK}")
     return pd.DataFrame({"perspective": g["perspective"], "institution": g["institution_id"].map(nm),
-                         "strategic_goal": g["strategic_goal"], "n_kpis": g["n_kpis"], "rate": g["rate"],
+                         "strategic_goal": goal, "n_kpis": g["n_kpis"], "rate": g["rate"],
                          "rag": g["rag"].map(lambda v: label(f"rag_{v}", lang) if isinstance(v, str) else "")})
 
 
