@@ -218,3 +218,16 @@ def test_pdf_has_page_numbers_header_footer_and_no_toolbar(ko_run):
         assert "2019" in text
     full = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "Download plot as a png" not in full and "Autoscale" not in full
+
+
+@pytest.mark.parametrize("which", ["ko", "en"])
+def test_every_table_header_is_a_label(which, ko_run, en_run):
+    """No column identifier (``n_missing``, ``rank_p25``, ``ci95_low`` …) as a table header."""
+    import html as html_mod
+
+    run_dir = (ko_run if which == "ko" else en_run)[0]
+    doc = (run_dir / "report.html").read_text(encoding="utf-8")
+    doc = re.sub(r'<table class="bsc-table settings".*?</table>', "", doc, flags=re.S)  # appendix identifiers
+    heads = {html_mod.unescape(t).strip() for t in re.findall(r"<th[^>]*>(.*?)</th>", doc, re.S)}
+    raw = sorted(h for h in heads if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", h))
+    assert not raw, raw
