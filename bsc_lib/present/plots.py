@@ -407,6 +407,8 @@ def perspective_heatmap(roll: pd.DataFrame, perspectives: list[str] | None = Non
     Each cell shows the weighted mean rate; the colour is the cell's status (green/amber/red by
     the scheme's KPI status rules), grey where the institution has no KPI in the perspective.
     """
+    if roll.empty:
+        return _style(go.Figure(), label("title_perspective_heatmap", lang))
     d = roll.copy()
     d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
     order = list(dict.fromkeys([*(perspectives or []), *d["perspective"]]))
