@@ -16,7 +16,7 @@ from bsc_lib.present.labels import label
 FONT = "Noto Sans CJK KR, Noto Sans KR, Malgun Gothic, sans-serif"
 GRADE_COLORS = {"S": "#1b7837", "A": "#7fbf7b", "B": "#fdb863", "C": "#d7301f"}
 STATUS_COLORS = {"achieved": "#1b7837", "caution": "#fdb863", "missed": "#d7301f"}
-TYPE_COLORS = {"main_office": "#2c7fb8", "business_office": "#7fcdbb", "independent": "#f03b20"}
+TYPE_COLORS = {"main_office": "#2c7fb8", "business_office": "#7fcdbb", "independent": "#756bb1"}  # no grade colour
 
 
 def _style(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
