@@ -117,8 +117,11 @@ def test_results_xlsx_totals_equal_evaluate(run_dir):
     scheme = bsc_lib.load_scheme(ROOT / "params" / "scheme-2019.yaml")
     data = bsc_lib.load(ROOT / "data" / "sample" / "2019", scheme=scheme)
     res = bsc_lib.evaluate(data, scheme, year=2019, half="year")
+    from bsc_lib.present.export import sheet_label
+
     wb = openpyxl.load_workbook(run_dir / "results.xlsx", read_only=True)
-    ws = wb["institutional"]
+    assert wb.sheetnames[0] == "안내"  # the README sheet of a Korean report
+    ws = wb[sheet_label("institutional", "ko")]
     rows = list(ws.iter_rows(values_only=True))
     header = rows[0]
     from bsc_lib.present.labels import label
@@ -128,8 +131,8 @@ def test_results_xlsx_totals_equal_evaluate(run_dir):
     want = res.institutional.set_index("institution_id")["total"].to_dict()
     assert got.keys() == want.keys()
     assert all(abs(got[k] - want[k]) < 1e-9 for k in want)
-    assert "individual" in wb.sheetnames
-    ind_header = next(wb["individual"].iter_rows(values_only=True))
+    assert sheet_label("individual", "ko") in wb.sheetnames
+    ind_header = next(wb[sheet_label("individual", "ko")].iter_rows(values_only=True))
     assert label("name_ko") not in ind_header, "no names in the individual results"
 
 
