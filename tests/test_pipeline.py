@@ -217,7 +217,7 @@ def test_report_renders_offline_in_chromium(done, tmp_path):
 @pytest.mark.slow
 def test_results_xlsx_and_csvs(done):
     wb = openpyxl.load_workbook(done["run"] / "results.xlsx")
-    assert wb.sheetnames == ["unit_points", "summary"]
+    assert wb.sheetnames == ["안내", "unit_points", "summary"]  # README sheet first (Korean report)
     ws = wb["unit_points"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D4"
     assert ws["A1"].value == "평가대상ID"  # Korean header (lang="ko")
