@@ -231,3 +231,9 @@ def test_every_table_header_is_a_label(which, ko_run, en_run):
     heads = {html_mod.unescape(t).strip() for t in re.findall(r"<th[^>]*>(.*?)</th>", doc, re.S)}
     raw = sorted(h for h in heads if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", h))
     assert not raw, raw
+
+
+def test_no_local_file_path_in_the_report(ko_run):
+    doc = (ko_run[0] / "report.html").read_text(encoding="utf-8")
+    markup = re.sub(r"<script\b[^>]*>.*?</script\s*>", "", doc, flags=re.S | re.I)
+    assert str(ROOT) not in markup and "/params/" not in markup

@@ -323,6 +323,7 @@ COLUMN_LABELS.update({
     "other_grade": {"ko": "경계 너머 등급", "en": "Grade across the boundary"},
     "neighbour_id": {"ko": "경계 너머 평가대상", "en": "Unit across the boundary"},
     "yes": {"ko": "예", "en": "Yes"},
+    "kpi_type": {"ko": "지표유형", "en": "KPI type"},
     "시민": {"ko": "시민", "en": "Citizens"},
     "재정": {"ko": "재정", "en": "Finance"},
     "내부프로세스": {"ko": "내부프로세스", "en": "Internal processes"},
