@@ -116,6 +116,7 @@ def cmd_report(args) -> int:
     run_dir = run_report(
         data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half,
         lang=args.lang, out=args.out, analysis_path=args.analysis, compare_scheme_path=args.compare_scheme,
+        notes=args.notes,
     )
     print(f"report complete: {run_dir}")
     return 0
@@ -294,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(s)
     s.add_argument("--compare-scheme", default=None, metavar="PATH",
                    help="a second scheme: adds the scheme comparison section (09-compare) (default: none)")
+    s.add_argument("--notes", default=None, metavar="FILE.md",
+                   help="analyst's commentary merged into the report: one '# <section>' heading per section "
+                        "(summary, scores, perspectives, …) and optional '# unit <id>' notes (default: none)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("verify", help="recompute a run's result tables; exit 0 when identical, 1 otherwise")
