@@ -194,7 +194,8 @@ def test_report_hook_adds_the_compare_notebook_only_on_request(tmp_path):
     assert compare_hook(SAMPLE, None, None, {}) == {}
     params: dict = {}
     hook = compare_hook(SAMPLE, B, None, params)
-    assert [p.name for p in hook["notebooks"]][-1] == "09-compare.ipynb"
+    names = [p.name for p in hook["notebooks"]]
+    assert "09-compare.ipynb" in names and names == sorted(names)  # before the appendix (99)
     assert hook["nb_params"] == {"compare_scheme_path": str(B)}
     assert len(params["compare_scheme_sha256"]) == 64  # scheme B enters the run key
     bad = tmp_path / "bad.yaml"
