@@ -11,28 +11,20 @@ they are not asserted (no timing assertions).
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from dashboard_helpers import UI_TIMEOUT, Server, _get, _open, chromium_browser
 
 from bsc_lib.errors import DataError, Problem
 from bsc_lib.present import dashboard as db
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "2019"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-START_TIMEOUT = 150  # s: server up and the preheated kernel executed, on a busy 2-core machine
-UI_TIMEOUT = 60_000  # ms
 
 
 # =========================================================================== helpers (no browser)
@@ -96,8 +88,8 @@ def test_error_html_is_bilingual_and_has_no_traceback():
 
 def test_voila_command_is_locked_down(tmp_path):
     cmd = db.voila_command("nb.ipynb", 9999)
-    assert cmd[:3] == [sys.executable, "-m", "voila"]
-    for flag in ("--port=9999", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
+    assert cmd[:3] == [sys.executable, "-m", "bsc_lib.present.dashboard_server"]
+    for flag in ("--port=9999", "--max-viewers=8", "--pool_size=8", "--grace=30", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
                  "--preheat_kernel=True", "--strip_sources=True", "--show_tracebacks=False",
                  f"--template={db.TEMPLATE_NAME}"):
         assert flag in cmd
@@ -121,60 +113,6 @@ def test_cli_refuses_a_busy_port(capsys):
     assert f"port {port}" in capsys.readouterr().err
 
 
-# =========================================================================== the served dashboard
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback only
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, ""
-
-
-class Server:
-    """``bsc dashboard`` in a subprocess (own session, so the whole tree can be stopped)."""
-
-    def __init__(self, tmp: Path, *extra: str):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = tmp / f"server-{self.port}.log"
-        self._fh = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bsc_lib.cli", "dashboard", "--port", str(self.port), *extra],
-            cwd=str(ROOT), stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"dashboard server exited ({self.proc.returncode}):\n{self.text()}")
-            log = self.log.read_bytes()
-            if b"dashboard: http://127.0.0.1" in log and db.READY_MARK.encode() in log:
-                return  # listening, and the preheated kernel has built the page
-            time.sleep(0.5)
-        pytest.fail(f"dashboard server not ready within {START_TIMEOUT} s:\n{self.text()}")
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)  # serve() stops Voila and its kernels
-                try:
-                    self.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)  # the session this test created
-                    self.proc.wait(timeout=10)
-        finally:
-            self._fh.close()
-
-
 @pytest.fixture(scope="module")
 def expected():
     """Results computed directly, to compare the page with."""
@@ -189,19 +127,7 @@ def expected():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} not found: run `make system-deps` (browser tests need Chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as exc:  # noqa: BLE001 - fail with the reason, never skip
-            pytest.fail(f"Chromium could not start: {exc}")
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture(scope="module")
@@ -212,24 +138,6 @@ def server(tmp_path_factory):
         yield srv
     finally:
         srv.stop()
-
-
-def _open(browser, url: str):
-    """A 1920×1080 page where every request not to the loopback server is blocked and recorded."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="ko-KR")
-    page = context.new_page()
-    page.blocked = []
-
-    def route(r):
-        u = r.request.url
-        if u.startswith(("http://127.0.0.1:", "http://localhost:", "ws://127.0.0.1:", "data:", "blob:")):
-            r.continue_()
-        else:
-            page.blocked.append(u)
-            r.abort()
-
-    page.route("**/*", route)
-    return page
 
 
 @pytest.fixture(scope="module")

@@ -85,6 +85,10 @@ DEFAULT_DATA = "data/sample/2019"
 DEFAULT_SCHEME = "params/scheme-2019.yaml"
 DEFAULT_ANALYSIS = "params/analysis.yaml"
 DEFAULT_PORT = 8866
+#: Concurrent viewers (kernels handed to pages) before the busy page; also the preheated pool size.
+DEFAULT_MAX_VIEWERS = 8
+#: Seconds a viewer's page may stay disconnected before its kernel is shut down.
+DEFAULT_GRACE_S = 30.0
 TEMPLATE_NAME = "bsc-dashboard"
 #: Written to the server log when a kernel has built the page (a preheated kernel is then ready).
 READY_MARK = "page built"
@@ -386,6 +390,21 @@ def error_html(exc: BaseException, lang: str = "ko") -> str:
         head = f"{text('unexpected', lang)} / {text('unexpected', other)}"
         body = f"<p><code>{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</code></p>"
     return f'<div class="bsc-error"><h2>{html.escape(head)}</h2>{body}</div>'
+
+
+def busy_html(max_viewers: int, retry_s: int = 20) -> str:
+    """The page beyond the cap of concurrent viewers (Korean and English; it retries by itself).
+
+    Written to a file by :func:`serve` and served by :mod:`bsc_lib.present.dashboard_server`
+    (which then need not import the library's heavy modules).
+    """
+    title = f"{text('busy_title', 'ko')} / {text('busy_title', 'en')}"
+    body = "".join(f"<p>{html.escape(text('busy_body', lang, n=max_viewers, s=retry_s))}</p>" for lang in LANGS)
+    return (f'<!doctype html><html lang="ko"><head><meta charset="utf-8"><meta http-equiv="refresh" '
+            f'content="{int(retry_s)}"><title>{html.escape(title)}</title><style>body{{font-family:"Noto Sans CJK KR",'
+            f'"Noto Sans KR",sans-serif;font-size:22px;margin:12vh auto;max-width:900px;color:#222}}'
+            f"h1{{font-size:34px}}p{{line-height:1.6}}</style></head><body class=\"bsc-busy\"><h1>{html.escape(title)}</h1>"
+            f"{body}</body></html>")
 
 
 # ============================================================================ HTML charts
@@ -1397,20 +1416,28 @@ def write_template(root: str | Path) -> Path:
     return d
 
 
-def voila_command(notebook: str | Path, port: int, *, timeout: int = 300, python: str | None = None) -> list[str]:
-    """The Voila command line of :func:`serve`.
+def voila_command(notebook: str | Path, port: int, *, timeout: int = 300, python: str | None = None,
+                  max_viewers: int = DEFAULT_MAX_VIEWERS, grace: float = DEFAULT_GRACE_S,
+                  busy_page: str | Path | None = None) -> list[str]:
+    """The server command line of :func:`serve`: Voila with bounded resources.
 
-    Loopback only, no browser, a preheated kernel, sources stripped, no tracebacks, the
-    ``bsc-dashboard`` template, no port fallback (a busy port is an error), Voila's default file
-    allowlist (images only) and denylist (notebooks, ``.py``).
+    :mod:`bsc_lib.present.dashboard_server` (Voila plus a cap of ``max_viewers`` concurrent
+    viewers with a busy page beyond it, shutdown of kernels whose page has been disconnected for
+    ``grace`` seconds, and a preheated pool of up to ``max_viewers`` kernels). Loopback only, no
+    browser, sources stripped, no tracebacks, the ``bsc-dashboard`` template, no port fallback (a
+    busy port is an error), Voila's default file allowlist (images only) and denylist
+    (notebooks, ``.py``).
     """
     return [
-        python or sys.executable, "-m", "voila", str(notebook),
+        python or sys.executable, "-m", "bsc_lib.present.dashboard_server", str(notebook),
+        f"--max-viewers={int(max_viewers)}", f"--grace={float(grace):g}",
+        *([f"--busy-page={busy_page}"] if busy_page else []),
         f"--port={int(port)}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
-        "--preheat_kernel=True", "--strip_sources=True", "--show_tracebacks=False",
-        f"--template={TEMPLATE_NAME}", "--theme=light",
+        "--preheat_kernel=True", f"--pool_size={int(max_viewers)}", "--strip_sources=True",
+        "--show_tracebacks=False", f"--template={TEMPLATE_NAME}", "--theme=light",
         f"--VoilaExecutor.timeout={int(timeout)}",
-        # kernels of closed pages (no browser connected) are shut down after 30 idle minutes
+        # backstop only: idle kernels without any connection after 30 minutes (the server's own
+        # reaper shuts down disconnected pages' kernels after `grace` seconds)
         "--MappingKernelManager.cull_idle_timeout=1800", "--MappingKernelManager.cull_interval=300",
     ]
 
@@ -1467,7 +1494,7 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float) -> bool:
 
 def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAULT_PORT, show_names: bool = False,
           lang: str | None = None, notebook: str | Path = NOTEBOOK, startup_timeout: float = 120.0,
-          stream=None) -> int:
+          stream=None, max_viewers: int = DEFAULT_MAX_VIEWERS, grace: float = DEFAULT_GRACE_S) -> int:
     """Run the dashboard with Voila until Ctrl-C (``bsc dashboard``).
 
     Parameters
@@ -1486,6 +1513,10 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
         Seconds to wait for the server to listen.
     stream
         Where the URL and messages go (default ``sys.stdout``).
+    max_viewers
+        Concurrent viewers before the busy page (and the size of the preheated pool).
+    grace
+        Seconds a page may stay disconnected before its kernel is shut down.
 
     Returns
     -------
@@ -1513,7 +1544,9 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
             signal.signal(sig, _stop)
         write_template(tmp)
         env = dashboard_env(data, scheme, show_names, tmp, lang=lang)
-        cmd = voila_command(notebook, port)
+        busy = Path(tmp) / "busy.html"
+        busy.write_text(busy_html(max_viewers), encoding="utf-8")
+        cmd = voila_command(notebook, port, max_viewers=max_viewers, grace=grace, busy_page=busy)
         log.info("starting: %s", " ".join(cmd))
         proc = subprocess.Popen(cmd, env=env, cwd=str(_paths.base_dir()))
         url = f"http://127.0.0.1:{int(port)}/"
@@ -1521,7 +1554,8 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
             print(f"error: the dashboard server did not start (see the messages above); URL would be {url}",
                   file=sys.stderr)
             return 1
-        print(f"dashboard: {url}  (Ctrl-C to stop)", file=out, flush=True)
+        print(f"dashboard: {url}  (Ctrl-C to stop; up to {int(max_viewers)} viewers at a time)", file=out,
+              flush=True)
         rc = proc.wait()
         return 0 if rc in (0, -signal.SIGINT, -signal.SIGTERM) else 1
     except (KeyboardInterrupt, _Stop):

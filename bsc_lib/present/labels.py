@@ -273,6 +273,8 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
         "message": {"ko": "내용", "en": "Message"},
         "source": {"ko": "자료", "en": "Data"},
         "scheme": {"ko": "평가체계", "en": "Scheme"},
+        "busy_title": {"ko": "지금은 대시보드 이용자가 많습니다", "en": "The dashboard is busy right now"},
+        "busy_body": {"ko": "동시에 볼 수 있는 화면 {n}개가 모두 사용 중입니다. 다른 화면이 닫히면 자리가 납니다. 이 페이지는 {s}초 뒤 자동으로 다시 시도합니다.", "en": "All {n} places for simultaneous viewers are in use; one frees up when another viewer closes the page. This page tries again by itself in {s} seconds."},
     },
     "feedback": {
         "title": {"ko": "{name} 성과평가 피드백", "en": "{name}: performance evaluation feedback"},
