@@ -326,25 +326,27 @@ def test_files_and_sources_are_not_served(server):
         assert "bsc_lib.present.dashboard" not in body
 
 
-@pytest.mark.browser
-def test_bad_data_path_shows_a_friendly_error(browser, tmp_path):
-    srv = Server(tmp_path, "--data", str(tmp_path / "no-such-folder"))
-    try:
-        srv.wait_ready()
-        pg = _open(browser, srv.url)
-        try:
-            pg.goto(srv.url, wait_until="domcontentloaded", timeout=UI_TIMEOUT)
-            pg.wait_for_selector(".bsc-error", timeout=UI_TIMEOUT)
-            text = pg.locator(".bsc-error").inner_text()
-            assert "데이터를 불러올 수 없습니다" in text and "The data could not be loaded" in text
-            assert "no-such-folder" in text
-            assert "Traceback" not in pg.content()
-            pg.screenshot(path=str(tmp_path / "bad-data.png"))
-            assert pg.blocked == []
-        finally:
-            pg.close(run_before_unload=True)
-            pg.context.close()
-    finally:
-        srv.stop()
-    assert srv.proc.returncode == 0, "SIGTERM stops the server cleanly"
+@pytest.mark.parametrize("case", ["missing", "invalid"])
+def test_cli_refuses_bad_data_before_serving(case, tmp_path, capsys):
+    """The start-up check: the problem table and exit 2, and nothing starts listening."""
+    import shutil
 
+    from bsc_lib.cli import main
+
+    if case == "missing":
+        data = tmp_path / "no-such-folder"
+    else:
+        data = tmp_path / "broken"
+        shutil.copytree(SAMPLE, data)
+        kpis = (data / "kpis.csv").read_text(encoding="utf-8-sig").splitlines()
+        kpis[1] = kpis[1].replace(kpis[1].split(",")[0], "", 1)  # a KPI without its id
+        (data / "kpis.csv").write_text("\n".join(kpis) + "\n", encoding="utf-8")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["dashboard", "--data", str(data), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert "problem(s) found" in err and ("no-such-folder" in err if case == "missing" else "kpis.csv" in err)
+    assert "Traceback" not in err
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "no server was started"

@@ -1466,6 +1466,42 @@ def dashboard_env(data: str | None, scheme: str | None, show_names: bool, jupyte
     return env
 
 
+def startup_check(data: str | None = None, scheme: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """Load and validate the scheme, analysis settings and data the kernels will use (``bsc dashboard``).
+
+    The same resolution as the kernels (:func:`resolve_settings` over ``environ`` with
+    ``data``/``scheme`` given first), so a bad dataset or scheme stops the launch with the problem
+    table instead of reaching the audience.
+
+    Returns
+    -------
+    str
+        A one-line summary (``source: N institutions, M departments, K KPIs``).
+
+    Raises
+    ------
+    BSCError
+        The problems (file, sheet, row, column, rule) of the scheme, settings or data.
+    """
+    from bsc_lib.config.analysis_params import load_analysis_params
+    from bsc_lib.config.paths import resolve
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.io import load
+
+    st = resolve_settings(data_path=data or "", scheme_path=scheme or "", environ=environ)
+    sch = load_scheme(resolve(st.scheme_path))
+    load_analysis_params(resolve(st.analysis_path))
+    d = load(resolve(st.data_path), scheme=sch)
+    return (f"{dataset_name(d.source)}: {len(d.institutions):,} institutions, {len(d.departments):,} departments, "
+            f"{len(d.kpis):,} KPIs; scheme {sch.scheme_id}")
+
+
+def dataset_name(source) -> str:
+    """What the audience sees of a dataset: its folder or file name, never the server's path."""
+    p = Path(str(source))
+    return p.name or str(source)
+
+
 class _Stop(Exception):
     """Raised by the signal handlers of :func:`serve`."""
 
@@ -1522,8 +1558,15 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
     -------
     int
         0 after a clean stop (Ctrl-C or SIGTERM), 1 when the server could not start or died.
+
+    Raises
+    ------
+    BSCError
+        From :func:`startup_check`, before anything is started: the data or scheme is invalid.
     """
     out = stream or sys.stdout
+    summary = startup_check(data, scheme)  # raises BSCError: the CLI prints the problem table, exit 2
+    print(f"checked: {summary}", file=out, flush=True)
     if not Path(notebook).is_file():
         print(f"error: dashboard notebook not found: {notebook}", file=sys.stderr)
         return 1
