@@ -77,6 +77,23 @@ def test_fmt_points_and_table_escaping():
     assert 'data-unit="&quot;I1"' in t and ">1.23<" in t
 
 
+def test_near_ties_are_found_within_groups_with_enough_decimals():
+    # hand-made: A/B 0.001 apart (print 78.79 both), C alone in its group, D/E 0.004 apart and
+    # printing differently (82.97 / 82.98) — still near; F 1 point from E — not near.
+    t = pd.Series([78.7876, 78.7886, 78.7881, 82.9720, 82.9760, 83.9760], index=list("ABCDEF"))
+    g = pd.Series(["m", "m", "b", "m", "m", "m"], index=list("ABCDEF"))
+    nt = db.near_ties(t, g)
+    assert list(nt["near_tie"]) == [True, True, False, True, True, False]
+    assert nt.loc["A", "gap"] == pytest.approx(0.001) and nt.loc["A", "neighbour"] == 78.7886
+    assert nt.loc["A", "digits"] == 3 and nt.loc["D", "digits"] == 3  # 78.788 / 78.789
+    assert pd.isna(nt.loc["C", "gap"])
+    cell = db.total_html(t["A"], nt.loc["A"].to_dict(), "en")
+    assert ">78.788<" in cell and "≈" in cell and "78.787600" in cell and "0.001000" in cell
+    assert db.total_html(t["F"], nt.loc["F"].to_dict()) == "83.98"
+    exact = db.near_ties(pd.Series([70.0, 70.0, 60.0]))
+    assert list(exact["near_tie"]) == [True, True, False] and list(exact["digits"][:2]) == [2, 2]
+
+
 def test_error_html_is_bilingual_and_has_no_traceback():
     exc = DataError([Problem(file="kpis.csv", rule="exists", message="<b>not found</b>", row=3)])
     page = db.error_html(exc, "ko")
@@ -189,6 +206,16 @@ def test_overview_shows_the_engine_numbers_offline(page, expected, tmp_path, rec
     assert list(board["unit"]) == list(want["institution_id"])
     assert list(board["total"]) == [f"{v:.2f}" for v in want["total"]]
     assert list(board["grade"]) == list(want["grade"])
+    # near-ties (within the group) are marked, with the exact totals on hover
+    ties = db.near_ties(inst["total"], inst["inst_type"])
+    want_ties = set(inst.loc[ties["near_tie"], "institution_id"])
+    assert want_ties, "the sample has near-tied totals (78.79, 82.97)"
+    got_ties = page.eval_on_selector_all('.bsc-ranking-table tr[data-tie="1"]', "rs => rs.map(r => r.dataset.unit)")
+    assert set(got_ties) == want_ties
+    some = sorted(want_ties)[0]
+    tip = page.locator(f'.bsc-ranking-table tr[data-unit="{some}"] .bsc-tie').get_attribute("title")
+    exact = float(inst.set_index("institution_id").loc[some, "total"])
+    assert f"{exact:.6f}" in tip
     counts = page.locator(".bsc-grade-counts").inner_text()
     assert all(str(n) in counts for n in inst["grade"].value_counts())
     assert page.locator(".bsc-comp-bars .cb-row").count() == len(inst)

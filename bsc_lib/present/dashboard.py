@@ -136,7 +136,7 @@ CSS = """
 .bsc-dash .bsc-grade { display: inline-block; min-width: 22px; text-align: center; border-radius: 4px;
   color: #fff; font-weight: 700; padding: 0 4px; }
 .bsc-dash .bsc-error { border: 2px solid #d7301f; border-radius: 8px; padding: 12px 18px; background: #fff5f2; }
-.bsc-dash .widget-slider .widget-label { min-width: 150px; }
+.bsc-dash .widget-slider .widget-label { min-width: 220px; }
 .bsc-dash .bsc-note { color: #666; font-size: 14px; }
 .bsc-dash .bsc-board { display: flex; gap: 28px; align-items: flex-start; }
 .bsc-dash .rb-col { flex: 1 1 0; min-width: 0; }
@@ -155,6 +155,9 @@ CSS = """
 .bsc-dash .cb-bar { flex: 1 1 auto; display: flex; height: 15px; background: #f3f3f3; }
 .bsc-dash .cb-bar i { display: block; height: 100%; }
 .bsc-dash .cb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
+.bsc-dash .bsc-tie { border-bottom: 2px dotted #d7301f; cursor: help; }
+.bsc-dash .bsc-tie-mark { color: #d7301f; font-weight: 700; margin-left: 1px; }
+.bsc-dash .rb-total { width: 74px; }
 </style>
 """
 
@@ -267,6 +270,20 @@ def person_label(person_id: str, name: str | None, pseudonymize: bool, lang: str
     return f"{name} ({person_id})"
 
 
+def position_grade_label(value, lang: str = "ko") -> str:
+    """A civil-service grade as shown: ``4급`` in Korean, ``Grade 4`` in English."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    v = str(value)
+    if lang == "en":
+        import re
+
+        m = re.fullmatch(r"\s*(\d+)\s*급\s*", v)
+        if m:
+            return f"Grade {m.group(1)}"
+    return v
+
+
 def share_achieved(kpi: pd.DataFrame) -> float:
     """Share of the scored KPI results (KPI × half, not ``not_used``) whose status is ``achieved``.
 
@@ -282,6 +299,60 @@ def share_achieved(kpi: pd.DataFrame) -> float:
 def fmt_points(v) -> str:
     """Points as shown everywhere in the dashboard: two decimals (``86.46``); blank for NaN."""
     return "" if v is None or pd.isna(v) else f"{round(float(v), 2) + 0.0:.2f}"  # + 0.0: no "-0.00"
+
+
+#: Totals closer than this (points) are near-ties; so are totals that print the same at 2 decimals.
+TIE_TOL = 0.01
+
+
+def near_ties(totals: pd.Series, groups: pd.Series | None = None) -> pd.DataFrame:
+    """Near-ties among totals (within each group): the marks the dashboard puts on totals.
+
+    Parameters
+    ----------
+    totals
+        Totals (any index).
+    groups
+        Group of each total (same index); ``None``: one group. Ties only count within a group,
+        where they decide ranks and grades.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: ``near_tie`` (bool: another total of the group is closer than
+        :data:`TIE_TOL` or prints the same at 2 decimals), ``gap`` (distance to the nearest other
+        total of the group; NaN alone), ``neighbour`` (that total), ``digits`` (decimals that tell
+        the two apart, 2–6; 2 for an exact tie).
+    """
+    t = pd.to_numeric(totals, errors="coerce").astype(float)
+    g = (pd.Series(0, index=t.index) if groups is None else groups.reindex(t.index)).astype("str")
+    order = pd.DataFrame({"t": t, "g": g}).sort_values(["g", "t"], kind="stable")
+    same_prev = order["g"].eq(order["g"].shift(1))
+    same_next = order["g"].eq(order["g"].shift(-1))
+    d_prev = (order["t"] - order["t"].shift(1)).abs().where(same_prev)
+    d_next = (order["t"].shift(-1) - order["t"]).abs().where(same_next)
+    use_next = d_next.lt(d_prev) | d_prev.isna()
+    gap = d_prev.where(~use_next, d_next)
+    neighbour = order["t"].shift(1).where(~use_next, order["t"].shift(-1))
+    prints_same = order["t"].round(2).eq(neighbour.round(2))
+    near = (gap.lt(TIE_TOL) | prints_same) & gap.notna()
+    digits = pd.Series(2, index=order.index)
+    for d in range(6, 2, -1):  # the fewest decimals (>= 3) that still tell the two apart
+        digits = digits.mask(near & gap.gt(0) & order["t"].round(d).ne(neighbour.round(d)), d)
+    out = pd.DataFrame({"near_tie": near.astype(bool), "gap": gap, "neighbour": neighbour, "digits": digits})
+    return out.reindex(t.index)
+
+
+def total_html(total, tie: Mapping | None, lang: str = "ko") -> str:
+    """A total as shown: 2 decimals; near-tied totals with the decimals that separate them, a ≈
+    mark, and the exact total and the gap on hover."""
+    if tie is None or not bool(tie.get("near_tie")):
+        return fmt_points(total)
+    d = int(tie.get("digits") or 2)
+    tip = text("tie_hover", lang, exact=f"{float(total):.6f}", neighbour=f"{float(tie['neighbour']):.6f}",
+               gap=f"{float(tie['gap']):.6f}")
+    return (f'<span class="bsc-tie" title="{html.escape(tip)}">{float(total):.{d}f}'
+            f'<sup class="bsc-tie-mark">≈</sup></span>')
 
 
 def _fmt_pct(v, digits: int = 1) -> str:
@@ -328,8 +399,8 @@ def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_c
         The data.
     columns
         ``(column, header, kind)``; kind ``text`` (escaped), ``num`` (right-aligned, formatted),
-        ``points`` (2 decimals), ``pct`` (percent), ``grade`` (badge) or ``html`` (trusted
-        markup built by the caller).
+        ``points`` (2 decimals), ``pct`` (percent), ``grade`` (badge), ``html`` (trusted
+        markup built by the caller) or ``htmlnum`` (trusted markup, right-aligned).
     row_class
         Optional CSS class per row.
     row_data
@@ -341,10 +412,11 @@ def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_c
         ``<table class="bsc-t ...">``.
     """
     fmt = {"num": _fmt_num, "points": fmt_points, "pct": _fmt_pct, "grade": grade_badge,
-           "text": _esc, "html": lambda v: "" if v is None else str(v)}
+           "text": _esc, "html": lambda v: "" if v is None else str(v),
+           "htmlnum": lambda v: "" if v is None else str(v)}
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
     cells = {c: rows[c].map(fmt[kind]).to_numpy() if c in rows else np.full(len(rows), "") for c, _, kind in columns}
-    numeric = {c for c, _, kind in columns if kind in ("num", "points", "pct")}
+    numeric = {c for c, _, kind in columns if kind in ("num", "points", "pct", "htmlnum")}
     rc = row_class.to_numpy() if row_class is not None else np.full(len(rows), "")
     attrs = np.full(len(rows), "", dtype=object)
     for name, vals in (row_data or {}).items():
@@ -440,6 +512,9 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
     for g in _group_order(inst["inst_type"]):
         d = inst.loc[inst["inst_type"] == g].sort_values(["rank_in_group", "institution_id"], kind="stable")
         width = ((d["total"] - lo) / span * 100.0).clip(0.0, 100.0).round(2)
+        ties = near_ties(d["total"])
+        shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)],
+                          index=d.index)
         color = d["grade"].map(lambda v: GRADE_COLORS.get(str(v), "#636363"))
         rows = (
             '<div class="rb-row" data-unit="' + d["institution_id"].map(_esc) + '" data-total="'
@@ -447,7 +522,7 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
             + '<span class="rb-rank">' + d["rank_in_group"].astype("str") + "</span>"
             + '<span class="rb-name">' + d["name"].map(_esc) + "</span>"
             + '<span class="rb-bar"><span style="width:' + width.astype("str") + "%;background:" + color + '"></span></span>'
-            + '<span class="rb-total">' + d["total"].map(fmt_points) + "</span>"
+            + '<span class="rb-total">' + shown + "</span>"
             + d["grade"].map(grade_badge) + "</div>"
         )
         cols.append(f'<div class="rb-col"><h4>{html.escape(label(g, lang))} ({len(d)})</h4>{"".join(rows)}</div>')
@@ -756,14 +831,19 @@ class OverviewPanel(_Panel):
         order = {t: i for i, t in enumerate(INST_TYPE_ORDER)}
         d = inst.assign(_g=inst["inst_type"].map(order).fillna(9)).sort_values(
             ["_g", "rank_in_group", "institution_id"], kind="stable")
-        d = d.assign(group=d["inst_type"].map(lambda v: label(v, lang)))
+        ties = near_ties(d["total"], d["inst_type"])
+        d = d.assign(group=d["inst_type"].map(lambda v: label(v, lang)),
+                     total_h=[total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)])
         cols = [("rank_in_group", text("rank_in_group", lang), "num"), ("rank_overall", text("rank", lang), "num"),
                 ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
-                ("total", text("total", lang), "points"), ("grade", text("grade", lang), "grade")]
+                ("total_h", text("total", lang), "htmlnum"), ("grade", text("grade", lang), "grade")]
         cols += [(c, label(c, lang), "points") for c in comps]
-        return (f"<h3>{html.escape(text('ranking_table', lang))}</h3>"
+        n_ties = int(ties["near_tie"].sum())
+        note = (f'<p class="bsc-note">{html.escape(text("tie_note", lang, n=n_ties, tol=TIE_TOL))}</p>' if n_ties else "")
+        return (f"<h3>{html.escape(text('ranking_table', lang))}</h3>" + note
                 + html_table(d, cols, row_data={"unit": d["institution_id"], "total": d["total"].map(fmt_points),
-                                                "grade": d["grade"]}, table_class="bsc-ranking-table"))
+                                                "grade": d["grade"], "tie": ties["near_tie"].map(int)},
+                             table_class="bsc-ranking-table"))
 
 
 class DrilldownPanel(_Panel):
@@ -772,9 +852,9 @@ class DrilldownPanel(_Panel):
     def build(self) -> None:
         w = _widgets()
         inst = self.ctx.results.institutional
-        self.inst_dd = w.Dropdown(options=[("", "")], layout={"width": "420px"}).add_class("bsc-w-inst")
-        self.dept_dd = w.Dropdown(options=[("", "")], layout={"width": "420px"}).add_class("bsc-w-dept")
-        self.kpi_dd = w.Dropdown(options=[("", "")], layout={"width": "520px"}).add_class("bsc-w-kpi")
+        self.inst_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "560px"}).add_class("bsc-w-inst")
+        self.dept_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "560px"}).add_class("bsc-w-dept")
+        self.kpi_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "760px"}).add_class("bsc-w-kpi")
         self._inst_ids = list(inst["institution_id"])
         self.inst_html = w.HTML().add_class("bsc-inst-view")
         self.inst_fig = w.Output(layout={"width": "45%"})
@@ -876,7 +956,8 @@ class DrilldownPanel(_Panel):
             return f'<p class="bsc-note">{html.escape(text("no_managers", lang))}</p>'
         names = p["name_ko"] if "name_ko" in p else pd.Series([None] * len(p), index=p.index)
         p = p.assign(who=[person_label(i, n, ctx.settings.pseudonymize, lang)
-                          for i, n in zip(p["person_id"], names, strict=True)])
+                          for i, n in zip(p["person_id"], names, strict=True)],
+                     position_grade=p["position_grade"].map(lambda v: position_grade_label(v, lang)))
         cols = [("who", text("manager", lang), "text"), ("position_grade", label("position_grade", lang), "text"),
                 ("total", text("total", lang), "points"), ("rank_overall", text("rank", lang), "num"),
                 ("grade", text("grade", lang), "grade")]
@@ -960,9 +1041,9 @@ class DifficultyPanel(_Panel):
 
     def build(self) -> None:
         w = _widgets()
-        self.inst_dd = w.Dropdown(options=[("", "")], layout={"width": "380px"}).add_class("bsc-w-dinst")
-        self.type_dd = w.Dropdown(options=[("", "")], layout={"width": "260px"}).add_class("bsc-w-dtype")
-        self.flag_dd = w.Dropdown(options=[("", "")], layout={"width": "300px"}).add_class("bsc-w-dflag")
+        self.inst_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "520px"}).add_class("bsc-w-dinst")
+        self.type_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "340px"}).add_class("bsc-w-dtype")
+        self.flag_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "420px"}).add_class("bsc-w-dflag")
         self.info = w.HTML()
         self.fig = w.Output()
         self.table = w.HTML().add_class("bsc-difficulty-table")
@@ -1081,13 +1162,14 @@ class WhatIfPanel(_Panel):
         self.step = 1.0 if integral else 0.5
         self.quota_pct = {g: round(v * 100.0) for g, v in base.quotas.items()}
         self._quota_exact = all(abs(v * 100.0 - round(v * 100.0)) < 1e-9 for v in base.quotas.values())
+        self._anchors: dict[str, tuple[str | None, dict | None]] = {}
         self.intro = w.HTML()
         self.h_points = w.HTML()
         self.sliders = {}
         for c, p in self.points.items():
             s = w.FloatSlider(value=p, min=0.0, max=100.0, step=self.step, continuous_update=False,
                               readout_format=".0f" if integral else ".1f", disabled=base.points[c] <= 0,
-                              style={"description_width": "150px"}, layout={"width": "560px"})
+                              style={"description_width": "220px"}, layout={"width": "620px"})
             s.add_class(f"bsc-w-{c}")
             s.observe(lambda ch, c=c: self._on_points(c, ch), "value")
             self.sliders[c] = s
@@ -1096,14 +1178,14 @@ class WhatIfPanel(_Panel):
             caps = sorted({round(c, 4) for c in (*CAP_CHOICES, base.cap, *self.ctx.analysis.robustness.caps)
                            if c >= base.floor and c > 0})
             self.cap = w.SelectionSlider(options=[(f"{c * 100:.0f}%", c) for c in caps], value=round(base.cap, 4),
-                                         continuous_update=False, style={"description_width": "150px"},
-                                         layout={"width": "560px"}).add_class("bsc-w-cap")
+                                         continuous_update=False, style={"description_width": "220px"},
+                                         layout={"width": "620px"}).add_class("bsc-w-cap")
             self.cap.observe(lambda ch: self._recompute(), "value")
         self.h_quotas = w.HTML()
         self.quota_sliders = {}
         for g, v in self.quota_pct.items():
             s = w.FloatSlider(value=float(v), min=0.0, max=100.0, step=1.0, continuous_update=False,
-                              readout_format=".0f", style={"description_width": "150px"}, layout={"width": "560px"})
+                              readout_format=".0f", style={"description_width": "220px"}, layout={"width": "620px"})
             s.add_class(f"bsc-w-quota-{g}")
             s.observe(lambda ch, g=g: self._on_quota(g, ch), "value")
             self.quota_sliders[g] = s
@@ -1115,7 +1197,7 @@ class WhatIfPanel(_Panel):
         if self.cap is not None:
             controls.append(self.cap)
         controls += [self.h_quotas, *self.quota_sliders.values(), self.reset]
-        self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "600px"}),
+        self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "660px"}),
                                                  w.VBox([self.summary, self.table])])]
         self.relabel()
 
@@ -1133,10 +1215,24 @@ class WhatIfPanel(_Panel):
         self.reset.description = text("reset", lang)
 
     # --- state changes
+    def _anchor(self, which: str, key: str, current: dict) -> dict:
+        """The values the others are shared from while one control is being moved.
+
+        They are the values from before that control's first move (kept while the same control
+        moves again), so moving it back to where it was restores every other value exactly, and
+        repeated moves do not drift by rounding.
+        """
+        k, vals = self._anchors.get(which, (None, None))
+        if k != key:
+            vals = dict(current)
+            self._anchors[which] = (key, vals)
+        return vals
+
     def _on_points(self, comp: str, change) -> None:
         if self._muted:
             return
-        new = self._rebalance(self.points, comp, change["new"], self.step, self.ctx.whatif.points)
+        anchor = self._anchor("points", comp, self.points)
+        new = self._rebalance(anchor, comp, change["new"], self.step, self.ctx.whatif.points)
         self.points = new
         self._sync(self.sliders, new)
         self._recompute()
@@ -1144,7 +1240,8 @@ class WhatIfPanel(_Panel):
     def _on_quota(self, grade: str, change) -> None:
         if self._muted:
             return
-        new = self._rebalance(self.quota_pct, grade, change["new"], 1.0, None)
+        anchor = self._anchor("quotas", grade, self.quota_pct)
+        new = self._rebalance(anchor, grade, change["new"], 1.0, None)
         self.quota_pct = new
         self._quota_exact = True
         self._sync(self.quota_sliders, new)
@@ -1166,6 +1263,7 @@ class WhatIfPanel(_Panel):
             self._muted = False
 
     def _reset(self) -> None:
+        self._anchors = {}
         base = self.ctx.whatif
         self.points = dict(base.points)
         self.quota_pct = {g: round(v * 100.0) for g, v in base.quotas.items()}
@@ -1200,6 +1298,9 @@ class WhatIfPanel(_Panel):
         tab = whatif.whatif_table(ctx.whatif, points, cap, quotas, achievement=ach)
         n_grade = int(tab["grade_changed"].sum())
         n_rank = int((tab["rank_change"].fillna(0) != 0).sum())
+        ties = near_ties(tab["total"], tab["inst_type"])
+        tab = tab.assign(total_h=[total_html(v, t, lang) for v, t in zip(tab["total"], ties.to_dict("records"),
+                                                                          strict=True)])
         tab = tab.assign(name=tab["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
                          group=tab["inst_type"].map(lambda v: label(v, lang)),
                          grades=[f"{grade_badge(b)} → {grade_badge(g)}" if ch else grade_badge(g)
@@ -1207,7 +1308,7 @@ class WhatIfPanel(_Panel):
                          moved=tab["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0 else (f"▲{v}" if v > 0 else f"▼{-v}")))
         cols = [("rank_overall", text("rank", lang), "num"), ("rank_in_group", text("rank_in_group", lang), "num"),
                 ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
-                ("total", text("new_total", lang), "points"), ("base_total", text("base_total", lang), "points"),
+                ("total_h", text("new_total", lang), "htmlnum"), ("base_total", text("base_total", lang), "points"),
                 ("grades", text("grade", lang), "html"), ("moved", text("rank_change", lang), "text")]
         table = html_table(tab, cols, row_class=tab["grade_changed"].map({True: "bsc-changed", False: ""}),
                            row_data={"unit": tab["institution_id"], "rank": tab["rank_in_group"],
@@ -1240,7 +1341,8 @@ class RobustnessPanel(_Panel):
         lang = self.lang
         self.info.value = f"<p>{html.escape(text('loading', lang))}</p>"
         units, info = self.ctx.robustness()
-        self.info.value = f"<p>{html.escape(text('robustness_intro', lang, **info))}</p>"
+        self.info.value = (f"<p>{html.escape(text('robustness_intro', lang, **info))}</p>"
+                           f'<p class="bsc-note">{html.escape(text("robustness_method", lang, **info))}</p>')
         names = pd.Series({u: self.ctx.unit_name(u, lang) for u in units["unit_id"]})
         _show_figures(self.fig, plots.rank_intervals(units, names, lang))
         d = units.loc[units["p_grade_change"] > 0].sort_values(["p_grade_change", "unit_id"], ascending=[False, True],
@@ -1284,7 +1386,7 @@ class DashboardApp:
         names_note = text("names_hidden" if ctx.settings.pseudonymize else "names_shown", lang)
         self.header.value = (f'<h2>{html.escape(text("title", lang))}</h2><div class="bsc-sub">'
                              f"{html.escape(title)} · {ctx.year} {html.escape(period_label(ctx.half, lang))} · "
-                             f"{html.escape(text('source', lang))}: {html.escape(str(ctx.data.source))} · "
+                             f"{html.escape(text('source', lang))}: {html.escape(dataset_name(ctx.data.source))} · "
                              f"{html.escape(text('scheme', lang))}: {html.escape(s.scheme_id)}<br>"
                              f"{html.escape(names_note)}</div>")
         self.tabs.titles = tuple(text(p.tab_key, lang) for p in self.panels)
