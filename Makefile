@@ -24,7 +24,7 @@ install: $(STAMP) ## create .venv and install the pinned requirements + the pack
 system-deps: ## install Debian chromium + fonts-noto-cjk when root (needed for PDF and browser tests)
 	@bash scripts/system-deps.sh
 
-report: install ## run the main job on the embedded 2019 sample (writes outputs/<year>/<run>/)
+report: install system-deps ## run the main job on the embedded 2019 sample (writes outputs/<year>/<run>/ with report.html and report.pdf)
 	$(VENV)/bin/bsc report
 
 validate: install ## validate the embedded sample (or DATA=path)

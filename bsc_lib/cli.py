@@ -115,7 +115,7 @@ def cmd_report(args) -> int:
 
     run_dir = run_report(
         data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half,
-        lang=args.lang, out=args.out, analysis_path=args.analysis,
+        lang=args.lang, out=args.out, analysis_path=args.analysis, notes=args.notes,
     )
     print(f"report complete: {run_dir}")
     return 0
@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_half(s)
     _add_lang(s)
     _add_out(s)
+    s.add_argument("--notes", default=None, metavar="FILE.md",
+                   help="analyst's commentary merged into the report: one '# <section>' heading per section "
+                        "(summary, scores, perspectives, …) and optional '# unit <id>' notes (default: none)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("verify", help="recompute a run's result tables; exit 0 when identical, 1 otherwise")

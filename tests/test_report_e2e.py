@@ -39,7 +39,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_run_folder_is_complete(run_dir):
-    assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{8}", run_dir.name)
+    assert re.fullmatch(r"\d{8}T\d{6}-(year|H1|H2)-(ko|en)-[0-9a-f]{8}", run_dir.name)
     assert run_dir.parent.name == "2019"
     names = {p.name for p in run_dir.iterdir()}
     nbs = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name}
@@ -52,7 +52,7 @@ def test_manifest_is_valid(run_dir):
     m = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert m["status"] == "complete"
     assert m["parameters"]["year"] == 2019 and m["parameters"]["half"] == "year"
-    assert len(m["inputs"]["files"]) == 17 and all(len(h) == 64 for h in m["inputs"]["files"].values())
+    assert len(m["inputs"]["files"]) == 18 and all(len(h) == 64 for h in m["inputs"]["files"].values())
     assert len(m["scheme"]["sha256"]) == 64 and len(m["analysis"]["sha256"]) == 64
     assert all(nb["status"] == "ok" for nb in m["notebooks"])
     assert {"institutional", "individual", "kpi", "kpi_difficulty", "rank_robustness"} <= set(m["tables"])
