@@ -327,7 +327,9 @@ def test_language_switch(page, tmp_path):
 
 @pytest.mark.browser
 def test_other_tabs_render(page, tmp_path):
-    for title, selector, n_plots in (("지표 난이도", ".bsc-difficulty-table table", 1),
+    for title, selector, n_plots in (("관점·전략지도", ".bsc-perspectives-box", 2),
+                                     ("전년 대비", ".bsc-rank-change-table", 2),
+                                     ("지표 난이도", ".bsc-difficulty-table table", 1),
                                      ("변별력", ".bsc-integrity table", 3),
                                      ("순위 안정성", ".bsc-robust-table table", 1)):
         _tab(page, title)
@@ -339,6 +341,50 @@ def test_other_tabs_render(page, tmp_path):
         page.screenshot(path=str(tmp_path / f"{selector.split()[0][5:]}.png"))
     assert "Traceback" not in page.content()
     assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_last_year_comes_from_the_report_producer(page, expected):
+    from bsc_lib.analyses.recipes import Recipes
+    from bsc_lib.config.analysis_params import load_analysis_params
+
+    data, scheme, _ = expected
+    tables = Recipes(data, scheme, load_analysis_params(ROOT / "params" / "analysis.yaml"), scheme.year, "year")
+    ch = tables["rank_changes"]
+    inst = ch.loc[ch["level"] == "institution"]
+    _tab(page, "전년 대비")
+    page.wait_for_selector(".bsc-rank-change-table", timeout=UI_TIMEOUT)
+    units = page.eval_on_selector_all(".bsc-rank-change-table tbody tr", "rs => rs.map(r => r.dataset.unit)")
+    prior = page.eval_on_selector_all(".bsc-rank-change-table tbody tr", "rs => rs.map(r => r.dataset.gradePrior)")
+    want = inst.set_index("unit_id")["grade_prior"].fillna("")
+    assert sorted(units) == sorted(want.index)
+    assert dict(zip(units, prior, strict=True)) == want.to_dict()
+
+
+@pytest.mark.browser
+def test_what_if_control_back_to_the_scheme_restores_it_exactly(page, expected):
+    _, scheme, _ = expected
+    quotas = {g: round(v * 100) for g, v in scheme.grading.quotas.items()}
+    _tab(page, "가정 분석")
+    page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
+    page.locator(".bsc-w-reset").click()
+    first = next(iter(quotas))
+
+    def set_quota(v: int) -> None:
+        page.locator(f".bsc-w-quota-{first} .widget-readout").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(v))
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"document.querySelector('.bsc-whatif-state').dataset.quotas.split(',').includes('{first}={v / 100:g}')",
+            timeout=UI_TIMEOUT)
+
+    for v in (quotas[first] + 13, quotas[first] + 4, quotas[first]):  # several moves, then back
+        set_quota(v)
+    for g, v in quotas.items():
+        assert page.locator(f".bsc-w-quota-{g} .widget-readout").inner_text().strip() == f"{v}"
+    state = page.locator(".bsc-whatif-state").get_attribute("data-quotas")
+    assert state == ",".join(f"{g}={v / 100:g}" for g, v in quotas.items())
 
 
 @pytest.mark.browser

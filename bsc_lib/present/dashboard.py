@@ -158,6 +158,8 @@ CSS = """
 .bsc-dash .bsc-tie { border-bottom: 2px dotted #d7301f; cursor: help; }
 .bsc-dash .bsc-tie-mark { color: #d7301f; font-weight: 700; margin-left: 1px; }
 .bsc-dash .rb-total { width: 74px; }
+.bsc-dash .bsc-whatif-controls { position: sticky; top: 8px; align-self: flex-start; background: #fff; z-index: 2; }
+.bsc-dash .lm-TabPanel-stackedPanel, .bsc-dash .widget-tab-contents { overflow: visible; }
 </style>
 """
 
@@ -1197,7 +1199,7 @@ class WhatIfPanel(_Panel):
         if self.cap is not None:
             controls.append(self.cap)
         controls += [self.h_quotas, *self.quota_sliders.values(), self.reset]
-        self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "660px"}),
+        self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "660px"}).add_class("bsc-whatif-controls"),
                                                  w.VBox([self.summary, self.table])])]
         self.relabel()
 
@@ -1229,7 +1231,7 @@ class WhatIfPanel(_Panel):
         return vals
 
     def _on_points(self, comp: str, change) -> None:
-        if self._muted:
+        if self._muted or change["new"] == self.points.get(comp):  # our own update coming back
             return
         anchor = self._anchor("points", comp, self.points)
         new = self._rebalance(anchor, comp, change["new"], self.step, self.ctx.whatif.points)
@@ -1238,7 +1240,7 @@ class WhatIfPanel(_Panel):
         self._recompute()
 
     def _on_quota(self, grade: str, change) -> None:
-        if self._muted:
+        if self._muted or change["new"] == self.quota_pct.get(grade):  # our own update coming back
             return
         anchor = self._anchor("quotas", grade, self.quota_pct)
         new = self._rebalance(anchor, grade, change["new"], 1.0, None)
@@ -1355,10 +1357,93 @@ class RobustnessPanel(_Panel):
         self.table.value = f"<h3>{html.escape(text('unstable', lang))}</h3>" + html_table(d, cols)
 
 
+class PerspectivePanel(_Panel):
+    """The BSC perspectives: the city-wide strategy map and institution × perspective achievement.
+
+    Both from the report's producers (``strategy_grid``, ``perspective_rollup``), not re-derived.
+    """
+
+    tab_key = "tab_perspectives"
+
+    def build(self) -> None:
+        w = _widgets()
+        self.intro = w.HTML()
+        self.map_fig = w.Output()
+        self.heat_fig = w.Output()
+        self.box.children = [self.intro, self.map_fig, self.heat_fig]
+        self.box.add_class("bsc-perspectives-box")
+
+    def render(self) -> None:
+        from bsc_lib.present import plots
+
+        lang, t = self.lang, self.ctx.tables
+        self.intro.value = f"<p>{html.escape(text('perspectives_intro', lang))}</p>"
+        grid, roll = t["strategy_grid"], t["perspective_rollup"]
+        persp = list(getattr(self.ctx.scheme, "perspectives", None) or [])
+        _show_figures(self.map_fig, plots.strategy_map_chart(grid, lang))
+        _show_figures(self.heat_fig, plots.perspective_heatmap(roll, persp, lang))
+
+
+class LastYearPanel(_Panel):
+    """This year against last year: grade transitions, rank changes, KPI trend (producers
+    ``grade_transitions``, ``rank_changes``, ``kpi_trend``)."""
+
+    tab_key = "tab_last_year"
+
+    def build(self) -> None:
+        w = _widgets()
+        half = {"width": "50%"}
+        self.intro = w.HTML()
+        self.trans_fig = w.Output(layout=half)
+        self.trend = w.HTML(layout=half).add_class("bsc-kpi-trend")
+        self.rank_fig = w.Output()
+        self.table = w.HTML().add_class("bsc-rank-changes")
+        self.box.children = [self.intro, w.HBox([self.trans_fig, self.trend]), self.rank_fig, self.table]
+
+    def render(self) -> None:
+        from bsc_lib.present import plots
+
+        lang, ctx = self.lang, self.ctx
+        t = ctx.tables
+        ch = t["rank_changes"]
+        inst = ch.loc[ch["level"] == "institution"] if len(ch) else ch
+        if not len(inst) or inst["rank_prior"].isna().all():
+            self.intro.value = f'<p class="bsc-note">{html.escape(text("no_prior", lang))}</p>'
+            for o in (self.trans_fig, self.rank_fig):
+                o.clear_output()
+            self.trend.value = self.table.value = ""
+            return
+        self.intro.value = f"<p>{html.escape(text('last_year_intro', lang, prior=ctx.year - 1, year=ctx.year))}</p>"
+        _show_figures(self.trans_fig, plots.grade_transition_heatmap(t["grade_transitions"], ctx.year, lang))
+        kt = t["kpi_trend"]
+        counts = kt["direction"].value_counts()
+        rows = pd.DataFrame({"direction": [label(f"direction_{k}", lang) for k in counts.index], "n": counts.to_numpy()})
+        self.trend.value = (f"<h3>{html.escape(text('kpi_trend', lang))}</h3>"
+                            + html_table(rows, [("direction", text("direction", lang), "text"),
+                                                ("n", text("kpis", lang), "num")], table_class="bsc-trend-table"))
+        _show_figures(self.rank_fig, plots.rank_change_chart(inst, lang))
+        d = inst.sort_values(["rank_change", "unit_id"], ascending=[False, True], kind="stable", na_position="last")
+        d = d.assign(name=d["unit_id"].map(lambda u: ctx.unit_name(u, lang)),
+                     group_l=d["inst_type"].map(lambda v: label(v, lang)),
+                     grades=[f"{grade_badge(a)} → {grade_badge(b)}" if isinstance(a, str) else grade_badge(b)
+                             for a, b in zip(d["grade_prior"], d["grade"], strict=True)],
+                     moved=d["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0
+                                                else (f"▲{int(v)}" if v > 0 else f"▼{int(-v)}")))
+        cols = [("name", text("institution", lang), "text"), ("group_l", text("group", lang), "text"),
+                ("total_prior", text("total_prior", lang, prior=ctx.year - 1), "points"),
+                ("total", text("total", lang), "points"), ("rank_prior", text("rank_prior", lang), "num"),
+                ("rank", text("rank", lang), "num"), ("moved", text("rank_change", lang), "text"),
+                ("grades", text("grade", lang), "html")]
+        self.table.value = html_table(d, cols, row_data={"unit": d["unit_id"], "grade": d["grade"],
+                                                        "grade-prior": d["grade_prior"]},
+                                      table_class="bsc-rank-change-table")
+
+
 class DashboardApp:
     """The dashboard widget tree over a :class:`Context` (``.root`` is displayed)."""
 
-    PANELS = (OverviewPanel, DrilldownPanel, DifficultyPanel, DispersionPanel, WhatIfPanel, RobustnessPanel)
+    PANELS = (OverviewPanel, DrilldownPanel, PerspectivePanel, LastYearPanel, DifficultyPanel, DispersionPanel,
+              WhatIfPanel, RobustnessPanel)
 
     def __init__(self, ctx: Context):
         w = _widgets()
