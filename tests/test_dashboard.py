@@ -388,6 +388,34 @@ def test_what_if_control_back_to_the_scheme_restores_it_exactly(page, expected):
 
 
 @pytest.mark.browser
+def test_presentation_mode(page, tmp_path):
+    _tab(page, "종합")
+    page.wait_for_selector(".bsc-ranking-table", timeout=UI_TIMEOUT)
+    page.locator(".bsc-w-present").click()
+    page.wait_for_selector(".bsc-dash.bsc-present", timeout=UI_TIMEOUT)
+    sizes = page.eval_on_selector_all(
+        ".bsc-ranking-table td, .bsc-board .rb-row, .bsc-cards .k, .bsc-note",
+        "es => es.filter(e => e.offsetParent !== null).map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert sizes and min(sizes) >= 18, f"body text below 18 px: {min(sizes)}"
+    page.screenshot(path=str(tmp_path / "present.png"))
+    # keyboard: from a focused tab title, the arrow keys move between tabs
+    page.locator(".bsc-tabs .lm-TabBar-tab", has_text="종합").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('.bsc-tabs .lm-TabBar-tab.lm-mod-current').textContent"
+                           ".includes('기관·부서 상세')", timeout=UI_TIMEOUT)
+    assert not page.locator(".bsc-w-inst").is_visible(), "controls hidden"
+    _tab(page, "가정 분석")
+    page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
+    assert not page.locator(".bsc-whatif-controls").is_visible()
+    page.locator(".bsc-w-present").click()
+    page.wait_for_function("!document.querySelector('.bsc-dash').classList.contains('bsc-present')",
+                           timeout=UI_TIMEOUT)
+    assert page.locator(".bsc-whatif-controls").is_visible()
+    assert page.blocked == []
+
+
+@pytest.mark.browser
 def test_files_and_sources_are_not_served(server):
     for path in ("voila/files/90-dashboard.ipynb", "voila/files/notebooks/90-dashboard.ipynb",
                  "voila/files/../data/sample/2019/kpis.csv", "voila/files/%2E%2E/data/sample/2019/kpis.csv",

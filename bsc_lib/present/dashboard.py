@@ -160,6 +160,19 @@ CSS = """
 .bsc-dash .rb-total { width: 74px; }
 .bsc-dash .bsc-whatif-controls { position: sticky; top: 8px; align-self: flex-start; background: #fff; z-index: 2; }
 .bsc-dash .lm-TabPanel-stackedPanel, .bsc-dash .widget-tab-contents { overflow: visible; }
+/* presentation mode (1920 x 1080 projector): body text >= 18 px, controls hidden */
+.bsc-dash.bsc-present, .bsc-dash.bsc-present .widget-html-content, .bsc-dash.bsc-present .widget-label,
+.bsc-dash.bsc-present .lm-TabBar-tab, .bsc-dash.bsc-present button { font-size: 20px; }
+.bsc-dash.bsc-present table.bsc-t { font-size: 19px; }
+.bsc-dash.bsc-present h2 { font-size: 36px; }
+.bsc-dash.bsc-present h3 { font-size: 26px; }
+.bsc-dash.bsc-present .bsc-note, .bsc-dash.bsc-present .bsc-sub, .bsc-dash.bsc-present .cb-key,
+.bsc-dash.bsc-present .cb-row, .bsc-dash.bsc-present .rb-row, .bsc-dash.bsc-present .bsc-card .k { font-size: 19px; }
+.bsc-dash.bsc-present .rb-row { height: 32px; }
+.bsc-dash.bsc-present .rb-name, .bsc-dash.bsc-present .cb-name { width: 260px; }
+.bsc-dash.bsc-present .bsc-card .v { font-size: 44px; }
+.bsc-dash.bsc-present .bsc-whatif-controls, .bsc-dash.bsc-present .widget-dropdown,
+.bsc-dash.bsc-present .bsc-w-lang, .bsc-dash.bsc-present .bsc-whatif-intro { display: none; }
 </style>
 """
 
@@ -1452,11 +1465,13 @@ class DashboardApp:
         self.header = w.HTML().add_class("bsc-header")
         self.lang_toggle = w.ToggleButtons(options=[("한국어", "ko"), ("English", "en")], value=self.lang,
                                            layout={"width": "auto"}).add_class("bsc-w-lang")
+        self.present_toggle = w.ToggleButton(value=False, layout={"width": "auto"}).add_class("bsc-w-present")
         self.panels = [cls(self) for cls in self.PANELS]
         self.tabs = w.Tab(children=[p.box for p in self.panels]).add_class("bsc-tabs")
-        self.root = w.VBox([w.HTML(CSS), w.HBox([self.header, self.lang_toggle],
+        self.root = w.VBox([w.HTML(CSS), w.HBox([self.header, w.HBox([self.present_toggle, self.lang_toggle])],
                                                  layout={"justify_content": "space-between", "width": "100%"}),
                             self.tabs]).add_class("bsc-dash")
+        self.present_toggle.observe(self._on_present, "value")
         self._relabel()
         self.panels[0].ensure()
         self.tabs.observe(self._on_tab, "selected_index")
@@ -1475,9 +1490,18 @@ class DashboardApp:
                              f"{html.escape(text('scheme', lang))}: {html.escape(s.scheme_id)}<br>"
                              f"{html.escape(names_note)}</div>")
         self.tabs.titles = tuple(text(p.tab_key, lang) for p in self.panels)
+        self.present_toggle.description = text("present_mode", lang)
+        self.present_toggle.tooltip = text("present_hint", lang)
         for p in self.panels:
             if p.built:
                 p.relabel()
+
+    def _on_present(self, change) -> None:
+        """Presentation mode: large type, controls hidden (CSS class ``bsc-present`` on the root)."""
+        if change["new"]:
+            self.root.add_class("bsc-present")
+        else:
+            self.root.remove_class("bsc-present")
 
     def _on_tab(self, change) -> None:
         idx = change["new"]

@@ -510,6 +510,8 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
         "direction": {"ko": "변화", "en": "Change"},
         "total_prior": {"ko": "{prior}년 총점", "en": "{prior} total"},
         "rank_prior": {"ko": "전년 순위", "en": "Last year's rank"},
+        "present_mode": {"ko": "발표 모드", "en": "Presentation"},
+        "present_hint": {"ko": "큰 글씨, 조작 도구 숨김. 탭 제목을 누른 뒤 ←/→ 키로 탭을 넘깁니다.", "en": "Large type, controls hidden. Click a tab title, then use ← / → to move between tabs."},
         "busy_title": {"ko": "지금은 대시보드 이용자가 많습니다", "en": "The dashboard is busy right now"},
         "busy_body": {"ko": "동시에 볼 수 있는 화면 {n}개가 모두 사용 중입니다. 다른 화면이 닫히면 자리가 납니다. 이 페이지는 {s}초 뒤 자동으로 다시 시도합니다.", "en": "All {n} places for simultaneous viewers are in use; one frees up when another viewer closes the page. This page tries again by itself in {s} seconds."},
     },
