@@ -388,6 +388,58 @@ def test_what_if_control_back_to_the_scheme_restores_it_exactly(page, expected):
 
 
 @pytest.mark.browser
+def test_saved_scenarios_side_by_side_and_restored(page, expected):
+    from bsc_lib.analyses import whatif
+
+    data, scheme, r = expected
+    base = whatif.prepare(data, scheme, r)
+    _tab(page, "가정 분석")
+    page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
+
+    def set_slider(cls: str, v: int, attr: str, key: str, scale: float = 1.0) -> None:
+        page.locator(f".{cls} .widget-readout").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(v))
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"document.querySelector('.bsc-whatif-state').dataset.{attr}.split(',').includes('{key}={v * scale:g}')",
+            timeout=UI_TIMEOUT)
+
+    def save(name: str) -> None:
+        page.locator(".bsc-w-scen-name input").fill(name)
+        page.locator(".bsc-w-scen-save").click()
+        page.wait_for_function(f"document.querySelector('.bsc-scenario-compare') && "
+                               f"document.querySelector('.bsc-scenario-compare').textContent.includes('{name}')",
+                               timeout=UI_TIMEOUT)
+
+    page.locator(".bsc-w-reset").click()
+    set_slider("bsc-w-achievement", 40, "points", "achievement")
+    points40 = page.locator(".bsc-whatif-state").get_attribute("data-points")
+    save("A40")
+    page.locator(".bsc-w-reset").click()
+    first = next(iter(scheme.grading.quotas))
+    q = round(scheme.grading.quotas[first] * 100) + 10
+    set_slider(f"bsc-w-quota-{first}", q, "quotas", first, 0.01)
+    save("Q+10")
+    # expected: the engine-exact what-if of each saved scenario
+    pts = dict(p.split("=") for p in points40.split(","))
+    t1 = whatif.whatif_table(base, {k: float(v) for k, v in pts.items()}, base.cap, base.quotas)
+    changed1 = set(t1.loc[t1["grade_changed"], "institution_id"])
+    rows = set(page.eval_on_selector_all(".bsc-scenario-table tbody tr", "rs => rs.map(r => r.dataset.unit)"))
+    assert changed1 <= rows and changed1, "every institution A40 moves is listed"
+    head = page.locator(".bsc-scenario-table thead").inner_text()
+    assert "A40" in head and "Q+10" in head
+    assert f"A40: 등급 변동 {len(changed1)}곳" in page.locator(".bsc-scenario-compare").inner_text()
+    # restoring a saved scenario puts every control back exactly
+    page.locator(".bsc-w-scen-pick select").select_option("A40")
+    page.locator(".bsc-w-scen-load").click()
+    page.wait_for_function(f"document.querySelector('.bsc-whatif-state').dataset.points === '{points40}'",
+                           timeout=UI_TIMEOUT)
+    page.locator(".bsc-w-reset").click()
+    assert page.blocked == []
+
+
+@pytest.mark.browser
 def test_presentation_mode(page, tmp_path):
     _tab(page, "종합")
     page.wait_for_selector(".bsc-ranking-table", timeout=UI_TIMEOUT)

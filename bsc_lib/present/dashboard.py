@@ -158,6 +158,7 @@ CSS = """
 .bsc-dash .bsc-tie { border-bottom: 2px dotted #d7301f; cursor: help; }
 .bsc-dash .bsc-tie-mark { color: #d7301f; font-weight: 700; margin-left: 1px; }
 .bsc-dash .rb-total { width: 74px; }
+.bsc-dash .bsc-changed-cell .bsc-grade { outline: 3px solid #fdae61; }
 .bsc-dash .bsc-whatif-controls { position: sticky; top: 8px; align-self: flex-start; background: #fff; z-index: 2; }
 .bsc-dash .lm-TabPanel-stackedPanel, .bsc-dash .widget-tab-contents { overflow: visible; }
 /* presentation mode (1920 x 1080 projector): body text >= 18 px, controls hidden */
@@ -1208,12 +1209,23 @@ class WhatIfPanel(_Panel):
         self.reset.on_click(lambda _b: self._reset())
         self.summary = w.HTML().add_class("bsc-whatif-summary")
         self.table = w.HTML().add_class("bsc-whatif")
+        # saved scenarios: name → (points, cap, quotas), compared side by side
+        self.scenarios: dict[str, tuple[dict, float | None, dict]] = {}
+        self.h_scen = w.HTML()
+        self.scen_name = w.Text(layout={"width": "300px"}).add_class("bsc-w-scen-name")
+        self.scen_save = w.Button(layout={"width": "160px"}).add_class("bsc-w-scen-save")
+        self.scen_save.on_click(lambda _b: self._save_scenario())
+        self.scen_pick = w.Dropdown(options=[("", "")], layout={"width": "300px"}).add_class("bsc-w-scen-pick")
+        self.scen_load = w.Button(layout={"width": "160px"}).add_class("bsc-w-scen-load")
+        self.scen_load.on_click(lambda _b: self._load_scenario())
+        self.compare = w.HTML().add_class("bsc-scenario-compare")
         controls = [self.h_points, *self.sliders.values()]
         if self.cap is not None:
             controls.append(self.cap)
-        controls += [self.h_quotas, *self.quota_sliders.values(), self.reset]
+        controls += [self.h_quotas, *self.quota_sliders.values(), self.reset, self.h_scen,
+                     w.HBox([self.scen_name, self.scen_save]), w.HBox([self.scen_pick, self.scen_load])]
         self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "660px"}).add_class("bsc-whatif-controls"),
-                                                 w.VBox([self.summary, self.table])])]
+                                                 w.VBox([self.summary, self.compare, self.table])])]
         self.relabel()
 
     def relabel(self) -> None:
@@ -1228,6 +1240,11 @@ class WhatIfPanel(_Panel):
         for g, s in self.quota_sliders.items():
             s.description = f"{text('grade', lang)} {g}"
         self.reset.description = text("reset", lang)
+        self.h_scen.value = f"<b>{html.escape(text('scenarios', lang))}</b>"
+        self.scen_name.placeholder = text("scenario_name", lang)
+        self.scen_save.description = text("save", lang)
+        self.scen_load.description = text("load", lang)
+        self._render_compare()
 
     # --- state changes
     def _anchor(self, which: str, key: str, current: dict) -> dict:
@@ -1290,6 +1307,65 @@ class WhatIfPanel(_Panel):
             self.cap.value = round(base.cap, 4)
             self._muted = False
         self._recompute()
+
+    def _save_scenario(self) -> None:
+        name = (self.scen_name.value or "").strip() or text("scenario_n", self.lang, n=len(self.scenarios) + 1)
+        self.scenarios[name] = self.current()
+        self._set_options(self.scen_pick, [(k, k) for k in self.scenarios])
+        self.scen_pick.value = name
+        self.scen_name.value = ""
+        self._render_compare()
+
+    def _load_scenario(self) -> None:
+        """Put the controls back exactly where a saved scenario had them."""
+        sc = self.scenarios.get(self.scen_pick.value)
+        if sc is None:
+            return
+        points, cap, quotas = sc
+        self._anchors = {}
+        self.points = dict(points)
+        self.quota_pct = {g: round(v * 100.0) for g, v in quotas.items()}
+        self._quota_exact = True
+        self._sync(self.sliders, self.points)
+        self._sync(self.quota_sliders, self.quota_pct)
+        if self.cap is not None and cap is not None:
+            self._muted = True
+            self.cap.value = round(cap, 4)
+            self._muted = False
+        self._recompute()
+
+    def _render_compare(self) -> None:
+        """Saved scenarios side by side: the grade of every institution whose grade any of them changes."""
+        from bsc_lib.analyses import whatif
+
+        lang, ctx = self.lang, self.ctx
+        if not self.scenarios:
+            self.compare.value = ""
+            return
+        base = None
+        cols = [("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
+                ("base_grade", text("base", lang), "grade")]
+        counts = {}
+        for k, (name, (points, cap, quotas)) in enumerate(self.scenarios.items()):
+            ach = ctx.achievement_fraction(cap) if cap is not None and cap != ctx.whatif.cap else None
+            tab = whatif.whatif_table(ctx.whatif, points, cap, quotas, achievement=ach).set_index("institution_id")
+            if base is None:
+                base = tab[["inst_type", "base_grade"]].copy()
+            col = f"s{k}"
+            base[col] = [f"{grade_badge(g)}" if not ch else f'<span class="bsc-changed-cell">{grade_badge(g)}</span>'
+                         for g, ch in zip(tab["grade"], tab["grade_changed"], strict=True)]
+            base[col + "_ch"] = tab["grade_changed"].to_numpy()
+            counts[name] = int(tab["grade_changed"].sum())
+            cols.append((col, name, "html"))
+        changed = base[[c for c in base.columns if c.endswith("_ch")]].any(axis=1)
+        d = base.loc[changed].reset_index()
+        d = d.assign(name=d["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
+                     group=d["inst_type"].map(lambda v: label(v, lang)))
+        summary = " · ".join(text("scenario_count", lang, name=n, n=c) for n, c in counts.items())
+        self.compare.value = (f"<h3>{html.escape(text('scenario_compare', lang))}</h3>"
+                              f'<p class="bsc-note">{html.escape(summary)}</p>'
+                              + (html_table(d, cols, row_data={"unit": d["institution_id"]},
+                                            table_class="bsc-scenario-table") if len(d) else ""))
 
     def current(self) -> tuple[dict[str, float], float | None, dict[str, float]]:
         """``(points, cap, quotas)`` as the panel stands."""
