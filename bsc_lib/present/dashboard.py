@@ -1,11 +1,14 @@
 """The leadership dashboard: a Voila app over the evaluation results (``bsc dashboard``).
 
-Six tabs: overview (institutional ranking by group, grades, components, headline figures),
-drill-down (institution → department → KPI, with :meth:`Results.explain`), indicator
-difficulty, dispersion (ties/CV/Gini, nominal versus effective weights, old versus new
-integrity), a live what-if (component points, achievement cap, grade quotas;
-:mod:`bsc_lib.analyses.whatif`) and robustness (Monte Carlo rank intervals). Korean by default, with
-an English switch in the page.
+Eight tabs: overview (institutional ranking by group, grades, components, headline figures;
+near-ties marked), drill-down (institution → department → KPI, with :meth:`Results.explain`),
+perspectives (strategy map, institution × perspective) and against last year (grade
+transitions, rank changes, KPI trend) — both from the report's producers in
+:mod:`bsc_lib.analyses.recipes` —, indicator difficulty, dispersion (ties/CV/Gini, nominal
+versus effective weights, old versus new integrity), a live what-if (component points,
+achievement cap, grade quotas; :mod:`bsc_lib.analyses.whatif`; scenarios saved and compared)
+and robustness (Monte Carlo rank intervals). Korean by default, with an English switch and a
+presentation mode in the page.
 
 How settings reach the notebook
 -------------------------------
@@ -35,7 +38,9 @@ Errors: any :class:`~bsc_lib.errors.BSCError` while loading (bad data path, inva
 scheme) becomes a friendly page in Korean and English with the table of problems; anything
 else a short message. Tracebacks go to the server log only.
 
-Serving: :func:`serve` starts Voila on ``127.0.0.1`` with a preheated kernel, stripped sources,
+Serving: :func:`serve` checks the inputs (:func:`startup_check`), then starts Voila through
+:mod:`bsc_lib.present.dashboard_server` (a cap on concurrent viewers with a busy page, kernels
+of disconnected pages shut down, a preheated pool sized to the cap) on ``127.0.0.1`` with stripped sources,
 no tracebacks, Voila's default file allowlist (images only; notebooks and ``.py`` denied) and a
 template (``bsc-dashboard``, written to a temporary Jupyter data directory at launch) that
 extends Voila's ``lab`` template without its CDN stylesheet, so the page loads no asset from
@@ -143,7 +148,7 @@ CSS = """
 .bsc-dash .rb-col h4 { font-size: 18px; margin: 4px 0 6px 0; }
 .bsc-dash .rb-row { display: flex; align-items: center; gap: 8px; height: 27px; font-size: 15px; }
 .bsc-dash .rb-rank { width: 26px; text-align: right; color: #666; }
-.bsc-dash .rb-name { width: 200px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bsc-dash .rb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .rb-bar { flex: 1 1 auto; height: 17px; background: #f3f3f3; }
 .bsc-dash .rb-bar span { display: block; height: 100%; }
 .bsc-dash .rb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
@@ -151,7 +156,7 @@ CSS = """
 .bsc-dash .cb-key { margin-right: 16px; font-size: 15px; }
 .bsc-dash .cb-key i { display: inline-block; width: 14px; height: 14px; margin-right: 5px; vertical-align: -2px; }
 .bsc-dash .cb-row { display: flex; align-items: center; gap: 8px; height: 22px; font-size: 14px; }
-.bsc-dash .cb-name { width: 200px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bsc-dash .cb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .cb-bar { flex: 1 1 auto; display: flex; height: 15px; background: #f3f3f3; }
 .bsc-dash .cb-bar i { display: block; height: 100%; }
 .bsc-dash .cb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
