@@ -440,6 +440,41 @@ def test_saved_scenarios_side_by_side_and_restored(page, expected):
 
 
 @pytest.mark.browser
+def test_a_link_reopens_the_view(browser, server, page, expected):
+    """Overview names link to their drill-down; the header's link carries tab, unit, language and
+    what-if settings, and opening it (a new viewer) shows that view."""
+    _, _, r = expected
+    inst = r.institutional.iloc[5]
+    uid = inst["institution_id"]
+    _tab(page, "종합")
+    href = page.locator(f'.bsc-ranking-table tr[data-unit="{uid}"] a.bsc-drill-link').get_attribute("href")
+    assert href == f"?tab=drill&inst={uid}&lang=ko"
+    pg = _open(browser, server.url)
+    try:
+        pg.goto(server.url + f"?tab=drill&inst={uid}&lang=en&points=x", wait_until="domcontentloaded",
+                timeout=UI_TIMEOUT)
+        pg.wait_for_function(f"document.querySelector('.bsc-inst-view h3') && "
+                             f"document.querySelector('.bsc-inst-view h3').textContent.startsWith('{uid} ')",
+                             timeout=UI_TIMEOUT)
+        pg.wait_for_function("document.querySelector('.bsc-tabs .lm-TabBar-tab.lm-mod-current').textContent"
+                             ".includes('Drill-down')", timeout=UI_TIMEOUT)
+        assert "Seoul BSC evaluation dashboard" in pg.locator(".bsc-header").inner_text()
+        link = pg.locator(".bsc-view-link").get_attribute("href")
+        assert f"inst={uid}" in link and "tab=drill" in link and "lang=en" in link
+        # a what-if view in a link
+        pg.goto(server.url + "?tab=whatif&points=pre_evaluation:20,achievement:40,qualitative:15,evaluator:10,"
+                "cooperation:15", wait_until="domcontentloaded", timeout=UI_TIMEOUT)
+        pg.wait_for_function("document.querySelector('.bsc-whatif-state') && document.querySelector("
+                             "'.bsc-whatif-state').dataset.points.split(',').includes('achievement=40')",
+                             timeout=UI_TIMEOUT)
+        assert "points=pre_evaluation%3A20%2Cachievement%3A40" in pg.locator(".bsc-view-link").get_attribute("href")
+        assert pg.blocked == []
+    finally:
+        pg.close(run_before_unload=True)
+        pg.context.close()
+
+
+@pytest.mark.browser
 def test_presentation_mode(page, tmp_path):
     _tab(page, "종합")
     page.wait_for_selector(".bsc-ranking-table", timeout=UI_TIMEOUT)

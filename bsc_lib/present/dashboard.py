@@ -163,6 +163,8 @@ CSS = """
 .bsc-dash .bsc-tie { border-bottom: 2px dotted #d7301f; cursor: help; }
 .bsc-dash .bsc-tie-mark { color: #d7301f; font-weight: 700; margin-left: 1px; }
 .bsc-dash .rb-total { width: 74px; }
+.bsc-dash .bsc-link { text-align: right; font-size: 14px; margin-top: 4px; }
+.bsc-dash a.bsc-drill-link { color: inherit; text-decoration: none; border-bottom: 1px dotted #888; }
 .bsc-dash .bsc-changed-cell .bsc-grade { outline: 3px solid #fdae61; }
 .bsc-dash .bsc-whatif-controls { position: sticky; top: 8px; align-self: flex-start; background: #fff; z-index: 2; }
 .bsc-dash .lm-TabPanel-stackedPanel, .bsc-dash .widget-tab-contents { overflow: visible; }
@@ -785,6 +787,13 @@ class _Panel:
     def build(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def view_state(self) -> dict[str, str]:
+        """This tab's selections as query parameters (none by default)."""
+        return {}
+
+    def apply_view(self, query: Mapping[str, str]) -> None:
+        """Restore this tab's selections from query parameters (none by default)."""
+
     def relabel(self) -> None:
         """Update widget labels for ``app.lang`` (outputs are re-rendered by :meth:`render`)."""
 
@@ -853,10 +862,14 @@ class OverviewPanel(_Panel):
         d = inst.assign(_g=inst["inst_type"].map(order).fillna(9)).sort_values(
             ["_g", "rank_in_group", "institution_id"], kind="stable")
         ties = near_ties(d["total"], d["inst_type"])
+        from urllib.parse import urlencode
+
+        d = d.assign(name_link=[f'<a class="bsc-drill-link" href="?{html.escape(urlencode({"tab": "drill", "inst": u, "lang": lang}))}">'
+                                f"{_esc(n)}</a>" for u, n in zip(d["institution_id"], d["name"], strict=True)])
         d = d.assign(group=d["inst_type"].map(lambda v: label(v, lang)),
                      total_h=[total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)])
         cols = [("rank_in_group", text("rank_in_group", lang), "num"), ("rank_overall", text("rank", lang), "num"),
-                ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
+                ("name_link", text("institution", lang), "html"), ("group", text("group", lang), "text"),
                 ("total_h", text("total", lang), "htmlnum"), ("grade", text("grade", lang), "grade")]
         cols += [(c, label(c, lang), "points") for c in comps]
         n_ties = int(ties["near_tie"].sum())
@@ -931,12 +944,22 @@ class DrilldownPanel(_Panel):
             self.kpi_dd.value = opts[0][1]
             self._muted = False
 
+    def view_state(self) -> dict[str, str]:
+        return {k: v for k, v in (("inst", self.inst_dd.value), ("dept", self.dept_dd.value)) if v}
+
+    def apply_view(self, query: Mapping[str, str]) -> None:
+        if query.get("inst") in self._inst_ids and query["inst"] != self.inst_dd.value:
+            self.inst_dd.value = query["inst"]  # fills the departments and renders
+        if query.get("dept") and query["dept"] in self._dept_ids() and query["dept"] != self.dept_dd.value:
+            self.dept_dd.value = query["dept"]
+
     # --- callbacks
     def _on_inst(self, _change) -> None:
         if self._muted:
             return
         self._fill_departments()
         self.render()
+        self.app.update_link()
 
     def _on_dept(self, _change) -> None:
         if self._muted:
@@ -944,6 +967,7 @@ class DrilldownPanel(_Panel):
         self._fill_kpis()
         self._render_dept()
         self._render_kpi()
+        self.app.update_link()
 
     def _on_kpi(self, _change) -> None:
         if self._muted:
@@ -1313,6 +1337,51 @@ class WhatIfPanel(_Panel):
             self._muted = False
         self._recompute()
 
+    def view_state(self) -> dict[str, str]:
+        points, cap, quotas = self.current()
+        base = self.ctx.whatif
+        st = {}
+        if points != dict(base.points):
+            st["points"] = ",".join(f"{k}:{v:g}" for k, v in points.items())
+        if cap is not None and base.cap is not None and round(cap, 4) != round(base.cap, 4):
+            st["cap"] = f"{cap:g}"
+        if self._quota_exact and any(abs(v - base.quotas[g]) > 1e-9 for g, v in quotas.items()):
+            st["quotas"] = ",".join(f"{g}:{v * 100:g}" for g, v in quotas.items())
+        return st
+
+    def apply_view(self, query: Mapping[str, str]) -> None:
+        def pairs(v: str) -> dict[str, float]:
+            out = {}
+            for part in (v or "").split(","):
+                k, _, x = part.partition(":")
+                try:
+                    out[k] = float(x)
+                except ValueError:
+                    return {}
+            return out
+
+        pts, qts = pairs(query.get("points", "")), pairs(query.get("quotas", ""))
+        ok_pts = set(pts) == set(self.points) and abs(sum(pts.values()) - 100.0) < 1e-6
+        ok_qts = set(qts) == set(self.quota_pct) and abs(sum(qts.values()) - 100.0) < 1e-6
+        if ok_pts:
+            self.points = pts
+            self._sync(self.sliders, pts)
+        if ok_qts:
+            self.quota_pct = {g: round(v) for g, v in qts.items()}
+            self._quota_exact = True
+            self._sync(self.quota_sliders, self.quota_pct)
+        if self.cap is not None and query.get("cap"):
+            try:
+                c = round(float(query["cap"]), 4)
+            except ValueError:
+                c = None
+            if c in {v for _, v in self.cap.options}:
+                self._muted = True
+                self.cap.value = c
+                self._muted = False
+        self._anchors = {}
+        self.render()
+
     def _save_scenario(self) -> None:
         name = (self.scen_name.value or "").strip() or text("scenario_n", self.lang, n=len(self.scenarios) + 1)
         self.scenarios[name] = self.current()
@@ -1419,6 +1488,8 @@ class WhatIfPanel(_Panel):
                               f'<span class="bsc-note">{html.escape(text("computed_in", lang, ms=ms))}</span></p>')
         self.table.value = table
         self.last_ms = ms
+        if self.app.tabs.selected_index is not None and self.app.panels[self.app.tabs.selected_index] is self:
+            self.app.update_link()
 
 
 class RobustnessPanel(_Panel):
@@ -1547,9 +1618,11 @@ class DashboardApp:
         self.lang_toggle = w.ToggleButtons(options=[("한국어", "ko"), ("English", "en")], value=self.lang,
                                            layout={"width": "auto"}).add_class("bsc-w-lang")
         self.present_toggle = w.ToggleButton(value=False, layout={"width": "auto"}).add_class("bsc-w-present")
+        self.link = w.HTML().add_class("bsc-link")
         self.panels = [cls(self) for cls in self.PANELS]
         self.tabs = w.Tab(children=[p.box for p in self.panels]).add_class("bsc-tabs")
-        self.root = w.VBox([w.HTML(CSS), w.HBox([self.header, w.HBox([self.present_toggle, self.lang_toggle])],
+        self.root = w.VBox([w.HTML(CSS), w.HBox([self.header, w.VBox([w.HBox([self.present_toggle, self.lang_toggle]),
+                                                                      self.link])],
                                                  layout={"justify_content": "space-between", "width": "100%"}),
                             self.tabs]).add_class("bsc-dash")
         self.present_toggle.observe(self._on_present, "value")
@@ -1577,6 +1650,44 @@ class DashboardApp:
             if p.built:
                 p.relabel()
 
+    # --- the view in the URL
+    def view_state(self) -> dict[str, str]:
+        """The view as query parameters: ``tab``, ``lang`` and the selections of the open tab."""
+        idx = self.tabs.selected_index or 0
+        panel = self.panels[idx]
+        st = {"tab": panel.tab_key.removeprefix("tab_"), "lang": self.lang}
+        if panel.built:
+            st.update(panel.view_state())
+        return st
+
+    def view_query(self) -> str:
+        """``?tab=…&lang=…`` of :meth:`view_state` (a link that reopens this view)."""
+        from urllib.parse import urlencode
+
+        return "?" + urlencode(self.view_state())
+
+    def update_link(self) -> None:
+        self.link.value = (f'<a class="bsc-view-link" href="{html.escape(self.view_query())}" '
+                           f'title="{html.escape(text("link_hint", self.lang))}">{html.escape(text("link", self.lang))}</a>')
+
+    def apply_query(self, query: str) -> None:
+        """Open the view a link describes (unknown or invalid parameters are ignored)."""
+        from urllib.parse import parse_qs
+
+        q = {k: v[-1] for k, v in parse_qs(query or "").items() if v}
+        if q.get("lang") in LANGS and q["lang"] != self.lang:
+            self.lang_toggle.value = q["lang"]
+        keys = [p.tab_key.removeprefix("tab_") for p in self.panels]
+        idx = keys.index(q["tab"]) if q.get("tab") in keys else None
+        if idx is not None:
+            self.panels[idx].ensure()
+            self.panels[idx].apply_view(q)
+            # the page's tab bar may report its initial tab (0) once it renders: put the wanted tab
+            # back once (see _on_tab)
+            self._wanted_tab = (idx, time.monotonic())
+            self.tabs.selected_index = idx
+        self.update_link()
+
     def _on_present(self, change) -> None:
         """Presentation mode: large type, controls hidden (CSS class ``bsc-present`` on the root)."""
         if change["new"]:
@@ -1586,8 +1697,15 @@ class DashboardApp:
 
     def _on_tab(self, change) -> None:
         idx = change["new"]
+        wanted = getattr(self, "_wanted_tab", None)
+        if wanted is not None and idx != wanted[0]:
+            self._wanted_tab = None
+            if idx == 0 and time.monotonic() - wanted[1] < 15.0:
+                self.tabs.selected_index = wanted[0]
+                return
         if idx is not None:
             self.panels[idx].ensure()
+            self.update_link()
 
     def _on_lang(self, change) -> None:
         self.lang = change["new"]
@@ -1596,6 +1714,7 @@ class DashboardApp:
         self._relabel()
         idx = self.tabs.selected_index or 0
         self.panels[idx].ensure()
+        self.update_link()
 
 
 def _route_logs() -> None:
@@ -1621,6 +1740,26 @@ def _route_logs() -> None:
         log.setLevel(logging.INFO)
         log.propagate = False
     logging.captureWarnings(True)
+
+
+def _follow_request(app: DashboardApp) -> None:
+    """Open the view of the page's query string (``?tab=drill&inst=I12&lang=en``).
+
+    A preheated kernel learns its request only when a page takes it: Voila then sends the
+    request (``voila.utils.wait_for_request``), awaited here in a background thread so the page
+    is built first. Without preheating the query string is already in the environment.
+    """
+    def apply() -> None:
+        try:
+            if os.environ.get("VOILA_PREHEAT", "False") == "True":
+                from voila.utils import wait_for_request
+
+                wait_for_request()
+            app.apply_query(os.environ.get("QUERY_STRING", ""))
+        except Exception:  # noqa: BLE001 - a bad link must not break the page
+            log.exception("the page's query string could not be applied")
+
+    threading.Thread(target=apply, name="bsc-dashboard-query", daemon=True).start()
 
 
 def run(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lang: str = "",
@@ -1649,6 +1788,8 @@ def run(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lan
             t0 = time.perf_counter()
             ctx = build_context(settings)
             app = DashboardApp(ctx)
+            app.update_link()
+            _follow_request(app)
             log.info("%s: dashboard ready in %.1f s (data %s)", READY_MARK, time.perf_counter() - t0, ctx.data.source)
             return app.root
     except BSCError as exc:
