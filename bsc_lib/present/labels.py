@@ -519,7 +519,7 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
         "load": {"ko": "불러오기", "en": "Restore"},
         "scenario_compare": {"ko": "시나리오 비교: 등급이 바뀌는 기관", "en": "Scenarios side by side: institutions whose grade changes"},
         "scenario_count": {"ko": "{name}: 등급 변동 {n}곳", "en": "{name}: {n} grade changes"},
-        "link": {"ko": "🔗 이 화면 링크", "en": "🔗 Link to this view"},
+        "link": {"ko": "이 화면의 링크", "en": "Link to this view"},
         "link_hint": {"ko": "탭·기관·언어·가정 분석 설정을 담은 주소입니다. 복사해 두면 같은 화면이 다시 열립니다.", "en": "The address of this view (tab, unit, language, what-if settings): copy it to reopen the same view."},
         "busy_title": {"ko": "지금은 대시보드 이용자가 많습니다", "en": "The dashboard is busy right now"},
         "busy_body": {"ko": "동시에 볼 수 있는 화면 {n}개가 모두 사용 중입니다. 다른 화면이 닫히면 자리가 납니다. 이 페이지는 {s}초 뒤 자동으로 다시 시도합니다.", "en": "All {n} places for simultaneous viewers are in use; one frees up when another viewer closes the page. This page tries again by itself in {s} seconds."},
