@@ -336,8 +336,10 @@ def dashboard_head(fig: dict) -> dict:
     if "error" in fig:
         return {"error": fig["error"], "stderr": fig.get("stderr", "")}
     return {"available": True, "first_render": summarise(fig.get("first_render_s", [])),
+            "later_render": summarise(fig.get("later_render_s", [])),
             "whatif_ms": summarise([x * 1e3 for x in fig.get("whatif_s", [])]),
-            "server_start_s": fig.get("server_start_s"), "notes": fig.get("notes", [])}
+            "server_start_s": fig.get("server_start_s"), "pool_full_s": fig.get("pool_full_s"),
+            "notes": fig.get("notes", [])}
 
 
 # ----------------------------------------------------------------------------- machine
@@ -461,7 +463,9 @@ def build_summary(results: dict) -> list[dict]:
         h = dashboard_head(figs["dashboard"])
         if h.get("available") is False or "error" in h:
             res = "not yet available" if h.get("available") is False else "FAIL"
-            for m, tg in (("first render (preheated kernel)", "≤ 3 s"), ("what-if re-rank latency", "≤ 300 ms")):
+            for m, tg in (("first render (preheated kernel)", "≤ 3 s"),
+                          ("second and later viewers' first render (max)", "≤ 3 s"),
+                          ("what-if re-rank latency", "≤ 300 ms")):
                 rows.append({"figure": "5 dashboard", "measure": m, "median": "–" if res != "FAIL" else "error",
                              "range": h.get("error", ""), "runs": 0, "target": tg, "result": res})
         else:
@@ -469,6 +473,12 @@ def build_summary(results: dict) -> list[dict]:
             rows.append({"figure": "5 dashboard", "measure": "first render (preheated kernel)", "median": med,
                          "range": rng, "runs": h["first_render"]["n"], "target": "≤ 3 s",
                          "result": verdict(h["first_render"]["median"], TARGETS["dashboard_first_s"])})
+            if h["later_render"]["n"]:
+                med, rng = _mm(h["later_render"], ".2f", " s")
+                rows.append({"figure": "5 dashboard", "measure": "second and later viewers' first render (earlier "
+                             "viewers still open)", "median": med, "range": rng, "runs": h["later_render"]["n"],
+                             "target": "≤ 3 s each",
+                             "result": verdict(h["later_render"]["max"], TARGETS["dashboard_first_s"])})
             med, rng = _mm(h["whatif_ms"], ".0f", " ms")
             rows.append({"figure": "5 dashboard", "measure": "what-if re-rank latency", "median": med, "range": rng,
                          "runs": h["whatif_ms"]["n"], "target": "≤ 300 ms",
@@ -624,8 +634,12 @@ def render_markdown(results: dict, notes: str = "") -> str:
         elif "error" in h:
             lines += [f"Error: {h['error']}", "", "```", h.get("stderr", ""), "```", ""]
         else:
-            lines += [f"Voila server start (not counted): {_f(h.get('server_start_s'), '.1f')} s. "
-                      f"First render: {_mm(h['first_render'], '.2f', ' s')[0]}; what-if re-rank: "
+            later = (f"; second and later viewers (earlier ones still open): "
+                     f"{_mm(h['later_render'], '.2f', ' s')[0]} (range {_mm(h['later_render'], '.2f', ' s')[1]})"
+                     if h.get("later_render", {}).get("n") else "")
+            lines += [f"Voila server start (not counted): {_f(h.get('server_start_s'), '.1f')} s; preheated pool "
+                      f"full after {_f(h.get('pool_full_s'), '.1f')} s. First viewer's first render: "
+                      f"{_mm(h['first_render'], '.2f', ' s')[0]}{later}; what-if re-rank: "
                       f"{_mm(h['whatif_ms'], '.0f', ' ms')[0]}.", ""] + [f"* {n}" for n in h.get("notes", [])] + [""]
     if notes:
         lines += [notes.rstrip(), ""]

@@ -149,7 +149,8 @@ def cmd_verify(args) -> int:
 def cmd_dashboard(args) -> int:
     from bsc_lib.present.dashboard import serve
 
-    return serve(data=args.data, scheme=args.scheme, port=args.port, show_names=args.show_names, lang=args.lang)
+    return serve(data=args.data, scheme=args.scheme, port=args.port, show_names=args.show_names, lang=args.lang,
+                 max_viewers=args.max_viewers, grace=args.grace)
 
 
 def cmd_feedback(args) -> int:
@@ -254,6 +255,16 @@ def _add_out(s: argparse.ArgumentParser) -> None:
                    help="output root; runs go to FOLDER/<year>/<run>/ (default: %(default)s)")
 
 
+def _positive_int(v: str) -> int:
+    try:
+        n = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {v!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bsc", description="Seoul BSC evaluation workbench.")
     p.add_argument("--debug", action="store_true", help="show tracebacks, for developers (default: off)")
@@ -322,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show managers' names (default: off, pseudonymous ids such as 관리자 P0012)")
     s.add_argument("--lang", choices=["ko", "en"], default=None,
                    help="initial language; the page has a switch (default: $BSC_LANG, else ko)")
+    s.add_argument("--max-viewers", type=_positive_int, default=8, metavar="N",
+                   help="concurrent viewers before a 'busy, try again' page; also the number of preheated "
+                        "kernels (default: %(default)s; each holds about 200 MB)")
+    s.add_argument("--grace", type=float, default=30.0, metavar="SECONDS",
+                   help="shut down the kernel of a page disconnected this long (default: %(default)s)")
     s.set_defaults(func=cmd_dashboard)
 
     s = sub.add_parser("feedback", help="write one short HTML feedback report per institution or department")

@@ -11,28 +11,20 @@ they are not asserted (no timing assertions).
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from dashboard_helpers import UI_TIMEOUT, Server, _get, _open, chromium_browser
 
 from bsc_lib.errors import DataError, Problem
 from bsc_lib.present import dashboard as db
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "2019"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-START_TIMEOUT = 150  # s: server up and the preheated kernel executed, on a busy 2-core machine
-UI_TIMEOUT = 60_000  # ms
 
 
 # =========================================================================== helpers (no browser)
@@ -85,6 +77,23 @@ def test_fmt_points_and_table_escaping():
     assert 'data-unit="&quot;I1"' in t and ">1.23<" in t
 
 
+def test_near_ties_are_found_within_groups_with_enough_decimals():
+    # hand-made: A/B 0.001 apart (print 78.79 both), C alone in its group, D/E 0.004 apart and
+    # printing differently (82.97 / 82.98) — still near; F 1 point from E — not near.
+    t = pd.Series([78.7876, 78.7886, 78.7881, 82.9720, 82.9760, 83.9760], index=list("ABCDEF"))
+    g = pd.Series(["m", "m", "b", "m", "m", "m"], index=list("ABCDEF"))
+    nt = db.near_ties(t, g)
+    assert list(nt["near_tie"]) == [True, True, False, True, True, False]
+    assert nt.loc["A", "gap"] == pytest.approx(0.001) and nt.loc["A", "neighbour"] == 78.7886
+    assert nt.loc["A", "digits"] == 3 and nt.loc["D", "digits"] == 3  # 78.788 / 78.789
+    assert pd.isna(nt.loc["C", "gap"])
+    cell = db.total_html(t["A"], nt.loc["A"].to_dict(), "en")
+    assert ">78.788<" in cell and "≈" in cell and "78.787600" in cell and "0.001000" in cell
+    assert db.total_html(t["F"], nt.loc["F"].to_dict()) == "83.98"
+    exact = db.near_ties(pd.Series([70.0, 70.0, 60.0]))
+    assert list(exact["near_tie"]) == [True, True, False] and list(exact["digits"][:2]) == [2, 2]
+
+
 def test_error_html_is_bilingual_and_has_no_traceback():
     exc = DataError([Problem(file="kpis.csv", rule="exists", message="<b>not found</b>", row=3)])
     page = db.error_html(exc, "ko")
@@ -96,8 +105,8 @@ def test_error_html_is_bilingual_and_has_no_traceback():
 
 def test_voila_command_is_locked_down(tmp_path):
     cmd = db.voila_command("nb.ipynb", 9999)
-    assert cmd[:3] == [sys.executable, "-m", "voila"]
-    for flag in ("--port=9999", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
+    assert cmd[:3] == [sys.executable, "-m", "bsc_lib.present.dashboard_server"]
+    for flag in ("--port=9999", "--max-viewers=8", "--pool_size=8", "--grace=30", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
                  "--preheat_kernel=True", "--strip_sources=True", "--show_tracebacks=False",
                  f"--template={db.TEMPLATE_NAME}"):
         assert flag in cmd
@@ -121,60 +130,6 @@ def test_cli_refuses_a_busy_port(capsys):
     assert f"port {port}" in capsys.readouterr().err
 
 
-# =========================================================================== the served dashboard
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback only
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, ""
-
-
-class Server:
-    """``bsc dashboard`` in a subprocess (own session, so the whole tree can be stopped)."""
-
-    def __init__(self, tmp: Path, *extra: str):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = tmp / f"server-{self.port}.log"
-        self._fh = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bsc_lib.cli", "dashboard", "--port", str(self.port), *extra],
-            cwd=str(ROOT), stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"dashboard server exited ({self.proc.returncode}):\n{self.text()}")
-            log = self.log.read_bytes()
-            if b"dashboard: http://127.0.0.1" in log and db.READY_MARK.encode() in log:
-                return  # listening, and the preheated kernel has built the page
-            time.sleep(0.5)
-        pytest.fail(f"dashboard server not ready within {START_TIMEOUT} s:\n{self.text()}")
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)  # serve() stops Voila and its kernels
-                try:
-                    self.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)  # the session this test created
-                    self.proc.wait(timeout=10)
-        finally:
-            self._fh.close()
-
-
 @pytest.fixture(scope="module")
 def expected():
     """Results computed directly, to compare the page with."""
@@ -189,19 +144,7 @@ def expected():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} not found: run `make system-deps` (browser tests need Chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as exc:  # noqa: BLE001 - fail with the reason, never skip
-            pytest.fail(f"Chromium could not start: {exc}")
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from chromium_browser()
 
 
 @pytest.fixture(scope="module")
@@ -212,24 +155,6 @@ def server(tmp_path_factory):
         yield srv
     finally:
         srv.stop()
-
-
-def _open(browser, url: str):
-    """A 1920×1080 page where every request not to the loopback server is blocked and recorded."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="ko-KR")
-    page = context.new_page()
-    page.blocked = []
-
-    def route(r):
-        u = r.request.url
-        if u.startswith(("http://127.0.0.1:", "http://localhost:", "ws://127.0.0.1:", "data:", "blob:")):
-            r.continue_()
-        else:
-            page.blocked.append(u)
-            r.abort()
-
-    page.route("**/*", route)
-    return page
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +206,16 @@ def test_overview_shows_the_engine_numbers_offline(page, expected, tmp_path, rec
     assert list(board["unit"]) == list(want["institution_id"])
     assert list(board["total"]) == [f"{v:.2f}" for v in want["total"]]
     assert list(board["grade"]) == list(want["grade"])
+    # near-ties (within the group) are marked, with the exact totals on hover
+    ties = db.near_ties(inst["total"], inst["inst_type"])
+    want_ties = set(inst.loc[ties["near_tie"], "institution_id"])
+    assert want_ties, "the sample has near-tied totals (78.79, 82.97)"
+    got_ties = page.eval_on_selector_all('.bsc-ranking-table tr[data-tie="1"]', "rs => rs.map(r => r.dataset.unit)")
+    assert set(got_ties) == want_ties
+    some = sorted(want_ties)[0]
+    tip = page.locator(f'.bsc-ranking-table tr[data-unit="{some}"] .bsc-tie').get_attribute("title")
+    exact = float(inst.set_index("institution_id").loc[some, "total"])
+    assert f"{exact:.6f}" in tip
     counts = page.locator(".bsc-grade-counts").inner_text()
     assert all(str(n) in counts for n in inst["grade"].value_counts())
     assert page.locator(".bsc-comp-bars .cb-row").count() == len(inst)
@@ -392,7 +327,9 @@ def test_language_switch(page, tmp_path):
 
 @pytest.mark.browser
 def test_other_tabs_render(page, tmp_path):
-    for title, selector, n_plots in (("지표 난이도", ".bsc-difficulty-table table", 1),
+    for title, selector, n_plots in (("관점·전략지도", ".bsc-perspectives-box", 2),
+                                     ("전년 대비", ".bsc-rank-change-table", 2),
+                                     ("지표 난이도", ".bsc-difficulty-table table", 1),
                                      ("변별력", ".bsc-integrity table", 3),
                                      ("순위 안정성", ".bsc-robust-table table", 1)):
         _tab(page, title)
@@ -403,6 +340,165 @@ def test_other_tabs_render(page, tmp_path):
             " && e.querySelector('.main-svg')).length >= n", arg=n_plots, timeout=UI_TIMEOUT)
         page.screenshot(path=str(tmp_path / f"{selector.split()[0][5:]}.png"))
     assert "Traceback" not in page.content()
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_last_year_comes_from_the_report_producer(page, expected):
+    from bsc_lib.analyses.recipes import Recipes
+    from bsc_lib.config.analysis_params import load_analysis_params
+
+    data, scheme, _ = expected
+    tables = Recipes(data, scheme, load_analysis_params(ROOT / "params" / "analysis.yaml"), scheme.year, "year")
+    ch = tables["rank_changes"]
+    inst = ch.loc[ch["level"] == "institution"]
+    _tab(page, "전년 대비")
+    page.wait_for_selector(".bsc-rank-change-table", timeout=UI_TIMEOUT)
+    units = page.eval_on_selector_all(".bsc-rank-change-table tbody tr", "rs => rs.map(r => r.dataset.unit)")
+    prior = page.eval_on_selector_all(".bsc-rank-change-table tbody tr", "rs => rs.map(r => r.dataset.gradePrior)")
+    want = inst.set_index("unit_id")["grade_prior"].fillna("")
+    assert sorted(units) == sorted(want.index)
+    assert dict(zip(units, prior, strict=True)) == want.to_dict()
+
+
+@pytest.mark.browser
+def test_what_if_control_back_to_the_scheme_restores_it_exactly(page, expected):
+    _, scheme, _ = expected
+    quotas = {g: round(v * 100) for g, v in scheme.grading.quotas.items()}
+    _tab(page, "가정 분석")
+    page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
+    page.locator(".bsc-w-reset").click()
+    first = next(iter(quotas))
+
+    def set_quota(v: int) -> None:
+        page.locator(f".bsc-w-quota-{first} .widget-readout").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(v))
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"document.querySelector('.bsc-whatif-state').dataset.quotas.split(',').includes('{first}={v / 100:g}')",
+            timeout=UI_TIMEOUT)
+
+    for v in (quotas[first] + 13, quotas[first] + 4, quotas[first]):  # several moves, then back
+        set_quota(v)
+    for g, v in quotas.items():
+        assert page.locator(f".bsc-w-quota-{g} .widget-readout").inner_text().strip() == f"{v}"
+    state = page.locator(".bsc-whatif-state").get_attribute("data-quotas")
+    assert state == ",".join(f"{g}={v / 100:g}" for g, v in quotas.items())
+
+
+@pytest.mark.browser
+def test_saved_scenarios_side_by_side_and_restored(page, expected):
+    from bsc_lib.analyses import whatif
+
+    data, scheme, r = expected
+    base = whatif.prepare(data, scheme, r)
+    _tab(page, "가정 분석")
+    page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
+
+    def set_slider(cls: str, v: int, attr: str, key: str, scale: float = 1.0) -> None:
+        page.locator(f".{cls} .widget-readout").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(v))
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"document.querySelector('.bsc-whatif-state').dataset.{attr}.split(',').includes('{key}={v * scale:g}')",
+            timeout=UI_TIMEOUT)
+
+    def save(name: str) -> None:
+        page.locator(".bsc-w-scen-name input").fill(name)
+        page.locator(".bsc-w-scen-save").click()
+        page.wait_for_function(f"document.querySelector('.bsc-scenario-compare') && "
+                               f"document.querySelector('.bsc-scenario-compare').textContent.includes('{name}')",
+                               timeout=UI_TIMEOUT)
+
+    page.locator(".bsc-w-reset").click()
+    set_slider("bsc-w-achievement", 40, "points", "achievement")
+    points40 = page.locator(".bsc-whatif-state").get_attribute("data-points")
+    save("A40")
+    page.locator(".bsc-w-reset").click()
+    first = next(iter(scheme.grading.quotas))
+    q = round(scheme.grading.quotas[first] * 100) + 10
+    set_slider(f"bsc-w-quota-{first}", q, "quotas", first, 0.01)
+    save("Q+10")
+    # expected: the engine-exact what-if of each saved scenario
+    pts = dict(p.split("=") for p in points40.split(","))
+    t1 = whatif.whatif_table(base, {k: float(v) for k, v in pts.items()}, base.cap, base.quotas)
+    changed1 = set(t1.loc[t1["grade_changed"], "institution_id"])
+    rows = set(page.eval_on_selector_all(".bsc-scenario-table tbody tr", "rs => rs.map(r => r.dataset.unit)"))
+    assert changed1 <= rows and changed1, "every institution A40 moves is listed"
+    head = page.locator(".bsc-scenario-table thead").inner_text()
+    assert "A40" in head and "Q+10" in head
+    assert f"A40: 등급 변동 {len(changed1)}곳" in page.locator(".bsc-scenario-compare").inner_text()
+    # restoring a saved scenario puts every control back exactly
+    page.locator(".bsc-w-scen-pick select").select_option("A40")
+    page.locator(".bsc-w-scen-load").click()
+    page.wait_for_function(f"document.querySelector('.bsc-whatif-state').dataset.points === '{points40}'",
+                           timeout=UI_TIMEOUT)
+    page.locator(".bsc-w-reset").click()
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_a_link_reopens_the_view(browser, server, page, expected):
+    """Overview names link to their drill-down; the header's link carries tab, unit, language and
+    what-if settings, and opening it (a new viewer) shows that view."""
+    _, _, r = expected
+    inst = r.institutional.iloc[5]
+    uid = inst["institution_id"]
+    _tab(page, "종합")
+    href = page.locator(f'.bsc-ranking-table tr[data-unit="{uid}"] a.bsc-drill-link').get_attribute("href")
+    assert href == f"?tab=drill&inst={uid}&lang=ko"
+    pg = _open(browser, server.url)
+    try:
+        pg.goto(server.url + f"?tab=drill&inst={uid}&lang=en&points=x", wait_until="domcontentloaded",
+                timeout=UI_TIMEOUT)
+        pg.wait_for_function(f"document.querySelector('.bsc-inst-view h3') && "
+                             f"document.querySelector('.bsc-inst-view h3').textContent.startsWith('{uid} ')",
+                             timeout=UI_TIMEOUT)
+        pg.wait_for_function("document.querySelector('.bsc-tabs .lm-TabBar-tab.lm-mod-current').textContent"
+                             ".includes('Drill-down')", timeout=UI_TIMEOUT)
+        assert "Seoul BSC evaluation dashboard" in pg.locator(".bsc-header").inner_text()
+        link = pg.locator(".bsc-view-link").get_attribute("href")
+        assert f"inst={uid}" in link and "tab=drill" in link and "lang=en" in link
+        # a what-if view in a link
+        pg.goto(server.url + "?tab=whatif&points=pre_evaluation:20,achievement:40,qualitative:15,evaluator:10,"
+                "cooperation:15", wait_until="domcontentloaded", timeout=UI_TIMEOUT)
+        pg.wait_for_function("document.querySelector('.bsc-whatif-state') && document.querySelector("
+                             "'.bsc-whatif-state').dataset.points.split(',').includes('achievement=40')",
+                             timeout=UI_TIMEOUT)
+        assert "points=pre_evaluation%3A20%2Cachievement%3A40" in pg.locator(".bsc-view-link").get_attribute("href")
+        assert pg.blocked == []
+    finally:
+        pg.close(run_before_unload=True)
+        pg.context.close()
+
+
+@pytest.mark.browser
+def test_presentation_mode(page, tmp_path):
+    _tab(page, "종합")
+    page.wait_for_selector(".bsc-ranking-table", timeout=UI_TIMEOUT)
+    page.locator(".bsc-w-present").click()
+    page.wait_for_selector(".bsc-dash.bsc-present", timeout=UI_TIMEOUT)
+    sizes = page.eval_on_selector_all(
+        ".bsc-ranking-table td, .bsc-board .rb-row, .bsc-cards .k, .bsc-note",
+        "es => es.filter(e => e.offsetParent !== null).map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert sizes and min(sizes) >= 18, f"body text below 18 px: {min(sizes)}"
+    page.screenshot(path=str(tmp_path / "present.png"))
+    # keyboard: from a focused tab title, the arrow keys move between tabs
+    page.locator(".bsc-tabs .lm-TabBar-tab", has_text="종합").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('.bsc-tabs .lm-TabBar-tab.lm-mod-current').textContent"
+                           ".includes('기관·부서 상세')", timeout=UI_TIMEOUT)
+    assert not page.locator(".bsc-w-inst").is_visible(), "controls hidden"
+    _tab(page, "가정 분석")
+    page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
+    assert not page.locator(".bsc-whatif-controls").is_visible()
+    page.locator(".bsc-w-present").click()
+    page.wait_for_function("!document.querySelector('.bsc-dash').classList.contains('bsc-present')",
+                           timeout=UI_TIMEOUT)
+    assert page.locator(".bsc-whatif-controls").is_visible()
     assert page.blocked == []
 
 
@@ -418,25 +514,27 @@ def test_files_and_sources_are_not_served(server):
         assert "bsc_lib.present.dashboard" not in body
 
 
-@pytest.mark.browser
-def test_bad_data_path_shows_a_friendly_error(browser, tmp_path):
-    srv = Server(tmp_path, "--data", str(tmp_path / "no-such-folder"))
-    try:
-        srv.wait_ready()
-        pg = _open(browser, srv.url)
-        try:
-            pg.goto(srv.url, wait_until="domcontentloaded", timeout=UI_TIMEOUT)
-            pg.wait_for_selector(".bsc-error", timeout=UI_TIMEOUT)
-            text = pg.locator(".bsc-error").inner_text()
-            assert "데이터를 불러올 수 없습니다" in text and "The data could not be loaded" in text
-            assert "no-such-folder" in text
-            assert "Traceback" not in pg.content()
-            pg.screenshot(path=str(tmp_path / "bad-data.png"))
-            assert pg.blocked == []
-        finally:
-            pg.close(run_before_unload=True)
-            pg.context.close()
-    finally:
-        srv.stop()
-    assert srv.proc.returncode == 0, "SIGTERM stops the server cleanly"
+@pytest.mark.parametrize("case", ["missing", "invalid"])
+def test_cli_refuses_bad_data_before_serving(case, tmp_path, capsys):
+    """The start-up check: the problem table and exit 2, and nothing starts listening."""
+    import shutil
 
+    from bsc_lib.cli import main
+
+    if case == "missing":
+        data = tmp_path / "no-such-folder"
+    else:
+        data = tmp_path / "broken"
+        shutil.copytree(SAMPLE, data)
+        kpis = (data / "kpis.csv").read_text(encoding="utf-8-sig").splitlines()
+        kpis[1] = kpis[1].replace(kpis[1].split(",")[0], "", 1)  # a KPI without its id
+        (data / "kpis.csv").write_text("\n".join(kpis) + "\n", encoding="utf-8")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["dashboard", "--data", str(data), "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert "problem(s) found" in err and ("no-such-folder" in err if case == "missing" else "kpis.csv" in err)
+    assert "Traceback" not in err
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "no server was started"

@@ -1,11 +1,14 @@
 """The leadership dashboard: a Voila app over the evaluation results (``bsc dashboard``).
 
-Six tabs: overview (institutional ranking by group, grades, components, headline figures),
-drill-down (institution → department → KPI, with :meth:`Results.explain`), indicator
-difficulty, dispersion (ties/CV/Gini, nominal versus effective weights, old versus new
-integrity), a live what-if (component points, achievement cap, grade quotas;
-:mod:`bsc_lib.analyses.whatif`) and robustness (Monte Carlo rank intervals). Korean by default, with
-an English switch in the page.
+Eight tabs: overview (institutional ranking by group, grades, components, headline figures;
+near-ties marked), drill-down (institution → department → KPI, with :meth:`Results.explain`),
+perspectives (strategy map, institution × perspective) and against last year (grade
+transitions, rank changes, KPI trend) — both from the report's producers in
+:mod:`bsc_lib.analyses.recipes` —, indicator difficulty, dispersion (ties/CV/Gini, nominal
+versus effective weights, old versus new integrity), a live what-if (component points,
+achievement cap, grade quotas; :mod:`bsc_lib.analyses.whatif`; scenarios saved and compared)
+and robustness (Monte Carlo rank intervals). Korean by default, with an English switch and a
+presentation mode in the page.
 
 How settings reach the notebook
 -------------------------------
@@ -35,7 +38,9 @@ Errors: any :class:`~bsc_lib.errors.BSCError` while loading (bad data path, inva
 scheme) becomes a friendly page in Korean and English with the table of problems; anything
 else a short message. Tracebacks go to the server log only.
 
-Serving: :func:`serve` starts Voila on ``127.0.0.1`` with a preheated kernel, stripped sources,
+Serving: :func:`serve` checks the inputs (:func:`startup_check`), then starts Voila through
+:mod:`bsc_lib.present.dashboard_server` (a cap on concurrent viewers with a busy page, kernels
+of disconnected pages shut down, a preheated pool sized to the cap) on ``127.0.0.1`` with stripped sources,
 no tracebacks, Voila's default file allowlist (images only; notebooks and ``.py`` denied) and a
 template (``bsc-dashboard``, written to a temporary Jupyter data directory at launch) that
 extends Voila's ``lab`` template without its CDN stylesheet, so the page loads no asset from
@@ -85,6 +90,10 @@ DEFAULT_DATA = "data/sample/2019"
 DEFAULT_SCHEME = "params/scheme-2019.yaml"
 DEFAULT_ANALYSIS = "params/analysis.yaml"
 DEFAULT_PORT = 8866
+#: Concurrent viewers (kernels handed to pages) before the busy page; also the preheated pool size.
+DEFAULT_MAX_VIEWERS = 8
+#: Seconds a viewer's page may stay disconnected before its kernel is shut down.
+DEFAULT_GRACE_S = 30.0
 TEMPLATE_NAME = "bsc-dashboard"
 #: Written to the server log when a kernel has built the page (a preheated kernel is then ready).
 READY_MARK = "page built"
@@ -132,14 +141,14 @@ CSS = """
 .bsc-dash .bsc-grade { display: inline-block; min-width: 22px; text-align: center; border-radius: 4px;
   color: #fff; font-weight: 700; padding: 0 4px; }
 .bsc-dash .bsc-error { border: 2px solid #d7301f; border-radius: 8px; padding: 12px 18px; background: #fff5f2; }
-.bsc-dash .widget-slider .widget-label { min-width: 150px; }
+.bsc-dash .widget-slider .widget-label { min-width: 220px; }
 .bsc-dash .bsc-note { color: #666; font-size: 14px; }
 .bsc-dash .bsc-board { display: flex; gap: 28px; align-items: flex-start; }
 .bsc-dash .rb-col { flex: 1 1 0; min-width: 0; }
 .bsc-dash .rb-col h4 { font-size: 18px; margin: 4px 0 6px 0; }
 .bsc-dash .rb-row { display: flex; align-items: center; gap: 8px; height: 27px; font-size: 15px; }
 .bsc-dash .rb-rank { width: 26px; text-align: right; color: #666; }
-.bsc-dash .rb-name { width: 200px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bsc-dash .rb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .rb-bar { flex: 1 1 auto; height: 17px; background: #f3f3f3; }
 .bsc-dash .rb-bar span { display: block; height: 100%; }
 .bsc-dash .rb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
@@ -147,10 +156,31 @@ CSS = """
 .bsc-dash .cb-key { margin-right: 16px; font-size: 15px; }
 .bsc-dash .cb-key i { display: inline-block; width: 14px; height: 14px; margin-right: 5px; vertical-align: -2px; }
 .bsc-dash .cb-row { display: flex; align-items: center; gap: 8px; height: 22px; font-size: 14px; }
-.bsc-dash .cb-name { width: 200px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.bsc-dash .cb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .cb-bar { flex: 1 1 auto; display: flex; height: 15px; background: #f3f3f3; }
 .bsc-dash .cb-bar i { display: block; height: 100%; }
 .bsc-dash .cb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
+.bsc-dash .bsc-tie { border-bottom: 2px dotted #d7301f; cursor: help; }
+.bsc-dash .bsc-tie-mark { color: #d7301f; font-weight: 700; margin-left: 1px; }
+.bsc-dash .rb-total { width: 74px; }
+.bsc-dash .bsc-link { text-align: right; font-size: 14px; margin-top: 4px; }
+.bsc-dash a.bsc-drill-link { color: inherit; text-decoration: none; border-bottom: 1px dotted #888; }
+.bsc-dash .bsc-changed-cell .bsc-grade { outline: 3px solid #fdae61; }
+.bsc-dash .bsc-whatif-controls { position: sticky; top: 8px; align-self: flex-start; background: #fff; z-index: 2; }
+.bsc-dash .lm-TabPanel-stackedPanel, .bsc-dash .widget-tab-contents { overflow: visible; }
+/* presentation mode (1920 x 1080 projector): body text >= 18 px, controls hidden */
+.bsc-dash.bsc-present, .bsc-dash.bsc-present .widget-html-content, .bsc-dash.bsc-present .widget-label,
+.bsc-dash.bsc-present .lm-TabBar-tab, .bsc-dash.bsc-present button { font-size: 20px; }
+.bsc-dash.bsc-present table.bsc-t { font-size: 19px; }
+.bsc-dash.bsc-present h2 { font-size: 36px; }
+.bsc-dash.bsc-present h3 { font-size: 26px; }
+.bsc-dash.bsc-present .bsc-note, .bsc-dash.bsc-present .bsc-sub, .bsc-dash.bsc-present .cb-key,
+.bsc-dash.bsc-present .cb-row, .bsc-dash.bsc-present .rb-row, .bsc-dash.bsc-present .bsc-card .k { font-size: 19px; }
+.bsc-dash.bsc-present .rb-row { height: 32px; }
+.bsc-dash.bsc-present .rb-name, .bsc-dash.bsc-present .cb-name { width: 260px; }
+.bsc-dash.bsc-present .bsc-card .v { font-size: 44px; }
+.bsc-dash.bsc-present .bsc-whatif-controls, .bsc-dash.bsc-present .widget-dropdown,
+.bsc-dash.bsc-present .bsc-w-lang, .bsc-dash.bsc-present .bsc-whatif-intro { display: none; }
 </style>
 """
 
@@ -263,6 +293,20 @@ def person_label(person_id: str, name: str | None, pseudonymize: bool, lang: str
     return f"{name} ({person_id})"
 
 
+def position_grade_label(value, lang: str = "ko") -> str:
+    """A civil-service grade as shown: ``4급`` in Korean, ``Grade 4`` in English."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    v = str(value)
+    if lang == "en":
+        import re
+
+        m = re.fullmatch(r"\s*(\d+)\s*급\s*", v)
+        if m:
+            return f"Grade {m.group(1)}"
+    return v
+
+
 def share_achieved(kpi: pd.DataFrame) -> float:
     """Share of the scored KPI results (KPI × half, not ``not_used``) whose status is ``achieved``.
 
@@ -278,6 +322,60 @@ def share_achieved(kpi: pd.DataFrame) -> float:
 def fmt_points(v) -> str:
     """Points as shown everywhere in the dashboard: two decimals (``86.46``); blank for NaN."""
     return "" if v is None or pd.isna(v) else f"{round(float(v), 2) + 0.0:.2f}"  # + 0.0: no "-0.00"
+
+
+#: Totals closer than this (points) are near-ties; so are totals that print the same at 2 decimals.
+TIE_TOL = 0.01
+
+
+def near_ties(totals: pd.Series, groups: pd.Series | None = None) -> pd.DataFrame:
+    """Near-ties among totals (within each group): the marks the dashboard puts on totals.
+
+    Parameters
+    ----------
+    totals
+        Totals (any index).
+    groups
+        Group of each total (same index); ``None``: one group. Ties only count within a group,
+        where they decide ranks and grades.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: ``near_tie`` (bool: another total of the group is closer than
+        :data:`TIE_TOL` or prints the same at 2 decimals), ``gap`` (distance to the nearest other
+        total of the group; NaN alone), ``neighbour`` (that total), ``digits`` (decimals that tell
+        the two apart, 2–6; 2 for an exact tie).
+    """
+    t = pd.to_numeric(totals, errors="coerce").astype(float)
+    g = (pd.Series(0, index=t.index) if groups is None else groups.reindex(t.index)).astype("str")
+    order = pd.DataFrame({"t": t, "g": g}).sort_values(["g", "t"], kind="stable")
+    same_prev = order["g"].eq(order["g"].shift(1))
+    same_next = order["g"].eq(order["g"].shift(-1))
+    d_prev = (order["t"] - order["t"].shift(1)).abs().where(same_prev)
+    d_next = (order["t"].shift(-1) - order["t"]).abs().where(same_next)
+    use_next = d_next.lt(d_prev) | d_prev.isna()
+    gap = d_prev.where(~use_next, d_next)
+    neighbour = order["t"].shift(1).where(~use_next, order["t"].shift(-1))
+    prints_same = order["t"].round(2).eq(neighbour.round(2))
+    near = (gap.lt(TIE_TOL) | prints_same) & gap.notna()
+    digits = pd.Series(2, index=order.index)
+    for d in range(6, 2, -1):  # the fewest decimals (>= 3) that still tell the two apart
+        digits = digits.mask(near & gap.gt(0) & order["t"].round(d).ne(neighbour.round(d)), d)
+    out = pd.DataFrame({"near_tie": near.astype(bool), "gap": gap, "neighbour": neighbour, "digits": digits})
+    return out.reindex(t.index)
+
+
+def total_html(total, tie: Mapping | None, lang: str = "ko") -> str:
+    """A total as shown: 2 decimals; near-tied totals with the decimals that separate them, a ≈
+    mark, and the exact total and the gap on hover."""
+    if tie is None or not bool(tie.get("near_tie")):
+        return fmt_points(total)
+    d = int(tie.get("digits") or 2)
+    tip = text("tie_hover", lang, exact=f"{float(total):.6f}", neighbour=f"{float(tie['neighbour']):.6f}",
+               gap=f"{float(tie['gap']):.6f}")
+    return (f'<span class="bsc-tie" title="{html.escape(tip)}">{float(total):.{d}f}'
+            f'<sup class="bsc-tie-mark">≈</sup></span>')
 
 
 def _fmt_pct(v, digits: int = 1) -> str:
@@ -324,8 +422,8 @@ def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_c
         The data.
     columns
         ``(column, header, kind)``; kind ``text`` (escaped), ``num`` (right-aligned, formatted),
-        ``points`` (2 decimals), ``pct`` (percent), ``grade`` (badge) or ``html`` (trusted
-        markup built by the caller).
+        ``points`` (2 decimals), ``pct`` (percent), ``grade`` (badge), ``html`` (trusted
+        markup built by the caller) or ``htmlnum`` (trusted markup, right-aligned).
     row_class
         Optional CSS class per row.
     row_data
@@ -337,10 +435,11 @@ def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_c
         ``<table class="bsc-t ...">``.
     """
     fmt = {"num": _fmt_num, "points": fmt_points, "pct": _fmt_pct, "grade": grade_badge,
-           "text": _esc, "html": lambda v: "" if v is None else str(v)}
+           "text": _esc, "html": lambda v: "" if v is None else str(v),
+           "htmlnum": lambda v: "" if v is None else str(v)}
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
     cells = {c: rows[c].map(fmt[kind]).to_numpy() if c in rows else np.full(len(rows), "") for c, _, kind in columns}
-    numeric = {c for c, _, kind in columns if kind in ("num", "points", "pct")}
+    numeric = {c for c, _, kind in columns if kind in ("num", "points", "pct", "htmlnum")}
     rc = row_class.to_numpy() if row_class is not None else np.full(len(rows), "")
     attrs = np.full(len(rows), "", dtype=object)
     for name, vals in (row_data or {}).items():
@@ -388,6 +487,21 @@ def error_html(exc: BaseException, lang: str = "ko") -> str:
     return f'<div class="bsc-error"><h2>{html.escape(head)}</h2>{body}</div>'
 
 
+def busy_html(max_viewers: int, retry_s: int = 20) -> str:
+    """The page beyond the cap of concurrent viewers (Korean and English; it retries by itself).
+
+    Written to a file by :func:`serve` and served by :mod:`bsc_lib.present.dashboard_server`
+    (which then need not import the library's heavy modules).
+    """
+    title = f"{text('busy_title', 'ko')} / {text('busy_title', 'en')}"
+    body = "".join(f"<p>{html.escape(text('busy_body', lang, n=max_viewers, s=retry_s))}</p>" for lang in LANGS)
+    return (f'<!doctype html><html lang="ko"><head><meta charset="utf-8"><meta http-equiv="refresh" '
+            f'content="{int(retry_s)}"><title>{html.escape(title)}</title><style>body{{font-family:"Noto Sans CJK KR",'
+            f'"Noto Sans KR",sans-serif;font-size:22px;margin:12vh auto;max-width:900px;color:#222}}'
+            f"h1{{font-size:34px}}p{{line-height:1.6}}</style></head><body class=\"bsc-busy\"><h1>{html.escape(title)}</h1>"
+            f"{body}</body></html>")
+
+
 # ============================================================================ HTML charts
 #: Colours of the components in the stacked bars (scheme order; cycled).
 COMPONENT_COLORS = ("#2c7fb8", "#41ab5d", "#807dba", "#fd8d3c", "#e7298a", "#969696")
@@ -421,6 +535,9 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
     for g in _group_order(inst["inst_type"]):
         d = inst.loc[inst["inst_type"] == g].sort_values(["rank_in_group", "institution_id"], kind="stable")
         width = ((d["total"] - lo) / span * 100.0).clip(0.0, 100.0).round(2)
+        ties = near_ties(d["total"])
+        shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)],
+                          index=d.index)
         color = d["grade"].map(lambda v: GRADE_COLORS.get(str(v), "#636363"))
         rows = (
             '<div class="rb-row" data-unit="' + d["institution_id"].map(_esc) + '" data-total="'
@@ -428,7 +545,7 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
             + '<span class="rb-rank">' + d["rank_in_group"].astype("str") + "</span>"
             + '<span class="rb-name">' + d["name"].map(_esc) + "</span>"
             + '<span class="rb-bar"><span style="width:' + width.astype("str") + "%;background:" + color + '"></span></span>'
-            + '<span class="rb-total">' + d["total"].map(fmt_points) + "</span>"
+            + '<span class="rb-total">' + shown + "</span>"
             + d["grade"].map(grade_badge) + "</div>"
         )
         cols.append(f'<div class="rb-col"><h4>{html.escape(label(g, lang))} ({len(d)})</h4>{"".join(rows)}</div>')
@@ -670,6 +787,13 @@ class _Panel:
     def build(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def view_state(self) -> dict[str, str]:
+        """This tab's selections as query parameters (none by default)."""
+        return {}
+
+    def apply_view(self, query: Mapping[str, str]) -> None:
+        """Restore this tab's selections from query parameters (none by default)."""
+
     def relabel(self) -> None:
         """Update widget labels for ``app.lang`` (outputs are re-rendered by :meth:`render`)."""
 
@@ -737,14 +861,23 @@ class OverviewPanel(_Panel):
         order = {t: i for i, t in enumerate(INST_TYPE_ORDER)}
         d = inst.assign(_g=inst["inst_type"].map(order).fillna(9)).sort_values(
             ["_g", "rank_in_group", "institution_id"], kind="stable")
-        d = d.assign(group=d["inst_type"].map(lambda v: label(v, lang)))
+        ties = near_ties(d["total"], d["inst_type"])
+        from urllib.parse import urlencode
+
+        d = d.assign(name_link=[f'<a class="bsc-drill-link" href="?{html.escape(urlencode({"tab": "drill", "inst": u, "lang": lang}))}">'
+                                f"{_esc(n)}</a>" for u, n in zip(d["institution_id"], d["name"], strict=True)])
+        d = d.assign(group=d["inst_type"].map(lambda v: label(v, lang)),
+                     total_h=[total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)])
         cols = [("rank_in_group", text("rank_in_group", lang), "num"), ("rank_overall", text("rank", lang), "num"),
-                ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
-                ("total", text("total", lang), "points"), ("grade", text("grade", lang), "grade")]
+                ("name_link", text("institution", lang), "html"), ("group", text("group", lang), "text"),
+                ("total_h", text("total", lang), "htmlnum"), ("grade", text("grade", lang), "grade")]
         cols += [(c, label(c, lang), "points") for c in comps]
-        return (f"<h3>{html.escape(text('ranking_table', lang))}</h3>"
+        n_ties = int(ties["near_tie"].sum())
+        note = (f'<p class="bsc-note">{html.escape(text("tie_note", lang, n=n_ties, tol=TIE_TOL))}</p>' if n_ties else "")
+        return (f"<h3>{html.escape(text('ranking_table', lang))}</h3>" + note
                 + html_table(d, cols, row_data={"unit": d["institution_id"], "total": d["total"].map(fmt_points),
-                                                "grade": d["grade"]}, table_class="bsc-ranking-table"))
+                                                "grade": d["grade"], "tie": ties["near_tie"].map(int)},
+                             table_class="bsc-ranking-table"))
 
 
 class DrilldownPanel(_Panel):
@@ -753,9 +886,9 @@ class DrilldownPanel(_Panel):
     def build(self) -> None:
         w = _widgets()
         inst = self.ctx.results.institutional
-        self.inst_dd = w.Dropdown(options=[("", "")], layout={"width": "420px"}).add_class("bsc-w-inst")
-        self.dept_dd = w.Dropdown(options=[("", "")], layout={"width": "420px"}).add_class("bsc-w-dept")
-        self.kpi_dd = w.Dropdown(options=[("", "")], layout={"width": "520px"}).add_class("bsc-w-kpi")
+        self.inst_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "560px"}).add_class("bsc-w-inst")
+        self.dept_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "560px"}).add_class("bsc-w-dept")
+        self.kpi_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "760px"}).add_class("bsc-w-kpi")
         self._inst_ids = list(inst["institution_id"])
         self.inst_html = w.HTML().add_class("bsc-inst-view")
         self.inst_fig = w.Output(layout={"width": "45%"})
@@ -811,12 +944,22 @@ class DrilldownPanel(_Panel):
             self.kpi_dd.value = opts[0][1]
             self._muted = False
 
+    def view_state(self) -> dict[str, str]:
+        return {k: v for k, v in (("inst", self.inst_dd.value), ("dept", self.dept_dd.value)) if v}
+
+    def apply_view(self, query: Mapping[str, str]) -> None:
+        if query.get("inst") in self._inst_ids and query["inst"] != self.inst_dd.value:
+            self.inst_dd.value = query["inst"]  # fills the departments and renders
+        if query.get("dept") and query["dept"] in self._dept_ids() and query["dept"] != self.dept_dd.value:
+            self.dept_dd.value = query["dept"]
+
     # --- callbacks
     def _on_inst(self, _change) -> None:
         if self._muted:
             return
         self._fill_departments()
         self.render()
+        self.app.update_link()
 
     def _on_dept(self, _change) -> None:
         if self._muted:
@@ -824,6 +967,7 @@ class DrilldownPanel(_Panel):
         self._fill_kpis()
         self._render_dept()
         self._render_kpi()
+        self.app.update_link()
 
     def _on_kpi(self, _change) -> None:
         if self._muted:
@@ -857,7 +1001,8 @@ class DrilldownPanel(_Panel):
             return f'<p class="bsc-note">{html.escape(text("no_managers", lang))}</p>'
         names = p["name_ko"] if "name_ko" in p else pd.Series([None] * len(p), index=p.index)
         p = p.assign(who=[person_label(i, n, ctx.settings.pseudonymize, lang)
-                          for i, n in zip(p["person_id"], names, strict=True)])
+                          for i, n in zip(p["person_id"], names, strict=True)],
+                     position_grade=p["position_grade"].map(lambda v: position_grade_label(v, lang)))
         cols = [("who", text("manager", lang), "text"), ("position_grade", label("position_grade", lang), "text"),
                 ("total", text("total", lang), "points"), ("rank_overall", text("rank", lang), "num"),
                 ("grade", text("grade", lang), "grade")]
@@ -941,9 +1086,9 @@ class DifficultyPanel(_Panel):
 
     def build(self) -> None:
         w = _widgets()
-        self.inst_dd = w.Dropdown(options=[("", "")], layout={"width": "380px"}).add_class("bsc-w-dinst")
-        self.type_dd = w.Dropdown(options=[("", "")], layout={"width": "260px"}).add_class("bsc-w-dtype")
-        self.flag_dd = w.Dropdown(options=[("", "")], layout={"width": "300px"}).add_class("bsc-w-dflag")
+        self.inst_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "520px"}).add_class("bsc-w-dinst")
+        self.type_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "340px"}).add_class("bsc-w-dtype")
+        self.flag_dd = w.Dropdown(options=[("", "")], style={"description_width": "initial"}, layout={"width": "420px"}).add_class("bsc-w-dflag")
         self.info = w.HTML()
         self.fig = w.Output()
         self.table = w.HTML().add_class("bsc-difficulty-table")
@@ -1062,13 +1207,14 @@ class WhatIfPanel(_Panel):
         self.step = 1.0 if integral else 0.5
         self.quota_pct = {g: round(v * 100.0) for g, v in base.quotas.items()}
         self._quota_exact = all(abs(v * 100.0 - round(v * 100.0)) < 1e-9 for v in base.quotas.values())
+        self._anchors: dict[str, tuple[str | None, dict | None]] = {}
         self.intro = w.HTML()
         self.h_points = w.HTML()
         self.sliders = {}
         for c, p in self.points.items():
             s = w.FloatSlider(value=p, min=0.0, max=100.0, step=self.step, continuous_update=False,
                               readout_format=".0f" if integral else ".1f", disabled=base.points[c] <= 0,
-                              style={"description_width": "150px"}, layout={"width": "560px"})
+                              style={"description_width": "220px"}, layout={"width": "620px"})
             s.add_class(f"bsc-w-{c}")
             s.observe(lambda ch, c=c: self._on_points(c, ch), "value")
             self.sliders[c] = s
@@ -1077,14 +1223,14 @@ class WhatIfPanel(_Panel):
             caps = sorted({round(c, 4) for c in (*CAP_CHOICES, base.cap, *self.ctx.analysis.robustness.caps)
                            if c >= base.floor and c > 0})
             self.cap = w.SelectionSlider(options=[(f"{c * 100:.0f}%", c) for c in caps], value=round(base.cap, 4),
-                                         continuous_update=False, style={"description_width": "150px"},
-                                         layout={"width": "560px"}).add_class("bsc-w-cap")
+                                         continuous_update=False, style={"description_width": "220px"},
+                                         layout={"width": "620px"}).add_class("bsc-w-cap")
             self.cap.observe(lambda ch: self._recompute(), "value")
         self.h_quotas = w.HTML()
         self.quota_sliders = {}
         for g, v in self.quota_pct.items():
             s = w.FloatSlider(value=float(v), min=0.0, max=100.0, step=1.0, continuous_update=False,
-                              readout_format=".0f", style={"description_width": "150px"}, layout={"width": "560px"})
+                              readout_format=".0f", style={"description_width": "220px"}, layout={"width": "620px"})
             s.add_class(f"bsc-w-quota-{g}")
             s.observe(lambda ch, g=g: self._on_quota(g, ch), "value")
             self.quota_sliders[g] = s
@@ -1092,12 +1238,23 @@ class WhatIfPanel(_Panel):
         self.reset.on_click(lambda _b: self._reset())
         self.summary = w.HTML().add_class("bsc-whatif-summary")
         self.table = w.HTML().add_class("bsc-whatif")
+        # saved scenarios: name → (points, cap, quotas), compared side by side
+        self.scenarios: dict[str, tuple[dict, float | None, dict]] = {}
+        self.h_scen = w.HTML()
+        self.scen_name = w.Text(layout={"width": "300px"}).add_class("bsc-w-scen-name")
+        self.scen_save = w.Button(layout={"width": "160px"}).add_class("bsc-w-scen-save")
+        self.scen_save.on_click(lambda _b: self._save_scenario())
+        self.scen_pick = w.Dropdown(options=[("", "")], layout={"width": "300px"}).add_class("bsc-w-scen-pick")
+        self.scen_load = w.Button(layout={"width": "160px"}).add_class("bsc-w-scen-load")
+        self.scen_load.on_click(lambda _b: self._load_scenario())
+        self.compare = w.HTML().add_class("bsc-scenario-compare")
         controls = [self.h_points, *self.sliders.values()]
         if self.cap is not None:
             controls.append(self.cap)
-        controls += [self.h_quotas, *self.quota_sliders.values(), self.reset]
-        self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "600px"}),
-                                                 w.VBox([self.summary, self.table])])]
+        controls += [self.h_quotas, *self.quota_sliders.values(), self.reset, self.h_scen,
+                     w.HBox([self.scen_name, self.scen_save]), w.HBox([self.scen_pick, self.scen_load])]
+        self.box.children = [self.intro, w.HBox([w.VBox(controls, layout={"width": "660px"}).add_class("bsc-whatif-controls"),
+                                                 w.VBox([self.summary, self.compare, self.table])])]
         self.relabel()
 
     def relabel(self) -> None:
@@ -1112,20 +1269,40 @@ class WhatIfPanel(_Panel):
         for g, s in self.quota_sliders.items():
             s.description = f"{text('grade', lang)} {g}"
         self.reset.description = text("reset", lang)
+        self.h_scen.value = f"<b>{html.escape(text('scenarios', lang))}</b>"
+        self.scen_name.placeholder = text("scenario_name", lang)
+        self.scen_save.description = text("save", lang)
+        self.scen_load.description = text("load", lang)
+        self._render_compare()
 
     # --- state changes
+    def _anchor(self, which: str, key: str, current: dict) -> dict:
+        """The values the others are shared from while one control is being moved.
+
+        They are the values from before that control's first move (kept while the same control
+        moves again), so moving it back to where it was restores every other value exactly, and
+        repeated moves do not drift by rounding.
+        """
+        k, vals = self._anchors.get(which, (None, None))
+        if k != key:
+            vals = dict(current)
+            self._anchors[which] = (key, vals)
+        return vals
+
     def _on_points(self, comp: str, change) -> None:
-        if self._muted:
+        if self._muted or change["new"] == self.points.get(comp):  # our own update coming back
             return
-        new = self._rebalance(self.points, comp, change["new"], self.step, self.ctx.whatif.points)
+        anchor = self._anchor("points", comp, self.points)
+        new = self._rebalance(anchor, comp, change["new"], self.step, self.ctx.whatif.points)
         self.points = new
         self._sync(self.sliders, new)
         self._recompute()
 
     def _on_quota(self, grade: str, change) -> None:
-        if self._muted:
+        if self._muted or change["new"] == self.quota_pct.get(grade):  # our own update coming back
             return
-        new = self._rebalance(self.quota_pct, grade, change["new"], 1.0, None)
+        anchor = self._anchor("quotas", grade, self.quota_pct)
+        new = self._rebalance(anchor, grade, change["new"], 1.0, None)
         self.quota_pct = new
         self._quota_exact = True
         self._sync(self.quota_sliders, new)
@@ -1147,6 +1324,7 @@ class WhatIfPanel(_Panel):
             self._muted = False
 
     def _reset(self) -> None:
+        self._anchors = {}
         base = self.ctx.whatif
         self.points = dict(base.points)
         self.quota_pct = {g: round(v * 100.0) for g, v in base.quotas.items()}
@@ -1158,6 +1336,110 @@ class WhatIfPanel(_Panel):
             self.cap.value = round(base.cap, 4)
             self._muted = False
         self._recompute()
+
+    def view_state(self) -> dict[str, str]:
+        points, cap, quotas = self.current()
+        base = self.ctx.whatif
+        st = {}
+        if points != dict(base.points):
+            st["points"] = ",".join(f"{k}:{v:g}" for k, v in points.items())
+        if cap is not None and base.cap is not None and round(cap, 4) != round(base.cap, 4):
+            st["cap"] = f"{cap:g}"
+        if self._quota_exact and any(abs(v - base.quotas[g]) > 1e-9 for g, v in quotas.items()):
+            st["quotas"] = ",".join(f"{g}:{v * 100:g}" for g, v in quotas.items())
+        return st
+
+    def apply_view(self, query: Mapping[str, str]) -> None:
+        def pairs(v: str) -> dict[str, float]:
+            out = {}
+            for part in (v or "").split(","):
+                k, _, x = part.partition(":")
+                try:
+                    out[k] = float(x)
+                except ValueError:
+                    return {}
+            return out
+
+        pts, qts = pairs(query.get("points", "")), pairs(query.get("quotas", ""))
+        ok_pts = set(pts) == set(self.points) and abs(sum(pts.values()) - 100.0) < 1e-6
+        ok_qts = set(qts) == set(self.quota_pct) and abs(sum(qts.values()) - 100.0) < 1e-6
+        if ok_pts:
+            self.points = pts
+            self._sync(self.sliders, pts)
+        if ok_qts:
+            self.quota_pct = {g: round(v) for g, v in qts.items()}
+            self._quota_exact = True
+            self._sync(self.quota_sliders, self.quota_pct)
+        if self.cap is not None and query.get("cap"):
+            try:
+                c = round(float(query["cap"]), 4)
+            except ValueError:
+                c = None
+            if c in {v for _, v in self.cap.options}:
+                self._muted = True
+                self.cap.value = c
+                self._muted = False
+        self._anchors = {}
+        self.render()
+
+    def _save_scenario(self) -> None:
+        name = (self.scen_name.value or "").strip() or text("scenario_n", self.lang, n=len(self.scenarios) + 1)
+        self.scenarios[name] = self.current()
+        self._set_options(self.scen_pick, [(k, k) for k in self.scenarios])
+        self.scen_pick.value = name
+        self.scen_name.value = ""
+        self._render_compare()
+
+    def _load_scenario(self) -> None:
+        """Put the controls back exactly where a saved scenario had them."""
+        sc = self.scenarios.get(self.scen_pick.value)
+        if sc is None:
+            return
+        points, cap, quotas = sc
+        self._anchors = {}
+        self.points = dict(points)
+        self.quota_pct = {g: round(v * 100.0) for g, v in quotas.items()}
+        self._quota_exact = True
+        self._sync(self.sliders, self.points)
+        self._sync(self.quota_sliders, self.quota_pct)
+        if self.cap is not None and cap is not None:
+            self._muted = True
+            self.cap.value = round(cap, 4)
+            self._muted = False
+        self._recompute()
+
+    def _render_compare(self) -> None:
+        """Saved scenarios side by side: the grade of every institution whose grade any of them changes."""
+        from bsc_lib.analyses import whatif
+
+        lang, ctx = self.lang, self.ctx
+        if not self.scenarios:
+            self.compare.value = ""
+            return
+        base = None
+        cols = [("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
+                ("base_grade", text("base", lang), "grade")]
+        counts = {}
+        for k, (name, (points, cap, quotas)) in enumerate(self.scenarios.items()):
+            ach = ctx.achievement_fraction(cap) if cap is not None and cap != ctx.whatif.cap else None
+            tab = whatif.whatif_table(ctx.whatif, points, cap, quotas, achievement=ach).set_index("institution_id")
+            if base is None:
+                base = tab[["inst_type", "base_grade"]].copy()
+            col = f"s{k}"
+            base[col] = [f"{grade_badge(g)}" if not ch else f'<span class="bsc-changed-cell">{grade_badge(g)}</span>'
+                         for g, ch in zip(tab["grade"], tab["grade_changed"], strict=True)]
+            base[col + "_ch"] = tab["grade_changed"].to_numpy()
+            counts[name] = int(tab["grade_changed"].sum())
+            cols.append((col, name, "html"))
+        changed = base[[c for c in base.columns if c.endswith("_ch")]].any(axis=1)
+        d = base.loc[changed].reset_index()
+        d = d.assign(name=d["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
+                     group=d["inst_type"].map(lambda v: label(v, lang)))
+        summary = " · ".join(text("scenario_count", lang, name=n, n=c) for n, c in counts.items())
+        self.compare.value = (f"<h3>{html.escape(text('scenario_compare', lang))}</h3>"
+                              f'<p class="bsc-note">{html.escape(summary)}</p>'
+                              + (html_table(d, cols, row_data={"unit": d["institution_id"]},
+                                            table_class="bsc-scenario-table") if len(d) else ""))
 
     def current(self) -> tuple[dict[str, float], float | None, dict[str, float]]:
         """``(points, cap, quotas)`` as the panel stands."""
@@ -1181,6 +1463,9 @@ class WhatIfPanel(_Panel):
         tab = whatif.whatif_table(ctx.whatif, points, cap, quotas, achievement=ach)
         n_grade = int(tab["grade_changed"].sum())
         n_rank = int((tab["rank_change"].fillna(0) != 0).sum())
+        ties = near_ties(tab["total"], tab["inst_type"])
+        tab = tab.assign(total_h=[total_html(v, t, lang) for v, t in zip(tab["total"], ties.to_dict("records"),
+                                                                          strict=True)])
         tab = tab.assign(name=tab["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
                          group=tab["inst_type"].map(lambda v: label(v, lang)),
                          grades=[f"{grade_badge(b)} → {grade_badge(g)}" if ch else grade_badge(g)
@@ -1188,7 +1473,7 @@ class WhatIfPanel(_Panel):
                          moved=tab["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0 else (f"▲{v}" if v > 0 else f"▼{-v}")))
         cols = [("rank_overall", text("rank", lang), "num"), ("rank_in_group", text("rank_in_group", lang), "num"),
                 ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
-                ("total", text("new_total", lang), "points"), ("base_total", text("base_total", lang), "points"),
+                ("total_h", text("new_total", lang), "htmlnum"), ("base_total", text("base_total", lang), "points"),
                 ("grades", text("grade", lang), "html"), ("moved", text("rank_change", lang), "text")]
         table = html_table(tab, cols, row_class=tab["grade_changed"].map({True: "bsc-changed", False: ""}),
                            row_data={"unit": tab["institution_id"], "rank": tab["rank_in_group"],
@@ -1203,6 +1488,8 @@ class WhatIfPanel(_Panel):
                               f'<span class="bsc-note">{html.escape(text("computed_in", lang, ms=ms))}</span></p>')
         self.table.value = table
         self.last_ms = ms
+        if self.app.tabs.selected_index is not None and self.app.panels[self.app.tabs.selected_index] is self:
+            self.app.update_link()
 
 
 class RobustnessPanel(_Panel):
@@ -1221,7 +1508,8 @@ class RobustnessPanel(_Panel):
         lang = self.lang
         self.info.value = f"<p>{html.escape(text('loading', lang))}</p>"
         units, info = self.ctx.robustness()
-        self.info.value = f"<p>{html.escape(text('robustness_intro', lang, **info))}</p>"
+        self.info.value = (f"<p>{html.escape(text('robustness_intro', lang, **info))}</p>"
+                           f'<p class="bsc-note">{html.escape(text("robustness_method", lang, **info))}</p>')
         names = pd.Series({u: self.ctx.unit_name(u, lang) for u in units["unit_id"]})
         _show_figures(self.fig, plots.rank_intervals(units, names, lang))
         d = units.loc[units["p_grade_change"] > 0].sort_values(["p_grade_change", "unit_id"], ascending=[False, True],
@@ -1234,10 +1522,93 @@ class RobustnessPanel(_Panel):
         self.table.value = f"<h3>{html.escape(text('unstable', lang))}</h3>" + html_table(d, cols)
 
 
+class PerspectivePanel(_Panel):
+    """The BSC perspectives: the city-wide strategy map and institution × perspective achievement.
+
+    Both from the report's producers (``strategy_grid``, ``perspective_rollup``), not re-derived.
+    """
+
+    tab_key = "tab_perspectives"
+
+    def build(self) -> None:
+        w = _widgets()
+        self.intro = w.HTML()
+        self.map_fig = w.Output()
+        self.heat_fig = w.Output()
+        self.box.children = [self.intro, self.map_fig, self.heat_fig]
+        self.box.add_class("bsc-perspectives-box")
+
+    def render(self) -> None:
+        from bsc_lib.present import plots
+
+        lang, t = self.lang, self.ctx.tables
+        self.intro.value = f"<p>{html.escape(text('perspectives_intro', lang))}</p>"
+        grid, roll = t["strategy_grid"], t["perspective_rollup"]
+        persp = list(getattr(self.ctx.scheme, "perspectives", None) or [])
+        _show_figures(self.map_fig, plots.strategy_map_chart(grid, lang))
+        _show_figures(self.heat_fig, plots.perspective_heatmap(roll, persp, lang))
+
+
+class LastYearPanel(_Panel):
+    """This year against last year: grade transitions, rank changes, KPI trend (producers
+    ``grade_transitions``, ``rank_changes``, ``kpi_trend``)."""
+
+    tab_key = "tab_last_year"
+
+    def build(self) -> None:
+        w = _widgets()
+        half = {"width": "50%"}
+        self.intro = w.HTML()
+        self.trans_fig = w.Output(layout=half)
+        self.trend = w.HTML(layout=half).add_class("bsc-kpi-trend")
+        self.rank_fig = w.Output()
+        self.table = w.HTML().add_class("bsc-rank-changes")
+        self.box.children = [self.intro, w.HBox([self.trans_fig, self.trend]), self.rank_fig, self.table]
+
+    def render(self) -> None:
+        from bsc_lib.present import plots
+
+        lang, ctx = self.lang, self.ctx
+        t = ctx.tables
+        ch = t["rank_changes"]
+        inst = ch.loc[ch["level"] == "institution"] if len(ch) else ch
+        if not len(inst) or inst["rank_prior"].isna().all():
+            self.intro.value = f'<p class="bsc-note">{html.escape(text("no_prior", lang))}</p>'
+            for o in (self.trans_fig, self.rank_fig):
+                o.clear_output()
+            self.trend.value = self.table.value = ""
+            return
+        self.intro.value = f"<p>{html.escape(text('last_year_intro', lang, prior=ctx.year - 1, year=ctx.year))}</p>"
+        _show_figures(self.trans_fig, plots.grade_transition_heatmap(t["grade_transitions"], ctx.year, lang))
+        kt = t["kpi_trend"]
+        counts = kt["direction"].value_counts()
+        rows = pd.DataFrame({"direction": [label(f"direction_{k}", lang) for k in counts.index], "n": counts.to_numpy()})
+        self.trend.value = (f"<h3>{html.escape(text('kpi_trend', lang))}</h3>"
+                            + html_table(rows, [("direction", text("direction", lang), "text"),
+                                                ("n", text("kpis", lang), "num")], table_class="bsc-trend-table"))
+        _show_figures(self.rank_fig, plots.rank_change_chart(inst, lang))
+        d = inst.sort_values(["rank_change", "unit_id"], ascending=[False, True], kind="stable", na_position="last")
+        d = d.assign(name=d["unit_id"].map(lambda u: ctx.unit_name(u, lang)),
+                     group_l=d["inst_type"].map(lambda v: label(v, lang)),
+                     grades=[f"{grade_badge(a)} → {grade_badge(b)}" if isinstance(a, str) else grade_badge(b)
+                             for a, b in zip(d["grade_prior"], d["grade"], strict=True)],
+                     moved=d["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0
+                                                else (f"▲{int(v)}" if v > 0 else f"▼{int(-v)}")))
+        cols = [("name", text("institution", lang), "text"), ("group_l", text("group", lang), "text"),
+                ("total_prior", text("total_prior", lang, prior=ctx.year - 1), "points"),
+                ("total", text("total", lang), "points"), ("rank_prior", text("rank_prior", lang), "num"),
+                ("rank", text("rank", lang), "num"), ("moved", text("rank_change", lang), "text"),
+                ("grades", text("grade", lang), "html")]
+        self.table.value = html_table(d, cols, row_data={"unit": d["unit_id"], "grade": d["grade"],
+                                                        "grade-prior": d["grade_prior"]},
+                                      table_class="bsc-rank-change-table")
+
+
 class DashboardApp:
     """The dashboard widget tree over a :class:`Context` (``.root`` is displayed)."""
 
-    PANELS = (OverviewPanel, DrilldownPanel, DifficultyPanel, DispersionPanel, WhatIfPanel, RobustnessPanel)
+    PANELS = (OverviewPanel, DrilldownPanel, PerspectivePanel, LastYearPanel, DifficultyPanel, DispersionPanel,
+              WhatIfPanel, RobustnessPanel)
 
     def __init__(self, ctx: Context):
         w = _widgets()
@@ -1246,11 +1617,15 @@ class DashboardApp:
         self.header = w.HTML().add_class("bsc-header")
         self.lang_toggle = w.ToggleButtons(options=[("한국어", "ko"), ("English", "en")], value=self.lang,
                                            layout={"width": "auto"}).add_class("bsc-w-lang")
+        self.present_toggle = w.ToggleButton(value=False, layout={"width": "auto"}).add_class("bsc-w-present")
+        self.link = w.HTML().add_class("bsc-link")
         self.panels = [cls(self) for cls in self.PANELS]
         self.tabs = w.Tab(children=[p.box for p in self.panels]).add_class("bsc-tabs")
-        self.root = w.VBox([w.HTML(CSS), w.HBox([self.header, self.lang_toggle],
+        self.root = w.VBox([w.HTML(CSS), w.HBox([self.header, w.VBox([w.HBox([self.present_toggle, self.lang_toggle]),
+                                                                      self.link])],
                                                  layout={"justify_content": "space-between", "width": "100%"}),
                             self.tabs]).add_class("bsc-dash")
+        self.present_toggle.observe(self._on_present, "value")
         self._relabel()
         self.panels[0].ensure()
         self.tabs.observe(self._on_tab, "selected_index")
@@ -1265,18 +1640,72 @@ class DashboardApp:
         names_note = text("names_hidden" if ctx.settings.pseudonymize else "names_shown", lang)
         self.header.value = (f'<h2>{html.escape(text("title", lang))}</h2><div class="bsc-sub">'
                              f"{html.escape(title)} · {ctx.year} {html.escape(period_label(ctx.half, lang))} · "
-                             f"{html.escape(text('source', lang))}: {html.escape(str(ctx.data.source))} · "
+                             f"{html.escape(text('source', lang))}: {html.escape(dataset_name(ctx.data.source))} · "
                              f"{html.escape(text('scheme', lang))}: {html.escape(s.scheme_id)}<br>"
                              f"{html.escape(names_note)}</div>")
         self.tabs.titles = tuple(text(p.tab_key, lang) for p in self.panels)
+        self.present_toggle.description = text("present_mode", lang)
+        self.present_toggle.tooltip = text("present_hint", lang)
         for p in self.panels:
             if p.built:
                 p.relabel()
 
-    def _on_tab(self, change) -> None:
-        idx = change["new"]
+    # --- the view in the URL
+    def view_state(self) -> dict[str, str]:
+        """The view as query parameters: ``tab``, ``lang`` and the selections of the open tab."""
+        idx = self.tabs.selected_index or 0
+        panel = self.panels[idx]
+        st = {"tab": panel.tab_key.removeprefix("tab_"), "lang": self.lang}
+        if panel.built:
+            st.update(panel.view_state())
+        return st
+
+    def view_query(self) -> str:
+        """``?tab=…&lang=…`` of :meth:`view_state` (a link that reopens this view)."""
+        from urllib.parse import urlencode
+
+        return "?" + urlencode(self.view_state())
+
+    def update_link(self) -> None:
+        self.link.value = (f'<a class="bsc-view-link" href="{html.escape(self.view_query())}" '
+                           f'title="{html.escape(text("link_hint", self.lang))}">{html.escape(text("link", self.lang))}</a>')
+
+    def apply_query(self, query: str) -> None:
+        """Open the view a link describes (unknown or invalid parameters are ignored)."""
+        from urllib.parse import parse_qs
+
+        q = {k: v[-1] for k, v in parse_qs(query or "").items() if v}
+        if q.get("lang") in LANGS and q["lang"] != self.lang:
+            self.lang_toggle.value = q["lang"]
+        keys = [p.tab_key.removeprefix("tab_") for p in self.panels]
+        idx = keys.index(q["tab"]) if q.get("tab") in keys else None
         if idx is not None:
             self.panels[idx].ensure()
+            self.panels[idx].apply_view(q)
+            # the page's tab bar may report its initial tab (0) once it renders: put the wanted tab
+            # back once (see _on_tab)
+            self._wanted_tab = (idx, time.monotonic())
+            self.tabs.selected_index = idx
+        self.update_link()
+
+    def _on_present(self, change) -> None:
+        """Presentation mode: large type, controls hidden (CSS class ``bsc-present`` on the root)."""
+        if change["new"]:
+            self.root.add_class("bsc-present")
+        else:
+            self.root.remove_class("bsc-present")
+
+    def _on_tab(self, change) -> None:
+        idx = change["new"]
+        wanted = getattr(self, "_wanted_tab", None)
+        if wanted is not None and idx != wanted[0]:
+            self._wanted_tab = None
+            if idx == 0 and time.monotonic() - wanted[1] < 15.0:
+                self.tabs.selected_index = wanted[0]
+                return
+        if idx is not None:
+            self.panels[idx].ensure()
+            self.update_link()
 
     def _on_lang(self, change) -> None:
         self.lang = change["new"]
@@ -1285,6 +1714,7 @@ class DashboardApp:
         self._relabel()
         idx = self.tabs.selected_index or 0
         self.panels[idx].ensure()
+        self.update_link()
 
 
 def _route_logs() -> None:
@@ -1310,6 +1740,26 @@ def _route_logs() -> None:
         log.setLevel(logging.INFO)
         log.propagate = False
     logging.captureWarnings(True)
+
+
+def _follow_request(app: DashboardApp) -> None:
+    """Open the view of the page's query string (``?tab=drill&inst=I12&lang=en``).
+
+    A preheated kernel learns its request only when a page takes it: Voila then sends the
+    request (``voila.utils.wait_for_request``), awaited here in a background thread so the page
+    is built first. Without preheating the query string is already in the environment.
+    """
+    def apply() -> None:
+        try:
+            if os.environ.get("VOILA_PREHEAT", "False") == "True":
+                from voila.utils import wait_for_request
+
+                wait_for_request()
+            app.apply_query(os.environ.get("QUERY_STRING", ""))
+        except Exception:  # noqa: BLE001 - a bad link must not break the page
+            log.exception("the page's query string could not be applied")
+
+    threading.Thread(target=apply, name="bsc-dashboard-query", daemon=True).start()
 
 
 def run(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lang: str = "",
@@ -1338,6 +1788,8 @@ def run(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lan
             t0 = time.perf_counter()
             ctx = build_context(settings)
             app = DashboardApp(ctx)
+            app.update_link()
+            _follow_request(app)
             log.info("%s: dashboard ready in %.1f s (data %s)", READY_MARK, time.perf_counter() - t0, ctx.data.source)
             return app.root
     except BSCError as exc:
@@ -1397,20 +1849,28 @@ def write_template(root: str | Path) -> Path:
     return d
 
 
-def voila_command(notebook: str | Path, port: int, *, timeout: int = 300, python: str | None = None) -> list[str]:
-    """The Voila command line of :func:`serve`.
+def voila_command(notebook: str | Path, port: int, *, timeout: int = 300, python: str | None = None,
+                  max_viewers: int = DEFAULT_MAX_VIEWERS, grace: float = DEFAULT_GRACE_S,
+                  busy_page: str | Path | None = None) -> list[str]:
+    """The server command line of :func:`serve`: Voila with bounded resources.
 
-    Loopback only, no browser, a preheated kernel, sources stripped, no tracebacks, the
-    ``bsc-dashboard`` template, no port fallback (a busy port is an error), Voila's default file
-    allowlist (images only) and denylist (notebooks, ``.py``).
+    :mod:`bsc_lib.present.dashboard_server` (Voila plus a cap of ``max_viewers`` concurrent
+    viewers with a busy page beyond it, shutdown of kernels whose page has been disconnected for
+    ``grace`` seconds, and a preheated pool of up to ``max_viewers`` kernels). Loopback only, no
+    browser, sources stripped, no tracebacks, the ``bsc-dashboard`` template, no port fallback (a
+    busy port is an error), Voila's default file allowlist (images only) and denylist
+    (notebooks, ``.py``).
     """
     return [
-        python or sys.executable, "-m", "voila", str(notebook),
+        python or sys.executable, "-m", "bsc_lib.present.dashboard_server", str(notebook),
+        f"--max-viewers={int(max_viewers)}", f"--grace={float(grace):g}",
+        *([f"--busy-page={busy_page}"] if busy_page else []),
         f"--port={int(port)}", "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--no-browser",
-        "--preheat_kernel=True", "--strip_sources=True", "--show_tracebacks=False",
-        f"--template={TEMPLATE_NAME}", "--theme=light",
+        "--preheat_kernel=True", f"--pool_size={int(max_viewers)}", "--strip_sources=True",
+        "--show_tracebacks=False", f"--template={TEMPLATE_NAME}", "--theme=light",
         f"--VoilaExecutor.timeout={int(timeout)}",
-        # kernels of closed pages (no browser connected) are shut down after 30 idle minutes
+        # backstop only: idle kernels without any connection after 30 minutes (the server's own
+        # reaper shuts down disconnected pages' kernels after `grace` seconds)
         "--MappingKernelManager.cull_idle_timeout=1800", "--MappingKernelManager.cull_interval=300",
     ]
 
@@ -1437,6 +1897,42 @@ def dashboard_env(data: str | None, scheme: str | None, show_names: bool, jupyte
     env["JUPYTER_PATH"] = str(jupyter_path) + (os.pathsep + prev if prev else "")
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def startup_check(data: str | None = None, scheme: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """Load and validate the scheme, analysis settings and data the kernels will use (``bsc dashboard``).
+
+    The same resolution as the kernels (:func:`resolve_settings` over ``environ`` with
+    ``data``/``scheme`` given first), so a bad dataset or scheme stops the launch with the problem
+    table instead of reaching the audience.
+
+    Returns
+    -------
+    str
+        A one-line summary (``source: N institutions, M departments, K KPIs``).
+
+    Raises
+    ------
+    BSCError
+        The problems (file, sheet, row, column, rule) of the scheme, settings or data.
+    """
+    from bsc_lib.config.analysis_params import load_analysis_params
+    from bsc_lib.config.paths import resolve
+    from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.io import load
+
+    st = resolve_settings(data_path=data or "", scheme_path=scheme or "", environ=environ)
+    sch = load_scheme(resolve(st.scheme_path))
+    load_analysis_params(resolve(st.analysis_path))
+    d = load(resolve(st.data_path), scheme=sch)
+    return (f"{dataset_name(d.source)}: {len(d.institutions):,} institutions, {len(d.departments):,} departments, "
+            f"{len(d.kpis):,} KPIs; scheme {sch.scheme_id}")
+
+
+def dataset_name(source) -> str:
+    """What the audience sees of a dataset: its folder or file name, never the server's path."""
+    p = Path(str(source))
+    return p.name or str(source)
 
 
 class _Stop(Exception):
@@ -1467,7 +1963,7 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float) -> bool:
 
 def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAULT_PORT, show_names: bool = False,
           lang: str | None = None, notebook: str | Path = NOTEBOOK, startup_timeout: float = 120.0,
-          stream=None) -> int:
+          stream=None, max_viewers: int = DEFAULT_MAX_VIEWERS, grace: float = DEFAULT_GRACE_S) -> int:
     """Run the dashboard with Voila until Ctrl-C (``bsc dashboard``).
 
     Parameters
@@ -1486,13 +1982,24 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
         Seconds to wait for the server to listen.
     stream
         Where the URL and messages go (default ``sys.stdout``).
+    max_viewers
+        Concurrent viewers before the busy page (and the size of the preheated pool).
+    grace
+        Seconds a page may stay disconnected before its kernel is shut down.
 
     Returns
     -------
     int
         0 after a clean stop (Ctrl-C or SIGTERM), 1 when the server could not start or died.
+
+    Raises
+    ------
+    BSCError
+        From :func:`startup_check`, before anything is started: the data or scheme is invalid.
     """
     out = stream or sys.stdout
+    summary = startup_check(data, scheme)  # raises BSCError: the CLI prints the problem table, exit 2
+    print(f"checked: {summary}", file=out, flush=True)
     if not Path(notebook).is_file():
         print(f"error: dashboard notebook not found: {notebook}", file=sys.stderr)
         return 1
@@ -1513,7 +2020,9 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
             signal.signal(sig, _stop)
         write_template(tmp)
         env = dashboard_env(data, scheme, show_names, tmp, lang=lang)
-        cmd = voila_command(notebook, port)
+        busy = Path(tmp) / "busy.html"
+        busy.write_text(busy_html(max_viewers), encoding="utf-8")
+        cmd = voila_command(notebook, port, max_viewers=max_viewers, grace=grace, busy_page=busy)
         log.info("starting: %s", " ".join(cmd))
         proc = subprocess.Popen(cmd, env=env, cwd=str(_paths.base_dir()))
         url = f"http://127.0.0.1:{int(port)}/"
@@ -1521,7 +2030,8 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
             print(f"error: the dashboard server did not start (see the messages above); URL would be {url}",
                   file=sys.stderr)
             return 1
-        print(f"dashboard: {url}  (Ctrl-C to stop)", file=out, flush=True)
+        print(f"dashboard: {url}  (Ctrl-C to stop; up to {int(max_viewers)} viewers at a time)", file=out,
+              flush=True)
         rc = proc.wait()
         return 0 if rc in (0, -signal.SIGINT, -signal.SIGTERM) else 1
     except (KeyboardInterrupt, _Stop):
