@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -335,12 +335,16 @@ class _TablesJob(threading.Thread):
         return self._tables
 
 
-def _quiet_kernel_manager():
+def _quiet_kernel_manager(stop: folder.StopSignals | None = None):
     """An ``AsyncKernelManager`` whose kernels do not write to the analyst's terminal.
 
     A kernel's own log (its stderr: the "running over TCP without encryption" warning, the
     tracebacks ipykernel logs while it is shut down after Ctrl-C) is not meant for the
     analyst; cell errors still reach the run through the notebook's outputs.
+
+    With ``stop``, the liveness check nbclient makes every second while a cell runs raises
+    ``KeyboardInterrupt`` once a stop signal was received: a Ctrl-C whose own exception was
+    swallowed still ends the cell within a second instead of after it.
     """
     from jupyter_client import AsyncKernelManager
     from jupyter_client.localinterfaces import localhost
@@ -372,10 +376,16 @@ def _quiet_kernel_manager():
             kw.setdefault("stderr", subprocess.DEVNULL)
             return await super().start_kernel(**kw)
 
+        async def is_alive(self) -> bool:
+            if stop is not None:
+                stop.raise_if_received()
+            return await super().is_alive()
+
     return QuietKernelManager
 
 
-def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str):
+def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str,
+             stop: folder.StopSignals | None = None):
     import papermill as pm
 
     from bsc_lib.config.paths import base_dir
@@ -383,7 +393,7 @@ def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: st
     return pm.execute_notebook(
         str(nb_path), str(out_path), parameters=dict(parameters), kernel_name=kernel_name,
         cwd=str(base_dir()), progress_bar=False, log_output=False,
-        request_save_on_cell_execute=False, kernel_manager_class=_quiet_kernel_manager(),
+        request_save_on_cell_execute=False, kernel_manager_class=_quiet_kernel_manager(stop),
     )
 
 
@@ -478,7 +488,7 @@ def run_report(
                  "run_dir": str((year_dir / run_name).resolve())}
     state = _RunState()
     try:
-        with folder.sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
+        with folder.stop_signals_as_interrupt() as state.stop, _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
             # The result tables and their exports are computed in this process while the notebooks
             # run in their kernels (other processes): the two overlap instead of adding up.
             state.tables_job = _TablesJob(tfn, str(inputs.data_file), str(inputs.scheme_file), year, half, tmp,
@@ -515,6 +525,7 @@ class _RunState:
 
     nb_index: int | None = None
     tables_job: _TablesJob | None = None
+    stop: folder.StopSignals = field(default_factory=folder.StopSignals)
 
 
 def _check_run_args(year, half: str, lang: str, notebooks) -> list[Path]:
@@ -607,12 +618,13 @@ def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_
         t0 = time.monotonic()
         entry = manifest["notebooks"][i]
         try:
-            nb = _execute(nb_path, tmp / nb_path.name, nb_params, kernel_name)
+            nb = _execute(nb_path, tmp / nb_path.name, nb_params, kernel_name, state.stop)
         finally:
             entry["duration_s"] = round(time.monotonic() - t0, 3)
         entry["status"] = "ok"
         executed.append((nb_path.name, nb))
         state.nb_index = None
+        state.stop.raise_if_received()  # a stop signal whose KeyboardInterrupt was swallowed
         state.tables_job.raise_if_failed()  # a broken tables_fn stops the run at once
     bar.close()
     state.nb_index = None
