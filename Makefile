@@ -30,9 +30,16 @@ report: install ## run the main job on the embedded 2019 sample (writes outputs/
 validate: install ## validate the embedded sample (or DATA=path)
 	$(VENV)/bin/bsc validate $(or $(DATA),data/sample/2019)
 
-test: install system-deps ## install everything and run the whole test suite
+# make test: the whole suite on $(TEST_WORKERS) parallel workers (pytest-xdist; tests marked
+# serial run on one worker, one after another), property tests at the hypothesis profile "ci"
+TEST_WORKERS ?= 2
+test: install system-deps ## install everything and run the whole test suite (parallel, within 10 min on 2 cores)
 	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --hypothesis-profile=ci
+
+fuzz: install ## the property tests at >= 1,000 examples per target; writes bench/FUZZ.md
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -p no:cacheprovider --hypothesis-profile=fuzz \
+		--fuzz-report=bench/FUZZ.md tests/test_properties.py
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
@@ -49,4 +56,4 @@ bench: install system-deps ## run the benchmarks (about 10 min) and write bench/
 dashboard: install ## serve the leadership dashboard on http://127.0.0.1:8866/ (DATA=path PORT=n SHOW_NAMES=1)
 	$(VENV)/bin/bsc dashboard $(if $(DATA),--data $(DATA)) --port $(or $(PORT),8866) $(if $(SHOW_NAMES),--show-names)
 
-.PHONY: help install system-deps report validate test lint sample clean dashboard bench
+.PHONY: help install system-deps report validate test fuzz lint sample clean dashboard bench
