@@ -357,8 +357,10 @@ def test_interrupt_or_crash_never_looks_complete(tmp_path, error):
         raise error("stop")
 
     out = tmp_path / "out"
+    third = tmp_path / "03-gamma.ipynb"  # more notebooks than run at once (NOTEBOOK_WORKERS)
+    shutil.copy2(NOTEBOOKS[1], third)
     with pytest.raises(error):
-        run_report(_write_data(tmp_path / "data"), SCHEME, out=out, notebooks=NOTEBOOKS,
+        run_report(_write_data(tmp_path / "data"), SCHEME, out=out, notebooks=[*NOTEBOOKS, third],
                    tables_fn=exploding_tables, load_fn=tiny_load, progress=False)
     (name,) = _entries(out / "2019")
     assert name.endswith("-FAILED")
@@ -366,7 +368,7 @@ def test_interrupt_or_crash_never_looks_complete(tmp_path, error):
     assert m["status"] == "failed" and m["error"]["ename"] == error.__name__
     assert m["error"]["type"] == ("interrupted" if error is KeyboardInterrupt else "exception")
     # the tables are computed while the notebooks run: the failure stops the run after the
-    # notebook that was running, which is not blamed for it
+    # notebooks that were running, which are not blamed for it; no further notebook starts
     assert m.get("failed_notebook") is None
     assert all(n["status"] in ("ok", "not run") for n in m["notebooks"])
     assert m["notebooks"][-1]["status"] == "not run"
