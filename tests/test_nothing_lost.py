@@ -280,6 +280,35 @@ def test_report_killed_during_a_notebook_never_looks_complete(tmp_path, sig, sig
 
 
 @pytest.mark.slow
+def test_ctrl_c_stops_both_notebooks_running_at_once(tmp_path):
+    # the report executes two notebooks at a time (pipeline.NOTEBOOK_WORKERS): a Ctrl-C ends both
+    # kernels' cells, not only the main thread's wait, and no third notebook starts
+    data = _minimal_with_names(tmp_path / "data")
+    markers = [tmp_path / f"started-{i}" for i in range(2)]
+    nbs = [_notebook(tmp_path / f"0{i + 1}-slow.ipynb",
+                     f"import pathlib, time\npathlib.Path({str(m)!r}).write_text('x')\ntime.sleep(120)")
+           for i, m in enumerate(markers)]
+    nbs.append(_notebook(tmp_path / "03-quick.ipynb", "x = 1"))
+    out = tmp_path / "out"
+    proc = _start_report(tmp_path, data, out, nbs)
+    try:
+        deadline = time.monotonic() + 150  # a hang guard only: kernels may start slowly
+        while not all(m.exists() for m in markers):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the notebooks never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+    finally:
+        stdout, stderr = _reap(proc)
+    assert proc.returncode == 130, stderr
+    (failed,) = [e for e in (out / "2019").iterdir() if e.name.endswith("-FAILED")]
+    m = read_manifest(failed)
+    assert m["error"]["type"] == "interrupted"
+    # both cells were stopped (a finished 120 s cell would be "ok"), the third never started
+    assert [n["status"] for n in m["notebooks"]] == ["failed", "failed", "not run"]
+
+
+@pytest.mark.slow
 def test_two_runs_started_at_once_write_two_complete_folders(tmp_path):
     data = _minimal_with_names(tmp_path / "data")
     nb = _notebook(tmp_path / "01-quick.ipynb", "x = 2 * 21")
