@@ -30,12 +30,13 @@ report: install ## run the main job on the embedded 2019 sample (writes outputs/
 validate: install ## validate the embedded sample (or DATA=path)
 	$(VENV)/bin/bsc validate $(or $(DATA),data/sample/2019)
 
-# make test: the whole suite on $(TEST_WORKERS) parallel workers (pytest-xdist; tests marked
-# serial run on one worker, one after another), property tests at the hypothesis profile "ci"
+# make test: the whole suite on $(TEST_WORKERS) parallel workers (pytest-xdist), one test file
+# per worker at a time (--dist loadfile: a file's module fixture, e.g. one report run serving
+# all its assertions, is made once), property tests at the hypothesis profile "ci"
 TEST_WORKERS ?= 2
 test: install system-deps ## install everything and run the whole test suite (parallel, within 10 min on 2 cores)
 	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --hypothesis-profile=ci
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --hypothesis-profile=ci
 
 fuzz: install ## the property tests at >= 1,000 examples per target; writes bench/FUZZ.md
 	$(PY) -m pytest -q -n $(TEST_WORKERS) -p no:cacheprovider --hypothesis-profile=fuzz \
