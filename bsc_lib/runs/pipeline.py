@@ -732,6 +732,7 @@ def _execute_notebooks_parallel(nb_paths: list[Path], tmp: Path, nb_params: dict
     state.notebook_pool = pool
     pending = list(enumerate(nb_paths))
     failure: BaseException | None = None
+    shown = ""
     try:
         while pending or started:
             while pending and len(started) < workers and failure is None:
@@ -742,8 +743,9 @@ def _execute_notebooks_parallel(nb_paths: list[Path], tmp: Path, nb_params: dict
                 fut = pool.submit(_execute, nb_path, tmp / nb_path.name, nb_params, kernel_name, state.stop)
                 started[fut] = (i, time.monotonic())
             running = ", ".join(nb_paths[i].name for i, _ in sorted(started.values()))
-            if running != bar.postfix:
+            if running != shown:
                 bar.set_postfix_str(running)
+                shown = running
             finished, _ = wait(list(started), timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in sorted(finished, key=lambda f: started[f][0]):
                 i, t0 = started.pop(fut)
