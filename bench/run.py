@@ -594,8 +594,11 @@ def render_markdown(results: dict, notes: str = "") -> str:
                 "cell, its setup cell (imports, `load_scheme`, `load` of the sample, analysis settings) "
                 "and every other import line it has, executed by papermill exactly as the pipeline does "
                 f"(fresh `python3` kernel each). A bare kernel (`pass`) takes {_f(h['bare_kernel']['median'])} s. "
-                f"Total = input validation + notebooks {_f(h['notebooks_sum']['median'], '.1f')} s + HTML "
-                f"and PDF ({h['pdf']}); the result tables (tables_fn {_f(h['tables_fn']['median'], '.1f')} s) "
+                "Total = input validation + the notebooks, two at a time (each in its own kernel; their "
+                f"durations add up to {_f(h['notebooks_sum']['median'], '.1f')} s, so a notebook's run "
+                "below includes sharing the 2 cores with another) + HTML and PDF "
+                f"({h['pdf']}); the result tables (tables_fn {_f(h['tables_fn']['median'], '.1f')} s: "
+                "every table, made once and shared with the kernels, which read instead of recomputing) "
                 "and their xlsx/CSV are computed in a thread while the notebooks run.", "",
                 _table(["notebook", "run (median)", "floor (median)", "run / floor"],
                        [[p["notebook"], f"{_f(p['run']['median'], '.1f')} s", f"{_f(p['floor']['median'], '.1f')} s",
