@@ -63,7 +63,7 @@ _PASSING = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid")
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """``--fuzz-report PATH``: one row per property target (examples run, outcome, seconds)."""
     path = config.getoption("fuzz_report")
-    if not path:
+    if not path or hasattr(config, "workerinput"):  # an xdist worker: the controller sees every report
         return
     rows: dict[str, dict] = {}
     for reports in terminalreporter.stats.values():
