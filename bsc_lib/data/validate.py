@@ -215,6 +215,40 @@ def _rule_empty_tables(ctx: _Ctx, present: set[str]) -> list[Problem]:
     return out
 
 
+def _key_codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column (−1 = missing) and their number; categorical text by its codes."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64), len(s.cat.categories)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return codes.astype(np.int64), len(uniques)
+
+
+def _first_of_key(df: pd.DataFrame, key: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(complete, first)``: whether each row's key has no missing part, and the position of the
+    first row with the same key (the row itself for the first; meaningless when incomplete)."""
+    coded = [_key_codes(df[k]) for k in key]
+    complete = np.ones(len(df), dtype=bool)
+    for c, _ in coded:
+        complete &= c >= 0
+    total = 1
+    for _, n in coded:
+        total *= n + 1
+    if total < 2**62:  # one int64 per row: the key's mixed-radix number
+        combined = np.zeros(len(df), dtype=np.int64)
+        for c, n in coded:
+            combined *= n + 1
+            combined += c + 1
+        ids = pd.factorize(combined)[0]
+    else:
+        ids = pd.MultiIndex.from_arrays([c for c, _ in coded]).factorize()[0]
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    first_of_group = np.empty(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
+    first_of_group[sorted_ids[starts]] = order[starts]
+    return complete, first_of_group[ids]
+
+
 def _rule_unique_keys(ctx: _Ctx) -> list[Problem]:
     out = []
     for name, t in TABLES.items():
@@ -222,11 +256,9 @@ def _rule_unique_keys(ctx: _Ctx) -> list[Problem]:
         if len(df) == 0:
             continue
         key = list(t.key)
-        complete = df[key].notna().all(axis=1).to_numpy()
-        grp = df[key].groupby(key, sort=False, dropna=True).ngroup().to_numpy()
+        complete, first = _first_of_key(df, key)
         pos = np.arange(len(df))
-        first = pd.Series(pos).groupby(grp).transform("min").to_numpy()
-        dup = complete & (grp >= 0) & (pos != first)
+        dup = complete & (pos != first)
         if not dup.any():
             continue
         o = ctx.origin(name)

@@ -53,7 +53,7 @@ def read_parsed(path: str | Path) -> ReadResult:
     Returns
     -------
     ReadResult
-        ``frames`` (every model table, parsed dtypes ``str``/``float64``/``Int64``/``boolean``,
+        ``frames`` (every model table, parsed dtypes ``category`` (text) /``float64``/``Int64``/``boolean``,
         model column order, RangeIndex), ``origins``, ``problems`` (reading, headers, cells,
         missing required tables), ``hashes`` ``{file name: sha256}``.
     """
@@ -110,4 +110,6 @@ def read_tables(path: str | Path) -> tuple[dict[str, pd.DataFrame], list[Problem
         ``{file name: sha256}`` of the files read.
     """
     res = read_parsed(path)
-    return res.frames, res.problems, res.hashes
+    frames = {name: f.astype({c: "str" for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)})
+              for name, f in res.frames.items()}
+    return frames, res.problems, res.hashes

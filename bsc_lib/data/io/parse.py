@@ -52,8 +52,10 @@ from bsc_lib.data.model import (
 )
 from bsc_lib.errors import Problem, short_text
 
-#: dtype of each model dtype while validating (nullable, so that bad cells can be NA).
-PARSED_DTYPES = {"str": "str", "int": "Int64", "float": "float64", "bool": "boolean"}
+#: dtype of each model dtype while validating (nullable, so that bad cells can be NA). Text is
+#: ``category`` (its distinct values and an integer code per cell) until :func:`canonical`: the
+#: validation rules compare codes, never hash millions of strings.
+PARSED_DTYPES = {"str": "category", "int": "Int64", "float": "float64", "bool": "boolean"}
 _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _NORM_DROP = r"[ _.\u00b7\u318d\u00a0\ufeff\n\t]"
 _TEMPLATE_HEADER = re.compile(r"^(.*)\(([^()]*)\)\s*$")
@@ -224,7 +226,13 @@ def _na_column(c: Column, n: int) -> pd.Series:
 
 def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """``(codes, spellings)``: the distinct texts of ``s`` (``str`` dtype, a missing value last)
-    and, per row, the position of its text among them; ``spellings.take(codes)`` is ``s`` as text."""
+    and, per row, the position of its text among them; ``spellings.take(codes)`` is ``s`` as text.
+    A categorical ``s`` (the reader's cells) gives its categories and codes as they are."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        codes = s.cat.codes.to_numpy()
+        spellings = pd.Series(np.append(np.asarray(cats, dtype=object).astype(str), np.nan), dtype="str")
+        return np.where(codes < 0, len(cats), codes), spellings
     text = s.astype("str")
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     spellings = pd.Series(np.append(np.asarray(uniques, dtype=object), np.nan), dtype="str")
@@ -305,8 +313,13 @@ def parse_table(raw: RawTable) -> ParsedTable:
                 text = text.mask(too_long_u)
             codeset = CODESET_OF_COLUMN.get(c.name)
             out = parse_code(text, codeset) if codeset and c.allowed else text
-        out = out.reset_index(drop=True).take(codes)
-        cols[c.name] = out.reset_index(drop=True)
+        out = out.reset_index(drop=True)
+        if c.dtype == "str":  # categorical: the distinct cleaned texts, one integer code per cell
+            vcodes, values = pd.factorize(out, sort=True, use_na_sentinel=True)
+            cols[c.name] = pd.Series(pd.Categorical.from_codes(
+                vcodes[codes], categories=pd.Index(values, dtype="str"), validate=False))
+            continue
+        cols[c.name] = out.take(codes).reset_index(drop=True)
     frame = pd.DataFrame(cols, index=pd.RangeIndex(n))
     frame = frame.astype({c.name: parsed_dtype(c) for c in t.columns})
     return ParsedTable(frame=frame, origin=origin, problems=problems, bad_cells=bad_cells,
@@ -314,7 +327,8 @@ def parse_table(raw: RawTable) -> ParsedTable:
 
 
 def canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes."""
+    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes
+    (categorical text becomes ``str``)."""
     from bsc_lib.data.model import pandas_dtype
 
     t = TABLES[table]
