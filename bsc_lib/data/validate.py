@@ -482,8 +482,11 @@ def validate_data(
     return cap_problems(dedupe(problems))
 
 
-def check_path(path: str | Path, scheme: Scheme | None = None) -> tuple[BSCData | None, list[Problem]]:
+def check_path(path: str | Path, scheme: Scheme | None = None, *, text: str = "str"
+               ) -> tuple[BSCData | None, list[Problem]]:
     """Read, parse and validate ``path``; the canonical data when there is no problem.
+
+    ``text="category"`` keeps the text columns integer-coded (see :func:`bsc_lib.data.io.load`).
 
     Returns
     -------
@@ -505,7 +508,7 @@ def check_path(path: str | Path, scheme: Scheme | None = None) -> tuple[BSCData 
     if problems:
         log.info("%s: %d problem(s)", path, len(problems))
         return None, problems
-    tables = {name: canonical(res.frames[name], name) for name in TABLES}
+    tables = {name: canonical(res.frames[name], name, text=text) for name in TABLES}
     data = BSCData(tables=tables, source=str(path), input_hashes=dict(res.hashes))
     log.info("%s: loaded %s", path, ", ".join(f"{n}={len(f)}" for n, f in tables.items() if len(f)))
     return data, []

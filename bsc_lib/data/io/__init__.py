@@ -27,7 +27,7 @@ from bsc_lib.errors import DataError
 __all__ = ["BSCData", "TableOrigin", "load", "read_kpi_table", "read_tables", "write_template"]
 
 
-def load(path: str | Path, scheme: Scheme | None = None) -> BSCData:
+def load(path: str | Path, scheme: Scheme | None = None, *, text: str = "str") -> BSCData:
     """Read and validate a CSV folder or an ``.xlsx`` workbook.
 
     Parameters
@@ -38,6 +38,12 @@ def load(path: str | Path, scheme: Scheme | None = None) -> BSCData:
     scheme
         The evaluation scheme used by the rules (weight sum, scales, items); None loads
         ``params/scheme-2019.yaml``.
+    text
+        ``"str"`` (default): text columns have dtype ``str``. ``"category"``: they stay
+        integer-coded as read (``category``, sorted distinct values): no string is hashed again,
+        and :func:`bsc_lib.scoring.engine.evaluate`, ``kpi_difficulty`` and the dispersion
+        analyses give the same tables as on ``str`` (checked by the tests); the rest of the
+        library expects ``str``.
 
     Returns
     -------
@@ -53,7 +59,7 @@ def load(path: str | Path, scheme: Scheme | None = None) -> BSCData:
     """
     from bsc_lib.data.validate import check_path
 
-    data, problems = check_path(path, scheme)
+    data, problems = check_path(path, scheme, text=text)
     if problems or data is None:
         raise DataError(problems)
     return data

@@ -315,7 +315,8 @@ def parse_table(raw: RawTable) -> ParsedTable:
             out = parse_code(text, codeset) if codeset and c.allowed else text
         out = out.reset_index(drop=True)
         if c.dtype == "str":  # categorical: the distinct cleaned texts, one integer code per cell
-            vcodes, values = pd.factorize(out, sort=True, use_na_sentinel=True)
+            used = np.bincount(codes, minlength=len(out)) > 0  # spellings of no cell (the header …) go
+            vcodes, values = pd.factorize(out.where(used), sort=True, use_na_sentinel=True)
             cols[c.name] = pd.Series(pd.Categorical.from_codes(
                 vcodes[codes], categories=pd.Index(values, dtype="str"), validate=False))
             continue
@@ -326,11 +327,16 @@ def parse_table(raw: RawTable) -> ParsedTable:
                        missing_columns=missing_columns)
 
 
-def canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes
-    (categorical text becomes ``str``)."""
+def canonical(frame: pd.DataFrame, table: str, text: str = "str") -> pd.DataFrame:
+    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes.
+
+    ``text="str"`` (the default) turns categorical text into ``str``; ``text="category"`` keeps
+    it integer-coded (the distinct values, sorted, and a code per cell)."""
     from bsc_lib.data.model import pandas_dtype
 
+    if text not in ("str", "category"):
+        raise ValueError(f"text must be 'str' or 'category', not {text!r}")
     t = TABLES[table]
     out = frame[t.column_names].reset_index(drop=True)
-    return out.astype({c.name: pandas_dtype(c) for c in t.columns})
+    keep = text == "category"
+    return out.astype({c.name: ("category" if keep and c.dtype == "str" else pandas_dtype(c)) for c in t.columns})
