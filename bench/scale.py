@@ -201,7 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(BENCH_DIR), help="folder for RESULTS-scale.md / results-scale.json")
     ap.add_argument("--reps", type=int, default=0, help="counted repetitions per measurement (default: the plan's)")
     ap.add_argument("--notes", default=str(BENCH_DIR / "NOTES-scale.md"), help="markdown appended to the results")
+    ap.add_argument("--render", action="store_true",
+                    help="only re-write RESULTS-scale.md from results-scale.json (e.g. after editing the notes)")
     args = ap.parse_args(argv)
+    if args.render:
+        out = Path(args.out)
+        res = json.loads((out / "results-scale.json").read_text(encoding="utf-8"))
+        notes = Path(args.notes)
+        res["notes"] = notes.read_text(encoding="utf-8") if notes.is_file() and not res.get("quick") else ""
+        _write(out / "RESULTS-scale.md", render(res))
+        return 0
     plan = dict(QUICK if args.quick else PLAN)
     if args.reps:
         plan["load_reps"] = {s: args.reps for s in plan["scales"]}

@@ -196,8 +196,13 @@ class _Ctx:
         return self.origins[table]
 
     def problems(self, table: str, column: str, mask, values, rule: str, message: str) -> list[Problem]:
+        """Problems of the cells where ``mask`` holds; ``values`` (array or Series, row order) are
+        read only at those cells."""
         pos = np.flatnonzero(np.asarray(mask, dtype=bool))
-        vals = np.asarray(values, dtype=object)[pos] if len(pos) else []
+        if not len(pos):
+            return []
+        vals = (values.iloc[pos].to_numpy(dtype=object) if isinstance(values, pd.Series)
+                else np.asarray(values, dtype=object)[pos])
         return cell_problems(self.origin(table), column, pos, vals, rule, message)
 
 
@@ -234,19 +239,24 @@ def _first_of_key(df: pd.DataFrame, key: list[str]) -> tuple[np.ndarray, np.ndar
     for _, n in coded:
         total *= n + 1
     if total < 2**62:  # one int64 per row: the key's mixed-radix number
-        combined = np.zeros(len(df), dtype=np.int64)
+        ids = np.zeros(len(df), dtype=np.int64)
         for c, n in coded:
-            combined *= n + 1
-            combined += c + 1
-        ids = pd.factorize(combined)[0]
+            ids *= n + 1
+            ids += c + 1
     else:
-        ids = pd.MultiIndex.from_arrays([c for c, _ in coded]).factorize()[0]
-    order = np.argsort(ids, kind="stable")
+        ids = pd.MultiIndex.from_arrays([c for c, _ in coded]).factorize()[0].astype(np.int64)
+    pos = np.arange(len(df))
+    if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])):  # strictly increasing: every key once
+        return complete, pos
+    order = np.argsort(ids, kind="stable")  # equal keys keep their row order: the first comes first
     sorted_ids = ids[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-    first_of_group = np.empty(int(ids.max()) + 1 if len(ids) else 0, dtype=np.int64)
-    first_of_group[sorted_ids[starts]] = order[starts]
-    return complete, first_of_group[ids]
+    new_key = np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]
+    if new_key.all():
+        return complete, pos
+    start = np.maximum.accumulate(np.where(new_key, np.arange(len(ids)), 0))
+    first = np.empty(len(ids), dtype=np.int64)
+    first[order] = order[start]
+    return complete, first
 
 
 def _rule_unique_keys(ctx: _Ctx) -> list[Problem]:
@@ -295,7 +305,7 @@ def _rule_foreign_keys(ctx: _Ctx) -> list[Problem]:
             where = " or ".join(c.fk)
             empty = [tt for tt, _ in targets if len(ctx.frames[tt]) == 0]
             note = f" (table {', '.join(empty)} has no rows)" if empty else ""
-            out += ctx.problems(name, c.name, bad, s.to_numpy(dtype=object), "unknown reference",
+            out += ctx.problems(name, c.name, bad, s, "unknown reference",
                                 f"{c.name} '{{value}}' not found in {where}{note}")
     return out
 
@@ -367,12 +377,12 @@ def _rule_scheme_ratings(ctx: _Ctx, scheme: Scheme) -> list[Problem]:
             items = [i.id for i in c.items]
             it = df["item"]
             bad = it.notna().to_numpy() & ~it.isin(items).to_numpy()
-            out += ctx.problems(table, "item", bad, it.to_numpy(dtype=object), "unknown item",
+            out += ctx.problems(table, "item", bad, it, "unknown item",
                                 f"unknown item '{{value}}'; the scheme's {cname} items are: {', '.join(items)}")
         s = df["score"].astype("float64")
         lo, hi = float(c.scale.min), float(c.scale.max)
         bad = ((s < lo) | (s > hi)).fillna(False).to_numpy(dtype=bool)
-        out += ctx.problems(table, "score", bad, s.to_numpy(dtype=object), "out of scale",
+        out += ctx.problems(table, "score", bad, s, "out of scale",
                             f"score {{value}} is outside the {cname} scale {fmt_value(lo)}–{fmt_value(hi)}")
     coop = comp.cooperation
     df = ctx.frames["cooperation_scores"]

@@ -231,8 +231,10 @@ def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = s.cat.categories
         codes = s.cat.codes.to_numpy()
-        spellings = pd.Series(np.append(np.asarray(cats, dtype=object).astype(str), np.nan), dtype="str")
-        return np.where(codes < 0, len(cats), codes), spellings
+        spellings = pd.Series(np.append(np.asarray(cats, dtype=object), np.nan), dtype="str")
+        if len(codes) and codes.min() < 0:  # a missing cell (not from the reader, whose cells are all text)
+            codes = np.where(codes < 0, len(cats), codes.astype(np.intp))
+        return codes, spellings
     text = s.astype("str")
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     spellings = pd.Series(np.append(np.asarray(uniques, dtype=object), np.nan), dtype="str")

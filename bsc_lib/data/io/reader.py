@@ -532,7 +532,7 @@ def _nonblank(col: pd.Series) -> np.ndarray:
         codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
     else:
         codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    filled = (pd.Series(uniques, dtype="str").str.strip() != "").to_numpy(dtype=bool)
+    filled = np.fromiter((bool(str(u).strip()) for u in uniques), dtype=bool, count=len(uniques))
     return np.append(filled, False)[codes]
 
 
