@@ -24,7 +24,7 @@ install: $(STAMP) ## create .venv and install the pinned requirements + the pack
 system-deps: ## install Debian chromium + fonts-noto-cjk when root (needed for PDF and browser tests)
 	@bash scripts/system-deps.sh
 
-report: install ## run the main job on the embedded 2019 sample (writes outputs/<year>/<run>/)
+report: install system-deps ## run the main job on the embedded 2019 sample (writes outputs/<year>/<run>/ with report.html and report.pdf)
 	$(VENV)/bin/bsc report
 
 validate: install ## validate the embedded sample (or DATA=path)
@@ -49,7 +49,10 @@ bench: install system-deps ## run the benchmarks (about 10 min) and write bench/
 bench-scale: install ## load + validate and score 100x and 1000x synthetic data (~20 min, capped at 9 GB) and write bench/RESULTS-scale.md
 	ulimit -v 9000000; $(PY) bench/scale.py $(if $(CSV),--csv $(CSV))
 
+backtest: install ## backtest the target recommendation against the naive rule; writes bench/BACKTEST.md
+	$(PY) bench/backtest.py
+
 dashboard: install ## serve the leadership dashboard on http://127.0.0.1:8866/ (DATA=path PORT=n SHOW_NAMES=1)
 	$(VENV)/bin/bsc dashboard $(if $(DATA),--data $(DATA)) --port $(or $(PORT),8866) $(if $(SHOW_NAMES),--show-names)
 
-.PHONY: help install system-deps report validate test lint sample clean dashboard bench bench-scale
+.PHONY: help install system-deps report validate test lint sample clean dashboard bench bench-scale backtest

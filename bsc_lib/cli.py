@@ -12,7 +12,7 @@ import logging
 import sys
 
 from bsc_lib.config import paths
-from bsc_lib.errors import BSCError, problems_frame
+from bsc_lib.errors import BSCError, Problem, problems_frame
 
 log = logging.getLogger("bsc_lib")
 
@@ -115,7 +115,8 @@ def cmd_report(args) -> int:
 
     run_dir = run_report(
         data_path=args.data, scheme_path=args.scheme, year=args.year, half=args.half,
-        lang=args.lang, out=args.out, analysis_path=args.analysis,
+        lang=args.lang, out=args.out, analysis_path=args.analysis, compare_scheme_path=args.compare_scheme,
+        notes=args.notes,
     )
     print(f"report complete: {run_dir}")
     return 0
@@ -162,6 +163,61 @@ def cmd_feedback(args) -> int:
     )
     print(f"feedback complete: {run_dir}")
     return 0
+
+
+# --- bsc compare / bsc targets (scheme comparison, target recommendation) -------------------
+def cmd_compare(args) -> int:
+    from bsc_lib.runs.planning import run_compare, summary_text
+
+    if len(args.schemes) != 2:
+        raise BSCError([Problem(
+            file="", rule="arguments", column="--scheme", value=str(len(args.schemes)),
+            message="give exactly two schemes: --scheme A.yaml --scheme B.yaml")])
+    run_dir = run_compare(args.data, args.schemes[0], args.schemes[1], year=args.year, half=args.half,
+                          lang=args.lang, out=args.out, analysis_path=args.analysis, planning_path=args.planning)
+    print(summary_text("compare", run_dir, args.lang))
+    print(f"comparison complete: {run_dir}")
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from bsc_lib.runs.planning import run_targets, summary_text
+
+    run_dir = run_targets(args.data, args.scheme, args.year, lang=args.lang, out=args.out,
+                          analysis_path=args.analysis, planning_path=args.planning)
+    print(summary_text("targets", run_dir, args.lang))
+    print(f"target recommendation complete: {run_dir}")
+    return 0
+
+
+def _add_planning_commands(sub) -> None:
+    planning = str(paths.params_dir() / "planning.yaml")
+    s = sub.add_parser("compare", help="score the same data under two schemes and compare (run folder with xlsx/CSV)")
+    _add_data(s)
+    s.add_argument("--scheme", dest="schemes", action="append", required=True, metavar="PATH",
+                   help="scheme YAML, required twice: --scheme A.yaml (current) --scheme B.yaml (proposal)")
+    s.add_argument("--analysis", default=str(DEFAULT_ANALYSIS), metavar="PATH",
+                   help="analysis settings YAML (default: %(default)s)")
+    s.add_argument("--planning", default=planning, metavar="PATH",
+                   help="comparison and target settings YAML (default: %(default)s)")
+    _add_year(s, "scheme A's year")
+    _add_half(s)
+    _add_lang(s, "table header language")
+    _add_out(s)
+    s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("targets", help="recommend next year's KPI targets from their history, with a backtest")
+    _add_data(s)
+    _add_scheme(s)
+    s.add_argument("--year", type=int, required=True, help="the target year, e.g. 2020, required (its previous year is the current one)")
+    s.add_argument("--analysis", default=str(DEFAULT_ANALYSIS), metavar="PATH",
+                   help="analysis settings YAML: the difficulty verdict of the current target (default: %(default)s)")
+    s.add_argument("--planning", default=planning, metavar="PATH",
+                   help="target settings YAML: challenge percentile, interval level, history minimum, break test "
+                        "(default: %(default)s)")
+    _add_lang(s, "table header language")
+    _add_out(s)
+    s.set_defaults(func=cmd_targets)
 
 
 def _add_data(s: argparse.ArgumentParser) -> None:
@@ -237,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_half(s)
     _add_lang(s)
     _add_out(s)
+    s.add_argument("--compare-scheme", default=None, metavar="PATH",
+                   help="a second scheme: adds the scheme comparison section (09-compare) (default: none)")
+    s.add_argument("--notes", default=None, metavar="FILE.md",
+                   help="analyst's commentary merged into the report: one '# <section>' heading per section "
+                        "(summary, scores, perspectives, …) and optional '# unit <id>' notes (default: none)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("verify", help="recompute a run's result tables; exit 0 when identical, 1 otherwise")
@@ -279,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_out(s)
     s.add_argument("--no-progress", action="store_true", help="no progress bar (default: progress bar shown)")
     s.set_defaults(func=cmd_feedback)
+
+    _add_planning_commands(sub)
     return p
 
 

@@ -47,7 +47,7 @@ def test_naive_monte_carlo_reproduces_the_vectorised_ranks():
 def test_floor_notebook_keeps_parameters_setup_and_imports_only():
     import nbformat
 
-    src = ROOT / "notebooks" / "02-scores.ipynb"
+    src = ROOT / "notebooks" / "01-scores.ipynb"
     nb = nbformat.read(str(src), as_version=4)
     floor = floor_notebook(src)
     code = [c for c in nb.cells if c.cell_type == "code"]

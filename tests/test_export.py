@@ -177,3 +177,22 @@ def test_write_csvs_bom_neutralised_full_precision(tmp_path):
     assert raw.decode("utf-8-sig").splitlines()[1] == "'=1+2,0.3333333333333333"
     back = pd.read_csv(path, encoding="utf-8-sig")
     assert back["points"].iloc[0] == 1 / 3
+
+
+def test_results_xlsx_readme_sheet_names_in_the_language_and_grade_colours(tmp_path):
+    import openpyxl
+
+    tables = {"institutional": pd.DataFrame({"institution_id": ["I1", "I2"], "total": [81.0011, 81.0001],
+                                             "rank_overall": [1.0, 2.0], "grade": ["S", "C"]}),
+              "close_calls": pd.DataFrame({"unit_id": ["I2"], "margin": [0.001]})}
+    for lang, readme, sheet in (("ko", "안내", "기관평가"), ("en", "README", "Institutions")):
+        path = write_results_xlsx(tables, tmp_path / f"r-{lang}.xlsx", lang=lang, readme="title")
+        wb = openpyxl.load_workbook(path)
+        assert wb.sheetnames[0] == readme and wb.sheetnames[1] == sheet
+        rows = [[c.value for c in r] for r in wb[readme].iter_rows(min_row=3)]
+        assert [r[1] for r in rows[1:]] == ["institutional", "close_calls"] and rows[1][2] == "2"
+        ws = wb[sheet]
+        assert ws["B2"].number_format == "0.000"  # totals 0.001 apart stay apart
+        assert ws["C2"].number_format == "0"  # ranks are integers
+        rules = [r for rng in ws.conditional_formatting for r in rng.rules]
+        assert {r.formula[0] for r in rules} >= {'"S"', '"A"', '"B"', '"C"'}

@@ -570,3 +570,113 @@ def test_load_keeps_text_integer_coded_on_request():
                                                 if isinstance(c[k].dtype, pd.CategoricalDtype)}), df)
     with pytest.raises(ValueError):
         load(sample, text="bytes")
+
+
+# --------------------------------------------------------------------------- real exports (issue 14)
+
+BAD = Path(__file__).parent / "bad_inputs" / "cases"
+
+
+def test_visible_shows_invisible_characters_and_keeps_text():
+    from bsc_lib.data.io.text import visible
+
+    assert visible("D001\u200b") == "D001<U+200B>"
+    assert visible("\ufeffK01\u00a0") == "<U+FEFF>K01<U+00A0>"
+    assert visible("목표치\n(단위)") == "목표치<U+000A>(단위)"
+    assert visible("평가 만족도 (점)") == "평가 만족도 (점)"  # ordinary text unchanged
+
+
+def test_clean_cells_strips_invisible_edges_only():
+    from bsc_lib.data.io.text import clean_cells
+
+    s = pd.Series(["D001\u200b", "\ufeffD001", "\u00a0D001 ", "D0\u200b01", "ＤＯ１", None], dtype="str")
+    got = clean_cells(s)
+    assert got.iloc[:4].tolist() == ["D001", "D001", "D001", "D0\u200b01"]  # inside: kept (and reported)
+    assert got.iloc[4] == "DO1" and pd.isna(got.iloc[5])
+
+
+@pytest.mark.parametrize("header, column", [
+    ("목표치\n(단위)", "target"), ("목표치\r\n(단위)", "target"), ("목표치 (단위)", "target"),
+    ("weight\u200b", "weight"), ("\ufeffkpi_id", "kpi_id"), ("가중치\u00a0(%)", "weight"),
+    ("구간\u30fb상한", "band_high"), ("지표\nID", "kpi_id"),
+])
+def test_resolve_header_after_folding(header, column):
+    from bsc_lib.data.io.parse import resolve_header
+
+    table = "kpi_results" if column == "target" else "kpis"
+    assert resolve_header(header, table) == column
+
+
+def test_unknown_header_with_invisible_character_is_shown_visibly(tmp_path):
+    frames = minimal_frames()
+    frames["kpis"] = frames["kpis"].rename(columns={"weight": "wei\u2063ght"})  # invisible separator
+    probs = validate(csv_folder(tmp_path, frames))
+    unknown = [p for p in probs if p.rule == "unknown column"]
+    assert len(unknown) == 1 and "'wei<U+2063>ght'" in unknown[0].message
+    assert "did you mean 'weight'" in unknown[0].message
+
+
+def test_na_as_missing_reads_na_errors_as_missing_and_still_reports_other_errors():
+    case = BAD / "xlsx_formula_na_lookup.xlsx"
+    probs = validate(case, na_as_missing=True)
+    # the #N/A owner becomes an empty required cell; the #N/A actual is a legal missing actual
+    assert [(p.sheet, p.row, p.column, p.rule) for p in probs] == [("kpis", 6, "owner_id", "missing value")]
+    errors = validate(BAD / "xlsx_formula_errors.xlsx", na_as_missing=True)
+    assert sorted(p.value for p in errors) == ["#DIV/0!", "#REF!", "#VALUE!"]
+
+
+def test_notices_name_merged_ranges_and_skipped_rows():
+    from bsc_lib.data.io.loader import read_parsed
+
+    res = read_parsed(BAD / "merged_project_cells_valid.xlsx")
+    assert res.problems == []
+    assert sorted((n.row, n.value) for n in res.notices) == [(2, "B2:B3"), (2, "D2:D3")]
+    assert all(n.rule == "merged_cells" and n.sheet == "kpis" for n in res.notices)
+    res = read_parsed(BAD / "subtotal_rows_xlsx_valid.xlsx")
+    assert [(n.row, n.rule) for n in res.notices] == [(4, "skipped row"), (6, "skipped row"), (8, "skipped row"),
+                                                     (10, "skipped row")]
+
+
+def test_sheet_layout_reads_merges_hidden_rows_and_cuts_empty_tail():
+    from bsc_lib.data.io.reader import sheet_layout
+
+    rows = "".join(f'<row r="{r}"><c r="A{r}" t="n"><v>{r}</v></c></row>' for r in (1, 2, 3))
+    rows += '<row r="4" hidden="1"><c r="A4"><v>4</v></c></row>'
+    empty = "".join(f'<row r="{r}" s="1" customFormat="1"><c r="A{r}" s="1"/><c r="B{r}" s="1"/></row>'
+                    for r in range(5, 40_000))
+    xml = (f'<worksheet><cols><col min="2" max="3" hidden="1"/></cols><sheetData>{rows}{empty}</sheetData>'
+           '<autoFilter ref="A1:B4"/><mergeCells><mergeCell ref="A2:A3"/><mergeCell ref="B1:C1"/></mergeCells>'
+           '</worksheet>').encode()
+    layout, slim = sheet_layout(xml)
+    assert slim is not None and len(slim) < 1_000 and b'r="39999"' not in slim and b'<v>4</v>' in slim
+    assert layout.merges == [(1, 0, 2, 0), (0, 1, 0, 2)]
+    assert layout.hidden_rows == [3] and layout.hidden_cols == {1, 2} and layout.filtered
+    assert not layout.formulas
+    small, none = sheet_layout(xml[:200] + xml[-200:])  # nothing worth cutting: the XML is kept
+    assert none is None
+
+
+def test_csv_with_too_many_columns_is_too_large(tmp_path, monkeypatch):
+    from bsc_lib.data.io import reader
+
+    monkeypatch.setattr(reader, "MAX_COLUMNS", 20)
+    d = small_folder(tmp_path, {"institutions.csv": ",".join(f"c{i}" for i in range(25)) + "\n"})
+    _, probs, _ = read_tables(d)
+    big = [p for p in probs if p.rule == "too large"]
+    assert len(big) == 1 and "25 columns (at most 20)" in big[0].message
+
+
+def test_ambiguous_ids_name_both_spellings_in_one_column(tmp_path):
+    frames = minimal_frames()
+    k = frames["kpis"]
+    k.loc[1, "owner_id"] = "D001\u2060"  # word joiner after K02's owner; K01 has D001
+    probs = validate(csv_folder(tmp_path, frames))
+    assert [(p.row, p.column, p.rule, p.value) for p in probs] == [(3, "owner_id", "ambiguous id", "D001<U+2060>")]
+    assert "'D001<U+2060>' (row 3) and 'D001' (row 2)" in probs[0].message
+
+
+def test_lock_file_for_an_unknown_name_and_dotfiles_are_ignored(tmp_path):
+    d = csv_folder(tmp_path)
+    (d / "~$성과지표.csv").write_bytes(b"\x08owner" + bytes(150))
+    (d / "~$whatever.csv").write_bytes(b"")
+    assert validate(d) == []

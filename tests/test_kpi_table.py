@@ -313,3 +313,72 @@ def test_xlsx_percent_format_read_as_shown(tmp_path):
     assert t.history.set_index("kpi_id").loc["A", "actual"] == pytest.approx(85.0)
     assert t.results.set_index("kpi_id").loc["A", "target"] == pytest.approx(90.0)
     assert t.kpis["kpi_id"].tolist() == ["A", "101"]
+
+
+# --------------------------------------------------------------------------- real published tables (issue 14)
+
+
+def test_na_in_the_agency_column_is_an_unassigned_owner_with_a_problem(tmp_path):
+    # a city's published table: unowned KPIs carry "NA" (or "-", or nothing) in the agency column
+    f = _write_csv(tmp_path / "city.csv",
+                   "Measure ID,Measure,Agency,Direction,FY2018,FY2019 Target\n"
+                   "M1,Potholes filled,DOT,up,10,12\n"
+                   "M2,Noise complaints,NA,down,5,4\n"
+                   "M3,Trees planted,-,up,7,8\n"
+                   "M4,Library visits,,up,1,2\n"
+                   "M5,Unit cost,N/A,down,3,3\n")
+    m = {"format": "wide", "target_year": 2019, "years": {2018: "FY2018"},
+         "columns": {"kpi_id": "Measure ID", "name": "Measure", "owner": "Agency", "direction": "Direction",
+                     "target": "FY2019 Target"}}
+    t = read_kpi_table(f, m)
+    owners = t.kpis.set_index("kpi_id")["owner_id"].to_dict()
+    assert owners == {"M1": "DOT", "M2": "unassigned", "M3": "unassigned", "M4": "unassigned", "M5": "unassigned"}
+    assert "NA" not in owners.values()
+    r = t.reasons
+    no_owner = r[r["rule"] == "no_owner"]
+    assert no_owner["row"].tolist() == [3, 4, 5, 6] and set(no_owner["column"]) == {"Agency"}
+    assert "M2" in no_owner["message"].iloc[0] and "'unassigned'" in no_owner["message"].iloc[0]
+    # equal weights per owner: DOT's one KPI 100, the four unassigned 25 each
+    w = t.kpis.set_index("kpi_id")["weight"]
+    assert w["M1"] == 100.0 and w["M2"] == 25.0
+
+
+def test_missing_tokens_in_text_columns_and_invisible_characters_in_ids(tmp_path):
+    f = _write_csv(tmp_path / "k.csv",
+                   "id,name,unit,dir,y,t\n"
+                   "A\u200b,NA,-,up,1,2\n"      # a zero-width space after the id (pasted from the web)
+                   "\ufeffB,b,㎍/㎥,down,1,2\n")
+    m = {"format": "wide", "target_year": 2019, "years": {2018: "y"},
+         "columns": {"kpi_id": "id", "name": "name", "unit": "unit", "direction": "dir", "target": "t"}}
+    t = read_kpi_table(f, m)
+    k = t.kpis.set_index("kpi_id")
+    assert list(k.index) == ["A", "B"]
+    assert k.loc["A", "name_ko"] == "A" and k.loc["A", "unit"] == ""  # NA name → the id; "-" unit → none
+    assert k.loc["B", "unit"] == "㎍/㎥"  # free text keeps its compatibility characters
+
+
+def test_rates_follow_the_engines_one_rule_for_zero_targets(tmp_path):
+    """Hand-checked against the table of achievement_rate: down T=0 A=0 → 1 (met exactly),
+    down T=0 A>0 → −inf (unbounded below), up T=0 A>0 → +inf, up T=0 A=0 → 1, down T=4 A=5 → 0.8."""
+    f = _write_csv(tmp_path / "z.csv",
+                   "id,dir,y,t,a\n"
+                   "D00,down,1,0,0\n"
+                   "D01,down,1,0,3\n"
+                   "U10,up,1,0,2\n"
+                   "U00,up,1,0,0\n"
+                   "D45,down,9,4,5\n"
+                   "X,up,1,,1\n")
+    m = {"format": "wide", "target_year": 2019, "years": {2018: "y"},
+         "columns": {"kpi_id": "id", "direction": "dir", "target": "t", "actual": "a"}}
+    t = read_kpi_table(f, m)
+    rate = t.rates.set_index("kpi_id")["rate"]
+    assert rate["D00"] == 1.0 and rate["U00"] == 1.0
+    assert rate["D01"] == -np.inf and rate["U10"] == np.inf
+    assert rate["D45"] == pytest.approx(0.8)
+    assert math.isnan(rate["X"])
+    assert list(t.rates.columns) == ["kpi_id", "year", "half", "polarity", "target", "actual", "rate"]
+    # the difficulty analyses give the same rates (one rule)
+    from bsc_lib.analyses.difficulty import achievement_rates
+
+    same = achievement_rates(t.results, t.kpis.set_index("kpi_id")["polarity"].reindex(t.results["kpi_id"]))
+    np.testing.assert_array_equal(same.to_numpy(), t.rates["rate"].to_numpy())

@@ -59,3 +59,24 @@ print(json.dumps({"outputs": [o["data"] for o in shell.display_pub.outputs],
     assert not res["nbformat"] and not res["renderers"]
     assert len(res["outputs"]) == 1 and list(res["outputs"][0]) == ["application/vnd.plotly.v1+json"]
     assert res["outputs"][0]["application/vnd.plotly.v1+json"]["data"][0]["type"] == "bar"
+
+
+def test_table_html_one_language_labels_and_number_formats():
+    df = pd.DataFrame({"unit_id": ["I1", "I2"], "name_ko": ["가", "나"], "name_en": ["Alpha", None],
+                       "inst_type": ["main_office", "business_office"], "rank_overall": [1.0, 2.0],
+                       "total": [78.7886, 78.7876], "flag": ["missing_actual", "unverified"], "flag_ko": ["누락", "미검증"],
+                       "covered": [True, False], "start": pd.to_datetime(["2019-02-01", "2019-03-01"]),
+                       "reason": ["english text", ""]})
+    ko = table_html(df, "ko")
+    assert "Alpha" not in ko and "본청" in ko and "main_office" not in ko and "누락" in ko
+    assert "english text" not in ko and ">1<" in ko and "2.00" not in ko
+    assert "78.789" in ko and "78.788" in ko  # enough decimals to separate them
+    assert "예" in ko and "True" not in ko and "2019-02-01" in ko and "00:00:00" not in ko
+    en = table_html(df, "en")
+    assert "Alpha" in en and "나 (ko)" in en and "Main office" in en and "누락" not in en
+
+
+def test_md_bold_survives_korean_punctuation():
+    from bsc_lib.present.notebook import strong
+
+    assert strong("**95개(15%)**의 목표") == "<strong>95개(15%)</strong>의 목표"

@@ -33,9 +33,11 @@ def _code_cells(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_there_are_the_eight_report_notebooks():
-    names = [p.name.split("-", 1)[0] for p in REPORT_NOTEBOOKS]
-    assert names[:8] == ["01", "02", "03", "04", "05", "06", "07", "08"]
+def test_the_report_opens_with_the_summary_and_ends_with_the_appendix():
+    names = [p.stem for p in REPORT_NOTEBOOKS]
+    assert names[:3] == ["00-summary", "01-scores", "02-perspectives"]
+    assert names[-1] == "99-appendix"
+    assert {"03-difficulty", "04-dispersion", "05-reliability", "06-robustness", "07-alignment", "08-cycle"} <= set(names)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -124,16 +126,16 @@ def test_checked_outputs_match_the_library(executed, fixture_data):
 
     scheme = bsc_lib.load_scheme(ROOT / "params" / "scheme-2019.yaml")
     data = bsc_lib.load(fixture_data, scheme=scheme)
-    by_name = {p.name[:2]: p for p in executed}
-    counts = _checked_outputs(by_name["01"])[0]
+    by_name = {p.stem.split("-", 1)[1]: p for p in executed}
+    counts = _checked_outputs(by_name["appendix"])[0]
     for row in data.counts().itertuples():
         assert f"{row.table}" in counts and f" {row.rows}" in counts
     res = bsc_lib.evaluate(data, scheme, year=2019, half="year")
-    grades = _checked_outputs(by_name["02"])[0]
+    grades = _checked_outputs(by_name["scores"])[0]
     for (t, g), n in res.institutional.groupby(["inst_type", "grade"]).size().items():
         assert t in grades and f"{g}" in grades and str(n) in grades
     cov = alignment.coverage_summary(alignment.task_coverage(data))
-    text07 = _checked_outputs(by_name["07"])[0]
+    text07 = _checked_outputs(by_name["alignment"])[0]
     for r in cov.itertuples():
         assert f"{r.plan_level}" in text07 and f" {r.tasks} " in text07 and f" {r.uncovered} " in text07
 

@@ -44,7 +44,7 @@ NOTEBOOKS = [NB_DIR / "01-alpha.ipynb", NB_DIR / "02-beta.ipynb"]
 FAILING = [NB_DIR / "failing" / "01-fails.ipynb"]
 SCHEME = REPO / "params" / "scheme-2019.yaml"
 CHROMIUM = "/usr/bin/chromium"
-RUN_NAME_RE = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}(-\d+)?$")
+RUN_NAME_RE = re.compile(r"^\d{8}T\d{6}-(year|H1|H2)-(ko|en)-[0-9a-f]{8}(-\d+)?$")
 
 UNITS_CSV = "unit_id,name\nD1,<script>alert(1)</script>\nD2,=1+2\nD3,도시계획과\n"
 SCORES_CSV = "unit_id,half,points\nD1,H1,10\nD1,H2,14\nD2,H1,16\nD2,H2,18\nD3,H1,7\nD3,H2,9.5\n"
@@ -217,7 +217,7 @@ def test_report_renders_offline_in_chromium(done, tmp_path):
 @pytest.mark.slow
 def test_results_xlsx_and_csvs(done):
     wb = openpyxl.load_workbook(done["run"] / "results.xlsx")
-    assert wb.sheetnames == ["unit_points", "summary"]
+    assert wb.sheetnames == ["안내", "unit_points", "summary"]  # README sheet first (Korean report)
     ws = wb["unit_points"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:D4"
     assert ws["A1"].value == "평가대상ID"  # Korean header (lang="ko")

@@ -23,9 +23,10 @@ def test_every_table_present_and_non_empty(tables):
     _, _, t = tables
     want = {"institutional", "departments", "individual", "components", "kpi", "flags", "integrity",
             "kpi_difficulty", "unit_difficulty", "discrimination", "effective_weights",
-            "integrity_old_vs_new", "rater_reliability", "rater_leniency", "rank_robustness", "grade_boundaries"}
+            "integrity_old_vs_new", "rater_reliability", "rater_leniency", "rank_robustness", "grade_boundaries",
+            "grade_counts", "close_calls", "perspective_rollup", "strategy_grid", "rank_changes", "grade_transitions"}
     assert set(t) == want
-    assert all(len(v) for k, v in t.items() if k != "flags")
+    assert all(len(v) for k, v in t.items() if k not in ("flags", "close_calls"))
 
 
 def test_individual_table_has_no_names(tables):

@@ -39,10 +39,11 @@ def run_dir(tmp_path_factory):
 
 
 def test_run_folder_is_complete(run_dir):
-    assert re.fullmatch(r"\d{8}T\d{6}-[0-9a-f]{8}", run_dir.name)
+    assert re.fullmatch(r"\d{8}T\d{6}-(year|H1|H2)-(ko|en)-[0-9a-f]{8}", run_dir.name)
     assert run_dir.parent.name == "2019"
     names = {p.name for p in run_dir.iterdir()}
-    nbs = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name}
+    nbs = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")
+           if "dashboard" not in p.name and "compare" not in p.name}  # 09-compare only with --compare-scheme
     assert nbs <= names
     assert {"report.html", "results.xlsx", "manifest.json", "tables"} <= names
     assert not any(p.name.startswith(".tmp-") for p in run_dir.parent.iterdir())
@@ -52,7 +53,7 @@ def test_manifest_is_valid(run_dir):
     m = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert m["status"] == "complete"
     assert m["parameters"]["year"] == 2019 and m["parameters"]["half"] == "year"
-    assert len(m["inputs"]["files"]) == 17 and all(len(h) == 64 for h in m["inputs"]["files"].values())
+    assert len(m["inputs"]["files"]) == 18 and all(len(h) == 64 for h in m["inputs"]["files"].values())
     assert len(m["scheme"]["sha256"]) == 64 and len(m["analysis"]["sha256"]) == 64
     assert all(nb["status"] == "ok" for nb in m["notebooks"])
     assert {"institutional", "individual", "kpi", "kpi_difficulty", "rank_robustness"} <= set(m["tables"])
@@ -117,8 +118,11 @@ def test_results_xlsx_totals_equal_evaluate(run_dir):
     scheme = bsc_lib.load_scheme(ROOT / "params" / "scheme-2019.yaml")
     data = bsc_lib.load(ROOT / "data" / "sample" / "2019", scheme=scheme)
     res = bsc_lib.evaluate(data, scheme, year=2019, half="year")
+    from bsc_lib.present.export import sheet_label
+
     wb = openpyxl.load_workbook(run_dir / "results.xlsx", read_only=True)
-    ws = wb["institutional"]
+    assert wb.sheetnames[0] == "안내"  # the README sheet of a Korean report
+    ws = wb[sheet_label("institutional", "ko")]
     rows = list(ws.iter_rows(values_only=True))
     header = rows[0]
     from bsc_lib.present.labels import label
@@ -128,8 +132,8 @@ def test_results_xlsx_totals_equal_evaluate(run_dir):
     want = res.institutional.set_index("institution_id")["total"].to_dict()
     assert got.keys() == want.keys()
     assert all(abs(got[k] - want[k]) < 1e-9 for k in want)
-    assert "individual" in wb.sheetnames
-    ind_header = next(wb["individual"].iter_rows(values_only=True))
+    assert sheet_label("individual", "ko") in wb.sheetnames
+    ind_header = next(wb[sheet_label("individual", "ko")].iter_rows(values_only=True))
     assert label("name_ko") not in ind_header, "no names in the individual results"
 
 

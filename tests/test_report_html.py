@@ -274,3 +274,36 @@ def test_report_renders_offline_in_chromium(tmp_path):
     assert seen["xss"] == 0
     assert [c for c in seen["console"] if "Content Security Policy" in c or "pageerror" in c] == []
     assert shot.stat().st_size > 10_000
+
+
+# --- issue 12: one language, stable anchors, commentary, print -----------------------------------
+from bsc_lib.present.report_html import localize_markdown, parse_notes, section_slug  # noqa: E402
+
+
+def test_localize_markdown_keeps_one_language_of_bilingual_lines():
+    text = "# 평가 결과 · Scores\n\n기관평가·개인평가 점수입니다. · Scores of institutions.\n## 개요 · Overview\n표만 있음"
+    assert localize_markdown(text, "ko") == "# 평가 결과\n\n기관평가·개인평가 점수입니다.\n## 개요\n표만 있음"
+    assert localize_markdown(text, "en") == "# Scores\n\nScores of institutions.\n## Overview\n표만 있음"
+
+
+def test_section_slug_and_notes_parsing():
+    assert section_slug("02-perspectives.ipynb") == "sec-perspectives"
+    notes = parse_notes("ignored\n# summary\n요약 의견\n## sub stays\n# sec-scores\n점수 의견\n# unit I38\n감점 설명\n# empty\n")
+    assert notes == {"sec-summary": "요약 의견\n## sub stays", "sec-scores": "점수 의견", "unit:I38": "감점 설명"}
+
+
+def test_commentary_boxes_anchor_header_footer_watermark():
+    nbs = [("00-summary.ipynb", nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 요약 · Summary\n\n목적 · Purpose")])),
+           ("01-scores.ipynb", nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 점수 · Scores")]))]
+    d = build_report_html(nbs, title="T", lang="en", plotly_js=FAKE_PLOTLY, print_header="T 2019",
+                          print_footer="Run 20190101T000000-year-en-abc", classification="Confidential",
+                          watermark="SYNTHETIC DATA", commentary={"summary": "Look **here**", "sec-nowhere": "x"},
+                          unit_names={"I38": "Seoul Museum of Art"})
+    assert '<span class="anchor" id="sec-summary"></span>' in d and 'id="sec-scores"' in d
+    assert '<aside class="commentary">' in d and "<strong>here</strong>" in d
+    assert d.index("<h1") < d.index('<aside class="commentary">') < d.index('id="sec-scores"')
+    assert "counter(page)" in d and "@bottom-left" in d and "@top-right" in d
+    assert '"Confidential"' in d and 'class="watermark"' in d and "SYNTHETIC DATA" in d
+    assert ".modebar" in d  # the plotly toolbar is hidden in print
+    assert "<h1" in d and "Summary" in d and "요약" not in d.split("<main>")[1].split("</main>")[0]
+    assert d.index('data-notebook="00-summary.ipynb"') < d.index('<nav class="toc"') < d.index('data-notebook="01-scores.ipynb"')

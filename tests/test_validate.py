@@ -335,3 +335,26 @@ def test_cli_validate_prints_readable_problems(tmp_path, capsys):
 def test_sample_dataset_validates(scheme):
     probs = validate(SAMPLE, scheme=scheme)
     assert probs == [], pd.DataFrame([p.as_dict() for p in probs[:20]]).to_string()
+
+
+# --------------------------------------------------------------------------- invisible characters (issue 14)
+
+
+def test_duplicate_key_with_an_invisible_character_inside_shows_it(tmp_path, scheme):
+    d = folder(tmp_path)
+    # a new project whose id has a zero-width space inside, twice: one id, reported visibly
+    edit(d, "projects", "P03,D003,,수질관리,TRUE",
+         "P03,D003,,수질관리,TRUE\nP0\u200b4,D003,,신규,FALSE\nP0\u200b4,D003,,중복,FALSE")
+    p = one(validate(d, scheme=scheme), "duplicate key")
+    assert (p.row, p.value) == (6, "project_id=P0<U+200B>4")
+    assert "(project_id=P0<U+200B>4): the same key is already in row 5" in p.message
+
+
+def test_zero_width_twin_of_a_department_is_an_error_not_a_second_department(tmp_path, scheme):
+    d = folder(tmp_path)
+    edit(d, "departments", "D003,I02,급수부,,FALSE", "D003,I02,급수부,,FALSE\nD003\u200b,I02,급수부,,FALSE")
+    problems = validate(d, scheme=scheme)
+    assert sorted(p.rule for p in problems) == ["ambiguous id", "duplicate key"]
+    amb = next(p for p in problems if p.rule == "ambiguous id")
+    assert (amb.row, amb.column, amb.value) == (5, "department_id", "D003<U+200B>")
+    assert "'D003<U+200B>' (row 5) and 'D003' (row 4)" in amb.message

@@ -264,7 +264,7 @@ def effective_weights(
             corr = np.where(const, np.nan, corr)
             reasons = np.where(const, "constant component: no effective weight", reasons)
         if not total_is_sum:
-            log.warning("effective_weights: %s is not the sum of the components; shares need not sum to 1",
+            log.info("effective_weights: %s is not the sum of the components; shares need not sum to 1",
                         total_col)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = share / nom_share

@@ -25,20 +25,35 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bsc_lib.analyses import alignment, difficulty, dispersion, reliability, robustness, scenarios
+from bsc_lib.analyses import (
+    alignment,
+    compare,
+    difficulty,
+    dispersion,
+    perspectives,
+    prior_year,
+    reliability,
+    robustness,
+    scenarios,
+    summary,
+    targets,
+)
 from bsc_lib.config.analysis_params import AnalysisParams, load_analysis_params
 from bsc_lib.config.paths import resolve
+from bsc_lib.config.planning_params import PlanningParams, load_planning_params
 from bsc_lib.config.scheme import Grading, Scheme, load_scheme
-from bsc_lib.data.describe import with_names
+from bsc_lib.data.describe import unit_names, with_names
 from bsc_lib.data.io import load
 from bsc_lib.data.model import BSCData
 from bsc_lib.scoring.engine import Results, evaluate
+from bsc_lib.scoring.grading import grade_labels
 
 log = logging.getLogger(__name__)
 
 #: The tables written to ``results.xlsx`` / ``tables/*.csv`` by ``bsc report``, in sheet order.
 EXPORTED = (
-    "institutional", "departments", "individual", "components", "kpi", "flags", "integrity",
+    "institutional", "grade_counts", "close_calls", "perspective_rollup", "strategy_grid", "rank_changes",
+    "grade_transitions", "departments", "individual", "components", "kpi", "flags", "integrity",
     "kpi_difficulty", "unit_difficulty", "discrimination", "effective_weights", "integrity_old_vs_new",
     "rater_reliability", "rater_leniency", "rank_robustness", "grade_boundaries",
 )
@@ -77,6 +92,11 @@ class Recipes:
         Evaluation year; ``None`` = the scheme's year.
     half
         ``"year"``, ``"H1"`` or ``"H2"``.
+    compare_scheme
+        A second scheme scored on the same data (the ``compare_*`` tables); ``None`` = none.
+    planning
+        Settings of the scheme comparison and the target recommendation
+        (:func:`bsc_lib.config.planning_params.load_planning_params`); ``None`` = the packaged defaults.
 
     Examples
     --------
@@ -89,6 +109,8 @@ class Recipes:
     settings: AnalysisParams | None = None
     year: int | None = None
     half: str = "year"
+    compare_scheme: Scheme | None = None
+    planning: PlanningParams | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -211,7 +233,8 @@ def achievement_bunching(r: Recipes) -> pd.DataFrame:
     """Units whose achievement rates bunch just above 100 % (with names)."""
     d = r.settings.difficulty
     bunch = difficulty.achievement_bunching(r.data.kpi_results, lower=d.bunching_lower, upper=d.bunching_upper,
-                                            kpis=r.data.kpis, year=r.year)
+                                            kpis=r.data.kpis, year=r.year,
+                                            half=r.half if r.half in ("H1", "H2") else None)
     return with_names(bunch.rename(columns={"owner_id": "unit_id"}), r.data)
 
 
@@ -272,8 +295,10 @@ def group_differences(r: Recipes) -> pd.DataFrame:
 
 # =========================================================================== reliability
 def _ratings(r: Recipes) -> pd.DataFrame:
+    """The qualitative ratings of the run's year (and half, for a half-year run)."""
     q = r.data.qualitative_ratings
-    return q[q["year"] == r.year]
+    q = q[q["year"] == r.year]
+    return q[q["half"] == r.half] if r.half in ("H1", "H2") else q
 
 
 @producer("rater_reliability")
@@ -385,6 +410,268 @@ def coverage_summary(r: Recipes) -> pd.DataFrame:
     return alignment.coverage_summary(r["task_coverage"])
 
 
+# =========================================================================== scheme comparison
+#: The tables of ``bsc compare`` (scheme A = ``Recipes.scheme``, B = ``Recipes.compare_scheme``).
+COMPARE_TABLES = ("compare_units", "compare_contributions", "compare_transitions", "compare_shifts",
+                  "compare_discrimination", "compare_effective_weights")
+
+
+def planning_of(r: Recipes) -> PlanningParams:
+    """``r.planning``, or the packaged ``params/planning.yaml`` (loaded once) when ``None``."""
+    if r.planning is None:
+        r.planning = load_planning_params()
+    return r.planning
+
+
+def compared(r: Recipes) -> Recipes:
+    """The recipes of the same inputs under ``r.compare_scheme`` (scheme B), made once."""
+    if r.compare_scheme is None:
+        raise ValueError("no comparison scheme: give Recipes(..., compare_scheme=...)")
+    if "_compared" not in r._cache:
+        r._cache["_compared"] = Recipes(r.data, r.compare_scheme, r.settings, r.year, r.half, planning=planning_of(r))
+    return r._cache["_compared"]
+
+
+@producer("compare_units")
+def compare_units(r: Recipes) -> pd.DataFrame:
+    """Total, rank and grade of every institution and department under schemes A and B, and the change."""
+    return compare.unit_changes(r.results, compared(r).results, r.scheme, r.compare_scheme)
+
+
+@producer("compare_contributions")
+def compare_contributions(r: Recipes) -> pd.DataFrame:
+    """Each unit's change of the total split into component contributions that add up exactly."""
+    return compare.contributions(r.results, compared(r).results, decimals=planning_of(r).compare.decimals)
+
+
+@producer("compare_transitions")
+def compare_transitions(r: Recipes) -> pd.DataFrame:
+    """Grade transition matrix (A's grade × B's grade), long."""
+    return compare.grade_transitions(r["compare_units"], r.scheme, r.compare_scheme)
+
+
+@producer("compare_shifts")
+def compare_shifts(r: Recipes) -> pd.DataFrame:
+    """Systematic shifts of the totals by institution type (with a Kruskal–Wallis test)."""
+    return compare.type_shifts(r["compare_units"])
+
+
+@producer("compare_discrimination")
+def compare_discrimination(r: Recipes) -> pd.DataFrame:
+    """``discrimination`` (ties, CV, …) of scheme A and scheme B side by side."""
+    return compare.side_by_side(r["discrimination"], compared(r)["discrimination"])
+
+
+@producer("compare_effective_weights")
+def compare_effective_weights(r: Recipes) -> pd.DataFrame:
+    """``effective_weights`` of scheme A and scheme B side by side."""
+    return compare.side_by_side(r["effective_weights"], compared(r)["effective_weights"])
+
+
+# =========================================================================== target recommendation
+#: The tables of ``bsc targets`` (target year = ``Recipes.year + 1``).
+TARGET_TABLES = ("target_recommendations", "target_backtest_summary", "target_backtest")
+
+
+def _target_kwargs(r: Recipes) -> dict:
+    t = planning_of(r).targets
+    return {"min_history": t.min_history, "interval_level": t.interval_level,
+            "challenge_percentile": t.challenge_percentile, "break_level": t.break_level}
+
+
+@producer("yearly_actuals")
+def yearly_actuals(r: Recipes) -> pd.DataFrame:
+    """One actual per KPI and year (history, plus result years absent from it)."""
+    return targets.yearly_actuals(r.data.kpi_history, r.data.kpi_results, planning_of(r).targets.actual_half)
+
+
+@producer("target_recommendations")
+def target_recommendations(r: Recipes) -> pd.DataFrame:
+    """Recommended targets for the year after ``r.year`` with interval and flags, next to the current
+    target and its ``kpi_difficulty`` verdict."""
+    series = r["yearly_actuals"]
+    targets.check_target_year(series, r.year + 1, planning_of(r).targets.min_history)
+    rec = targets.recommend(r.data.kpis, series, r.year + 1, **_target_kwargs(r))
+    return targets.with_current(rec, r["kpi_difficulty"])
+
+
+@producer("target_backtest")
+def target_backtest(r: Recipes) -> pd.DataFrame:
+    """Backtest: each year of the history recommended from the years before it, against its actual."""
+    return targets.backtest(r.data.kpis, r["yearly_actuals"], naive_growth=planning_of(r).backtest.naive_growth,
+                            **_target_kwargs(r))
+
+
+@producer("target_backtest_summary")
+def target_backtest_summary(r: Recipes) -> pd.DataFrame:
+    """Share of recommended targets met and interval coverage per year, trend against the naive rule."""
+    t = planning_of(r).targets
+    return targets.backtest_summary(r["target_backtest"], t.interval_level, t.challenge_percentile)
+# =========================================================================== perspectives
+def _named(df: pd.DataFrame, data: BSCData) -> pd.DataFrame:
+    """``df`` with ``name_ko``, ``name_en``, ``institution_ko`` and ``inst_type`` after ``unit_id``."""
+    out = with_names(df, data)
+    names = unit_names(data).set_index("unit_id")
+    pos = list(out.columns).index("name_ko") + 1
+    out.insert(pos, "name_en", out["unit_id"].map(names["name_en"]))
+    out.insert(pos + 2, "inst_type", out["unit_id"].map(names["inst_type"]))
+    return out
+
+
+def _kpi_links(r: Recipes) -> pd.DataFrame:
+    d = r.data
+    return perspectives.kpi_links(d.kpis, d.projects, d.performance_goals, d.strategic_goals, d.departments)
+
+
+def _kpi_rates(r: Recipes) -> pd.DataFrame:
+    return perspectives.kpi_period_rates(r.results.kpi, r.half, r.scheme.year_combine)
+
+
+@producer("perspective_rollup")
+def perspective_rollup(r: Recipes) -> pd.DataFrame:
+    """KPI achievement by institution and BSC perspective with RAG status (with institution names).
+
+    Columns of :func:`bsc_lib.analyses.perspectives.perspective_rollup` with ``institution_id``
+    renamed ``unit_id`` and ``name_ko``/``name_en``/``institution_ko``/``inst_type`` added; the rate of a KPI is the
+    period's (the half's, or the scheme's ``year_combine`` mean for the year).
+    """
+    roll = perspectives.perspective_rollup(_kpi_links(r), _kpi_rates(r), r.scheme.kpi_status, r.scheme.perspectives)
+    n_unlinked = roll.attrs.get("n_unlinked", 0)
+    out = _named(roll.rename(columns={"institution_id": "unit_id"}), r.data)
+    out.attrs["n_unlinked"] = n_unlinked
+    return out
+
+
+@producer("strategy_map")
+def strategy_map(r: Recipes) -> pd.DataFrame:
+    """The strategy map: perspective → strategic goal → performance goal → KPI, each with rate and RAG."""
+    d = r.data
+    return perspectives.strategy_map(_kpi_links(r), _kpi_rates(r), r.scheme.kpi_status, d.strategic_goals,
+                                     d.performance_goals, d.kpis, r.scheme.perspectives)
+
+
+@producer("strategy_grid")
+def strategy_grid(r: Recipes) -> pd.DataFrame:
+    """The city-wide strategy map: perspective × city goal with KPI rate and RAG (see :func:`perspectives.strategy_grid`)."""
+    d = r.data
+    return perspectives.strategy_grid(_kpi_links(r), _kpi_rates(r), r.scheme.kpi_status, d.strategic_goals,
+                                      d.plan_tasks, r.scheme.perspectives)
+
+
+# =========================================================================== prior year
+def _current_units(r: Recipes) -> dict[str, pd.DataFrame]:
+    res = r.results
+    inst = res.institutional
+    group = inst["inst_type"] if r.scheme.grading.group_by == "inst_type" else "all"
+    units = {"institution": pd.DataFrame({"unit_id": inst["institution_id"], "group": group, "total": inst["total"],
+                                          "rank": inst["rank_in_group"], "grade": inst["grade"]})}
+    dep = res.departments
+    if not dep.empty:
+        units["department"] = pd.DataFrame({"unit_id": dep["department_id"], "group": "all", "total": dep["total"],
+                                            "rank": dep["rank_overall"], "grade": dep["grade"]})
+    return units
+
+
+@producer("rank_changes")
+def rank_changes(r: Recipes) -> pd.DataFrame:
+    """This year's totals, ranks and grades against the prior year's (``prior_results``), per unit.
+
+    Columns ``level`` (``institution``/``department``) and those of
+    :func:`bsc_lib.analyses.prior_year.unit_changes`, with unit names. Empty without prior results
+    for ``year − 1``.
+    """
+    prior = prior_year.prior_rows(r.data.prior_results, r.year)
+    grades = grade_labels(r.scheme.grading)
+    parts = [prior_year.unit_changes(cur, prior, grades).assign(level=level)
+             for level, cur in _current_units(r).items()]
+    out = pd.concat(parts, ignore_index=True) if not prior.empty else parts[0].assign(level=pd.Series(dtype=str))
+    out = out[["level", *[c for c in out.columns if c != "level"]]]
+    return _named(out, r.data)
+
+
+@producer("grade_transitions")
+def grade_transitions(r: Recipes) -> pd.DataFrame:
+    """The prior-grade × grade matrix (long form) per level: ``level``, ``grade_prior``, ``grade``, ``n``, ``share``."""
+    ch = r["rank_changes"]
+    grades = grade_labels(r.scheme.grading)
+    parts = [prior_year.grade_transitions(ch[ch["level"] == lv], grades).assign(level=lv)
+             for lv in ch["level"].drop_duplicates()]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("level", "grade_prior", "grade", "n", "share")})
+    out = pd.concat(parts, ignore_index=True)
+    return out[["level", "grade_prior", "grade", "n", "share"]]
+
+
+@producer("kpi_trend")
+def kpi_trend(r: Recipes) -> pd.DataFrame:
+    """Each KPI's actual of the period against last year's (history ``year − 1``), polarity-signed.
+
+    The period's actual is the half's (H1/H2); for the year it is the H2 (year-end) actual.
+    Columns of :func:`bsc_lib.analyses.prior_year.kpi_trend` plus ``owner_id``, ``institution_id``,
+    ``name_ko`` and ``unit``.
+    """
+    k = r.results.kpi
+    half = "H1" if r.half == "H1" else "H2"
+    period = k.loc[k["half"] == half, ["kpi_id", "actual"]]
+    out = prior_year.kpi_trend(period, r.data.kpi_history, r.data.kpis, r.year)
+    links = _kpi_links(r).set_index("kpi_id")
+    kp = r.data.kpis.set_index("kpi_id")
+    out.insert(1, "owner_id", out["kpi_id"].map(links["owner_id"]))
+    out.insert(2, "institution_id", out["kpi_id"].map(links["institution_id"]))
+    out.insert(3, "name_ko", out["kpi_id"].map(kp["name_ko"]))
+    out.insert(4, "unit", out["kpi_id"].map(kp["unit"]))
+    return out
+
+
+# =========================================================================== executive summary
+def _inst_units(r: Recipes) -> pd.DataFrame:
+    inst = r.results.institutional
+    return pd.DataFrame({"unit_id": inst["institution_id"], "inst_type": inst["inst_type"], "total": inst["total"],
+                         "rank": inst["rank_in_group"], "grade": inst["grade"], "deductions": inst["deductions"]})
+
+
+@producer("grade_counts")
+def grade_counts(r: Recipes) -> pd.DataFrame:
+    """Institutions per institution type and grade (``group``, one column per grade, ``n``; last row ``total``)."""
+    return summary.grade_counts(_inst_units(r), grade_labels(r.scheme.grading), "inst_type")
+
+
+@producer("top_bottom")
+def top_bottom(r: Recipes) -> pd.DataFrame:
+    """The ``summary.top_n`` best and worst institutions per type, with names."""
+    return _named(summary.top_bottom(_inst_units(r), r.settings.summary.top_n, "inst_type"), r.data)
+
+
+@producer("close_calls")
+def close_calls(r: Recipes) -> pd.DataFrame:
+    """Units whose grade was decided by less than ``summary.close_call_margin`` points or by a deduction.
+
+    Columns ``level`` and those of :func:`bsc_lib.analyses.summary.close_calls`, with unit and
+    neighbour names (``neighbour_ko``, ``neighbour_en``).
+    """
+    margin = r.settings.summary.close_call_margin
+    forced = r.scheme.grading.method == "forced"
+    parts = [summary.close_calls(_inst_units(r), r["grade_boundaries"], margin, forced).assign(level="institution")]
+    dep = r.results.departments
+    if not dep.empty:
+        du = pd.DataFrame({"unit_id": dep["department_id"], "total": dep["total"], "grade": dep["grade"],
+                           "deductions": dep["deductions"]})
+        parts.append(summary.close_calls(du, r["department_grade_boundaries"], margin, forced)
+                     .assign(level="department"))
+    out = pd.concat(parts, ignore_index=True)
+    out = _named(out[["level", *[c for c in out.columns if c != "level"]]], r.data)
+    names = unit_names(r.data).set_index("unit_id")
+    out["neighbour_ko"] = out["neighbour_id"].map(names["name_ko"])
+    out["neighbour_en"] = out["neighbour_id"].map(names["name_en"])
+    return out
+
+
+@producer("weak_components")
+def weak_components(r: Recipes) -> pd.DataFrame:
+    """Components whose effective weight is below ``summary.weak_ratio`` × their nominal weight."""
+    return summary.weak_components(r["effective_weights"], r.settings.summary.weak_ratio)
+
+
 # =========================================================================== run entry points
 def compute_tables(data: BSCData, scheme: Scheme, year: int | None = None, half: str = "year",
                    settings: AnalysisParams | None = None) -> dict[str, pd.DataFrame]:
@@ -415,4 +702,4 @@ def describe() -> str:
     return "\n".join(f"{n:28s} {(fn.__doc__ or '').strip().splitlines()[0]}" for n, fn in PRODUCERS.items())
 
 
-__all__ = ["EXPORTED", "PRODUCERS", "Recipes", "boundaries_of", "compute_tables", "describe", "producer", "result_tables"]
+__all__ = ["COMPARE_TABLES", "EXPORTED", "TARGET_TABLES", "compared", "PRODUCERS", "Recipes", "boundaries_of", "compute_tables", "describe", "producer", "result_tables"]

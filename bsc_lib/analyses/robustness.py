@@ -344,7 +344,7 @@ def bootstrap_fractions(
             raise ValueError(f"group_points: must be >= 0 with a positive sum, got {gp}")
         drop = ~df[gcol].isin(list(gp))
         if drop.any():
-            log.warning(
+            log.info(
                 "bootstrap_fractions: dropped %d rating(s) of rater group(s) %s without points",
                 int(drop.sum()), sorted(df.loc[drop, gcol].unique().tolist()),
             )

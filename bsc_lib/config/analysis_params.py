@@ -40,13 +40,26 @@ class RobustnessParams(_Strict):
     sobol_base: int = Field(ge=16, le=1_000_000)
 
 
+class SummaryParams(_Strict):
+    close_call_margin: float = Field(default=0.1, ge=0)
+    weak_ratio: float = Field(default=0.5, ge=0)
+    top_n: int = Field(default=3, ge=1, le=20)
+
+
+class ReportParams(_Strict):
+    classification_ko: str = "대외비"
+    classification_en: str = "Confidential"
+
+
 class AnalysisParams(_Strict):
-    """Validated analysis settings."""
+    """Validated analysis settings (``summary`` and ``report`` may be left out: defaults apply)."""
 
     difficulty: DifficultyParams
     dispersion: DispersionParams
     reliability: ReliabilityParams
     robustness: RobustnessParams
+    summary: SummaryParams = SummaryParams()
+    report: ReportParams = ReportParams()
 
 
 def default_analysis_path() -> Path:

@@ -313,6 +313,20 @@ TABLES: dict[str, Table] = {
             key=("person_id", "year"),
             required=False,
         ),
+        Table(
+            "prior_results", "전년도평가결과",
+            "Last year's (or earlier years') evaluation results per unit: total and grade, for grade transitions "
+            "and rank changes. Optional: without it the report says that no prior year is available.",
+            (
+                _c("year", "int", "연도", "Year of the prior evaluation (e.g. 2018).", min_value=1990, max_value=2100),
+                _c("unit_id", "str", "평가대상ID", "Institution or department.",
+                   fk=("departments.department_id", "institutions.institution_id")),
+                _c("total", "float", "총점", "Total points of that year's evaluation.", min_value=0, max_value=100),
+                _c("grade", "str", "등급", "Grade awarded that year (a grade of the scheme, e.g. S, A, B, C)."),
+            ),
+            key=("year", "unit_id"),
+            required=False,
+        ),
     ]
 }
 

@@ -43,6 +43,7 @@ import pandas as pd
 
 from bsc_lib.config.scheme import Scheme, default_scheme_path, load_scheme
 from bsc_lib.data.model import TABLES, BSCData, pandas_dtype
+from bsc_lib.scoring import grading
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ _GIVEN_2 = tuple("호수희진영준민석철우훈숙경아연환식규원형")
 
 _STREAMS = ("institutions", "departments", "people", "plan", "goals", "projects", "tasks", "kpis",
             "history", "select", "targets", "results", "pre_eval", "qualitative", "evaluator",
-            "cooperation", "integrity", "org")
+            "cooperation", "integrity", "org", "prior")
 
 
 def _parse_institutions() -> list[tuple[str, str, str, str, list[tuple[str, str]]]]:
@@ -974,6 +975,31 @@ def _build(year: int, seed: int, scale: float, scheme: Scheme | None) -> tuple[d
         "avg_overtime_hours": np.round(np.column_stack([ot18, ot19]).ravel(), 1),
         "avg_leave_days": np.round(np.column_stack([lv18, lv19]).ravel(), 1),
     })
+
+    # ---------------- prior-year evaluation ----------------
+    # last year's totals and grades: institutions carry their departments' quality (q_dept, the
+    # pre-evaluation effect) plus noise; departments their own quality plus noise; graded with the
+    # scheme's grading (groups = institution types) so last year's grade counts follow the quotas.
+    # A few departments set up this year have no prior row.
+    r_pr = rng["prior"]
+    inst_q = np.bincount(dept_inst, weights=q_dept, minlength=n_inst) / np.maximum(
+        np.bincount(dept_inst, minlength=n_inst), 1)
+    inst_prior = np.round(np.clip(80.0 + 0.6 * inst_q + 2.2 * r_pr.standard_normal(n_inst), 60.0, 98.0), 2)
+    dept_prior = np.round(np.clip(80.0 + 0.7 * q_dept + 3.0 * r_pr.standard_normal(n_dept), 55.0, 95.0), 2)
+    new_dept = np.zeros(n_dept, dtype=bool)
+    new_dept[r_pr.choice(n_dept, size=min(n_dept - 1, max(1, _r(0.01 * n_dept))), replace=False)] = True
+    g = scheme.grading
+    inst_grade = grading.assign_grades(pd.Series(inst_prior), g, pd.Series(_obj(type_names)[inst_type]))["grade"]
+    kept = np.flatnonzero(~new_dept)
+    dept_grade = grading.assign_grades(pd.Series(dept_prior[kept]), g, None)["grade"]
+    tables["prior_results"] = _frame("prior_results", {
+        "year": year - 1,
+        "unit_id": np.concatenate([inst_ids, dept_ids[kept]]),
+        "total": np.concatenate([inst_prior, dept_prior[kept]]),
+        "grade": np.concatenate([inst_grade.to_numpy(dtype=object), dept_grade.to_numpy(dtype=object)]),
+    })
+    truth["prior_year"] = year - 1
+    truth["prior_missing_departments"] = dept_ids[new_dept].tolist()
 
     # ---------------- ground truth ----------------
     def sel(mask: np.ndarray) -> list[str]:

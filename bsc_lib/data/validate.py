@@ -54,6 +54,7 @@ import pandera.pandas as pa
 from bsc_lib.config.scheme import Scheme, default_scheme_path, load_scheme
 from bsc_lib.data.aliases import describe_codes
 from bsc_lib.data.io.problems import TableOrigin, cap_problems, cell_problems, dedupe, fmt_value
+from bsc_lib.data.io.text import visible
 from bsc_lib.data.model import CODESET_OF_COLUMN, TABLES, BSCData, Column, Table, pandas_dtype
 from bsc_lib.errors import Problem
 
@@ -275,7 +276,7 @@ def _rule_unique_keys(ctx: _Ctx) -> list[Problem]:
         col = ", ".join(o.header(k) for k in key)
         dpos = np.flatnonzero(dup)
         for p in dpos[:50]:
-            kdesc = ", ".join(f"{k}={fmt_value(df[k].iloc[p])}" for k in key)
+            kdesc = ", ".join(f"{k}={visible(fmt_value(df[k].iloc[p]))}" for k in key)
             out.append(Problem(file=o.file, sheet=o.sheet, row=o.row(int(p)), column=col, rule="duplicate key",
                                value=kdesc, message=(f"duplicate {name} row ({kdesc}): the same key is already "
                                                      f"in row {o.row(int(first[p]))}")))
@@ -492,10 +493,11 @@ def validate_data(
     return cap_problems(dedupe(problems))
 
 
-def check_path(path: str | Path, scheme: Scheme | None = None, *, text: str = "str"
-               ) -> tuple[BSCData | None, list[Problem]]:
+def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False,
+               text: str = "str") -> tuple[BSCData | None, list[Problem]]:
     """Read, parse and validate ``path``; the canonical data when there is no problem.
 
+    ``na_as_missing`` reads Excel's ``#N/A`` as a missing value (not a ``formula error``).
     ``text="category"`` keeps the text columns integer-coded (see :func:`bsc_lib.data.io.load`).
 
     Returns
@@ -509,7 +511,7 @@ def check_path(path: str | Path, scheme: Scheme | None = None, *, text: str = "s
 
     if scheme is None:
         scheme = load_scheme(default_scheme_path())
-    res = read_parsed(path)
+    res = read_parsed(path, na_as_missing=na_as_missing)
     problems = list(res.problems)
     problems += _validate_frames(res.frames, scheme, res.origins, parsed=True, bad_cells=res.bad_cells,
                                  missing_columns=res.missing_columns, unavailable=res.unavailable,
@@ -524,7 +526,7 @@ def check_path(path: str | Path, scheme: Scheme | None = None, *, text: str = "s
     return data, []
 
 
-def validate(path: str | Path, scheme: Scheme | None = None) -> list[Problem]:
+def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False) -> list[Problem]:
     """Read and validate a CSV folder or an ``.xlsx`` workbook; return every problem.
 
     Parameters
@@ -533,6 +535,8 @@ def validate(path: str | Path, scheme: Scheme | None = None) -> list[Problem]:
         Folder of CSV files or an ``.xlsx`` workbook (see :mod:`bsc_lib.data.io`).
     scheme
         The evaluation scheme; None loads ``params/scheme-2019.yaml``.
+    na_as_missing
+        Read Excel's ``#N/A`` error as a missing value instead of the problem ``formula error``.
 
     Returns
     -------
@@ -540,4 +544,4 @@ def validate(path: str | Path, scheme: Scheme | None = None) -> list[Problem]:
         Empty when the input is valid. Fields: file, sheet, row, column, rule, value,
         message (see :func:`bsc_lib.errors.problems_frame` for a DataFrame).
     """
-    return check_path(path, scheme)[1]
+    return check_path(path, scheme, na_as_missing=na_as_missing)[1]

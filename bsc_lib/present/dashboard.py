@@ -1542,3 +1542,145 @@ def serve(data: str | None = None, scheme: str | None = None, port: int = DEFAUL
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+# ============================================================================ scheme comparison tab (issue 16)
+ENV_COMPARE_SCHEME = "BSC_COMPARE_SCHEME"
+
+
+class ComparePanel(_Panel):
+    """Scheme comparison: the same data under the dashboard's scheme (A) and another scheme (B).
+
+    B is chosen from the ``params/scheme-*.yaml`` files other than A (``$BSC_COMPARE_SCHEME``
+    first when set). Tables come from the ``compare_*`` producers
+    (:mod:`bsc_lib.analyses.recipes`); a scheme B that does not load, or data that does not fit
+    it, shows the problem table.
+    """
+
+    tab_key = "tab_compare"
+
+    def _candidates(self) -> list[str]:
+        from bsc_lib.config.paths import params_dir, resolve
+
+        current = resolve(self.ctx.settings.scheme_path).resolve()
+        found = [str(p) for p in sorted(params_dir().glob("scheme-*.yaml")) if p.resolve() != current]
+        env = os.environ.get(ENV_COMPARE_SCHEME, "")
+        if env:
+            env = str(resolve(env))
+            found = [env, *[f for f in found if f != env]]
+        return found
+
+    def build(self) -> None:
+        w = _widgets()
+        t = _compare_text(self.lang)
+        self.pick = w.Dropdown(options=[(Path(p).name, p) for p in self._candidates()], description="B",
+                               layout={"width": "420px"})
+        self.level = w.ToggleButtons(options=[(label("institutional", self.lang), "institutional")], layout={"width": "auto"})
+        self.changed_only = w.Checkbox(value=True, description=t["changed_only"], indent=False)
+        self.head = w.HTML()
+        self.fig = w.Output()
+        self.fig_tr = w.Output(layout={"width": "40%"})
+        self.table = w.HTML(layout={"width": "60%"}).add_class("bsc-compare-table")
+        self.shifts = w.HTML().add_class("bsc-compare-shifts")
+        self.disc = w.HTML().add_class("bsc-compare-disc")
+        self.box.children = [w.HBox([self.pick, self.level, self.changed_only]), self.head,
+                             w.HBox([self.fig_tr, self.table]), self.fig, self.shifts, self.disc]
+        self._relabel_level()
+        for wid in (self.pick, self.level, self.changed_only):
+            wid.observe(self._changed, "value")
+
+    def _relabel_level(self) -> None:
+        self._muted = True
+        try:
+            old = self.level.value
+            self.level.options = [(label("institutional", self.lang), "institutional"),
+                                  (text("departments", self.lang), "department")]
+            self.level.value = old or "institutional"
+            self.changed_only.description = _compare_text(self.lang)["changed_only"]
+        finally:
+            self._muted = False
+
+    def relabel(self) -> None:
+        self._relabel_level()
+
+    def _changed(self, _change) -> None:
+        if not self._muted:
+            self.render()
+
+    def _recipes(self, path: str):
+        from bsc_lib.analyses.recipes import Recipes
+        from bsc_lib.config.paths import resolve
+        from bsc_lib.data.io import load
+        from bsc_lib.runs.planning import _scheme, _tag
+
+        key = ("compare", path)
+        if key not in self.ctx._cache:
+            b = _scheme(path, "scheme B")
+            try:
+                load(resolve(self.ctx.settings.data_path), scheme=b)
+            except BSCError as exc:
+                raise type(exc)([_tag(p, f"under scheme B ({Path(path).name})") for p in exc.problems]) from None
+            self.ctx._cache[key] = Recipes(self.ctx.data, self.ctx.scheme, self.ctx.analysis, self.ctx.year,
+                                           self.ctx.half, compare_scheme=b)
+        return self.ctx._cache[key]
+
+    def render(self) -> None:
+        from bsc_lib.present import planning_plots
+
+        lang, t = self.lang, _compare_text(self.lang)
+        for out in (self.fig, self.fig_tr):
+            out.clear_output()
+        self.table.value = self.shifts.value = self.disc.value = ""
+        if not self.pick.value:
+            self.head.value = f'<p class="bsc-note">{html.escape(t["none"])}</p>'
+            return
+        try:
+            r = self._recipes(self.pick.value)
+            units = r["compare_units"]
+        except BSCError as exc:
+            self.head.value = error_html(exc, lang)
+            return
+        a, b = r.scheme, r.compare_scheme
+        ta, tb = (a.title_ko, b.title_ko) if lang == "ko" else (a.title_en, b.title_en)
+        inst, dept = units[units["evaluation"] == "institutional"], units[units["evaluation"] == "department"]
+        d = r.planning.compare.decimals
+        self.head.value = (f"<h3>{html.escape(t['title'].format(a=ta, b=tb))}</h3><p>{html.escape(t['intro'].format(d=d))}"
+                           f"</p><p><b>{html.escape(t['headline'].format(ni=len(inst), gi=int(inst['grade_changed'].sum()), nd=len(dept), gd=int(dept['grade_changed'].sum()), mi=inst['delta'].mean(), md=dept['delta'].mean()))}</b></p>")
+        ev = self.level.value
+        u = units[units["evaluation"] == ev]
+        shown = u[u["grade_changed"]] if self.changed_only.value else u
+        shown = shown.assign(name=shown["unit_id"].map(lambda x: self.ctx.unit_name(x, lang)),
+                             typ=shown["inst_type"].map(lambda v: label(v, lang)))
+        cols = [("name", t["name"], "text"), ("typ", text("group", lang), "text"),
+                ("total_a", label("total_a", lang), "points"), ("total_b", label("total_b", lang), "points"),
+                ("delta", label("delta", lang), "points"), ("rank_a", label("rank_a", lang), "num"),
+                ("rank_b", label("rank_b", lang), "num"), ("grade_a", label("grade_a", lang), "grade"),
+                ("grade_b", label("grade_b", lang), "grade")]
+        self.table.value = html_table(shown.head(60), cols)
+        _show_figures(self.fig_tr, planning_plots.transition_heatmap(r["compare_transitions"], ev, lang))
+        names = pd.Series({x: self.ctx.unit_name(x, lang) for x in u["unit_id"]})
+        _show_figures(self.fig, planning_plots.contribution_bars(r["compare_contributions"], units, ev, lang,
+                                                                 top=30 if ev == "department" else None, names=names))
+        sh = r["compare_shifts"]
+        sh = sh[sh["evaluation"] == ev].assign(typ=lambda x: x["inst_type"].map(lambda v: label(v, lang)))
+        scols = [("typ", text("group", lang), "text"), ("n_units", text("n", lang), "num"),
+                 ("mean_delta", label("mean_delta", lang), "points"), ("sd_delta", label("sd_delta", lang), "points"),
+                 ("mean_rank_change", label("mean_rank_change", lang), "num"),
+                 ("n_grade_up", label("n_grade_up", lang), "num"), ("n_grade_down", label("n_grade_down", lang), "num"),
+                 ("kw_p", label("kw_p", lang), "num")]
+        self.shifts.value = f"<h3>{html.escape(t['shifts'])}</h3>" + html_table(sh, scols)
+        dc = r["compare_discrimination"]
+        dc = dc[dc["evaluation"] == ev].assign(comp=lambda x: x["component"].map(lambda v: label(v, lang)))
+        dcols = [("scheme", label("scheme", lang), "text"), ("comp", text("component", lang), "text"),
+                 ("n_distinct", text("n_distinct", lang), "num"),
+                 ("largest_tie_share", text("largest_tie_share", lang), "pct"), ("cv", text("cv", lang), "pct")]
+        self.disc.value = f"<h3>{html.escape(t['discrimination'])}</h3>" + html_table(dc, dcols)
+
+
+def _compare_text(lang: str) -> dict[str, str]:
+    from bsc_lib.present.labels import ui_text
+
+    return ui_text("compare", lang)
+
+
+DashboardApp.PANELS = (*DashboardApp.PANELS, ComparePanel)

@@ -132,11 +132,13 @@ def _label(col: str, lang: str) -> str:
 
 
 def column_kind(name: str, series: pd.Series) -> str:
-    """How a result column is formatted: ``"rate"``, ``"points"``, ``"int"``, ``"bool"`` or ``"text"``.
+    """How a result column is formatted: ``"rate"``, ``"points"``, ``"total"``, ``"rank"``,
+    ``"int"``, ``"bool"`` or ``"text"``.
 
     Floats whose name has a token ``rate``/``share``/``pct``/``ratio``/``percent`` and whose
-    values all lie in [-1.5, 1.5] are fractions shown as ``0.0%``; other floats are points
-    shown as ``0.00``.
+    values all lie in [-1.5, 1.5] are fractions shown as ``0.0%``; whole-number floats of a
+    ``rank`` column are ranks (``0``); totals get three decimals (``0.000``: units 0.001 point
+    apart stay apart); other floats are points shown as ``0.00``.
     """
     if pd.api.types.is_bool_dtype(series):
         return "bool"
@@ -147,11 +149,19 @@ def column_kind(name: str, series: pd.Series) -> str:
         vals = series.dropna()
         if tokens & _RATE_TOKENS and vals.between(-1.5, 1.5).all():
             return "rate"
+        if "rank" in tokens and (vals == vals.round()).all():
+            return "rank"
+        if str(name) in ("total", "total_prior", "nominal_total"):
+            return "total"
         return "points"
     return "text"
 
 
-_NUM_FORMATS = {"rate": "0.0%", "points": "0.00", "int": "0"}
+_NUM_FORMATS = {"rate": "0.0%", "points": "0.00", "int": "0", "rank": "0", "total": "0.000"}
+#: Columns holding a grade: cells coloured by grade (the report's grade colours).
+GRADE_COLUMNS = frozenset({"grade", "nominal_grade", "grade_prior", "grade_before", "grade_after", "other_grade",
+                           "next_better_grade", "next_worse_grade"})
+GRADE_FILLS = {"S": "#A6D9A8", "A": "#D9F0D3", "B": "#FEE6C2", "C": "#F4B6AE"}
 
 
 def _display_width(values: pd.Series) -> int:
@@ -186,14 +196,32 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return cand
 
 
-def write_results_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path, lang: str = "ko") -> Path:
+def sheet_label(name: str, lang: str) -> str:
+    """The sheet name of table ``name`` in ``lang`` (``sheet_<name>`` of the label catalogue, else ``name``)."""
+    lab = _label(f"sheet_{name}", lang)
+    return name if lab == f"sheet_{name}" else lab
+
+
+def _readme_rows(tables: Mapping[str, pd.DataFrame], sheets: Mapping[str, str], lang: str) -> list[list[str]]:
+    head = {"ko": ["시트", "표 ID", "행 수", "내용"], "en": ["Sheet", "Table id", "Rows", "What it holds"]}[lang]
+    rows = [head]
+    for name, df in tables.items():
+        desc = _label(f"desc_{name}", lang)
+        rows.append([sheets[name], name, str(len(df)), "" if desc == f"desc_{name}" else desc])
+    return rows
+
+
+def write_results_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path, lang: str = "ko",
+                       readme: str | None = None) -> Path:
     """Write the result tables to one formatted workbook, one sheet per table.
 
     Headers are the labels of :func:`bsc_lib.present.labels.label` in ``lang`` (the column name
-    when no label exists); sheet names are the table names. Each sheet has a bold frozen
-    header row, an autofilter over the data, column widths fitted to the content and number
-    formats by column kind (:func:`column_kind`: ``0.00`` points, ``0.0%`` rates, ``0``
-    integers). Text cells and headers are formula-neutralised; missing values are blank.
+    when no label exists); sheet names are :func:`sheet_label` in ``lang``. Each sheet has a
+    bold frozen header row, an autofilter over the data, column widths fitted to the content
+    and number formats by column kind (:func:`column_kind`); grade columns
+    (:data:`GRADE_COLUMNS`) are coloured by grade. Text cells and headers are
+    formula-neutralised; missing values are blank. With ``readme`` a first sheet
+    (``README``/``안내``) holds that text and one row per sheet (sheet, table id, rows, content).
 
     Parameters
     ----------
@@ -221,12 +249,30 @@ def write_results_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path, lan
     options = {"strings_to_formulas": False, "strings_to_urls": False,
                "strings_to_numbers": False, "nan_inf_to_errors": True}
     used: set[str] = set()
+    readme_sheet = {"ko": "안내", "en": "README"}[lang] if readme is not None else None
+    if readme_sheet:
+        used.add(readme_sheet.lower())
+    sheets = {name: _sheet_name(sheet_label(name, lang), used) for name in tables}
     with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
         book = writer.book
         header_fmt = book.add_format({"bold": True, "text_wrap": True, "valign": "top",
                                       "bg_color": "#DDE4EE", "border": 1})
         formats = {k: book.add_format({"num_format": v}) for k, v in _NUM_FORMATS.items()}
-        if not tables:
+        grade_fmts = {g: book.add_format({"bg_color": c}) for g, c in GRADE_FILLS.items()}
+        if readme_sheet:
+            ws = book.add_worksheet(readme_sheet)
+            title_fmt = book.add_format({"bold": True, "font_size": 13})
+            wrap = book.add_format({"text_wrap": True, "valign": "top"})
+            ws.write_string(0, 0, readme, title_fmt)
+            for i, row in enumerate(_readme_rows(tables, sheets, lang)):
+                for j, v in enumerate(row):
+                    v = neutralise_text(pd.Series([v], dtype=object)).iloc[0]
+                    ws.write_string(2 + i, j, v, header_fmt if i == 0 else wrap)
+            ws.set_column(0, 0, 28)
+            ws.set_column(1, 1, 26)
+            ws.set_column(2, 2, 8)
+            ws.set_column(3, 3, 90)
+        if not tables and not readme_sheet:
             book.add_worksheet("empty")
         for name, df in tables.items():
             flat = _flatten(df)
@@ -239,7 +285,7 @@ def write_results_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path, lan
                 seen.setdefault(h, j)
             body = neutralise_formulas(_excel_ready(flat))
             heads = neutralise_text(pd.Series(headers, dtype=object)).tolist()
-            sheet = _sheet_name(name, used)
+            sheet = sheets[name]
             body.to_excel(writer, sheet_name=sheet, index=False, header=False, startrow=1, na_rep="")
             ws = writer.sheets[sheet]
             for j, h in enumerate(heads):
@@ -252,6 +298,11 @@ def write_results_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path, lan
                 head_w = _display_width(pd.Series([h], dtype=object)) + 2
                 width = min(max(width, head_w, _MIN_WIDTH), _MAX_WIDTH)
                 ws.set_column(j, j, width, formats.get(kind))
+            for j, c in enumerate(flat.columns):
+                if str(c) in GRADE_COLUMNS and len(body):
+                    for g, fmt in grade_fmts.items():
+                        ws.conditional_format(1, j, len(body), j, {"type": "cell", "criteria": "==",
+                                                                    "value": f'"{g}"', "format": fmt})
             ws.freeze_panes(1, 0)
             if heads:
                 ws.autofilter(0, 0, max(len(body), 0), len(heads) - 1)

@@ -16,7 +16,7 @@ from bsc_lib.present.labels import label
 FONT = "Noto Sans CJK KR, Noto Sans KR, Malgun Gothic, sans-serif"
 GRADE_COLORS = {"S": "#1b7837", "A": "#7fbf7b", "B": "#fdb863", "C": "#d7301f"}
 STATUS_COLORS = {"achieved": "#1b7837", "caution": "#fdb863", "missed": "#d7301f"}
-TYPE_COLORS = {"main_office": "#2c7fb8", "business_office": "#7fcdbb", "independent": "#f03b20"}
+TYPE_COLORS = {"main_office": "#2c7fb8", "business_office": "#7fcdbb", "independent": "#756bb1"}  # no grade colour
 
 
 def _style(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
@@ -24,11 +24,21 @@ def _style(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
         title={"text": title, "x": 0.01},
         font={"family": FONT, "size": 13},
         height=height,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        margin={"l": 60, "r": 20, "t": 90, "b": 50},
         template="plotly_white",
-        legend={"orientation": "h", "y": -0.15},
+        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right", "title": {"text": ""}},
     )
+    if fig.layout.annotations:  # facet titles sit at the top of the panels: the legend goes above them
+        fig.update_layout(legend={"y": 1.09}, margin={"t": 115})
     return fig
+
+
+_TYPE_ORDER = {t: i for i, t in enumerate(TYPE_COLORS)}
+
+
+def _type_colors(lang: str) -> dict[str, str]:
+    """:data:`TYPE_COLORS` keyed by the labels of ``lang`` (charts that colour by a labelled type)."""
+    return {label(k, lang): v for k, v in TYPE_COLORS.items()}
 
 
 def counts_by_type_bar(by_type: pd.DataFrame, lang: str = "ko") -> go.Figure:
@@ -39,20 +49,21 @@ def counts_by_type_bar(by_type: pd.DataFrame, lang: str = "ko") -> go.Figure:
     )
     d["inst_type"] = d["inst_type"].map(lambda v: label(v, lang))
     d["what"] = d["what"].map(lambda v: label(v, lang))
-    fig = px.bar(d, x="what", y="n", color="inst_type", barmode="group", text="n",
+    fig = px.bar(d, x="what", y="n", color="inst_type", barmode="group", text="n", color_discrete_map=_type_colors(lang),
                  labels={"what": "", "n": label("count", lang), "inst_type": label("inst_type", lang)})
     return _style(fig, label("title_counts_by_type", lang))
 
 
 def schedule_timeline(schedule: pd.DataFrame, lang: str = "ko") -> go.Figure:
     """Gantt chart of the yearly cycle (from cycle.schedule_frame)."""
-    d = schedule.copy()
+    d = schedule.sort_values(["start", "finish", "order"], kind="stable").copy()
     d["finish"] = d["finish"] + pd.Timedelta(days=1)
     d["label"] = d["order"].astype(str) + ". " + d["step"]
     fig = px.timeline(d, x_start="start", x_end="finish", y="label", color="who",
                       labels={"label": "", "who": label("who", lang)})
-    fig.update_yaxes(autorange="reversed")
-    return _style(fig, label("title_schedule", lang), height=120 + 34 * len(d))
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=list(d["label"]))
+    fig.update_xaxes(tickformat="%Y-%m")
+    return _style(fig, label("title_schedule", lang), height=150 + 34 * len(d))
 
 
 def strategy_sunburst(tree: pd.DataFrame, lang: str = "ko") -> go.Figure:
@@ -72,31 +83,50 @@ def coverage_bar(coverage: pd.DataFrame, lang: str = "ko") -> go.Figure:
                  color_discrete_map={label("covered", lang): "#2c7fb8", label("uncovered", lang): "#d7301f"},
                  labels={"task_id": "", "n_projects": label("n_projects", lang), "status": ""})
     fig.update_xaxes(matches=None, showticklabels=False)
-    return _style(fig, label("title_task_coverage", lang))
+    levels = list(dict.fromkeys(d["plan_level"]))
+    for i, lev in enumerate(levels, start=1):  # tasks without a project: a marker at zero (a bar of height 0 is invisible)
+        u = d[(d["plan_level"] == lev) & ~d["covered"].astype(bool)]
+        if len(u):
+            fig.add_trace(go.Scatter(x=u["task_id"], y=[0] * len(u), mode="markers", name=label("uncovered", lang),
+                                     marker={"symbol": "x", "size": 9, "color": "#d7301f"}, showlegend=i == 1,
+                                     hovertext=u["name_ko"]), row=1, col=i)
+    fig.for_each_annotation(lambda a: a.update(text=label(a.text.split("=")[-1], lang)))
+    fig.for_each_trace(lambda t: t.update(showlegend=False) if t.type == "bar" and t.name == label("uncovered", lang)
+                       else None)
+    fig.update_yaxes(rangemode="tozero")
+    fig = _style(fig, label("title_task_coverage", lang))
+    fig.update_layout(legend={"y": -0.05, "yanchor": "top", "x": 0.0, "xanchor": "left"})
+    return fig
 
 
-def target_vs_trend(kdiff: pd.DataFrame, lang: str = "ko") -> go.Figure:
-    """Target against the KPI's own trend forecast (from difficulty.kpi_difficulty), log-log.
+def target_vs_trend(kdiff: pd.DataFrame, lang: str = "ko", easy_margin: float | None = None,
+                    hard_margin: float | None = None) -> go.Figure:
+    """Each KPI's target against its own trend forecast, as the polarity-signed gap (from
+    difficulty.kpi_difficulty): KPIs sorted by gap, easy ones (below the line) red, demanding green.
 
-    Points below the diagonal (for up KPIs) ask for less than the history's trend; the
-    colour marks the easy / hard / other classification.
+    A target on its trend has gap 0; ``easy_margin``/``hard_margin`` draw the classification
+    lines. Gaps beyond ±60 % are drawn at the edge (hover shows the value).
     """
-    d = kdiff[(kdiff["trend_forecast"] > 0) & (kdiff["target"] > 0)].copy()
+    d = kdiff.dropna(subset=["gap"]).sort_values(["gap", "kpi_id"], kind="stable").reset_index(drop=True)
     cls = pd.Series("normal", index=d.index)
     cls[d["hard"].fillna(False).astype(bool)] = "hard"
     cls[d["easy"].fillna(False).astype(bool)] = "easy"
-    d["class"] = cls.map(lambda v: label(v, lang))
-    fig = px.scatter(d, x="trend_forecast", y="target", color="class", symbol="polarity", log_x=True, log_y=True,
-                     hover_data=["kpi_id", "name_ko", "owner_id", "gap", "challenge_z"],
-                     color_discrete_map={label("easy", lang): "#d7301f", label("hard", lang): "#1b7837",
-                                         label("normal", lang): "#969696"},
-                     labels={"trend_forecast": label("trend_forecast", lang), "target": label("target", lang),
-                             "class": "", "polarity": label("polarity", lang)})
-    if len(d):
-        lo, hi = float(min(d["trend_forecast"].min(), d["target"].min())), float(max(d["trend_forecast"].max(), d["target"].max()))
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "#444"},
-                                 name=label("target_equals_trend", lang), hoverinfo="skip"))
-    return _style(fig, label("title_target_vs_trend", lang), height=520)
+    colors = {"easy": "#d7301f", "hard": "#1b7837", "normal": "#969696"}
+    fig = go.Figure()
+    for c in ("easy", "normal", "hard"):
+        f = d[cls == c]
+        fig.add_trace(go.Scatter(x=f.index + 1, y=f["gap"].clip(-0.6, 0.6), mode="markers", name=label(c, lang),
+                                 marker={"color": colors[c], "size": 5},
+                                 customdata=f[["kpi_id", "name_ko", "gap"]].to_numpy(),
+                                 hovertemplate="%{customdata[0]} %{customdata[1]}: %{customdata[2]:+.1%}<extra></extra>"))
+    fig.add_hline(y=0, line_color="#444", line_width=1)
+    if easy_margin is not None:
+        fig.add_hline(y=-easy_margin, line_dash="dash", line_color="#d7301f")
+    if hard_margin is not None:
+        fig.add_hline(y=hard_margin, line_dash="dash", line_color="#1b7837")
+    fig.update_yaxes(tickformat=".0%", title=label("gap", lang), range=[-0.65, 0.65])
+    fig.update_xaxes(title=label("kpis_by_gap", lang))
+    return _style(fig, label("title_target_vs_trend", lang), height=460)
 
 
 def gap_histogram(kdiff: pd.DataFrame, easy_margin: float = 0.02, lang: str = "ko") -> go.Figure:
@@ -130,27 +160,48 @@ def _grade_order(grades) -> list[str]:
 
 
 def institutional_ranking(inst: pd.DataFrame, lang: str = "ko") -> go.Figure:
-    """Institutional totals per group, sorted, coloured by grade (from Results.institutional)."""
-    d = inst.sort_values(["inst_type", "rank_in_group", "institution_id"], kind="stable").copy()
+    """Institutional totals as a dot plot: one row per institution, grouped by type on the axis
+    (no facet panels whose labels could overlap), sorted by rank, coloured by grade."""
+    d = inst.assign(_t=inst["inst_type"].map(_TYPE_ORDER).fillna(len(_TYPE_ORDER))).sort_values(
+        ["_t", "inst_type", "rank_in_group", "institution_id"], kind="stable")
     d["group"] = d["inst_type"].map(lambda v: label(v, lang))
     d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
-    fig = px.bar(d, x="total", y="name", color="grade", facet_col="group", orientation="h",
-                 category_orders={"grade": _grade_order(d["grade"])}, color_discrete_map=GRADE_COLORS,
-                 hover_data=["institution_id", "rank_in_group", "rank_overall"],
-                 labels={"total": label("total", lang), "name": "", "grade": label("grade", lang), "group": ""})
-    fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
-    fig.update_xaxes(range=[max(0.0, float(d["total"].min()) - 5), min(100.0, float(d["total"].max()) + 2)])
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    return _style(fig, label("title_institutional_ranking", lang), height=max(500, 22 * int(d.groupby("inst_type").size().max()) + 160))
+    fig = go.Figure()
+    for g in _grade_order(d["grade"]):
+        f = d[d["grade"] == g]
+        fig.add_trace(go.Scatter(x=f["total"], y=[f["group"], f["name"]], mode="markers", name=g,
+                                 marker={"color": GRADE_COLORS.get(g, "#888"), "size": 10,
+                                         "line": {"color": "#333", "width": 0.5}},
+                                 customdata=f[["rank_in_group", "rank_overall"]].to_numpy(),
+                                 hovertemplate="%{y}: %{x:.3f} (%{customdata[0]}, %{customdata[1]})<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="multicategory", showgrid=True, tickfont={"size": 11})
+    fig.update_xaxes(title=label("total", lang), showgrid=True)
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_institutional_ranking", lang), height=150 + 14 * len(d))
+    fig.update_layout(margin={"l": 230, "r": 20, "t": 90, "b": 50})
+    return fig
 
 
 def component_stack(frame: pd.DataFrame, components: list[str], id_col: str, name_col: str = "name_ko",
                     lang: str = "ko") -> go.Figure:
     """Stacked component points per unit, units sorted by total (institutional or departments)."""
     d = frame.sort_values(["total", id_col], ascending=[False, True], kind="stable")
-    names = d[name_col] if name_col in d else d[id_col]
-    fig = go.Figure([go.Bar(x=names, y=d[c], name=label(c, lang)) for c in components])
-    fig.update_layout(barmode="stack")
+    names = (d[name_col].fillna(d["name_ko"]) if name_col in d and "name_ko" in d else
+             d[name_col] if name_col in d else d[id_col])
+    colors = px.colors.qualitative.Safe
+    if len(d) <= 60:  # one row per unit, names readable on the left, zero-based stacked bars
+        fig = go.Figure([go.Bar(y=names, x=d[c], name=label(c, lang), orientation="h",
+                                marker_color=colors[i % len(colors)]) for i, c in enumerate(components)])
+        fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
+        fig.update_yaxes(autorange="reversed", tickfont={"size": 11})
+        fig.update_xaxes(title=label("points", lang), rangemode="tozero")
+        fig.update_yaxes(tickfont={"size": 10})
+        fig = _style(fig, label("title_component_stack", lang), height=160 + 14 * len(d))
+        fig.update_layout(margin={"l": 200})
+        return fig
+    fig = go.Figure([go.Bar(x=names, y=d[c], name=label(c, lang), marker_color=colors[i % len(colors)])
+                     for i, c in enumerate(components)])
+    fig.update_layout(barmode="stack", legend={"traceorder": "normal"})
     fig.update_yaxes(title=label("points", lang))
     return _style(fig, label("title_component_stack", lang), height=480)
 
@@ -162,7 +213,7 @@ def grade_distribution(frame: pd.DataFrame, group_col: str | None = "inst_type",
         d["group"] = d[group_col].map(lambda v: label(v, lang))
         g = d.groupby(["group", "grade"]).size().rename("n").reset_index()
         fig = px.bar(g, x="grade", y="n", color="group", barmode="group", text="n",
-                     category_orders={"grade": _grade_order(g["grade"])},
+                     category_orders={"grade": _grade_order(g["grade"])}, color_discrete_map=_type_colors(lang),
                      labels={"grade": label("grade", lang), "n": label("count", lang), "group": ""})
     else:
         g = d.groupby("grade").size().rename("n").reset_index()
@@ -200,8 +251,9 @@ def tie_share_bar(disc: pd.DataFrame, lang: str = "ko") -> go.Figure:
         go.Bar(x=d["what"], y=d["cv"], name=label("cv", lang), marker_color="#2c7fb8"),
     ])
     fig.update_layout(barmode="group")
-    fig.update_yaxes(tickformat=".0%")
-    return _style(fig, label("title_tie_share", lang))
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(tickangle=-30, automargin=True)
+    return _style(fig, label("title_tie_share", lang), height=460)
 
 
 def effective_weights_bar(eff: pd.DataFrame, lang: str = "ko") -> go.Figure:
@@ -214,10 +266,10 @@ def effective_weights_bar(eff: pd.DataFrame, lang: str = "ko") -> go.Figure:
     long["evaluation"] = long["evaluation"].map(lambda v: label(v, lang))
     fig = px.bar(long, x="comp", y="share", color="kind", barmode="group", facet_col="evaluation",
                  labels={"comp": "", "share": "", "kind": ""})
-    fig.update_yaxes(tickformat=".0%")
-    fig.update_xaxes(matches=None)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_xaxes(matches=None, tickangle=-30, automargin=True)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    return _style(fig, label("title_effective_weights", lang))
+    return _style(fig, label("title_effective_weights", lang), height=460)
 
 
 def integrity_old_new(old: pd.Series, new: pd.Series, lang: str = "ko") -> go.Figure:
@@ -250,32 +302,49 @@ def leniency_forest(len_df: pd.DataFrame, lang: str = "ko") -> go.Figure:
 
 
 def rank_intervals(units: pd.DataFrame, names: pd.Series | None = None, lang: str = "ko") -> go.Figure:
-    """Median rank with the 5–95 % rank interval per unit and group (from robustness.monte_carlo().units)."""
-    d = units.sort_values(["group", "nominal_rank", "unit_id"], kind="stable").copy()
+    """Median rank with the 5–95 % rank interval per unit (from robustness.monte_carlo().units),
+    one panel, units grouped by their grading group on the axis (a group of two gets two rows)."""
+    d = units.assign(_t=units["group"].map(_TYPE_ORDER).fillna(len(_TYPE_ORDER))).sort_values(
+        ["_t", "group", "nominal_rank", "unit_id"], kind="stable")
     d["name"] = d["unit_id"] if names is None else d["unit_id"].map(names).fillna(d["unit_id"])
     d["group_label"] = d["group"].map(lambda v: label(v, lang))
-    fig = px.scatter(d, x="median_rank", y="name", color="nominal_grade", facet_col="group_label",
-                     error_x=d["rank_p95"] - d["median_rank"], error_x_minus=d["median_rank"] - d["rank_p05"],
-                     color_discrete_map=GRADE_COLORS, category_orders={"nominal_grade": _grade_order(d["nominal_grade"])},
-                     hover_data=["nominal_rank", "rank_p05", "rank_p95", "p_grade_change"],
-                     labels={"median_rank": label("median_rank", lang), "name": "", "nominal_grade": label("grade", lang),
-                             "group_label": ""})
-    fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
-    fig.update_xaxes(matches=None)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    return _style(fig, label("title_rank_intervals", lang), height=max(500, 22 * int(d.groupby("group").size().max()) + 160))
+    fig = go.Figure()
+    for g in _grade_order(d["nominal_grade"]):
+        f = d[d["nominal_grade"] == g]
+        fig.add_trace(go.Scatter(
+            x=f["median_rank"], y=[f["group_label"], f["name"]], mode="markers", name=g,
+            marker={"color": GRADE_COLORS.get(g, "#888"), "size": 9},
+            error_x={"type": "data", "symmetric": False, "array": (f["rank_p95"] - f["median_rank"]).astype(float),
+                     "arrayminus": (f["median_rank"] - f["rank_p05"]).astype(float), "color": "#666"},
+            customdata=f[["nominal_rank", "rank_p05", "rank_p95", "p_grade_change"]].astype(float).to_numpy(),
+            hovertemplate="%{y}: %{customdata[0]:.0f} (%{customdata[1]:.0f}–%{customdata[2]:.0f}), "
+                          "P=%{customdata[3]:.0%}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="multicategory", tickfont={"size": 11})
+    fig.update_xaxes(title=label("median_rank", lang), rangemode="tozero", dtick=5)
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_rank_intervals", lang), height=150 + 14 * len(d))
+    fig.update_layout(margin={"l": 230, "r": 20, "t": 90, "b": 50})
+    return fig
 
 
 def sobol_bar(sobol: pd.DataFrame, lang: str = "ko") -> go.Figure:
     """First-order and total Sobol shares per uncertain input (from robustness.sobol_indices)."""
     d = sobol[sobol["output"] == "per_unit_mean"]
+    if lang == "ko" and "input_ko" in d:
+        x = d["input_ko"].fillna(d["input"])
+    else:
+        x = d["input"].map(lambda v: label(v, lang))
     fig = go.Figure([
-        go.Bar(x=d["input"], y=d["S1"], name="S1", error_y={"type": "data", "symmetric": False,
-               "array": d["S1_ci_high"] - d["S1"], "arrayminus": d["S1"] - d["S1_ci_low"]}),
-        go.Bar(x=d["input"], y=d["ST"], name="ST", error_y={"type": "data", "symmetric": False,
-               "array": d["ST_ci_high"] - d["ST"], "arrayminus": d["ST"] - d["ST_ci_low"]}),
+        go.Bar(y=x, x=d["S1"], name=label("sobol_s1", lang), orientation="h", marker_color="#2c7fb8",
+               error_x={"type": "data", "symmetric": False,
+                        "array": d["S1_ci_high"] - d["S1"], "arrayminus": d["S1"] - d["S1_ci_low"]}),
+        go.Bar(y=x, x=d["ST"], name=label("sobol_st", lang), orientation="h", marker_color="#fdb863",
+               error_x={"type": "data", "symmetric": False,
+                        "array": d["ST_ci_high"] - d["ST"], "arrayminus": d["ST"] - d["ST_ci_low"]}),
     ])
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", margin={"l": 200})
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(rangemode="tozero", tickformat=".0%")
     return _style(fig, label("title_sobol", lang))
 
 
@@ -326,3 +395,130 @@ def kpi_history_chart(history: pd.DataFrame, results: pd.DataFrame, lang: str = 
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=h_x + r_x)
     return _style(fig, title or label("title_kpi_history", lang), height=380)
 
+
+
+# --------------------------------------------------------------------------- perspectives, last year
+RAG_COLORS = {"green": "#1b7837", "amber": "#f1a340", "red": "#d7301f"}
+
+
+def perspective_heatmap(roll: pd.DataFrame, perspectives: list[str] | None = None, lang: str = "ko") -> go.Figure:
+    """Institution × perspective achievement (from the ``perspective_rollup`` producer), cells coloured by RAG.
+
+    Each cell shows the weighted mean rate; the colour is the cell's status (green/amber/red by
+    the scheme's KPI status rules), grey where the institution has no KPI in the perspective.
+    """
+    if roll.empty:
+        return _style(go.Figure(), label("title_perspective_heatmap", lang))
+    d = roll.copy()
+    d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
+    order = list(dict.fromkeys([*(perspectives or []), *d["perspective"]]))
+    order = [p for p in order if p in set(d["perspective"])]
+    d["_t"] = d["inst_type"].map(_TYPE_ORDER).fillna(len(_TYPE_ORDER))
+    names = list(dict.fromkeys(d.sort_values(["_t", "inst_type", "unit_id"], kind="stable")["name"]))
+    code = {"green": 2, "amber": 1, "red": 0}
+    z = d.pivot_table(index="name", columns="perspective", values="rag", aggfunc="first").reindex(
+        index=names, columns=order)
+    rate = d.pivot_table(index="name", columns="perspective", values="rate", aggfunc="first").reindex(
+        index=names, columns=order)
+    zc = z.apply(lambda col: col.map(code)).astype(float)
+    text = rate.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{v:.0%}"))
+    colorscale = [[0.0, RAG_COLORS["red"]], [0.33, RAG_COLORS["red"]], [0.34, RAG_COLORS["amber"]],
+                  [0.66, RAG_COLORS["amber"]], [0.67, RAG_COLORS["green"]], [1.0, RAG_COLORS["green"]]]
+    fig = go.Figure(go.Heatmap(z=zc.to_numpy(), x=[label(p, lang) for p in order], y=names, text=text.to_numpy(),
+                               texttemplate="%{text}",
+                               colorscale=colorscale, zmin=0, zmax=2, showscale=False, xgap=2, ygap=2,
+                               hovertemplate="%{y} · %{x}: %{text}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(side="top")
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_perspective_heatmap", lang), height=130 + 15 * len(names))
+    fig.update_layout(margin={"l": 200, "r": 20, "t": 90, "b": 20})
+    for rag in ("green", "amber", "red"):  # legend entries for the three colours
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label(f"rag_{rag}", lang),
+                                 marker={"color": RAG_COLORS[rag], "size": 12, "symbol": "square"}))
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": 0.0, "yanchor": "top", "x": 0.0,
+                                               "xanchor": "left"})
+    fig.update_layout(margin={"l": 200, "r": 20, "t": 90, "b": 50})
+    return fig
+
+
+def strategy_map_chart(grid: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """The city-wide strategy map (from the ``strategy_grid`` producer): BSC perspectives as layers
+    (first perspective on top), city goals as columns; each box shows the strategic goals and KPIs
+    under it and their weighted achievement, coloured by RAG status."""
+    if grid.empty:
+        return _style(go.Figure(), label("title_strategy_map", lang))
+    rows = list(dict.fromkeys(grid["perspective"]))
+    cols = list(dict.fromkeys(grid["city_goal_id"]))
+    first = grid.drop_duplicates("city_goal_id").set_index("city_goal_id")
+    cname = first["city_goal_en"].fillna(first["city_goal_ko"]) if lang == "en" and "city_goal_en" in first \
+        else first["city_goal_ko"]
+    xlab = [f"{c} {cname[c]}" if cname[c] != "-" else "-" for c in cols]
+    code = {"green": 2, "amber": 1, "red": 0}
+    g = grid.set_index(["perspective", "city_goal_id"])
+    z, text = [], []
+    for r in rows:
+        zr, tr = [], []
+        for c in cols:
+            if (r, c) in g.index:
+                e = g.loc[(r, c)]
+                zr.append(code.get(e["rag"], None))
+                rate = "" if pd.isna(e["rate"]) else f"<b>{e['rate']:.1%}</b>"
+                tr.append(f"{rate}<br>{int(e['n_strategic_goals'])} / {int(e['n_kpis'])}")
+            else:
+                zr.append(None)
+                tr.append("")
+        z.append(zr)
+        text.append(tr)
+    colorscale = [[0.0, RAG_COLORS["red"]], [0.33, RAG_COLORS["red"]], [0.34, RAG_COLORS["amber"]],
+                  [0.66, RAG_COLORS["amber"]], [0.67, RAG_COLORS["green"]], [1.0, RAG_COLORS["green"]]]
+    fig = go.Figure(go.Heatmap(z=z, x=xlab, y=[label(r, lang) for r in rows], text=text, texttemplate="%{text}",
+                               textfont={"size": 12},
+                               colorscale=colorscale, zmin=0, zmax=2, showscale=False, xgap=6, ygap=6,
+                               hovertemplate="%{y} · %{x}<br>%{text}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", ticklabelstandoff=8)
+    fig.update_xaxes(side="top")
+    fig = _style(fig, label("title_strategy_map", lang), height=200 + 80 * len(rows))
+    keys = " ".join(f'<span style="color:{RAG_COLORS[r]}">■</span> {label(f"rag_{r}", lang)}' for r in RAG_COLORS)
+    fig.add_annotation(text=f"{keys} · {label('strategy_map_cell', lang)}", xref="paper", yref="paper", x=0.0,
+                       y=-0.03, xanchor="left", yanchor="top", showarrow=False, font={"size": 11, "color": "#5b6675"})
+    fig.update_layout(margin={"l": 110, "r": 20, "t": 100, "b": 50})
+    return fig
+
+
+def grade_transition_heatmap(trans: pd.DataFrame, year: int, lang: str = "ko",
+                             level: str = "institution") -> go.Figure:
+    """Prior grade × grade counts (from the ``grade_transitions`` producer) as an annotated matrix."""
+    d = trans[trans["level"] == level]
+    rows = list(dict.fromkeys(d["grade_prior"]))
+    cols = list(dict.fromkeys(d["grade"]))
+    m = d.pivot_table(index="grade_prior", columns="grade", values="n", aggfunc="sum").reindex(index=rows, columns=cols)
+    ylab = [label("movement_new", lang) if r == "new" else r for r in rows]
+    diag = [[1.0 if r == c else 0.0 for c in cols] for r in rows]
+    fig = go.Figure(go.Heatmap(z=m.to_numpy(), x=cols, y=ylab, text=m.to_numpy(), texttemplate="%{text}",
+                               colorscale="Blues", showscale=False, xgap=2, ygap=2,
+                               customdata=diag, hovertemplate="%{y} → %{x}: %{z}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title=f"{year - 1} {label('grade', lang)}", type="category")
+    fig.update_xaxes(side="top", title=f"{year} {label('grade', lang)}", type="category")
+    fig = _style(fig, label("title_grade_transitions", lang), height=140 + 60 * len(rows))
+    fig.update_layout(width=None, margin={"l": 80, "r": 20, "t": 110, "b": 20})
+    return fig
+
+
+def rank_change_chart(changes: pd.DataFrame, lang: str = "ko") -> go.Figure:
+    """Rank change against last year per institution (from ``rank_changes``), zero-based bars by type."""
+    d = changes.dropna(subset=["rank_change"]).copy()
+    d["name"] = d["name_ko"] if lang == "ko" else d["name_en"].fillna(d["name_ko"])
+    d = d.sort_values(["rank_change", "unit_id"], ascending=[True, True], kind="stable")
+    fig = go.Figure()
+    for t, f in d.groupby("inst_type", sort=False):
+        fig.add_trace(go.Bar(x=f["rank_change"].astype(float), y=f["name"], orientation="h",
+                             name=label(t, lang), marker_color=TYPE_COLORS.get(t, "#888888"),
+                             hovertemplate="%{y}: %{x:+d}<extra></extra>"))
+    fig.update_yaxes(categoryorder="array", categoryarray=list(d["name"]))
+    fig.update_xaxes(title=label("rank_change", lang), zeroline=True, zerolinewidth=2, zerolinecolor="#444")
+    fig.update_yaxes(tickfont={"size": 10})
+    fig = _style(fig, label("title_rank_change", lang), height=150 + 14 * len(d))
+    fig.update_layout(margin={"l": 200, "r": 20, "t": 60, "b": 50}, barmode="overlay",
+                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0.0})
+    return fig

@@ -372,7 +372,74 @@ def _tags(cell: Mapping) -> set[str]:
     return set((cell.get("metadata") or {}).get("tags") or [])
 
 
-def _render_notebook(nb: Mapping, state: _State) -> str:
+#: Separator of the two languages in a notebook's markdown line: ``한국어 · English``.
+LANG_SEPARATOR = " · "
+
+
+def localize_markdown(text: str, lang: str) -> str:
+    """Keep one language of a bilingual markdown cell.
+
+    A line (heading or paragraph) written ``한국어 · English`` — exactly one ``" · "`` — keeps
+    the part before the separator in a ``ko`` report and the part after it in an ``en``
+    report (a heading keeps its ``#`` marks). Other lines are unchanged.
+    """
+    out = []
+    for line in text.split("\n"):
+        m = re.match(r"^(\s*#{1,6}\s+)?(.*)$", line)
+        prefix, body = m.group(1) or "", m.group(2)
+        if body.count(LANG_SEPARATOR) == 1:
+            ko, en = body.split(LANG_SEPARATOR)
+            num = re.match(r"^(\d+\s+)", ko)  # a section number before the Korean title stays
+            body = ko if lang == "ko" else (num.group(1) if num and not en.startswith(num.group(1)) else "") + en
+        out.append(prefix + body.strip() if prefix else body)
+    return "\n".join(out)
+
+
+def section_slug(name: str) -> str:
+    """The stable anchor of a notebook's section: ``sec-`` + the file name without number and extension.
+
+    ``02-scores.ipynb`` → ``sec-scores`` (commentary files and the summary's links use it).
+    """
+    stem = re.sub(r"\.ipynb$", "", str(name))
+    stem = re.sub(r"^\d+[-_]", "", stem)
+    return "sec-" + re.sub(r"[^a-z0-9-]+", "-", stem.lower()).strip("-")
+
+
+_NOTE_HEAD_RE = re.compile(r"^#\s+(.+?)\s*$")
+
+
+def parse_notes(text: str) -> dict[str, str]:
+    """Split an analyst's commentary file into ``{key: markdown}``.
+
+    The file has one level-1 heading per section: ``# summary`` or ``# sec-summary`` (the
+    section's :func:`section_slug`), and optionally ``# unit I38`` for a note on one unit
+    (key ``unit:I38``). Text before the first heading is ignored; deeper headings stay in
+    the text. Keys are normalised to ``sec-…`` / ``unit:…``.
+    """
+    out: dict[str, list[str]] = {}
+    key = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        m = _NOTE_HEAD_RE.match(line)
+        if m and not line.startswith("##"):
+            head = m.group(1).strip()
+            parts = head.split(None, 1)
+            if parts[0].lower() == "unit" and len(parts) == 2:
+                key = "unit:" + parts[1].strip()
+            else:
+                key = head if head.startswith("sec-") else "sec-" + head.lower()
+            out.setdefault(key, [])
+            continue
+        if key is not None:
+            out[key].append(line)
+    return {k: "\n".join(v).strip() for k, v in out.items() if "\n".join(v).strip()}
+
+
+def _commentary_box(md_text: str, title: str) -> str:
+    return (f'<aside class="commentary"><div class="commentary-title">{html.escape(title)}</div>'
+            f"{_markdown(md_text, _State(nb_index=0))}</aside>")
+
+
+def _render_notebook(nb: Mapping, state: _State, lang: str = "ko") -> str:
     parts: list[str] = []
     for cell in nb.get("cells", []):
         tags = _tags(cell)
@@ -380,7 +447,8 @@ def _render_notebook(nb: Mapping, state: _State) -> str:
             continue
         ctype = cell.get("cell_type")
         if ctype == "markdown":
-            parts.append(f'<div class="cell markdown">{_markdown(_join(cell.get("source", "")), state)}</div>')
+            src = localize_markdown(_join(cell.get("source", "")), lang)
+            parts.append(f'<div class="cell markdown">{_markdown(src, state)}</div>')
         elif ctype == "code" and not tags & _REMOVE_OUTPUT_TAGS:
             rendered = [r for o in cell.get("outputs", []) if (r := _render_output(o, state))]
             if rendered:
@@ -420,23 +488,53 @@ pre { white-space: pre-wrap; word-break: break-word; background: #f5f7fa; paddin
 pre.error { background: #fdecea; color: #8a1c1c; }
 table { border-collapse: collapse; font-size: .9em; margin: .5em 0; }
 th, td { border: 1px solid var(--rule); padding: .3em .6em; }
-thead th { background: #eef2f7; }
+thead th { background: #eef2f7; text-align: left; vertical-align: bottom; }
 td { font-variant-numeric: tabular-nums; }
 img.image-output { max-width: 100%; height: auto; }
 .plotly-figure { width: 100%; margin: .5em 0 1.2em; }
 .figure-error { color: #8a1c1c; }
-@page { size: A4; margin: 14mm 12mm; }
+.watermark { position: fixed; top: 42%; left: 0; right: 0; text-align: center; font-size: 64px; font-weight: 700;
+  color: rgba(180, 30, 30, .10); transform: rotate(-28deg); pointer-events: none; z-index: 1000; white-space: nowrap; }
+.classification { display: inline-block; border: 2px solid #8a1c1c; color: #8a1c1c; font-weight: 700; padding: .1em .6em;
+  margin-bottom: 1em; align-self: flex-start; }
+.commentary { border-left: 4px solid #1f4e8c; background: #f1f5fb; padding: .6em 1em; margin: 1em 0; }
+.commentary .commentary-title { font-weight: 700; color: #1f4e8c; margin-bottom: .3em; }
+.print-only { display: none; }
+@page { size: A4; margin: 17mm 11mm 16mm;
+  @top-left { content: PRINT_HEADER; font-family: FONT; font-size: 8pt; color: #5b6675; }
+  @top-right { content: PRINT_CLASS; font-family: FONT; font-size: 8pt; font-weight: 700; color: #8a1c1c; }
+  @bottom-left { content: PRINT_FOOTER; font-family: FONT; font-size: 7.5pt; color: #5b6675; }
+  @bottom-right { content: counter(page) " / " counter(pages); font-family: FONT; font-size: 8pt; color: #5b6675; }
+}
+@page :first { @top-left { content: none; } @bottom-left { content: none; } }
 @media print {
+  html { font-size: 10pt; }
   .page { max-width: none; padding: 0; }
-  .title-page { min-height: 0; height: 250mm; break-after: page; }
-  nav.toc { break-after: page; }
+  .title-page { min-height: 0; height: 240mm; break-after: page; }
+  nav.toc { break-before: page; break-after: page; font-size: 9pt; }
+  nav.toc > ol { columns: 2; column-gap: 2em; }
+  nav.toc > ol > li { break-inside: avoid; }
   section.notebook { break-before: page; margin-top: 0; }
   h1, h2, h3 { break-after: avoid; }
-  .plotly-figure, table, pre, img { break-inside: avoid; }
+  .plotly-figure, pre, img, tr { break-inside: avoid; }
   .cell.output { overflow: visible; }
+  table { width: 100%; font-size: 7.5pt; table-layout: auto; }
+  th, td { padding: .2em .35em; overflow-wrap: anywhere; word-break: break-word; }
+  .modebar, .modebar-container { display: none !important; }
   a { color: inherit; text-decoration: none; }
+  .print-only { display: block; }
 }
-""".replace("FONT", FONT_FAMILY)
+"""
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string literal."""
+    return '"' + "".join(c if c.isalnum() or c in " -_.:/()·,[]" else f"\\{ord(c):x} " for c in text) + '"'
+
+
+def _css(header: str = "", footer: str = "", classification: str = "") -> str:
+    return (_CSS.replace("PRINT_HEADER", _css_string(header)).replace("PRINT_FOOTER", _css_string(footer))
+            .replace("PRINT_CLASS", _css_string(classification)).replace("FONT", FONT_FAMILY))
 
 _BOOTSTRAP = """
 (function () {
@@ -499,6 +597,12 @@ def build_report_html(
     meta: Iterable[tuple[str, str]] | Mapping[str, str] = (),
     lang: str = "ko",
     plotly_js: str | None = None,
+    print_header: str = "",
+    print_footer: str = "",
+    classification: str = "",
+    watermark: str = "",
+    commentary: Mapping[str, str] | None = None,
+    unit_names: Mapping[str, str] | None = None,
 ) -> str:
     """Combine executed notebooks into one self-contained HTML document.
 
@@ -517,6 +621,19 @@ def build_report_html(
     plotly_js
         The plotly.js source to inline; default: ``plotly.offline.get_plotlyjs()`` of the
         installed plotly. Inlined once, and only when there is at least one figure.
+    print_header, print_footer
+        Running header (top left, e.g. title and year) and footer (bottom left, e.g. the run id)
+        of the printed pages; page numbers ``n / N`` print bottom right.
+    classification
+        Classification mark (e.g. ``대외비``): top right of every printed page and on the cover.
+    watermark
+        Text repeated across every page (e.g. "synthetic data"); empty = none.
+    commentary
+        ``{section slug or "sec-…": markdown}``: an analyst's commentary shown in a box at the
+        top of that section (:func:`parse_notes`); ``unit:<id>`` notes are shown in the first
+        section, named by ``unit_names``. Keys matching no section are logged and ignored.
+    unit_names
+        ``{unit id: name}`` for the unit notes.
 
     Returns
     -------
@@ -531,21 +648,41 @@ def build_report_html(
     sections_html: list[str] = []
     toc_sections: list[tuple[str, str, list[Heading]]] = []
     n_figures = 0
+    notes = {(k if k.startswith(("sec-", "unit:")) else "sec-" + k): v for k, v in (commentary or {}).items()}
+    used: set[str] = set()
     for i, (name, nb) in enumerate(notebooks, start=1):
         state = _State(nb_index=i, fig_offset=n_figures)
-        body = _render_notebook(nb, state)
+        body = _render_notebook(nb, state, lang)
+        slug = section_slug(name)
+        boxes = ""
+        if slug in notes:
+            used.add(slug)
+            boxes += _commentary_box(notes[slug], text["commentary"])
+        if i == 1:
+            units = {k: v for k, v in notes.items() if k.startswith("unit:")}
+            used.update(units)
+            if units:
+                md_units = "\n\n".join(f"**{(unit_names or {}).get(k[5:], k[5:])}** — {v}" for k, v in units.items())
+                boxes += _commentary_box(md_units, text["commentary_units"])
+        if boxes:  # after the section's H1 and purpose line
+            cut = body.find("</div>") + len("</div>") if body.startswith('<div class="cell markdown">') else 0
+            body = body[:cut] + boxes + body[cut:]
         n_figures += state.figures
         sec_id = f"nb{i:02d}"
         fallback = re.sub(r"\.ipynb$", "", str(name))
         toc_sections.append((sec_id, fallback, state.headings))
         sections_html.append(
             f'<section class="notebook" id="{sec_id}" data-notebook="{html.escape(str(name))}">\n'
-            f"{body}\n</section>")
+            f'<span class="anchor" id="{section_slug(name)}"></span>\n{body}\n</section>')
+    for k in sorted(set(notes) - used):
+        log.warning("commentary: no section %r in this report (sections: %s)", k,
+                    ", ".join(section_slug(n) for n, _ in notebooks))
     rows = list(meta.items()) if isinstance(meta, Mapping) else list(meta)
     meta_html = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
     title_page = (
         '<header class="title-page">'
-        f'<div class="report-title">{html.escape(title)}</div>'
+        + (f'<div class="classification">{html.escape(classification)}</div>' if classification else "")
+        + f'<div class="report-title">{html.escape(title)}</div>'
         + (f'<div class="report-subtitle">{html.escape(subtitle)}</div>' if subtitle else "")
         + (f'<table class="meta">{meta_html}</table>' if meta_html else "")
         + "</header>")
@@ -569,13 +706,16 @@ def build_report_html(
         f'<meta http-equiv="Content-Security-Policy" content="{html.escape(csp)}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="generator" content="bsc-workbench">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{_css(print_header, print_footer, classification)}</style>\n"
         + (f'<script id="plotlyjs">{scripts[0]}</script>\n' if scripts else "")
         + "</head>\n")
     body = (
-        '<body>\n<div class="page">\n'
-        f"{title_page}\n{_toc(toc_sections, text['toc'])}\n<main>\n"
-        + "\n".join(sections_html)
+        '<body>\n'
+        + (f'<div class="watermark" aria-hidden="true">{html.escape(watermark)}</div>\n' if watermark else "")
+        + '<div class="page">\n'
+        f"{title_page}\n<main>\n"
+        + "\n".join(sections_html[:1]) + "\n" + _toc(toc_sections, text["toc"]) + "\n"
+        + "\n".join(sections_html[1:])
         + "\n</main>\n</div>\n"
         + (f"<script>{scripts[1]}</script>\n" if scripts else "")
         + "</body>\n</html>\n")
@@ -587,5 +727,5 @@ def count_figures(document: str) -> int:
     return len(re.findall(r'<div class="plotly-figure" id="fig-\d+"', document))
 
 
-__all__ = ["FONT_FAMILY", "Heading", "build_report_html", "count_figures", "external_references",
-           "sanitize_html"]
+__all__ = ["FONT_FAMILY", "Heading", "build_report_html", "count_figures", "external_references", "localize_markdown",
+           "parse_notes", "sanitize_html", "section_slug"]

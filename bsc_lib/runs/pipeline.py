@@ -101,7 +101,7 @@ class InputsChanged(BSCError):
 # defaults (imported lazily: the modules may not exist while the package is being built)
 
 
-def default_notebooks(root: str | Path | None = None) -> list[Path]:
+def default_notebooks(root: str | Path | None = None, compare: bool = False) -> list[Path]:
     """The report notebooks: ``<root>/notebooks/NN-*.ipynb``, sorted, without dashboards.
 
     Parameters
@@ -118,7 +118,8 @@ def default_notebooks(root: str | Path | None = None) -> list[Path]:
     from bsc_lib.config.paths import notebooks_dir
 
     folder = Path(root) / "notebooks" if root else notebooks_dir()
-    found = [p for p in folder.glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name.lower()]
+    found = [p for p in folder.glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name.lower()
+             and ("compare" not in p.name.lower() or compare)]  # the scheme comparison only with --compare-scheme
     return sorted(found, key=lambda p: p.name)
 
 
@@ -315,7 +316,7 @@ class _TablesJob(threading.Thread):
         tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file = self._args
         try:
             tables = _check_tables(_call_tables(tfn, data_file, scheme_file, year, half, analysis_file))
-            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
+            write_results_xlsx(tables, tmp / "results.xlsx", lang=lang, readme=_xlsx_readme(lang))
             write_csvs(tables, tmp / "tables")
             self._tables = tables
         except BaseException as exc:  # handed to the main thread by result()
@@ -402,6 +403,8 @@ def run_report(
     *,
     load_fn: LoadFn | None = None,
     analysis_path: str | Path | None = None,
+    compare_scheme_path: str | Path | None = None,
+    notes: str | Path | None = None,
 ) -> Path:
     """Run the whole report into a new run folder and return its path.
 
@@ -438,6 +441,13 @@ def run_report(
         Analysis settings YAML; default :func:`bsc_lib.config.paths.default_analysis_path`
         (``params/analysis.yaml``). Its path and sha256 are recorded in the manifest and
         checked again by :func:`verify_run`.
+    compare_scheme_path
+        A second scheme: adds the scheme-comparison notebook (``09-compare``) with this scheme as
+        B (:func:`bsc_lib.runs.planning.compare_hook`); ``None`` = no comparison section.
+    notes
+        An analyst's commentary (markdown, one ``# <section>`` heading per section, optional
+        ``# unit <id>`` notes; :func:`bsc_lib.present.report_html.parse_notes`) merged into the
+        report as commentary boxes. Its path and sha256 are recorded in the manifest.
 
     Returns
     -------
@@ -466,16 +476,23 @@ def run_report(
     nb_paths = _check_run_args(year, half, lang, notebooks)
     tfn = tables_fn or default_tables_fn
     inputs = _load_inputs(data_path, scheme_path, year, load_fn, analysis_path)
+    commentary, notes_info = _read_notes(notes)  # a bad notes file fails before any folder exists
     year = inputs.year
     params = {"year": year, "half": half, "lang": lang, "analysis_sha256": inputs.analysis_sha}
-    run_name = f"{started:%Y%m%dT%H%M%S}-{folder.run_key(inputs.input_hashes, inputs.scheme.sha256, params)}"
+    from bsc_lib.runs.planning import compare_hook  # the scheme comparison section (09-compare)
+
+    compare = compare_hook(inputs.data_file, compare_scheme_path, notebooks, params)  # {} without a comparison
+    nb_paths = compare.get("notebooks", nb_paths)
+    run_name = run_folder_name(started, half, lang, folder.run_key(inputs.input_hashes, inputs.scheme.sha256, params))
     year_dir = Path(out) / str(year)
     tmp = _new_run_folder(year_dir, run_name, out)
     log.info("run %s: working in %s", run_name, tmp)
     manifest = _new_manifest(run_name, started, inputs, half, lang, kernel_name, nb_paths, tfn)
+    if notes_info:
+        manifest["notes"] = notes_info
     nb_params = {"data_path": str(inputs.data_file), "scheme_path": str(inputs.scheme_file),
                  "analysis_path": str(inputs.analysis_file), "year": year, "half": half, "lang": lang,
-                 "run_dir": str((year_dir / run_name).resolve())}
+                 "run_dir": str((year_dir / run_name).resolve()), **compare.get("nb_params", {})}
     state = _RunState()
     try:
         with folder.sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
@@ -486,7 +503,8 @@ def run_report(
             state.tables_job.start()
             executed = _execute_notebooks(nb_paths, tmp, nb_params, kernel_name, manifest, state, progress)
             manifest["tables"] = table_summary(state.tables_job.result())
-            _write_report(executed, tmp, manifest, inputs.scheme, year, half, lang, pdf)
+            extras = _report_extras(inputs, manifest, lang, commentary, state.tables_job.result())
+            _write_report(executed, tmp, manifest, inputs.scheme, year, half, lang, pdf, extras)
             del executed
             final = _seal(tmp, manifest, year_dir / run_name)
     except BaseException as exc:
@@ -494,6 +512,18 @@ def run_report(
         raise
     log.info("run complete: %s", final)
     return final
+
+
+def _xlsx_readme(lang: str) -> str:
+    from bsc_lib.present.labels import ui_text
+
+    return ui_text("report", lang)["xlsx_readme"]
+
+
+def run_folder_name(started, half: str, lang: str, key: str) -> str:
+    """``<UTC YYYYmmddTHHMMSS>-<period>-<lang>-<key>``, e.g. ``20190201T090000-H1-en-1a2b3c4d``
+    (period ``year``, ``H1`` or ``H2``): the folder name says which report it holds."""
+    return f"{started:%Y%m%dT%H%M%S}-{half}-{lang}-{key}"
 
 
 @dataclass
@@ -607,7 +637,8 @@ def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_
         t0 = time.monotonic()
         entry = manifest["notebooks"][i]
         try:
-            nb = _execute(nb_path, tmp / nb_path.name, nb_params, kernel_name)
+            own = {k: v for k, v in nb_params.items() if k != "compare_scheme_path" or "compare" in nb_path.name}
+            nb = _execute(nb_path, tmp / nb_path.name, own, kernel_name)
         finally:
             entry["duration_s"] = round(time.monotonic() - t0, 3)
         entry["status"] = "ok"
@@ -619,12 +650,54 @@ def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_
     return executed
 
 
+def _read_notes(notes: str | Path | None) -> tuple[dict[str, str], dict]:
+    """The commentary file parsed into ``{key: markdown}``, and ``{path, sha256}`` for the manifest."""
+    if notes is None:
+        return {}, {}
+    path = resolve(notes)
+    if not path.is_file():
+        raise DataError([Problem(file=str(path), rule="exists", message="notes file not found")])
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError([Problem(file=str(path), rule="encoding", message="notes file is not UTF-8 text")]) from None
+    from bsc_lib.present.report_html import parse_notes
+
+    return parse_notes(text), {"path": str(path), "sha256": folder.sha256_file(path)}
+
+
+def is_embedded_sample(data_file: Path) -> bool:
+    """Whether ``data_file`` is the embedded synthetic sample (``data/sample/<year>`` next to its
+    ``planted-<year>.json`` ground truth): its report carries a "synthetic data" watermark."""
+    p = Path(data_file)
+    return p.is_dir() and (p.parent / f"planted-{p.name}.json").is_file()
+
+
+def _report_extras(inputs, manifest: dict, lang: str, commentary: dict, tables: Mapping) -> dict:
+    """Print header/footer, classification mark, watermark, commentary and unit names of report.html."""
+    from bsc_lib.present.labels import ui_text
+
+    text = ui_text("report", lang)
+    rep = load_analysis_params(inputs.analysis_file).report
+    names: dict[str, str] = {}
+    for name, key in (("institutional", "institution_id"), ("departments", "department_id")):
+        t = tables.get(name)
+        if t is not None and key in t:
+            col = "name_en" if lang == "en" and "name_en" in t else "name_ko"
+            names.update(dict(zip(t[key], t[col].fillna(t["name_ko"]), strict=True)))
+    return {"print_footer": text["footer"].format(run_id=manifest["run_id"]),
+            "classification": rep.classification_ko if lang == "ko" else rep.classification_en,
+            "watermark": text["watermark"] if is_embedded_sample(inputs.data_file) else "",
+            "commentary": commentary, "unit_names": names}
+
+
 def _write_report(executed: list, tmp: Path, manifest: dict, scheme, year: int, half: str, lang: str,
-                  pdf: bool) -> None:
+                  pdf: bool, extras: Mapping | None = None) -> None:
     """``report.html`` (offline, checked for outside references) and ``report.pdf``."""
     title, subtitle = _title(year, half, lang, scheme)
     document = build_report_html(executed, title=title, subtitle=subtitle,
-                                 meta=_meta_rows(manifest, scheme, lang), lang=lang)
+                                 meta=_meta_rows(manifest, scheme, lang), lang=lang,
+                                 print_header=title, **dict(extras or {}))
     leaks = external_references(document)
     if leaks:  # build_report_html sanitises; this is a last check, never expected
         raise RuntimeError(f"report.html would load external resources: {leaks[:3]}")

@@ -104,7 +104,14 @@ class Formula:
     """A formula cell; ``cached`` is the value Excel stored (None: no cached value)."""
 
     text: str
-    cached: float | None
+    cached: float | str | None
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A cell written exactly as given (no typing by header)."""
+
+    value: object
 
 
 @dataclass(frozen=True)
@@ -145,11 +152,13 @@ def _typed(header: str, v):
 
 
 def workbook_bytes(sheets: dict[str, list[list]], typed: bool = True,
-                   merges: dict[str, list[tuple[int, int, int, int, str]]] | None = None) -> bytes:
+                   merges: dict[str, list[tuple[int, int, int, int, str]]] | None = None,
+                   extra: Callable | None = None) -> bytes:
     """An .xlsx workbook with one sheet per entry (rows of cells), reproducible byte for byte.
 
     ``typed`` writes numeric/boolean columns (by English header) as numbers/booleans.
     ``merges`` = ``{sheet: [(first_row, first_col, last_row, last_col, text)]}`` (0-based).
+    ``extra(workbook, {sheet: worksheet})`` is called last (hidden rows, filters, formats …).
     """
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False,
@@ -169,6 +178,8 @@ def workbook_bytes(sheets: dict[str, list[list]], typed: bool = True,
                     continue
                 if isinstance(v, Formula):
                     ws.write_formula(i, j, v.text, None, v.cached if v.cached is not None else 0)
+                elif isinstance(v, Typed):
+                    ws.write(i, j, v.value)
                 elif isinstance(v, Date):
                     ws.write_datetime(i, j, dt.datetime.combine(v.value, dt.time()), date_fmt)
                 elif isinstance(v, Percent):
@@ -181,6 +192,8 @@ def workbook_bytes(sheets: dict[str, list[list]], typed: bool = True,
                     ws.write_string(i, j, str(v))
         for r0, c0, r1, c1, text in (merges or {}).get(name, []):
             ws.merge_range(r0, c0, r1, c1, text, merge_fmt)
+    if extra is not None:
+        extra(wb, {ws.get_name(): ws for ws in wb.worksheets()})
     wb.close()
     data = buf.getvalue()
     uncached = [(name, i, j) for name, rows in sheets.items() for i, row in enumerate(rows)
@@ -629,6 +642,312 @@ def old_xls_file(dest: Path) -> None:
 
 _reg("formula_injection_name_valid", folder_case(lambda t: set_cell(t["departments"], 3, "name_ko", INJECTION_NAME)))
 _reg("script_name_valid", folder_case(lambda t: set_cell(t["departments"], 2, "name_ko", SCRIPT_NAME)))
+
+
+# ---- real exports: invisible characters, Excel's leftovers, links, merged cells, Korean layouts
+
+ZWSP, NBSP, BOM = "\u200b", "\u00a0", "\ufeff"
+
+
+def _zero_width_duplicate(t: Tables) -> None:
+    # the same department pasted from a web page: its id ends with a zero-width space
+    t["departments"].append(["D001" + ZWSP, "I01", "평가협업담당관", "", "TRUE"])
+
+
+_reg("zero_width_duplicate_department", folder_case(_zero_width_duplicate))
+_reg("interior_zero_width_reference", folder_case(lambda t: set_cell(t["kpis"], 4, "owner_id", "D0" + ZWSP + "02")))
+_reg("header_zero_width_valid", folder_case(lambda t: (rename(t["kpis"], "weight", "weight" + ZWSP),
+                                                       rename(t["kpi_results"], "kpi_id", ZWSP + "지표ID"))))
+
+
+def _line_break_headers(t: Tables) -> None:
+    rename(t["kpi_results"], "target", "목표치\n(단위)")   # Alt+Enter in the header cell
+    rename(t["kpi_results"], "actual", "실적치\r\n(단위)")
+    rename(t["kpis"], "weight", "가중치\n(%)")
+
+
+_reg("header_line_break_valid", folder_case(_line_break_headers))
+
+
+def _lock_files(dest: Path) -> None:
+    write_folder(dest, base())
+    # Excel's owner file while kpis.csv is open: 162 bytes, the user's name at the start
+    owner = b"\x08" + "평가담당".encode("utf-16-le").ljust(108, b" ") + bytes(53)
+    (dest / "~$kpis.csv").write_bytes(owner)
+    (dest / ".~lock.kpi_results.csv#").write_text(",평가담당,pc01,05.12.2026 09:00,file:///C:/\n", encoding="utf-8")
+
+
+_reg("excel_lock_files_valid", _lock_files)
+
+
+def _broken_link(dest: Path) -> None:
+    t = base()
+    del t["departments"]
+    write_folder(dest, t)
+    (dest / "departments.csv").symlink_to("../../exports/departments.csv")
+
+
+_reg("broken_link", _broken_link)
+
+
+def _link_outside(dest: Path) -> None:
+    t = base()
+    del t["departments"]
+    write_folder(dest, t)
+    # a link that leaves the input folder (here to the fixture, which would even be valid)
+    (dest / "departments.csv").symlink_to("../../../data/io/minimal/departments.csv")
+
+
+_reg("link_outside_folder", _link_outside)
+
+
+def _link_inside(dest: Path) -> None:
+    t = base()
+    kpis = t.pop("kpis")
+    write_folder(dest, t)
+    (dest / "exports").mkdir()
+    (dest / "exports" / "kpis_20190201.csv").write_text(csv_text(kpis), encoding="utf-8")
+    (dest / "kpis.csv").symlink_to("exports/kpis_20190201.csv")
+
+
+_reg("link_inside_folder_valid", _link_inside)
+
+
+def _nbsp_references(t: Tables) -> None:
+    set_cell(t["kpis"], 2, "owner_id", "D001" + NBSP)          # copied from a web page
+    set_cell(t["kpi_results"], 3, "kpi_id", NBSP + "K01")
+    set_cell(t["projects"], 2, "department_id", "D001" + BOM)
+
+
+_reg("nbsp_references_valid", folder_case(_nbsp_references))
+
+
+def _double_bom(dest: Path) -> None:
+    write_folder(dest, base())
+    p = dest / "institutions.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + p.read_text(encoding="utf-8").encode("utf-8-sig"))  # saved twice
+
+
+_reg("double_bom_header_valid", _double_bom)
+
+
+def _fullwidth_clash(t: Tables) -> None:
+    set_cell(t["kpi_results"], 3, "kpi_id", "\uff2b01")  # Ｋ01 typed in full-width mode
+
+
+_reg("fullwidth_id_clash", folder_case(_fullwidth_clash))
+
+
+def _codes_with_invisible(t: Tables) -> None:
+    set_cell(t["kpis"], 2, "polarity", "상향" + ZWSP)
+    set_cell(t["kpis"], 3, "level", NBSP + "부서")
+    set_cell(t["kpi_results"], 2, "half", "상반기" + BOM)
+    set_cell(t["kpi_results"], 2, "target", "90" + ZWSP)
+
+
+_reg("invisible_characters_in_codes_valid", folder_case(_codes_with_invisible))
+
+
+def _middle_dots(t: Tables) -> None:
+    set_cell(t["institutions"], 2, "inst_type", "본청(실\u30fb본부\u30fb국)")  # katakana middle dot
+    set_cell(t["kpis"], 6, "level", "실\uff65본부\uff65국")                  # half-width katakana dot
+    set_cell(t["kpis"], 2, "level", "과\u00b7담당관")
+    rename(t["institutions"], "inst_type", "기관\u318d유형")
+
+
+_reg("middle_dot_variants_valid", folder_case(_middle_dots))
+
+
+def _csv_formula_errors(t: Tables) -> None:
+    set_cell(t["kpi_results"], 3, "actual", "#DIV/0!")   # a CSV saved from a sheet with broken formulas
+    set_cell(t["kpi_results"], 6, "target", "#VALUE!")
+    set_cell(t["kpis"], 3, "project_id", "#N/A")
+
+
+_reg("csv_formula_errors", folder_case(_csv_formula_errors))
+
+
+def _total_row(t: Tables) -> None:
+    t["kpis"].append(["합계", "", "", "", "", "", "", "", "", "", "400"])
+    t["kpi_results"].append(["합 계", "", "", "", "", ""])
+
+
+_reg("total_row_valid", folder_case(_total_row))
+
+
+def _notes_csv(t: Tables) -> None:
+    t["kpis"] += [[], ["※ 자료: 기획조정실 평가담당관 (2019. 2.)"], ["주) 가중치는 소관부서별 합계 100"]]
+
+
+_reg("notes_under_table_csv_valid", folder_case(_notes_csv))
+
+
+@case
+def xlsx_strict_open_xml(dest: Path) -> None:
+    data = workbook_bytes(_base_sheets())
+    zin = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    swaps = [(b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+              b"http://purl.oclc.org/ooxml/spreadsheetml/main"),
+             (b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+              b"http://purl.oclc.org/ooxml/officeDocument/relationships")]
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            body = zin.read(info.filename)
+            for a, b in swaps:
+                body = body.replace(a, b)
+            if info.filename == "xl/workbook.xml":
+                body = body.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
+            zi = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(zi, body)
+    dest.with_suffix(".xlsx").write_bytes(out.getvalue())
+
+
+@case
+def xlsx_too_large(dest: Path) -> None:
+    # a zip bomb's signature: the directory says a sheet unpacks to 4 GB
+    data = bytearray(workbook_bytes(_base_sheets()))
+    name = b"xl/worksheets/sheet1.xml"
+    cd = data.index(b"PK\x01\x02")
+    while True:
+        n = int.from_bytes(data[cd + 28:cd + 30], "little")
+        if data[cd + 46:cd + 46 + n] == name:
+            data[cd + 24:cd + 28] = (4_000_000_000).to_bytes(4, "little")
+            break
+        cd = data.index(b"PK\x01\x02", cd + 4)
+    dest.with_suffix(".xlsx").write_bytes(bytes(data))
+
+
+@case
+def xlsx_too_many_columns(dest: Path) -> None:
+    sheets = _base_sheets()
+    sheets["kpis"][3] += [""] * 1200 + ["x"]  # a stray value in column AUM
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+def _formatted_empty_rows(wb, ws) -> None:
+    fill = wb.add_format({"bg_color": "#FFF2CC", "border": 1})
+    for r in range(6, 10_006):  # a block selected down to row 10,006 and given a fill and borders
+        ws["kpis"].set_row(r, None, fill)
+        for c in range(11):
+            ws["kpis"].write_blank(r, c, None, fill)
+
+
+@case
+def xlsx_formatted_empty_rows_valid(dest: Path) -> None:
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(_base_sheets(), extra=_formatted_empty_rows))
+
+
+@case
+def xlsx_formula_errors(dest: Path) -> None:
+    sheets = _base_sheets()
+    set_cell(sheets["kpi_results"], 3, "actual", Formula("=E2/0", "#DIV/0!"))
+    set_cell(sheets["kpi_results"], 5, "target", Formula("=#REF!*2", "#REF!"))
+    set_cell(sheets["kpis"], 4, "weight", Formula('=K2+"점"', "#VALUE!"))
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def xlsx_formula_na_lookup(dest: Path) -> None:
+    sheets = _base_sheets()
+    set_cell(sheets["kpis"], 6, "owner_id", Formula("=VLOOKUP(E6,부서!C:D,2,FALSE)", "#N/A"))
+    set_cell(sheets["kpi_results"], 4, "actual", Formula("=INDEX(실적!B:B,MATCH(A4,실적!A:A,0))", "#N/A"))
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+def _kpis_merged_projects() -> list[list]:
+    k = [list(r) for r in minimal("kpis")]
+    k[2][3] = ""  # K02's project comes from the merged cell over K01-K02
+    return k
+
+
+@case
+def merged_project_cells_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    sheets["kpis"] = _kpis_merged_projects()
+    # 사업 (project_id, column D) merged over K01 and K02 (rows 2-3), 소관 (owner_id, B) too
+    sheets["kpis"][2][1] = ""
+    merges = {"kpis": [(1, 3, 2, 3, "P01"), (1, 1, 2, 1, "D001")]}
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets, merges=merges))
+
+
+@case
+def merged_weight_cells(dest: Path) -> None:
+    sheets = _base_sheets()
+    sheets["kpis"][2][10] = ""
+    # 가중치 (weight, column K) merged over K01 and K02: 100 for both, or 100 each?
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets, merges={"kpis": [(1, 10, 2, 10, 100)]}))
+
+
+@case
+def merged_across_columns(dest: Path) -> None:
+    sheets = _base_sheets()
+    sheets["kpis"][4][5] = ""
+    # 지표명 and 단위 (name_ko E, unit F) merged on K04's row
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets, merges={"kpis": [(4, 4, 4, 5, "수질 적합률 (%)")]}))
+
+
+@case
+def merged_header_over_two_columns_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    d = sheets["departments"]
+    # 부서명 spans columns C:D (header and every row merged), the rest moves one column right
+    rows = [[*r[:3], "", *r[3:]] for r in d]
+    sheets["departments"] = rows
+    merges = [(i, 2, i, 3, rows[i][2]) for i in range(len(rows))]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets, merges={"departments": merges}))
+
+
+@case
+def subtotal_rows_xlsx_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    k = sheets["kpis"]
+    blank = [""] * 11
+    sub = lambda w: ["소계", *blank[1:10], w]  # noqa: E731 - a row builder
+    sheets["kpis"] = [k[0], k[1], k[2], sub(100), k[3], sub(100), k[4], sub(100), k[5],
+                      ["합  계", *blank[1:10], 400]]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+@case
+def unit_line_and_notes_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    r = sheets["kpi_results"]
+    sheets["kpi_results"] = [["2019년 성과지표 실적"], ["", "", "", "", "", "(단위: 건, %)"], *r, [],
+                             ["※ 실적은 2019. 12. 31. 기준"], ["주) 검증: 증빙 확인 여부"]]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+def _hide_row(wb, ws) -> None:
+    ws["kpis"].set_row(3, None, None, {"hidden": True})  # K03 (row 4) hidden
+
+
+@case
+def hidden_rows(dest: Path) -> None:
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(_base_sheets(), extra=_hide_row))
+
+
+def _filter_rows(wb, ws) -> None:
+    r = ws["kpi_results"]
+    r.autofilter(0, 0, 10, 5)
+    r.filter_column(2, "x == H1")  # 반기 = H1 shown: the H2 rows are hidden by the filter
+    for i in (2, 4, 6, 8, 10):
+        r.set_row(i, None, None, {"hidden": True})
+
+
+@case
+def filtered_rows(dest: Path) -> None:
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(_base_sheets(), extra=_filter_rows))
+
+
+def _hide_column(wb, ws) -> None:
+    ws["departments"].set_column(3, 3, None, None, {"hidden": True})  # name_en hidden
+
+
+@case
+def hidden_column_valid(dest: Path) -> None:
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(_base_sheets(), extra=_hide_column))
 
 
 # ---- scheme files

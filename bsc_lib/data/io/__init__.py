@@ -27,7 +27,8 @@ from bsc_lib.errors import DataError
 __all__ = ["BSCData", "TableOrigin", "load", "read_kpi_table", "read_tables", "write_template"]
 
 
-def load(path: str | Path, scheme: Scheme | None = None, *, text: str = "str") -> BSCData:
+def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False,
+         text: str = "str") -> BSCData:
     """Read and validate a CSV folder or an ``.xlsx`` workbook.
 
     Parameters
@@ -38,6 +39,9 @@ def load(path: str | Path, scheme: Scheme | None = None, *, text: str = "str") -
     scheme
         The evaluation scheme used by the rules (weight sum, scales, items); None loads
         ``params/scheme-2019.yaml``.
+    na_as_missing
+        Read Excel's ``#N/A`` error (a lookup that found nothing) as a missing value instead
+        of the problem ``formula error``; other formula errors are always problems.
     text
         ``"str"`` (default): text columns have dtype ``str``. ``"category"``: they stay
         integer-coded as read (``category``, sorted distinct values): no string is hashed again,
@@ -59,7 +63,7 @@ def load(path: str | Path, scheme: Scheme | None = None, *, text: str = "str") -
     """
     from bsc_lib.data.validate import check_path
 
-    data, problems = check_path(path, scheme, text=text)
+    data, problems = check_path(path, scheme, na_as_missing=na_as_missing, text=text)
     if problems or data is None:
         raise DataError(problems)
     return data

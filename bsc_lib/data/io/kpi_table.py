@@ -13,8 +13,11 @@ what; :func:`read_kpi_table` returns a :class:`KPITable` whose ``kpis``, ``histo
 ``kpi_difficulty(**read_kpi_table(path, mapping))`` runs directly. The format is documented
 in ``docs/kpi-table-mapping.md``.
 
-Cell parsing: missing tokens (``NA``, ``n/a``, ``-``, blank … plus the mapping's
-``missing_values``) → NaN; ``1,234`` → 1234; ``12%`` → 12 (percent points, as shown);
+Cell parsing: every cell NFC-normalised, white space, zero-width characters and BOMs removed
+at its edges (an id ``A<U+200B>`` is ``A``). Missing tokens (``NA``, ``n/a``, ``-``, blank …
+plus the mapping's ``missing_values``) → NaN in number columns and empty in the text columns
+id, name, owner, unit and KPI type (a KPI whose owner is missing goes to the owner
+:data:`UNASSIGNED` with a ``no_owner`` problem, never to an owner named "NA"); ``1,234`` → 1234; ``12%`` → 12 (percent points, as shown);
 ``(12)`` and ``△12`` → −12; a Unicode minus is a minus; a zero stays 0. xlsx cells with
 a percent number format are read as shown (stored 0.12 with format ``0%`` → 12). Any other
 text in a numeric column → NaN and a :class:`bsc_lib.errors.Problem` in ``problems`` (also
@@ -39,10 +42,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bsc_lib.data.io.text import clean_cells, fold_header, visible
 from bsc_lib.data.model import KPI_TYPES, MISSING_TOKENS, VALUE_ALIASES, normalise_header
 from bsc_lib.errors import DataError, Problem, problems_frame
+from bsc_lib.scoring.components.achievement import achievement_rate
 
 log = logging.getLogger(__name__)
+
+#: Owner of the KPIs whose owner cell is empty or a missing token (when an owner column is mapped).
+UNASSIGNED = "unassigned"
+#: Text roles whose missing tokens (``NA``, ``-`` …) are read as empty.
+TEXT_ROLES = ("kpi_id", "name", "owner", "unit", "kpi_type")
 
 #: Keys accepted at the top level of a mapping.
 MAPPING_KEYS = (
@@ -97,6 +107,9 @@ class KPITable(Mapping):
         Canonical ``kpi_results``: ``kpi_id``, ``year`` (= ``target_year``), ``half``
         (``"H2"`` unless the mapping sets ``half``), ``target`` (NaN when missing),
         ``actual`` (NaN unless a target-year actual is mapped), ``verified`` (True).
+    rates
+        (property) the target year's achievement rates by the scoring engine's one rule
+        (:func:`bsc_lib.scoring.components.achievement.achievement_rate`).
     problems
         Cells that could not be read and rows that were skipped, as
         :class:`bsc_lib.errors.Problem` (``reasons`` gives them as a DataFrame).
@@ -123,6 +136,26 @@ class KPITable(Mapping):
 
     def __len__(self) -> int:
         return len(self._KEYS)
+
+    @property
+    def rates(self) -> pd.DataFrame:
+        """Achievement rate of each KPI in the target year, by the scoring engine's one rule.
+
+        :func:`bsc_lib.scoring.components.achievement.achievement_rate` of ``results.target``
+        and ``results.actual`` with the KPI's polarity and band limits (no clipping: an
+        unbounded rate is ``±inf``; a zero target met exactly is 1, e.g. a "down" KPI with
+        target 0 and actual 0). Columns: ``kpi_id``, ``year``, ``half``, ``polarity``,
+        ``target``, ``actual``, ``rate`` (NaN when the target, the actual or the direction is
+        missing).
+        """
+        k = self.kpis.set_index("kpi_id")
+        r = self.results
+        pol = r["kpi_id"].map(k["polarity"])
+        rate = achievement_rate(r["target"].to_numpy(), r["actual"].to_numpy(), pol.to_numpy(dtype=object),
+                                r["kpi_id"].map(k["band_low"]).to_numpy(), r["kpi_id"].map(k["band_high"]).to_numpy())
+        return pd.DataFrame({"kpi_id": r["kpi_id"], "year": r["year"], "half": r["half"], "polarity": pol,
+                             "target": r["target"], "actual": r["actual"],
+                             "rate": np.asarray(rate, dtype="float64")})
 
     @property
     def reasons(self) -> pd.DataFrame:
@@ -285,12 +318,13 @@ def _grid_frame(grid: list[list[str]], header_row: int, file: str, sheet: str) -
                                  message=f"header_row {header_row} is beyond the last row ({len(grid)})")])
     width = max(len(r) for r in grid)
     padded = [r + [""] * (width - len(r)) for r in grid]
-    headers = [str(h).strip() for h in padded[header_row - 1]]
+    headers = [str(h).strip() if fold_header(h) else "" for h in padded[header_row - 1]]
     if not any(headers):
         raise DataError([Problem(file=file, sheet=sheet, rule="no_header", row=header_row,
                                  message=f"header row {header_row} is empty; set 'header_row' in the mapping")])
     body = pd.DataFrame(padded[header_row:], columns=range(width), dtype="str")
-    body = body.fillna("").apply(lambda s: s.str.strip())
+    # NFC (units such as ㎍/㎥ kept); white space, zero-width characters and BOMs at the edges removed
+    body = body.fillna("").apply(lambda c: clean_cells(c, "NFC"))
     body.index = pd.RangeIndex(header_row + 1, header_row + 1 + len(body))  # spreadsheet row numbers
     return headers, body
 
@@ -301,20 +335,20 @@ def _locate(roles: dict[str, str], headers: list[str], file: str, sheet: str) ->
     norm = {}
     for i, h in enumerate(headers):
         exact.setdefault(h, i)
-        norm.setdefault(normalise_header(h), i)
+        norm.setdefault(normalise_header(fold_header(h)), i)
     pos: dict[str, int] = {}
     problems = []
     for role, header in roles.items():
         h = header.strip()
         if h in exact:
             pos[role] = exact[h]
-        elif normalise_header(h) in norm:
-            pos[role] = norm[normalise_header(h)]
+        elif normalise_header(fold_header(h)) in norm:
+            pos[role] = norm[normalise_header(fold_header(h))]
         else:
             problems.append(Problem(
                 file=file, sheet=sheet, rule="unknown_column", column=header,
-                message=f"mapped column {header!r} (for {role}) not in the file; "
-                        f"available headers: {[x for x in headers if x]}",
+                message=f"mapped column {visible(header)!r} (for {role}) not in the file; "
+                        f"available headers: {[visible(x) for x in headers if x]}",
             ))
     if problems:
         raise DataError(problems)
@@ -434,6 +468,9 @@ def read_kpi_table(path: str | Path, mapping: Mapping[str, Any]) -> KPITable:
     hdr = {role: headers[i] for role, i in pos.items()}
     col = {role: body[i] for role, i in pos.items()}
     problems: list[Problem] = []
+    for role in TEXT_ROLES:  # "NA" in an agency column is no agency, not an agency named NA
+        if role in col:
+            col[role] = col[role].mask(col[role].str.lower().isin(m["_missing"]), "")
 
     # rows with no KPI id, or nothing but the id (notes, sources, totals), are skipped
     ids = col["kpi_id"]
@@ -596,7 +633,17 @@ def _kpi_frame(a: pd.DataFrame, hdr, m, file, sheet, problems) -> pd.DataFrame:
     n = len(a)
     out = pd.DataFrame(index=a.index)
     out["kpi_id"] = ids
-    out["owner_id"] = a["owner"].where(a["owner"] != "", "all") if "owner" in a else "all"
+    if "owner" in a:
+        no_owner = a["owner"] == ""
+        out["owner_id"] = a["owner"].where(~no_owner, UNASSIGNED)
+        problems += [
+            Problem(file=file, sheet=sheet, row=int(r), column=hdr["owner"], rule="no_owner", value="",
+                    message=f"KPI {visible(ids[r])}: no owner (the cell is empty or a missing-value token); "
+                            f"counted under the owner '{UNASSIGNED}'")
+            for r in no_owner[no_owner].index
+        ]
+    else:
+        out["owner_id"] = "all"
     out["level"] = "department"
     out["project_id"] = pd.Series(np.nan, index=a.index, dtype="str")
     out["name_ko"] = a["name"].where(a["name"] != "", ids) if "name" in a else ids

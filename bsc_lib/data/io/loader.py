@@ -35,6 +35,9 @@ class ReadResult:
     unavailable: set[str] = field(default_factory=set)
     #: tables read from a file or sheet (even with no rows)
     present: set[str] = field(default_factory=set)
+    #: what the reader did on its own (merged cells filled, total/note rows skipped, hidden
+    #: columns read), as :class:`~bsc_lib.errors.Problem` records that do not stop loading
+    notices: list[Problem] = field(default_factory=list)
 
 
 def empty_parsed(name: str) -> pd.DataFrame:
@@ -47,8 +50,11 @@ def _empty_parsed_template(name: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=parsed_dtype(c)) for c in TABLES[name].columns})
 
 
-def read_parsed(path: str | Path) -> ReadResult:
+def read_parsed(path: str | Path, *, na_as_missing: bool = False) -> ReadResult:
     """Read ``path`` (CSV folder or xlsx) and parse every table.
+
+    ``na_as_missing`` reads Excel's ``#N/A`` as a missing value instead of the problem
+    ``formula error`` (other formula errors are always reported).
 
     Returns
     -------
@@ -62,11 +68,12 @@ def read_parsed(path: str | Path) -> ReadResult:
     is_book = Path(path).suffix.lower() in (".xlsx", ".xlsm")
     res = ReadResult(source=spath, frames={}, origins={}, problems=list(raw.problems), hashes=raw.hashes)
     # the input itself could not be opened (not found, corrupt workbook …): no per-table noise
-    fatal = any(p.file == spath and p.sheet == "" and p.rule in ("not found", "format", "empty", "unreadable")
+    fatal = any(p.file == spath and p.sheet == "" and p.rule in ("not found", "format", "empty", "unreadable", "too large")
                 for p in raw.problems)
     for name, t in TABLES.items():
         if name in raw.tables:
-            pt = parse_table(raw.tables[name])
+            pt = parse_table(raw.tables[name], na_as_missing=na_as_missing)
+            res.notices += raw.tables[name].notices
             res.frames[name] = pt.frame
             res.origins[name] = pt.origin
             res.problems += pt.problems
@@ -92,7 +99,8 @@ def read_parsed(path: str | Path) -> ReadResult:
     return res
 
 
-def read_tables(path: str | Path) -> tuple[dict[str, pd.DataFrame], list[Problem], dict[str, str]]:
+def read_tables(path: str | Path, *, na_as_missing: bool = False,
+                ) -> tuple[dict[str, pd.DataFrame], list[Problem], dict[str, str]]:
     """Read and parse ``path`` without the validation rules.
 
     Parameters
@@ -109,7 +117,7 @@ def read_tables(path: str | Path) -> tuple[dict[str, pd.DataFrame], list[Problem
         reading, header and cell-parsing problems (not the validation rules); ``hashes`` =
         ``{file name: sha256}`` of the files read.
     """
-    res = read_parsed(path)
+    res = read_parsed(path, na_as_missing=na_as_missing)
     frames = {name: f.astype({c: "str" for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)})
               for name, f in res.frames.items()}
     return frames, res.problems, res.hashes

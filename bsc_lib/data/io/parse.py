@@ -9,9 +9,17 @@ checks do not report the same cell twice).
 Cell rules (all vectorised per column)
 --------------------------------------
 * Every cell: Unicode NFKC normalisation (full-width digits, letters, ``％`` and ``，`` become
-  ASCII), then leading/trailing whitespace stripped.
+  ASCII), then white space, zero-width characters, BOMs and non-breaking spaces removed at
+  both edges (:func:`bsc_lib.data.io.text.clean_cells`).
+* Ids (key and reference columns): two spellings of one column that become the same id only
+  after that cleaning (``D001<U+200B>`` and ``D001``) are the problem ``ambiguous id``, naming
+  both with their invisible characters shown.
+* Excel formula errors (``#N/A``, ``#REF!``, ``#VALUE!``, ``#DIV/0!``, ``#NAME?``, ``#NUM!``,
+  ``#NULL!``, ``#SPILL!``, ``#CALC!`` …), cached in a workbook or exported into a CSV, are the
+  problem ``formula error`` with their cell; with ``na_as_missing=True`` a ``#N/A`` is read as
+  a missing value instead.
 * Missing: the tokens of :data:`bsc_lib.data.model.MISSING_TOKENS` (case-insensitive, e.g. blank,
-  ``-``, ``NA``, ``#N/A``, ``해당없음``) are NA.
+  ``-``, ``NA``, ``해당없음``) are NA.
 * Numbers: ``1234``, ``-5``, ``1,234``, ``1,234.5`` (comma = thousands separator only, in
   groups of three), ``1e3``, ``12.5%``. A trailing ``%`` is dropped and the value kept in
   percent units (``12.5%`` → 12.5). Any other text, and infinities, is ``not a number``. Int
@@ -31,15 +39,15 @@ from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from bsc_lib.data.aliases import code_lookup, header_lookup
-from bsc_lib.data.io.problems import TableOrigin, cell_problems
+from bsc_lib.data.io.problems import MAX_PER_RULE, TableOrigin, cell_problems
 from bsc_lib.data.io.reader import RawTable
+from bsc_lib.data.io.text import clean_cells, fold_dots, fold_header, visible
 from bsc_lib.data.model import (
     BOOL_FALSE,
     BOOL_TRUE,
@@ -57,8 +65,11 @@ from bsc_lib.errors import Problem, short_text
 #: validation rules compare codes, never hash millions of strings.
 PARSED_DTYPES = {"str": "category", "int": "Int64", "float": "float64", "bool": "boolean"}
 _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
-_NORM_DROP = r"[ _.\u00b7\u318d\u00a0\ufeff\n\t]"
-_TEMPLATE_HEADER = re.compile(r"^(.*)\(([^()]*)\)\s*$")
+_NORM_DROP = r"[ _.\u00b7\u318d\u119e\u30fb\uff65\u2027\u2219\u22c5\u00a0\ufeff\n\t]"
+_TEMPLATE_HEADER = re.compile(r"^(.*)\(([^()]*)\)\s*$", re.DOTALL)
+#: Excel's error values (a formula that failed), upper case.
+EXCEL_ERRORS = ("#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+                "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#N/A!")
 NUMBER_FORMATS = "1234, -5, 1,234, 1,234.5, 1e3, 12.5%"
 #: Longest text cell accepted (characters); longer cells are the problem ``too long``.
 MAX_TEXT_CHARS = 1000
@@ -104,7 +115,7 @@ def resolve_header(text: str, table: str) -> str | None:
     ``한국어 (english)`` (e.g. ``지표ID (kpi_id)``).
     """
     lookup = header_lookup(table)
-    text = unicodedata.normalize("NFKC", str(text)).strip()
+    text = fold_header(text)
     hit = lookup.get(normalise_header(text))
     if hit is not None:
         return hit
@@ -118,8 +129,9 @@ def resolve_header(text: str, table: str) -> str | None:
 def suggest_column(text: str, table: str) -> str | None:
     """Closest known column name to an unknown header (difflib), or None."""
     lookup = header_lookup(table)
-    key = normalise_header(unicodedata.normalize("NFKC", str(text)))
-    m = _TEMPLATE_HEADER.match(str(text).strip())
+    text = fold_header(text)
+    key = normalise_header(text)
+    m = _TEMPLATE_HEADER.match(text)
     candidates = [key] + ([normalise_header(m.group(2)), normalise_header(m.group(1))] if m else [])
     for cand in candidates:
         close = difflib.get_close_matches(cand, list(lookup), n=1, cutoff=0.6)
@@ -141,7 +153,7 @@ def map_headers(raw: RawTable) -> tuple[dict[str, int], list[Problem]]:
     for j, head in enumerate(raw.headers):
         col = resolve_header(head, raw.name)
         if col is None:
-            m = YEAR_HEADER.match(unicodedata.normalize("NFKC", head))
+            m = YEAR_HEADER.match(fold_header(head))
             sugg = suggest_column(head, raw.name)
             if m and m.group("label") and "year" not in t.column_names:
                 hint = (f"; it looks like a year column of the plan form: yearly actuals go into the "
@@ -151,14 +163,14 @@ def map_headers(raw: RawTable) -> tuple[dict[str, int], list[Problem]]:
                 hint = f"; did you mean '{sugg}' ({t.column(sugg).ko})?"
             else:
                 hint = f"; known columns: {', '.join(t.column_names)}"
-            shown = short_text(head)
-            problems.append(Problem(file=raw.file, sheet=raw.sheet, column=head, rule="unknown column",
-                                    value=head, message=f"unknown column '{shown}' in table {t.name}{hint}"))
+            shown = short_text(visible(head))
+            problems.append(Problem(file=raw.file, sheet=raw.sheet, column=visible(head), rule="unknown column",
+                                    value=visible(head), message=f"unknown column '{shown}' in table {t.name}{hint}"))
             continue
         if col in mapping:
-            first = raw.headers[mapping[col]]
-            problems.append(Problem(file=raw.file, sheet=raw.sheet, column=head, rule="duplicate column",
-                                    value=head, message=(f"'{head}' and '{first}' both mean column {col} "
+            first = visible(raw.headers[mapping[col]])
+            problems.append(Problem(file=raw.file, sheet=raw.sheet, column=visible(head), rule="duplicate column",
+                                    value=visible(head), message=(f"'{visible(head)}' and '{first}' both mean column {col} "
                                                          f"({t.column(col).ko}); the first one is used")))
             continue
         mapping[col] = j
@@ -171,10 +183,24 @@ def map_headers(raw: RawTable) -> tuple[dict[str, int], list[Problem]]:
 
 
 def clean_text(s: pd.Series) -> pd.Series:
-    """NFKC-normalise and strip cells; missing tokens become NA (``str`` dtype)."""
-    s = s.astype("str").str.normalize("NFKC").str.strip()
+    """Clean cells (:func:`bsc_lib.data.io.text.clean_cells`); missing tokens become NA (``str`` dtype)."""
+    s = clean_cells(s)
     missing = s.str.lower().isin(MISSING_TOKENS) | s.isna()
     return s.mask(missing)
+
+
+def formula_errors(s: pd.Series) -> np.ndarray:
+    """True where a text cell is one of Excel's error values (:data:`EXCEL_ERRORS`)."""
+    out = s.str.contains("#", regex=False).fillna(False).to_numpy(dtype=bool, copy=True)
+    if out.any():  # only texts with a '#' are cleaned and compared
+        out[out] = clean_cells(s[out]).str.upper().isin(EXCEL_ERRORS).to_numpy(dtype=bool)
+    return out
+
+
+def id_columns(t: Table) -> list[str]:
+    """Columns of ``t`` that hold ids: its key and reference columns and ``*_id`` columns."""
+    return [c.name for c in t.columns
+            if c.dtype == "str" and (c.name in t.key or c.fk or c.name.endswith("_id"))]
 
 
 def parse_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -209,7 +235,7 @@ def parse_bool(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 def parse_code(s: pd.Series, codeset: str) -> pd.Series:
     """Map spellings to English codes; unknown spellings are kept as written."""
     lookup = code_lookup(codeset)
-    keys = normalise_series(s)
+    keys = normalise_series(fold_dots(s))
     mapped = keys.map(lookup)
     return mapped.where(mapped.notna(), s).astype("str")
 
@@ -241,8 +267,77 @@ def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return np.where(codes < 0, len(uniques), codes), spellings
 
 
-def parse_table(raw: RawTable) -> ParsedTable:
+def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes: np.ndarray,
+                            original: pd.Series, err_u: np.ndarray) -> tuple[list[Problem], np.ndarray]:
+    """One ``formula error`` problem per cell (capped later), and the row positions."""
+    pos = np.flatnonzero(err_u[codes])
+    out = []
+    for p in pos[:MAX_PER_RULE]:
+        v = clean_cells(pd.Series([original.iloc[p]])).iloc[0].upper()
+        row = origin.row(int(p))
+        cell = f"cell {letter}{row}" if letter and row is not None else "this cell"
+        hint = (" (a lookup that found nothing?)" if v == "#N/A" else "")
+        na = ", or read #N/A as missing (option na_as_missing)" if v == "#N/A" else ""
+        out.append(Problem(file=origin.file, sheet=origin.sheet, row=row, column=origin.header(column),
+                           rule="formula error", value=v, message=(
+                               f"{cell} holds the Excel formula error {v}{hint}; fix the formula or the "
+                               f"data it uses, let Excel recalculate and save again{na}")))
+    if len(pos) > MAX_PER_RULE:
+        out.append(Problem(file=origin.file, sheet=origin.sheet, column=origin.header(column), rule="formula error",
+                           message=(f"... and {len(pos) - MAX_PER_RULE} more 'formula error' problem(s) "
+                                    "in this column (not listed)")))
+    return out, pos
+
+
+def ambiguous_ids(origin: TableOrigin, column: str, codes: np.ndarray, spellings: pd.Series,
+                  cleaned: pd.Series) -> list[Problem]:
+    """``ambiguous id`` problems: spellings of one id column that differ as written (beyond white
+    space at the edges, non-breaking spaces included) but are the same id after :func:`clean_text`
+    (zero-width characters, BOMs, full-width letters).
+
+    ``spellings`` are the distinct raw texts of the column, ``cleaned`` their cleaned texts and
+    ``codes`` the position of each row's text among them. One problem per extra spelling, at
+    its first row, naming the spelling seen first (invisible characters shown as ``<U+200B>``).
+    """
+    loose = spellings.str.strip()  # white space at the edges (NBSP too) is not a different id
+    frame = pd.DataFrame({"loose": loose.to_numpy(dtype=object), "clean": cleaned.to_numpy(dtype=object)})
+    frame = frame[frame["clean"].notna() & frame["loose"].notna()]
+    if frame["clean"].is_unique:
+        return []
+    groups = frame.drop_duplicates("loose").groupby("clean", sort=False)["loose"].size()
+    clash = groups[groups > 1].index
+    if not len(clash):
+        return []
+    out = []
+    sub = frame[frame["clean"].isin(clash)]
+    first_row = {int(u): int(np.flatnonzero(codes == u)[0]) for u in sub.index}
+    for clean, g in sub.groupby("clean", sort=False):
+        order = sorted(g.index, key=lambda u: first_row[int(u)])
+        seen: dict[str, int] = {}
+        for u in order:
+            loose_u = g.at[u, "loose"]
+            if loose_u in seen:
+                continue
+            seen[loose_u] = int(u)
+            if len(seen) == 1:
+                first_u = int(u)
+                continue
+            p = first_row[int(u)]
+            row, row0 = origin.row(p), origin.row(first_row[first_u])
+            a, b = visible(loose_u), visible(g.at[first_u, "loose"])
+            out.append(Problem(file=origin.file, sheet=origin.sheet, row=row, column=origin.header(column),
+                               rule="ambiguous id", value=a, message=(
+                                   f"'{a}' (row {row}) and '{b}' (row {row0}) differ only by invisible or "
+                                   f"full-width characters and would be the same {column} '{visible(clean)}'; "
+                                   f"type the id again in row {row} so that both rows read alike")))
+    return out
+
+
+def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
     """Map the headers and parse every cell of ``raw``.
+
+    ``na_as_missing`` reads the Excel error ``#N/A`` as a missing value instead of the
+    problem ``formula error``.
 
     Returns
     -------
@@ -257,6 +352,7 @@ def parse_table(raw: RawTable) -> ParsedTable:
     n = len(raw.cells)
     bad_cells: set[tuple[str, int]] = set()
     missing_columns: set[str] = set()
+    ids_of = set(id_columns(t))
     cols: dict[str, pd.Series] = {}
     for c in t.columns:
         if c.name not in mapping:
@@ -270,6 +366,18 @@ def parse_table(raw: RawTable) -> ParsedTable:
         # hundred distinct texts, and the string operations are the cost of loading
         codes, spellings = _factorize_text(original)
         text = clean_text(spellings)
+        err_all = formula_errors(spellings)
+        if err_all.any():  # every error value is read as missing; all but a tolerated #N/A are reported
+            err_u = err_all.copy()
+            if na_as_missing:
+                err_u &= clean_cells(spellings).str.upper().ne("#N/A").fillna(True).to_numpy(dtype=bool)
+            letter = raw.letters[j] if raw.letters is not None and j < len(raw.letters) else ""
+            probs, pos = _formula_error_problems(origin, c.name, letter, codes, original, err_u)
+            problems += probs
+            bad_cells.update((c.name, int(i)) for i in pos)
+            text = text.mask(err_all)
+        if c.name in ids_of:
+            problems += ambiguous_ids(origin, c.name, codes, spellings, text)
         if c.dtype in ("int", "float"):
             vals, bad_u = parse_number(text)
             bad = bad_u.to_numpy()[codes]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bsc_lib.data.io.text import visible
 from bsc_lib.errors import Problem, short_text
 
 #: At most this many problems are reported per (file, sheet, column, rule); then one summary.
@@ -90,17 +91,19 @@ def cell_problems(
     """One problem per failing cell; ``message`` may use ``{value}``.
 
     Values are shortened by :func:`bsc_lib.errors.short_text` (a huge cell is shown by its
-    first 200 characters and its length).
+    first 200 characters and its length) and invisible characters are shown as ``<U+200B>``
+    (:func:`bsc_lib.data.io.text.visible`).
 
     At most :data:`MAX_PER_RULE` problems are built, plus one ``"... and N more"`` summary.
     """
     positions = list(positions)
     values = list(values)
     header = origin.header(column)
+    shown = [short_text(visible(fmt_value(v))) for v in values[:MAX_PER_RULE]]
     out = [
-        Problem(file=origin.file, sheet=origin.sheet, row=origin.row(int(p)), column=header,
-                rule=rule, value=short_text(fmt_value(v)), message=message.format(value=short_text(fmt_value(v))))
-        for p, v in zip(positions[:MAX_PER_RULE], values[:MAX_PER_RULE], strict=False)
+        Problem(file=origin.file, sheet=origin.sheet, row=origin.row(int(p)), column=visible(header),
+                rule=rule, value=v, message=message.format(value=v))
+        for p, v in zip(positions[:MAX_PER_RULE], shown, strict=False)
     ]
     extra = len(positions) - MAX_PER_RULE
     if extra > 0:

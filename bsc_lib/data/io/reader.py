@@ -39,6 +39,18 @@ Reading rules
   cells are all blank gives no row for that year. The row numbers stay those of the sheet.
 * CSV quoting: a double quote that is never closed (the rest of the file would be read as
   one cell) makes the file unreadable, with the row where the quote opens.
+* Excel's leftovers and links (folders): ``~$name.csv`` owner files are ignored; a symbolic
+  link to nothing is ``broken link``; a link leaving the input folder is
+  ``link_outside_folder`` and is not read.
+* Workbooks: Strict Open XML is a ``format`` problem naming the fix; more than
+  :data:`MAX_UNCOMPRESSED` bytes unpacked, :data:`MAX_SHEET_ROWS` rows or :data:`MAX_COLUMNS`
+  columns is ``too large``. Formatted empty rows below a sheet's last value are cut from its
+  XML before openpyxl parses it (:func:`sheet_layout`).
+* Merged cells below the header: filled down in text columns (a notice), ``merged_cells`` in
+  number columns and across headed columns (see :func:`_merged_cells`).
+* Korean public-sector layouts: total/subtotal rows (:data:`TOTAL_LABELS`) and note rows
+  (:data:`NOTE_ROW`) are skipped with a notice; hidden rows with data are ``hidden rows``;
+  hidden columns are read with a notice. Notices are in :attr:`RawTable.notices`.
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -58,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib.data.aliases import DOC_SHEETS, table_lookup
+from bsc_lib.data.io.text import clean_cells, fold_header, visible
 from bsc_lib.data.model import TABLES, normalise_header
 from bsc_lib.errors import Problem
 
@@ -67,6 +81,21 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 #: Largest single CSV field accepted (characters).
 MAX_FIELD = 1_000_000
+#: Largest total uncompressed size of a workbook's parts (bytes): 1 GiB.
+MAX_UNCOMPRESSED = 1 << 30
+#: Most rows of a sheet (Excel's own limit; only a crafted file has more).
+MAX_SHEET_ROWS = 1_048_576
+#: Most rows of a CSV file (2.5 times the 18.7 M ratings of a 1000-fold Seoul).
+MAX_CSV_ROWS = 50_000_000
+#: Most columns of a table (the widest model table has 13; a plan form adds year columns).
+MAX_COLUMNS = 1_000
+#: Cells that mark a total or subtotal row (spaces ignored, lower case).
+TOTAL_LABELS = frozenset({"합계", "소계", "계", "총계", "총합계", "합", "total", "subtotal", "grandtotal", "sum"})
+#: A row whose single filled cell starts like this is a note, a source or a unit line.
+NOTE_ROW = re.compile(r"^\s*(?:※|\*|주\s*\d*\s*[):：]|\(주\)|註|자료\s*[:：]|출처\s*[:：]|비고\s*[:：]|"
+                      r"\(?\s*단위\s*[:：]|note\s*\d*\s*[:：]|source\s*[:：])", re.IGNORECASE)
+#: Namespace of a workbook saved as "Strict Open XML Spreadsheet".
+STRICT_NS = b"purl.oclc.org/ooxml/spreadsheetml/main"
 
 
 @dataclass
@@ -84,7 +113,8 @@ class RawTable:
     cells
         Data cells as text (``""`` for empty), columns ``0 … n-1`` matching ``headers``;
         blank rows removed. Columns are ``category`` (the distinct texts and an integer code
-        per cell) as read; ``str`` after year columns were unpivoted. Read them through
+        per cell) for a CSV read by the C parser, ``str`` otherwise (workbooks, CSV read by
+        :mod:`csv`, year columns unpivoted). Read them through
         ``Series.cat``/``astype("str")`` or value by value, never by ``.str`` on the codes.
     rows
         Spreadsheet row number of each row of ``cells``.
@@ -99,6 +129,12 @@ class RawTable:
     cells: pd.DataFrame
     rows: np.ndarray
     dates: pd.DataFrame | None = None
+    #: Sheet column letter of each column of ``cells`` (workbooks; ``""`` where none, e.g. a
+    #: column made by unpivoting year columns). None for CSV files.
+    letters: list[str] | None = None
+    #: What the reader did on its own (merged cells filled, total and note rows skipped,
+    #: hidden columns read): not problems, loading goes on; logged and kept for the analyst.
+    notices: list[Problem] = field(default_factory=list)
 
 
 @dataclass
@@ -121,11 +157,9 @@ def known_tables_text() -> str:
 def suggest_table(name: str) -> str:
     """``"did you mean 'departments' (부서)? "`` for a near-miss file or sheet name, else ``""``."""
     import difflib
-    import unicodedata
 
     lookup = table_lookup()
-    close = difflib.get_close_matches(normalise_header(unicodedata.normalize("NFKC", name)), list(lookup),
-                                      n=1, cutoff=0.75)
+    close = difflib.get_close_matches(normalise_header(fold_header(name)), list(lookup), n=1, cutoff=0.75)
     if not close:
         return ""
     t = TABLES[lookup[close[0]]]
@@ -134,9 +168,7 @@ def suggest_table(name: str) -> str:
 
 def match_table(name: str) -> str | None:
     """The table a file stem or sheet name designates, or None."""
-    import unicodedata
-
-    return table_lookup().get(normalise_header(unicodedata.normalize("NFKC", name)))
+    return table_lookup().get(normalise_header(fold_header(name)))
 
 
 def read_raw(path: str | Path) -> RawInput:
@@ -176,16 +208,43 @@ def read_raw(path: str | Path) -> RawInput:
 # --------------------------------------------------------------------------- CSV folder
 
 
+def _link_problem(f: Path, root: Path, fpath: str) -> Problem | None:
+    """The problem of a symbolic link in the input folder (None: a link to a file inside it)."""
+    try:
+        target = Path(os.path.realpath(f))
+    except (OSError, RuntimeError):  # a link loop
+        target = None
+    if target is None or not target.exists():
+        return Problem(file=fpath, rule="broken link", value=visible(f.name), message=(
+            f"'{visible(f.name)}' is a link (shortcut) to a file that does not exist; put the file "
+            "itself into the folder"))
+    if not target.is_relative_to(root):
+        return Problem(file=fpath, rule="link_outside_folder", value=visible(f.name), message=(
+            f"'{visible(f.name)}' is a link to a file outside the input folder, which is not read; "
+            "copy the file into the folder"))
+    return None
+
+
 def _read_folder(folder: Path, spath: str, out: RawInput) -> None:
-    files = sorted((f for f in folder.iterdir() if f.is_file()), key=lambda f: f.name)
+    root = Path(os.path.realpath(folder))
+    files = sorted((f for f in folder.iterdir() if f.is_symlink() or f.is_file()), key=lambda f: f.name)
     for f in files:
-        if f.name.startswith(("_", ".")) or f.suffix.lower() != ".csv":
+        # ~$name.csv is Excel's owner file, present while name.csv is open in Excel
+        if f.name.startswith(("_", ".", "~$")) or f.suffix.lower() != ".csv":
             continue
         fpath = str(Path(spath) / f.name)
         name = match_table(f.stem)
+        link = _link_problem(f, root, fpath) if f.is_symlink() else None
+        if link is not None:
+            out.problems.append(link)
+            if name is not None and name not in out.tables:
+                out.unreadable.setdefault(name, (fpath, ""))
+            continue
+        if not f.is_file():  # a link to a folder inside the input folder
+            continue
         if name is None:
-            out.problems.append(Problem(file=fpath, rule="unknown table", value=f.stem, message=(
-                f"'{f.name}' is not a known table; {suggest_table(f.stem)}"
+            out.problems.append(Problem(file=fpath, rule="unknown table", value=visible(f.stem), message=(
+                f"'{visible(f.name)}' is not a known table; {suggest_table(f.stem)}"
                 f"name CSV files after one of: {known_tables_text()}")))
             continue
         if name in out.tables or name in out.unreadable:
@@ -392,6 +451,18 @@ def _read_workbook(p: Path, spath: str, out: RawInput) -> None:
         return
     with zipfile.ZipFile(io.BytesIO(raw)) as probe:
         parts = set(probe.namelist())
+        total = sum(i.file_size for i in probe.infolist())
+        wb_xml = _read_part(probe, "xl/workbook.xml", 1 << 24) if "xl/workbook.xml" in parts else b""
+    if total > MAX_UNCOMPRESSED:
+        out.problems.append(Problem(file=spath, rule="too large", value=f"{total:,} bytes", message=(
+            f"the workbook unpacks to {total / 2**20:,.0f} MB, more than the limit of "
+            f"{MAX_UNCOMPRESSED / 2**20:,.0f} MB; save each table as a CSV file instead")))
+        return
+    if STRICT_NS in wb_xml:
+        out.problems.append(Problem(file=spath, rule="format", message=(
+            "the workbook was saved as Strict Open XML Spreadsheet, which cannot be read; open it in "
+            "Excel and save it as 'Excel Workbook (*.xlsx)'")))
+        return
     if not {"[Content_Types].xml", "xl/workbook.xml"} <= parts:
         out.problems.append(Problem(file=spath, rule="format", message=(
             "the workbook is corrupt or not an Excel workbook: a zip archive without "
@@ -407,14 +478,34 @@ def _read_workbook(p: Path, spath: str, out: RawInput) -> None:
         return
     wb_frm = None  # second, formula-text view of the workbook: opened only when a sheet has formulas
     zf = zipfile.ZipFile(io.BytesIO(raw))
+    # a pass over each table sheet's XML: merged cells, hidden rows/columns, filters, and the
+    # styled-but-empty cells and rows (a million formatted rows) removed before openpyxl reads it
+    layouts: dict[str, SheetLayout] = {}
+    cleaned: dict[str, bytes] = {}
+    for sheet in wb_val.sheetnames:
+        part = getattr(wb_val[sheet], "_worksheet_path", None)
+        if part is None or sheet.strip().lower() in DOC_SHEETS or match_table(sheet) is None:
+            continue
+        try:
+            layouts[sheet], slim = sheet_layout(_read_part(zf, part, MAX_UNCOMPRESSED))
+        except KeyError:
+            continue
+        if slim is not None:
+            cleaned[part] = slim
+    if cleaned:
+        raw_read = _replace_parts(zf, cleaned)
+        wb_val.close()
+        wb_val = openpyxl.load_workbook(io.BytesIO(raw_read), read_only=True, data_only=True)
+    else:
+        raw_read = raw
     try:
         for sheet in wb_val.sheetnames:
             if sheet.strip().lower() in DOC_SHEETS:
                 continue
             name = match_table(sheet)
             if name is None:
-                out.problems.append(Problem(file=spath, sheet=sheet, rule="unknown sheet", value=sheet, message=(
-                    f"'{sheet}' is not a known table; {suggest_table(sheet)}name sheets after one of: "
+                out.problems.append(Problem(file=spath, sheet=sheet, rule="unknown sheet", value=visible(sheet), message=(
+                    f"'{visible(sheet)}' is not a known table; {suggest_table(sheet)}name sheets after one of: "
                     f"{known_tables_text()} (a README/설명 sheet is ignored)")))
                 continue
             if name in out.tables or name in out.unreadable:
@@ -422,19 +513,26 @@ def _read_workbook(p: Path, spath: str, out: RawInput) -> None:
                 out.problems.append(Problem(file=spath, sheet=sheet, rule="duplicate table", value=sheet, message=(
                     f"table {name} ({TABLES[name].ko}) is also given by sheet '{prev}'; keep one sheet per table")))
                 continue
+            layout = layouts.get(sheet)
             try:
                 ws_frm = None
-                if _has_formulas(zf, wb_val[sheet]):
+                if layout.formulas if layout is not None else _has_formulas(zf, wb_val[sheet]):
                     if wb_frm is None:
-                        wb_frm = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=False)
+                        wb_frm = openpyxl.load_workbook(io.BytesIO(raw_read), read_only=True, data_only=False)
                     ws_frm = wb_frm[sheet]
                 grid, dates, formulas = _sheet_grid(wb_val[sheet], ws_frm)
+            except _TooLarge as exc:
+                out.problems.append(Problem(file=spath, sheet=sheet, rule="too large", message=(
+                    f"the sheet has {exc}; a table of this tool has at most {MAX_SHEET_ROWS:,} rows and "
+                    f"{MAX_COLUMNS:,} columns: delete what does not belong to the table")))
+                out.unreadable[name] = (spath, sheet)
+                continue
             except Exception as exc:  # noqa: BLE001 - corrupt sheet XML
                 out.problems.append(Problem(file=spath, sheet=sheet, rule="format", message=(
                     f"cannot read the sheet ({type(exc).__name__}: {exc})")))
                 out.unreadable[name] = (spath, sheet)
                 continue
-            table, probs = _grid_to_table(grid, name, spath, sheet, dates, formulas)
+            table, probs = _grid_to_table(grid, name, spath, sheet, dates, formulas, layout)
             out.problems.extend(probs)
             if table is None:
                 out.unreadable[name] = (spath, sheet)
@@ -448,6 +546,133 @@ def _read_workbook(p: Path, spath: str, out: RawInput) -> None:
 
 
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row\b([^>]*)>")
+_COL_TAG = re.compile(rb"<(?:\w+:)?col\b([^>]*?)/?>")
+_MERGE = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*\bref=\"\$?([A-Z]+)\$?(\d+)(?::\$?([A-Z]+)\$?(\d+))?\"")
+_HIDDEN = re.compile(rb"\bhidden=\"(?:1|true)\"")
+_ATTR_R = re.compile(rb"\br=\"(\d+)\"")
+_ATTR_MIN = re.compile(rb"\bmin=\"(\d+)\"")
+_ATTR_MAX = re.compile(rb"\bmax=\"(\d+)\"")
+_AUTOFILTER = re.compile(rb"<(?:\w+:)?autoFilter\b")
+
+
+class _TooLarge(Exception):
+    """A sheet beyond :data:`MAX_SHEET_ROWS` rows or :data:`MAX_COLUMNS` columns."""
+
+
+@dataclass
+class SheetLayout:
+    """What a sheet's XML says besides its cell values.
+
+    Attributes
+    ----------
+    merges
+        Merged ranges ``(first_row, first_col, last_row, last_col)``, 0-based, inclusive.
+    hidden_rows
+        0-based rows that are hidden (by Hide or by a filter) and hold a cell with content.
+    hidden_cols
+        0-based hidden columns.
+    filtered
+        The sheet has an AutoFilter.
+    formulas
+        The sheet holds a formula element.
+    """
+
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    hidden_rows: list[int] = field(default_factory=list)
+    hidden_cols: set[int] = field(default_factory=set)
+    filtered: bool = False
+    formulas: bool = True
+
+
+def _read_part(zf: zipfile.ZipFile, part: str, limit: int) -> bytes:
+    """A zip member's bytes, refusing more than ``limit`` bytes whatever its header says."""
+    with zf.open(part) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise _TooLarge(f"a part ({part}) larger than {limit:,} bytes")
+    return data
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1
+
+
+def _drop_empty_rows(xml: bytes) -> tuple[bytes, bool]:
+    """The sheet XML without the rows below its last value (formatted but empty rows).
+
+    Returns ``(xml, dropped)``. The last ``</c>`` of the sheet data (a cell with content: a
+    value, an inline string or a formula; an empty formatted cell is ``<c r=… s=…/>``) is
+    found by one backward search, and every row element after the row that holds it is cut
+    in one slice: no regular expression and no per-row work over
+    a part that is 300 MB for a million formatted rows. Rows above it are untouched (their
+    numbering, given or implied, stays as it was).
+    """
+    start = xml.find(b"<sheetData")
+    end = xml.rfind(b"</sheetData>")
+    if start < 0 or end < 0:
+        return xml, False
+    last = xml.rfind(b"</c>", start, end)  # a cell with content closes; an empty one is <c …/>
+    if last < 0:
+        cut = xml.index(b">", start) + 1  # no value at all: every row goes
+        if xml[cut - 2:cut] == b"/>":
+            return xml, False
+    else:
+        close = xml.find(b"</row>", last, end)
+        if close < 0:
+            return xml, False
+        cut = close + len(b"</row>")
+    if end - cut < 64:
+        return xml, False
+    return xml[:cut] + xml[end:], True
+
+
+def sheet_layout(xml: bytes) -> tuple[SheetLayout, bytes | None]:
+    """Read a sheet's XML for its layout and drop its empty (formatted) rows.
+
+    Returns ``(layout, slim)``: ``slim`` is the XML without the rows below the last value
+    (:func:`_drop_empty_rows`) when that removes more than 1 MB (a sheet with a million
+    formatted empty rows), else None. The layout is read from the slim XML (merged ranges,
+    hidden rows with data, hidden columns, a filter, formulas).
+    """
+    slim, dropped = _drop_empty_rows(xml)
+    dropped = dropped and len(xml) - len(slim) > 1_000_000
+    if not dropped:
+        slim = xml
+    layout = SheetLayout(formulas=_FORMULA_TAG.search(slim) is not None)
+    if b"<mergeCell" in slim:
+        for m in _MERGE.finditer(slim):
+            c0, r0 = _col_index(m.group(1)), int(m.group(2)) - 1
+            c1, r1 = (_col_index(m.group(3)), int(m.group(4)) - 1) if m.group(3) else (c0, r0)
+            layout.merges.append((min(r0, r1), min(c0, c1), max(r0, r1), max(c0, c1)))
+    if b'hidden="' in slim:
+        for m in _ROW_TAG.finditer(slim):
+            attrs = m.group(1)
+            if attrs.endswith(b"/") or not _HIDDEN.search(attrs):
+                continue
+            r = _ATTR_R.search(attrs)
+            if r:
+                layout.hidden_rows.append(int(r.group(1)) - 1)
+        for m in _COL_TAG.finditer(slim):
+            attrs = m.group(1)
+            lo, hi = _ATTR_MIN.search(attrs), _ATTR_MAX.search(attrs)
+            if _HIDDEN.search(attrs) and lo and hi:
+                layout.hidden_cols.update(range(int(lo.group(1)) - 1, min(int(hi.group(1)), MAX_COLUMNS + 1)))
+    layout.filtered = b"autoFilter" in slim and _AUTOFILTER.search(slim) is not None
+    return layout, (slim if dropped else None)
+
+
+def _replace_parts(zf: zipfile.ZipFile, parts: dict[str, bytes]) -> bytes:
+    """The workbook's zip with some parts replaced (stored uncompressed: read once, from memory)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        for info in zf.infolist():
+            body = parts[info.filename] if info.filename in parts else zf.read(info.filename)
+            zout.writestr(zipfile.ZipInfo(info.filename, date_time=info.date_time), body)
+    return out.getvalue()
 
 
 def _has_formulas(zf: zipfile.ZipFile, ws) -> bool:
@@ -500,6 +725,10 @@ def _sheet_grid(ws_val, ws_frm) -> tuple[list[list[str]], set[tuple[int, int]], 
     dates: set[tuple[int, int]] = set()
     formulas: list[tuple[int, int, str]] = []
     for i, rv in enumerate(ws_val.iter_rows()):
+        if i >= MAX_SHEET_ROWS:
+            raise _TooLarge(f"more than {MAX_SHEET_ROWS:,} rows")
+        if len(rv) > MAX_COLUMNS and any(c.value is not None for c in rv[MAX_COLUMNS:]):
+            raise _TooLarge(f"a value beyond column {MAX_COLUMNS:,} (row {i + 1})")
         rf = next(frm_rows, ())
         texts = []
         for j, cell in enumerate(rv):
@@ -513,6 +742,8 @@ def _sheet_grid(ws_val, ws_frm) -> tuple[list[list[str]], set[tuple[int, int]], 
                 elif f is not None and type(f).__name__ in ("ArrayFormula", "DataTableFormula"):
                     formulas.append((i, j, str(getattr(f, "text", f))))
             texts.append(text)
+        while texts and texts[-1] == "":
+            texts.pop()
         grid.append(texts)
     return grid, dates, formulas
 
@@ -526,14 +757,131 @@ def _column_letter(j: int) -> str:
     return get_column_letter(j + 1)
 
 
-def _nonblank(col: pd.Series) -> np.ndarray:
-    """True where the cell has something besides white space (each distinct text stripped once)."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
-    else:
-        codes, uniques = pd.factorize(col, use_na_sentinel=True)
-    filled = np.fromiter((bool(str(u).strip()) for u in uniques), dtype=bool, count=len(uniques))
-    return np.append(filled, False)[codes]
+def _nonblank_facts(col: pd.Series) -> tuple[pd.Series, np.ndarray, pd.Series]:
+    """``(nonblank, codes, cleaned distinct texts)`` of a text column (one factorisation).
+
+    ``nonblank`` is True where the cell has something besides white space and zero-width
+    characters (each distinct text cleaned once)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    cleaned = clean_cells(pd.Series(uniques, dtype="str"))
+    filled = (cleaned != "").to_numpy(dtype=bool)
+    return pd.Series(np.append(filled, False)[codes], index=col.index), codes, cleaned
+
+
+def _nonblank_frame(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, pd.Series]]]:
+    """Nonblank mask of every column and, per column, its codes and cleaned distinct texts."""
+    masks, facts = {}, {}
+    for j in df.columns:
+        masks[j], codes, cleaned = _nonblank_facts(df[j])
+        facts[j] = (codes, cleaned)
+    return pd.DataFrame(masks, index=df.index), facts
+
+
+def _header_text(x: object) -> str:
+    """A header cell as written (stripped), ``""`` when it holds only invisible characters."""
+    return str(x).strip() if fold_header(x) else ""
+
+
+def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.DataFrame,
+                rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Among positions ``rows``: total/subtotal rows and note rows (masks over ``rows``).
+
+    A total row's first filled cell is a :data:`TOTAL_LABELS` label (``합계``, ``소 계``,
+    ``Total`` …). A note row has a single filled cell starting like :data:`NOTE_ROW`
+    (``※ …``, ``주) …``, ``자료: …``, ``(단위: 억원)``). ``facts`` are the columns' codes and
+    cleaned distinct texts (:func:`_nonblank_frame`): only the distinct texts are looked at.
+    """
+    total = np.zeros(len(rows), bool)
+    note = np.zeros(len(rows), bool)
+    flags = {}  # per column: (is_total, is_note) over its distinct texts (+ a missing-value slot)
+    for j, (_, cleaned) in facts.items():
+        key = cleaned.str.replace(r"\s+", "", regex=True).str.lower()
+        is_total = np.append(key.isin(TOTAL_LABELS).to_numpy(dtype=bool), False)
+        is_note = np.append(cleaned.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool), False)
+        flags[j] = (is_total, is_note)
+    hits = [j for j, (a, b) in flags.items() if a.any() or b.any()]
+    if not len(rows) or not hits:  # the usual case: no label anywhere, no pass over the rows
+        return total, note
+    before = np.zeros(len(rows), bool)  # a filled cell left of column j
+    single = None
+    for j in [j for j in facts if j <= max(hits)]:
+        nb_j = nonblank[j].to_numpy()[rows]
+        first = nb_j & ~before
+        before |= nb_j
+        is_total, is_note = flags[j]
+        if j not in hits or not first.any():
+            continue
+        c = facts[j][0][rows]
+        total |= first & is_total[c]
+        if is_note.any():
+            if single is None:
+                single = nonblank.to_numpy()[rows].sum(axis=1) == 1
+            note |= first & is_note[c] & single
+    return total, note & ~total
+
+
+def _range_text(r0: int, c0: int, r1: int, c1: int) -> str:
+    return f"{_column_letter(c0)}{r0 + 1}:{_column_letter(c1)}{r1 + 1}"
+
+
+def _merged_cells(df: pd.DataFrame, headers: list[str], last_header: int, name: str, file: str, sheet: str,
+                  layout: SheetLayout) -> tuple[list[Problem], list[Problem]]:
+    """Apply the merged ranges below the header to ``df`` (in place): ``(problems, notices)``.
+
+    * A range over several rows in a text column (ids, names, codes, units …): its value is
+      written into every row of the range (a project merged over its KPIs belongs to each of
+      them), with a notice naming the range.
+    * A range over several rows in a number or yes/no column: the problem ``merged_cells`` (a
+      merged weight or target could be each row's value or their total); the value is still
+      written into each row so that no row is also reported as empty.
+    * A range over columns that have headers of their own: the problem ``merged_cells`` (which
+      column does the value belong to?). Columns without a header (the header merged over the
+      same columns) are fine: the value is the first column's.
+    Merges in or above the header rows are the header's business (two-row headers).
+    """
+    from bsc_lib.data.io.parse import resolve_header
+
+    problems: list[Problem] = []
+    notices: list[Problem] = []
+    t = TABLES[name]
+    n, width = df.shape
+    for r0, c0, r1, c1 in layout.merges:
+        if r0 <= last_header or r0 >= n or c0 >= width:
+            continue
+        r1, c1 = min(r1, n - 1), min(c1, width - 1)
+        rng = _range_text(r0, c0, r1, c1)
+        head = headers[c0] if c0 < len(headers) else ""
+        col = resolve_header(head, name) if head else None
+        value = str(df.iat[r0, c0])
+        covered = [headers[j] for j in range(c0 + 1, c1 + 1) if j < len(headers) and headers[j]]
+        if covered:
+            problems.append(Problem(
+                file=file, sheet=sheet, row=r0 + 1, column=visible(head) or f"column {_column_letter(c0)}",
+                rule="merged_cells", value=rng, message=(
+                    f"cells {rng} are merged across the columns {', '.join(map(visible, [head, *covered]))}: "
+                    "it is not clear which column the value belongs to; unmerge the cells (Home > Merge & "
+                    "Center) and put each value in its own column")))
+            continue
+        if r1 == r0 or col is None:
+            continue
+        df.iloc[r0 + 1:r1 + 1, c0] = value  # a number column's value too: no row reads as empty
+        if t.column(col).dtype != "str":
+            problems.append(Problem(
+                file=file, sheet=sheet, row=r0 + 1, column=visible(head), rule="merged_cells", value=rng,
+                message=(f"cells {rng} are merged over rows {r0 + 1}–{r1 + 1} of the number column "
+                         f"{col}: it is not clear whether {short_value(value)} is each row's value or "
+                         "their total; unmerge the cells and enter the value of each row")))
+            continue
+        notices.append(Problem(
+            file=file, sheet=sheet, row=r0 + 1, column=visible(head), rule="merged_cells", value=rng,
+            message=f"cells {rng} are merged: '{short_value(value)}' is read on each of rows {r0 + 1}–{r1 + 1}"))
+    return problems, notices
+
+
+def short_value(v: str) -> str:
+    """A cell text for a message: invisible characters shown, at most 60 characters."""
+    v = visible(v)
+    return v if len(v) <= 60 else v[:60] + "…"
 
 
 def _grid_to_table(
@@ -543,48 +891,80 @@ def _grid_to_table(
     sheet: str,
     dates: set[tuple[int, int]] | None,
     formulas: list[tuple[int, int, str]],
+    layout: SheetLayout | None = None,
 ) -> tuple[RawTable | None, list[Problem]]:
     """Find the header row, drop blank rows and unnamed empty columns, keep row numbers.
 
     ``grid`` is a list of rows of text (workbooks, CSV read by :mod:`csv`) or a frame of
-    categorical text columns (CSV read by the C parser); the cells of the table are categorical
-    either way (:attr:`RawTable.cells`).
+    categorical text columns (CSV read by the C parser); the cells of the table keep that dtype
+    (:attr:`RawTable.cells`).
+
+    Also (see the module docstring): merged cells below the header (``layout``, workbooks),
+    total and note rows skipped with a notice, hidden rows reported, limits on rows and columns.
     """
     problems: list[Problem] = []
+    notices: list[Problem] = []
     where = "sheet" if sheet else "file"
     width = grid.shape[1] if isinstance(grid, pd.DataFrame) else max((len(r) for r in grid), default=0)
     if width == 0 or len(grid) == 0:
         return None, [Problem(file=file, sheet=sheet, rule="empty", message=(
             f"the {where} is empty: no header row (table {name}, {TABLES[name].ko})"))]
-    if isinstance(grid, pd.DataFrame):
+    if width > MAX_COLUMNS or len(grid) > (MAX_SHEET_ROWS if sheet else MAX_CSV_ROWS):
+        too = (f"{width:,} columns (at most {MAX_COLUMNS:,})" if width > MAX_COLUMNS
+               else f"{len(grid):,} rows (at most {MAX_SHEET_ROWS if sheet else MAX_CSV_ROWS:,})")
+        return None, [Problem(file=file, sheet=sheet, rule="too large", message=(
+            f"the {where} has {too}; delete what does not belong to table {name}"))]
+    if isinstance(grid, pd.DataFrame):  # categorical text columns (the C parser)
         df = grid
     else:
         padded = [r + [""] * (width - len(r)) if len(r) < width else r for r in grid]
-        df = pd.DataFrame(padded, columns=range(width), dtype=object).fillna("").astype("str").astype("category")
-    nonblank = [_nonblank(df[j]) for j in range(width)]  # per column, one bool per row
-    filled_per_row = np.zeros(len(df), dtype=np.int32)
-    for col in nonblank:
-        filled_per_row += col
-    row_has = filled_per_row > 0
+        df = pd.DataFrame(padded, columns=range(width), dtype=object).fillna("").astype("str")
+    nonblank, facts = _nonblank_frame(df)
+    row_has = nonblank.any(axis=1).to_numpy()
     if not row_has.any():
         return None, [Problem(file=file, sheet=sheet, rule="empty", message=(
             f"the {where} is empty: no header row (table {name}, {TABLES[name].ko})"))]
+    filled_per_row = nonblank.sum(axis=1).to_numpy()
     candidates = np.flatnonzero(row_has)
     h = int(candidates[0])
     # title lines above the header (one filled cell, e.g. "2019년 성과관리계획") are skipped
     wide = candidates[filled_per_row[candidates] >= 2]
     if len(wide) and (filled_per_row[candidates[candidates < wide[0]]] == 1).all():
         h = int(wide[0])
-    headers = [str(x).strip() for x in df.iloc[h].tolist()]
+    headers = [_header_text(x) for x in df.iloc[h].tolist()]
     last_header = h
     if h + 1 < len(df) and row_has[h + 1]:
-        sub = [str(x).strip() for x in df.iloc[h + 1].tolist()]
+        sub = [_header_text(x) for x in df.iloc[h + 1].tolist()]
         combined = combine_header_rows(headers, sub)
         if combined is not None:
             log.debug("%s %s: two-row header combined: %s", file, sheet, combined)
             headers, last_header = combined, h + 1
+    if layout is not None and layout.merges:
+        probs, notes = _merged_cells(df, headers, last_header, name, file, sheet, layout)
+        problems += probs
+        notices += notes
+        if notes or probs:
+            nonblank, facts = _nonblank_frame(df)
+            row_has = nonblank.any(axis=1).to_numpy()
     data_pos = np.flatnonzero(row_has)
     data_pos = data_pos[data_pos > last_header]
+    total, note = _label_rows(facts, nonblank, data_pos)
+    for kind, mask in (("a total row", total), ("a note", note)):
+        for p in data_pos[mask]:
+            text = short_value(next(x for x in df.iloc[p].tolist() if clean_cells(pd.Series([x])).iloc[0]))
+            notices.append(Problem(file=file, sheet=sheet, row=int(p) + 1, rule="skipped row", value=text,
+                                   message=f"row {p + 1} is {kind} ('{text}'): it is not read as data"))
+    data_pos = data_pos[~(total | note)]
+    if layout is not None and layout.hidden_rows:
+        hidden = np.intersect1d(data_pos, np.asarray(layout.hidden_rows, dtype=np.int64))
+        if len(hidden):
+            listed = ", ".join(str(r + 1) for r in hidden[:20]) + (" …" if len(hidden) > 20 else "")
+            how = ("are hidden by the filter on this sheet (rows {}); clear the filter (Data > Clear)"
+                   if layout.filtered else "are hidden (rows {}); unhide them").format(listed)
+            problems.append(Problem(
+                file=file, sheet=sheet, row=int(hidden[0]) + 1, rule="hidden rows", value=listed, message=(
+                    f"{len(hidden)} row(s) with data {how} to read them, or delete them to leave them out "
+                    "(a hidden row is neither read nor dropped silently)")))
     cells = df.iloc[data_pos].reset_index(drop=True)
     rows = data_pos.astype(np.int64) + 1
     # columns without a header: dropped when empty, a problem otherwise
@@ -593,7 +973,7 @@ def _grid_to_table(
         if head:
             keep.append(j)
             continue
-        filled = np.flatnonzero(nonblank[j][data_pos])
+        filled = np.flatnonzero(nonblank[j].to_numpy()[data_pos])
         if len(filled):
             problems.append(Problem(
                 file=file, sheet=sheet, row=int(rows[filled[0]]), column=f"column {_column_letter(j)}",
@@ -613,12 +993,21 @@ def _grid_to_table(
                 file=file, sheet=sheet, row=i + 1, column=headers[j], rule="formula", value=f,
                 message=("formula without a cached value; open the workbook in Excel, let it "
                          "calculate and save it, or paste the values")))
+    if layout is not None:
+        for j in sorted(layout.hidden_cols & set(keep)):
+            notices.append(Problem(file=file, sheet=sheet, column=visible(headers[j]), rule="hidden column",
+                                   value=_column_letter(j), message=(
+                                       f"column {_column_letter(j)} ({visible(headers[j])}) is hidden in the "
+                                       "sheet; it is read like the other columns")))
     cells = cells[keep]
     cells.columns = range(len(keep))
     table = RawTable(
         name=name, file=file, sheet=sheet, headers=[headers[j] for j in keep], cells=cells,
-        rows=rows, dates=date_mask,
+        rows=rows, dates=date_mask, letters=[_column_letter(j) for j in keep] if sheet else None,
+        notices=notices,
     )
+    for n in notices:
+        log.info("%s", n)
     return unpivot_year_columns(table), problems
 
 
@@ -724,5 +1113,8 @@ def unpivot_year_columns(table: RawTable) -> RawTable:
         dates = dates[list(range(width))].astype(bool)
     headers = [table.headers[j] for j in fixed] + ["year"] + [label_header[c] for c in labels]
     log.debug("%s %s: %d year column(s) unpivoted into rows", table.file, table.sheet, len(year_cols))
+    letters = None
+    if table.letters is not None:
+        letters = [table.letters[j] for j in fixed] + [""] * (1 + len(labels))
     return RawTable(name=table.name, file=table.file, sheet=table.sheet, headers=headers,
-                    cells=cells, rows=rows, dates=dates)
+                    cells=cells, rows=rows, dates=dates, letters=letters, notices=table.notices)
