@@ -761,8 +761,12 @@ def _nonblank_facts(col: pd.Series) -> tuple[pd.Series, np.ndarray, pd.Series]:
     """``(nonblank, codes, cleaned distinct texts)`` of a text column (one factorisation).
 
     ``nonblank`` is True where the cell has something besides white space and zero-width
-    characters (each distinct text cleaned once)."""
-    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    characters (each distinct text cleaned once). A categorical column (the C parser's) gives its
+    codes and categories as they are (no hashing)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes, uniques = col.cat.codes.to_numpy(), np.asarray(col.cat.categories, dtype=object)
+    else:
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
     cleaned = clean_cells(pd.Series(uniques, dtype="str"))
     filled = (cleaned != "").to_numpy(dtype=bool)
     return pd.Series(np.append(filled, False)[codes], index=col.index), codes, cleaned
