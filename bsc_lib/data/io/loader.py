@@ -59,7 +59,7 @@ def read_parsed(path: str | Path, *, na_as_missing: bool = False) -> ReadResult:
     Returns
     -------
     ReadResult
-        ``frames`` (every model table, parsed dtypes ``str``/``float64``/``Int64``/``boolean``,
+        ``frames`` (every model table, parsed dtypes ``category`` (text) /``float64``/``Int64``/``boolean``,
         model column order, RangeIndex), ``origins``, ``problems`` (reading, headers, cells,
         missing required tables), ``hashes`` ``{file name: sha256}``.
     """
@@ -118,4 +118,6 @@ def read_tables(path: str | Path, *, na_as_missing: bool = False,
         ``{file name: sha256}`` of the files read.
     """
     res = read_parsed(path, na_as_missing=na_as_missing)
-    return res.frames, res.problems, res.hashes
+    frames = {name: f.astype({c: "str" for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)})
+              for name, f in res.frames.items()}
+    return frames, res.problems, res.hashes

@@ -60,8 +60,10 @@ from bsc_lib.data.model import (
 )
 from bsc_lib.errors import Problem, short_text
 
-#: dtype of each model dtype while validating (nullable, so that bad cells can be NA).
-PARSED_DTYPES = {"str": "str", "int": "Int64", "float": "float64", "bool": "boolean"}
+#: dtype of each model dtype while validating (nullable, so that bad cells can be NA). Text is
+#: ``category`` (its distinct values and an integer code per cell) until :func:`canonical`: the
+#: validation rules compare codes, never hash millions of strings.
+PARSED_DTYPES = {"str": "category", "int": "Int64", "float": "float64", "bool": "boolean"}
 _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _NORM_DROP = r"[ _.\u00b7\u318d\u119e\u30fb\uff65\u2027\u2219\u22c5\u00a0\ufeff\n\t]"
 _TEMPLATE_HEADER = re.compile(r"^(.*)\(([^()]*)\)\s*$", re.DOTALL)
@@ -250,7 +252,15 @@ def _na_column(c: Column, n: int) -> pd.Series:
 
 def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """``(codes, spellings)``: the distinct texts of ``s`` (``str`` dtype, a missing value last)
-    and, per row, the position of its text among them; ``spellings.take(codes)`` is ``s`` as text."""
+    and, per row, the position of its text among them; ``spellings.take(codes)`` is ``s`` as text.
+    A categorical ``s`` (the reader's cells) gives its categories and codes as they are."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        codes = s.cat.codes.to_numpy()
+        spellings = pd.Series(np.append(np.asarray(cats, dtype=object), np.nan), dtype="str")
+        if len(codes) and codes.min() < 0:  # a missing cell (not from the reader, whose cells are all text)
+            codes = np.where(codes < 0, len(cats), codes.astype(np.intp))
+        return codes, spellings
     text = s.astype("str")
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     spellings = pd.Series(np.append(np.asarray(uniques, dtype=object), np.nan), dtype="str")
@@ -413,18 +423,30 @@ def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
                 text = text.mask(too_long_u)
             codeset = CODESET_OF_COLUMN.get(c.name)
             out = parse_code(text, codeset) if codeset and c.allowed else text
-        out = out.reset_index(drop=True).take(codes)
-        cols[c.name] = out.reset_index(drop=True)
+        out = out.reset_index(drop=True)
+        if c.dtype == "str":  # categorical: the distinct cleaned texts, one integer code per cell
+            used = np.bincount(codes, minlength=len(out)) > 0  # spellings of no cell (the header …) go
+            vcodes, values = pd.factorize(out.where(used), sort=True, use_na_sentinel=True)
+            cols[c.name] = pd.Series(pd.Categorical.from_codes(
+                vcodes[codes], categories=pd.Index(values, dtype="str"), validate=False))
+            continue
+        cols[c.name] = out.take(codes).reset_index(drop=True)
     frame = pd.DataFrame(cols, index=pd.RangeIndex(n))
     frame = frame.astype({c.name: parsed_dtype(c) for c in t.columns})
     return ParsedTable(frame=frame, origin=origin, problems=problems, bad_cells=bad_cells,
                        missing_columns=missing_columns)
 
 
-def canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes."""
+def canonical(frame: pd.DataFrame, table: str, text: str = "str") -> pd.DataFrame:
+    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes.
+
+    ``text="str"`` (the default) turns categorical text into ``str``; ``text="category"`` keeps
+    it integer-coded (the distinct values, sorted, and a code per cell)."""
     from bsc_lib.data.model import pandas_dtype
 
+    if text not in ("str", "category"):
+        raise ValueError(f"text must be 'str' or 'category', not {text!r}")
     t = TABLES[table]
     out = frame[t.column_names].reset_index(drop=True)
-    return out.astype({c.name: pandas_dtype(c) for c in t.columns})
+    keep = text == "category"
+    return out.astype({c.name: ("category" if keep and c.dtype == "str" else pandas_dtype(c)) for c in t.columns})
