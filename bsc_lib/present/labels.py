@@ -476,6 +476,17 @@ for _h, _hko, _hen in (("H1", "상반기", "H1"), ("H2", "하반기", "H2")):
 _ALL = {**_model_labels(), **_module_labels(), **COLUMN_LABELS}
 
 
+# reader notices (bsc_lib.data.describe.notices_frame; appendix validation part)
+COLUMN_LABELS.update({
+    "input_file": {"ko": "파일", "en": "File"},
+    "input_sheet": {"ko": "시트", "en": "Sheet"},
+    "input_row": {"ko": "행", "en": "Row"},
+    "input_column": {"ko": "열", "en": "Column"},
+    "notice_rule": {"ko": "처리", "en": "What was done"},
+    "notice_message": {"ko": "내용", "en": "Details"},
+})
+
+
 def label(key: str, lang: str = "ko") -> str:
     """The label of ``key`` in ``lang`` ("ko" or "en"); the key itself when unknown."""
     entry = _ALL.get(str(key))

@@ -17,7 +17,9 @@ Cell rules (all vectorised per column)
 * Excel formula errors (``#N/A``, ``#REF!``, ``#VALUE!``, ``#DIV/0!``, ``#NAME?``, ``#NUM!``,
   ``#NULL!``, ``#SPILL!``, ``#CALC!`` …), cached in a workbook or exported into a CSV, are the
   problem ``formula error`` with their cell; with ``na_as_missing=True`` a ``#N/A`` is read as
-  a missing value instead.
+  a missing value instead. For the analyst this is ``input.na_as_missing`` in
+  ``params/analysis.yaml`` (every command that reads the data honours it; ``bsc validate`` also
+  takes ``--na-as-missing``).
 * Missing: the tokens of :data:`bsc_lib.data.model.MISSING_TOKENS` (case-insensitive, e.g. blank,
   ``-``, ``NA``, ``해당없음``) are NA.
 * Numbers: ``1234``, ``-5``, ``1,234``, ``1,234.5`` (comma = thousands separator only, in
@@ -267,7 +269,8 @@ def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes
         row = origin.row(int(p))
         cell = f"cell {letter}{row}" if letter and row is not None else "this cell"
         hint = (" (a lookup that found nothing?)" if v == "#N/A" else "")
-        na = ", or read #N/A as missing (option na_as_missing)" if v == "#N/A" else ""
+        na = (", or read #N/A as missing (input.na_as_missing: true in the analysis settings, "
+              "or bsc validate --na-as-missing)") if v == "#N/A" else ""
         out.append(Problem(file=origin.file, sheet=origin.sheet, row=row, column=origin.header(column),
                            rule="formula error", value=v, message=(
                                f"{cell} holds the Excel formula error {v}{hint}; fix the formula or the "
