@@ -48,7 +48,7 @@ import pandas as pd
 
 from bsc_lib.data.aliases import code_lookup, header_lookup
 from bsc_lib.data.io.problems import MAX_PER_RULE, TableOrigin, cell_problems
-from bsc_lib.data.io.reader import RawTable
+from bsc_lib.data.io.reader import UNIT_CELL, RawTable
 from bsc_lib.data.io.text import clean_cells, fold_dots, fold_header, visible
 from bsc_lib.data.model import (
     BOOL_FALSE,
@@ -326,6 +326,12 @@ def ambiguous_ids(origin: TableOrigin, column: str, codes: np.ndarray, spellings
     return out
 
 
+def _unit_like(cells: pd.Series) -> np.ndarray:
+    """True where a cell is a unit (``%``, ``억원``, ``(건)`` … :data:`reader.UNIT_CELL`), not a number."""
+    texts = clean_cells(cells.astype("str").reset_index(drop=True))
+    return texts.str.match(UNIT_CELL).fillna(False).to_numpy(dtype=bool)
+
+
 def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
     """Map the headers and parse every cell of ``raw``.
 
@@ -382,8 +388,12 @@ def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
             problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
                                       "a date in a numeric column ({value}); enter a number")
             pos = np.flatnonzero(num_bad)
-            problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
+            unit = _unit_like(original.iloc[pos])
+            problems += cell_problems(origin, c.name, pos[~unit], original.iloc[pos[~unit]], "not a number",
                                       "'{value}' is not a number (accepted: " + NUMBER_FORMATS + ")")
+            problems += cell_problems(origin, c.name, pos[unit], original.iloc[pos[unit]], "not a number", (
+                "'{value}' is a unit, not a number: a units row is recognised only directly under the "
+                "header; delete this row, or write the unit in the header (e.g. '목표 (%)')"))
             bad_cells.update((c.name, int(i)) for i in np.flatnonzero(bad))
             if c.dtype == "int":
                 arr = vals.to_numpy()
