@@ -544,3 +544,26 @@ def test_na_as_missing_setting_reaches_loader_kernels_tables_manifest_and_verify
     assert pd.read_csv(run / "tables" / "missing.csv")["missing_actuals"].tolist() == [baseline + 1]
     assert os.environ.get("BSC_NA_AS_MISSING") is None  # the run leaves the environment as it found it
     assert verify_run(run, tables_fn=na_tables)["identical"].all()
+
+
+@pytest.mark.parametrize("na", [False, True])
+def test_report_and_validate_agree_on_the_na_catalogue_case_and_leave_no_manifest(tmp_path, na, capsys):
+    """The catalogue's #N/A case: ``bsc validate`` (option or settings) and ``bsc report`` report
+    the same problems under the same ``input.na_as_missing``; no run folder is made."""
+    from bsc_lib.config.analysis_params import default_analysis_path
+    from bsc_lib.data.validate import validate
+
+    case = REPO / "tests" / "bad_inputs" / "cases" / "xlsx_formula_na_lookup.xlsx"
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(default_analysis_path().read_text(encoding="utf-8").replace(
+        "na_as_missing: false", f"na_as_missing: {str(na).lower()}"), encoding="utf-8")
+    expected = validate(case, na_as_missing=na)
+    assert [p.rule for p in expected] == (["missing value"] if na else ["formula error", "formula error"])
+    with pytest.raises(DataError) as info:
+        run_report(case, SCHEME, out=tmp_path / "out", notebooks=NOTEBOOKS, tables_fn=tiny_tables,
+                   progress=False, pdf=False, analysis_path=settings)
+    assert info.value.problems == expected
+    assert not (tmp_path / "out").exists()
+    assert cli_main(["validate", "--analysis", str(settings), str(case)]) == 2
+    err = capsys.readouterr().err
+    assert all(p.message in err for p in expected)
