@@ -114,16 +114,17 @@ def notices_frame(notices: list) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``input_file`` (file name only, no local path), ``input_sheet``, ``input_row``
-        (``Int64``, the row as the analyst sees it), ``input_column``, ``notice_rule`` (e.g.
-        ``merged cells``, ``skipped row``, ``hidden column``, ``units row``), ``notice_message``.
+        ``input_file`` (file name only, no local path), ``input_sheet``, ``input_row`` (text: the
+        row as the analyst sees it, ``""`` for a whole column), ``input_column``, ``notice_rule``
+        (``merged_cells``, ``skipped row``, ``hidden column``), ``notice_message``.
     """
     from pathlib import PurePath
 
-    rows = [{"input_file": PurePath(n.file).name if n.file else "", "input_sheet": n.sheet, "input_row": n.row,
+    rows = [{"input_file": PurePath(n.file).name if n.file else "", "input_sheet": n.sheet,
+             "input_row": "" if n.row is None else str(n.row),
              "input_column": n.column, "notice_rule": n.rule, "notice_message": n.message} for n in notices]
     cols = ["input_file", "input_sheet", "input_row", "input_column", "notice_rule", "notice_message"]
-    return pd.DataFrame(rows, columns=cols).astype({"input_row": "Int64"})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def describe(data: BSCData, year: int = 2019) -> dict[str, pd.DataFrame]:

@@ -473,9 +473,6 @@ for _h, _hko, _hen in (("H1", "상반기", "H1"), ("H2", "하반기", "H2")):
         f"unverified_{_h}": {"ko": f"증빙 미검증 ({_hko})", "en": f"Unverified actuals ({_hen})"},
     })
 
-_ALL = {**_model_labels(), **_module_labels(), **COLUMN_LABELS}
-
-
 # reader notices (bsc_lib.data.describe.notices_frame; appendix validation part)
 COLUMN_LABELS.update({
     "input_file": {"ko": "파일", "en": "File"},
@@ -485,6 +482,9 @@ COLUMN_LABELS.update({
     "notice_rule": {"ko": "처리", "en": "What was done"},
     "notice_message": {"ko": "내용", "en": "Details"},
 })
+
+
+_ALL = {**_model_labels(), **_module_labels(), **COLUMN_LABELS}
 
 
 def label(key: str, lang: str = "ko") -> str:
