@@ -146,3 +146,19 @@ def test_validate_na_as_missing_from_the_option_or_the_analysis_settings_and_not
     p = run("validate", "--analysis", str(settings), str(d))
     assert p.returncode == 0, p.stderr
     assert "notices (1)" in p.stdout
+
+
+def test_dashboard_startup_check_reads_na_as_the_analysis_settings_say(tmp_path):
+    import pytest
+
+    from bsc_lib.errors import DataError
+    from bsc_lib.present.dashboard import startup_check
+
+    d, _ = _na_folder(tmp_path)
+    with pytest.raises(DataError) as info:
+        startup_check(str(d), environ={})
+    assert [p.rule for p in info.value.problems] == ["formula error"]
+    text = (ROOT / "params" / "analysis.yaml").read_text(encoding="utf-8")
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(text.replace("na_as_missing: false", "na_as_missing: true"), encoding="utf-8")
+    assert "697 KPIs" in startup_check(str(d), environ={"BSC_ANALYSIS": str(settings)})
