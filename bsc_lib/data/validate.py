@@ -493,18 +493,35 @@ def validate_data(
     return cap_problems(dedupe(problems))
 
 
-def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False,
+def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
                text: str = "str") -> tuple[BSCData | None, list[Problem]]:
     """Read, parse and validate ``path``; the canonical data when there is no problem.
 
-    ``na_as_missing`` reads Excel's ``#N/A`` as a missing value (not a ``formula error``).
+    ``na_as_missing`` reads Excel's ``#N/A`` as a missing value (not a ``formula error``);
+    None: see :func:`bsc_lib.data.io.loader.resolve_na_as_missing`.
     ``text="category"`` keeps the text columns integer-coded (see :func:`bsc_lib.data.io.load`).
 
     Returns
     -------
     tuple
         ``(data, problems)``: ``data`` is a canonical :class:`~bsc_lib.data.model.BSCData` (None
-        when any problem was found); ``problems`` lists every problem.
+        when any problem was found; its ``notices`` list what the reader did on its own);
+        ``problems`` lists every problem.
+    """
+    data, problems, _ = inspect_path(path, scheme, na_as_missing=na_as_missing, text=text)
+    return data, problems
+
+
+def inspect_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
+                 text: str = "str") -> tuple[BSCData | None, list[Problem], list[Problem]]:
+    """:func:`check_path` plus the reader's notices (also when there are problems).
+
+    Returns
+    -------
+    tuple
+        ``(data, problems, notices)``; ``notices`` are :class:`~bsc_lib.errors.Problem` records
+        of what the reader did on its own (merged cells filled, total/note/unit rows skipped,
+        hidden columns read) that do not stop loading.
     """
     from bsc_lib.data.io.loader import read_parsed
     from bsc_lib.data.io.parse import canonical
@@ -519,14 +536,14 @@ def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing:
     problems = cap_problems(dedupe(problems))
     if problems:
         log.info("%s: %d problem(s)", path, len(problems))
-        return None, problems
+        return None, problems, list(res.notices)
     tables = {name: canonical(res.frames[name], name, text=text) for name in TABLES}
-    data = BSCData(tables=tables, source=str(path), input_hashes=dict(res.hashes))
+    data = BSCData(tables=tables, source=str(path), input_hashes=dict(res.hashes), notices=list(res.notices))
     log.info("%s: loaded %s", path, ", ".join(f"{n}={len(f)}" for n, f in tables.items() if len(f)))
-    return data, []
+    return data, [], list(res.notices)
 
 
-def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False) -> list[Problem]:
+def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None) -> list[Problem]:
     """Read and validate a CSV folder or an ``.xlsx`` workbook; return every problem.
 
     Parameters
@@ -536,7 +553,8 @@ def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: b
     scheme
         The evaluation scheme; None loads ``params/scheme-2019.yaml``.
     na_as_missing
-        Read Excel's ``#N/A`` error as a missing value instead of the problem ``formula error``.
+        Read Excel's ``#N/A`` error as a missing value instead of the problem ``formula error``
+        (None: see :func:`bsc_lib.data.io.loader.resolve_na_as_missing`).
 
     Returns
     -------

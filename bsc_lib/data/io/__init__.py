@@ -27,7 +27,7 @@ from bsc_lib.errors import DataError
 __all__ = ["BSCData", "TableOrigin", "load", "read_kpi_table", "read_tables", "write_template"]
 
 
-def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False,
+def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
          text: str = "str") -> BSCData:
     """Read and validate a CSV folder or an ``.xlsx`` workbook.
 
@@ -41,7 +41,9 @@ def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool 
         ``params/scheme-2019.yaml``.
     na_as_missing
         Read Excel's ``#N/A`` error (a lookup that found nothing) as a missing value instead
-        of the problem ``formula error``; other formula errors are always problems.
+        of the problem ``formula error``; other formula errors are always problems. None (the
+        default): ``input.na_as_missing`` of the run's analysis settings inside ``bsc report``
+        (environment variable ``BSC_NA_AS_MISSING``), else False.
     text
         ``"str"`` (default): text columns have dtype ``str``. ``"category"``: they stay
         integer-coded as read (``category``, sorted distinct values): no string is hashed again,
@@ -54,7 +56,8 @@ def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool 
     BSCData
         Every table of :data:`bsc_lib.data.model.TABLES` (absent optional tables empty), columns
         in model order with the dtypes of :func:`bsc_lib.data.model.pandas_dtype`, English codes,
-        ``source`` = ``str(path)`` and ``input_hashes`` = ``{file name: sha256}``.
+        ``source`` = ``str(path)``, ``input_hashes`` = ``{file name: sha256}`` and ``notices``
+        (what the reader did on its own: merged cells filled, total/note/unit rows skipped …).
 
     Raises
     ------

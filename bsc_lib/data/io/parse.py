@@ -17,7 +17,9 @@ Cell rules (all vectorised per column)
 * Excel formula errors (``#N/A``, ``#REF!``, ``#VALUE!``, ``#DIV/0!``, ``#NAME?``, ``#NUM!``,
   ``#NULL!``, ``#SPILL!``, ``#CALC!`` …), cached in a workbook or exported into a CSV, are the
   problem ``formula error`` with their cell; with ``na_as_missing=True`` a ``#N/A`` is read as
-  a missing value instead.
+  a missing value instead. For the analyst this is ``input.na_as_missing`` in
+  ``params/analysis.yaml`` (every command that reads the data honours it; ``bsc validate`` also
+  takes ``--na-as-missing``).
 * Missing: the tokens of :data:`bsc_lib.data.model.MISSING_TOKENS` (case-insensitive, e.g. blank,
   ``-``, ``NA``, ``해당없음``) are NA.
 * Numbers: ``1234``, ``-5``, ``1,234``, ``1,234.5`` (comma = thousands separator only, in
@@ -46,7 +48,7 @@ import pandas as pd
 
 from bsc_lib.data.aliases import code_lookup, header_lookup
 from bsc_lib.data.io.problems import MAX_PER_RULE, TableOrigin, cell_problems
-from bsc_lib.data.io.reader import RawTable
+from bsc_lib.data.io.reader import UNIT_CELL, RawTable
 from bsc_lib.data.io.text import clean_cells, fold_dots, fold_header, visible
 from bsc_lib.data.model import (
     BOOL_FALSE,
@@ -277,7 +279,8 @@ def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes
         row = origin.row(int(p))
         cell = f"cell {letter}{row}" if letter and row is not None else "this cell"
         hint = (" (a lookup that found nothing?)" if v == "#N/A" else "")
-        na = ", or read #N/A as missing (option na_as_missing)" if v == "#N/A" else ""
+        na = (", or read #N/A as missing (input.na_as_missing: true in the analysis settings, "
+              "or bsc validate --na-as-missing)") if v == "#N/A" else ""
         out.append(Problem(file=origin.file, sheet=origin.sheet, row=row, column=origin.header(column),
                            rule="formula error", value=v, message=(
                                f"{cell} holds the Excel formula error {v}{hint}; fix the formula or the "
@@ -331,6 +334,12 @@ def ambiguous_ids(origin: TableOrigin, column: str, codes: np.ndarray, spellings
                                    f"full-width characters and would be the same {column} '{visible(clean)}'; "
                                    f"type the id again in row {row} so that both rows read alike")))
     return out
+
+
+def _unit_like(cells: pd.Series) -> np.ndarray:
+    """True where a cell is a unit (``%``, ``억원``, ``(건)`` … :data:`reader.UNIT_CELL`), not a number."""
+    texts = clean_cells(cells.astype("str").reset_index(drop=True))
+    return texts.str.match(UNIT_CELL).fillna(False).to_numpy(dtype=bool)
 
 
 def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
@@ -389,8 +398,12 @@ def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
             problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
                                       "a date in a numeric column ({value}); enter a number")
             pos = np.flatnonzero(num_bad)
-            problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
+            unit = _unit_like(original.iloc[pos])
+            problems += cell_problems(origin, c.name, pos[~unit], original.iloc[pos[~unit]], "not a number",
                                       "'{value}' is not a number (accepted: " + NUMBER_FORMATS + ")")
+            problems += cell_problems(origin, c.name, pos[unit], original.iloc[pos[unit]], "not a number", (
+                "'{value}' is a unit, not a number: a units row is recognised only directly under the "
+                "header; delete this row, or write the unit in the header (e.g. '목표 (%)')"))
             bad_cells.update((c.name, int(i)) for i in np.flatnonzero(bad))
             if c.dtype == "int":
                 arr = vals.to_numpy()

@@ -50,7 +50,9 @@ Reading rules
   number columns and across headed columns (see :func:`_merged_cells`).
 * Korean public-sector layouts: total/subtotal rows (:data:`TOTAL_LABELS`) and note rows
   (:data:`NOTE_ROW`) are skipped with a notice; hidden rows with data are ``hidden rows``;
-  hidden columns are read with a notice. Notices are in :attr:`RawTable.notices`.
+  hidden columns are read with a notice. A units row directly under the header (``%``, ``건``,
+  ``억원`` under ``목표치``, ``실적`` …) is skipped with a notice (:func:`_units_row`). Notices
+  are in :attr:`RawTable.notices`.
 """
 
 from __future__ import annotations
@@ -94,6 +96,16 @@ TOTAL_LABELS = frozenset({"합계", "소계", "계", "총계", "총합계", "합
 #: A row whose single filled cell starts like this is a note, a source or a unit line.
 NOTE_ROW = re.compile(r"^\s*(?:※|\*|주\s*\d*\s*[):：]|\(주\)|註|자료\s*[:：]|출처\s*[:：]|비고\s*[:：]|"
                       r"\(?\s*단위\s*[:：]|note\s*\d*\s*[:：]|source\s*[:：])", re.IGNORECASE)
+_UNIT_WORD = (r"(?:%p?|％|‰|퍼센트|[천만]?건|개소|개국|개월|개|[천만]?명|인|가구|세대|대|곳|권|종|편|회|배|점|호|필지|척|"
+              r"[천만]?원|백만원|천만원|억원|조원|달러|\$|일|시간|분|초|년|월|주|km|㎞|m|㎡|m2|m²|㎥|m3|ha|"
+              r"t|톤|kg|㎏|g|l|ℓ|kwh|mwh|gwh|mw|kw|tco2(?:eq)?|ppm|㎍/㎥|μg/m3|등급|단계)")
+#: A cell of a units row: a unit (``%``, ``건``, ``억원``, ``명/일`` …) or a list of units
+#: (``건, %``), optionally in brackets or after ``단위:`` (``(%)``, ``[억원]``, ``단위: 건``);
+#: see :func:`_units_row`.
+UNIT_CELL = re.compile(rf"^[(\[（［]?\s*(?:단위\s*[:：]?\s*)?{_UNIT_WORD}(?:\s*[/,·ㆍ・]\s*{_UNIT_WORD})*\s*[)\]）］]?$",
+                       re.IGNORECASE)
+#: The label cell a units row may start with (``단위``, ``(단위)``, ``unit``).
+UNIT_LABEL = re.compile(r"^[(\[（［]?\s*(?:단위|units?)\s*[)\]）］]?\s*[:：]?$", re.IGNORECASE)
 #: Namespace of a workbook saved as "Strict Open XML Spreadsheet".
 STRICT_NS = b"purl.oclc.org/ooxml/spreadsheetml/main"
 
@@ -824,6 +836,36 @@ def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.Dat
     return total, note & ~total
 
 
+def _units_row(df: pd.DataFrame, nonblank: pd.DataFrame, headers: list[str], data_pos: np.ndarray,
+               file: str, sheet: str) -> Problem | None:
+    """The notice ``skipped row`` when the first row under the header is a units row, else None.
+
+    A units row (``%``, ``건``, ``억원`` under ``목표치``, ``실적`` … as Korean tables print
+    them) has only units (:data:`UNIT_CELL`) in its filled cells, at least one, each under a
+    header, and at most a ``단위`` label (:data:`UNIT_LABEL`) in its first filled cell. It is
+    skipped (not read as data) with a notice naming each column's unit; the values below are
+    read as written (no unit conversion). A unit row anywhere else is read as data.
+    """
+    if not len(data_pos):
+        return None
+    p = int(data_pos[0])
+    filled = np.flatnonzero(nonblank.iloc[p].to_numpy())
+    texts = {int(j): str(df.iat[p, j]).strip() for j in filled}
+    units = []
+    for k, (j, text) in enumerate(texts.items()):
+        if k == 0 and UNIT_LABEL.match(text):
+            continue
+        if not UNIT_CELL.match(text) or j >= len(headers) or not headers[j]:
+            return None
+        units.append(f"{visible(headers[j])}: {short_value(text)}")
+    if not units:
+        return None
+    listed = ", ".join(units)
+    return Problem(file=file, sheet=sheet, row=p + 1, rule="skipped row", value=listed, message=(
+        f"row {p + 1} is a units row ({listed}): it is not read as data; the values below are read "
+        "as written (no unit conversion)"))
+
+
 def _range_text(r0: int, c0: int, r1: int, c1: int) -> str:
     return f"{_column_letter(c0)}{r0 + 1}:{_column_letter(c1)}{r1 + 1}"
 
@@ -952,6 +994,10 @@ def _grid_to_table(
             row_has = nonblank.any(axis=1).to_numpy()
     data_pos = np.flatnonzero(row_has)
     data_pos = data_pos[data_pos > last_header]
+    unit_notice = _units_row(df, nonblank, headers, data_pos, file, sheet)
+    if unit_notice is not None:
+        notices.append(unit_notice)
+        data_pos = data_pos[1:]
     total, note = _label_rows(facts, nonblank, data_pos)
     for kind, mask in (("a total row", total), ("a note", note)):
         for p in data_pos[mask]:
