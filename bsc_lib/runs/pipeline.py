@@ -508,10 +508,12 @@ def run_report(
     commentary, notes_info = _read_notes(notes)  # a bad notes file fails before any folder exists
     year = inputs.year
     params = {"year": year, "half": half, "lang": lang, "analysis_sha256": inputs.analysis_sha}
-    from bsc_lib.runs.planning import compare_hook  # the scheme comparison section (09-compare)
+    compare: dict = {}
+    if compare_scheme_path is not None:  # the scheme comparison section (09-compare)
+        from bsc_lib.runs.planning import compare_hook
 
-    with _environ(**na_env):
-        compare = compare_hook(inputs.data_file, compare_scheme_path, notebooks, params)  # {} without a comparison
+        with _environ(**na_env):
+            compare = compare_hook(inputs.data_file, compare_scheme_path, notebooks, params)
     nb_paths = compare.get("notebooks", nb_paths)
     run_name = run_folder_name(started, half, lang, folder.run_key(inputs.input_hashes, inputs.scheme.sha256, params))
     year_dir = Path(out) / str(year)
