@@ -191,6 +191,7 @@ COLUMN_LABELS.update({
     "label_ko": {"ko": "항목명", "en": "Item (ko)"},
     "flag_ko": {"ko": "비고(한국어)", "en": "Flag (ko)"},
     "n_result_periods": {"ko": "실적 기간 수", "en": "Result periods"},
+    "order": {"ko": "순서", "en": "Order"},
     # code values of result cells (results.xlsx and report tables show these labels)
     "all": {"ko": "전체", "en": "All"},
     "person": {"ko": "개인", "en": "Individual"},
