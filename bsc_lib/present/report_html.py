@@ -39,9 +39,9 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FONT_FAMILY = '"Noto Sans CJK KR", "Noto Sans KR", sans-serif'
 #: Default plotly figure height (px) when the layout sets none.
 DEFAULT_FIGURE_HEIGHT = 450
-#: Printed figures are at most this tall (px, about 70 % of the A4 text height): a tall chart then
+#: Printed figures are at most this tall (px, about 60 % of the A4 text height): a tall chart then
 #: shares its page with the heading and figure before it instead of leaving a near-empty page.
-PRINT_FIGURE_CAP = 700
+PRINT_FIGURE_CAP = 600
 
 _TEXT = {lang: ui_text("report", lang) for lang in ("ko", "en")}
 
@@ -558,7 +558,7 @@ _BOOTSTRAP = """
       el.className += ' figure-error';
     }
   }
-  // Print: no figure taller than PRINT_CAP px (about 70 %% of an A4 page), so a tall chart can
+  // Print: no figure taller than PRINT_CAP px (about 60 %% of an A4 page), so a tall chart can
   // share a page with its heading and the figure before it instead of leaving a near-empty page.
   // Fonts shrink with the figure (not below 7 px) so the rows of a long bar chart stay apart.
   var PRINT_CAP = %d;
