@@ -30,9 +30,17 @@ report: install system-deps ## run the main job on the embedded 2019 sample (wri
 validate: install ## validate the embedded sample (or DATA=path)
 	$(VENV)/bin/bsc validate $(or $(DATA),data/sample/2019)
 
-test: install system-deps ## install everything and run the whole test suite
+# make test: the whole suite on $(TEST_WORKERS) parallel workers (pytest-xdist), one test file
+# per worker at a time (--dist loadfile: a file's module fixture, e.g. one report run serving
+# all its assertions, is made once), property tests at the hypothesis profile "ci"
+TEST_WORKERS ?= 2
+test: install system-deps ## install everything and run the whole test suite (parallel, within 10 min on 2 cores)
 	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --hypothesis-profile=ci
+
+fuzz: install ## the property tests at >= 1,000 examples per target; writes bench/FUZZ.md
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -p no:cacheprovider --hypothesis-profile=fuzz \
+		--fuzz-report=bench/FUZZ.md tests/test_properties.py
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
@@ -52,4 +60,4 @@ backtest: install ## backtest the target recommendation against the naive rule; 
 dashboard: install ## serve the leadership dashboard on http://127.0.0.1:8866/ (DATA=path PORT=n SHOW_NAMES=1)
 	$(VENV)/bin/bsc dashboard $(if $(DATA),--data $(DATA)) --port $(or $(PORT),8866) $(if $(SHOW_NAMES),--show-names)
 
-.PHONY: help install system-deps report validate test lint sample clean dashboard bench backtest
+.PHONY: help install system-deps report validate test fuzz lint sample clean dashboard bench backtest

@@ -1,7 +1,12 @@
 """Run folders (bsc_lib.runs.folder): unique final names, atomic JSON, portable paths, error text."""
 
 import json
+import os
+import signal
+import threading
 from pathlib import Path
+
+import pytest
 
 from bsc_lib.runs import folder
 
@@ -39,3 +44,33 @@ def test_run_key_depends_on_inputs_scheme_and_params():
     assert len({a, folder.run_key({"kpis.csv": "ac"}, "s1", {"year": 2019}),
                 folder.run_key({"kpis.csv": "ab"}, "s2", {"year": 2019}),
                 folder.run_key({"kpis.csv": "ab"}, "s1", {"year": 2020})}) == 4
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
+                    reason="signal handlers can only be installed from the main thread")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_signals_interrupt_even_when_started_ignored(sig):
+    # a shell without job control starts background commands with SIGINT ignored: the run's
+    # handler must still turn it into KeyboardInterrupt, and put the disposition back afterwards
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in folder.STOP_SIGNALS}
+    try:
+        with pytest.raises(KeyboardInterrupt, match=f"signal {int(sig)}"):
+            with folder.stop_signals_as_interrupt() as stop:
+                os.kill(os.getpid(), sig)
+                for _ in range(1000):  # the handler runs at the next bytecode boundaries
+                    pass
+                raise AssertionError("the signal was lost")
+        assert stop.received == sig
+        assert all(signal.getsignal(s) == signal.SIG_IGN for s in folder.STOP_SIGNALS)  # restored
+    finally:
+        for s, old in before.items():
+            signal.signal(s, old)
+
+
+def test_a_swallowed_interrupt_is_still_seen():
+    stop = folder.StopSignals()
+    stop.raise_if_received()  # nothing received: nothing raised
+    stop.received = signal.SIGINT  # what the handler records before raising
+    with pytest.raises(KeyboardInterrupt, match="signal 2"):
+        stop.raise_if_received()
+

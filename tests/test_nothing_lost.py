@@ -212,12 +212,20 @@ sys.exit(main(["report", "--data", args["data"], "--scheme", args["scheme"], "--
 """
 
 
-def _start_report(tmp_path: Path, data: Path, out: Path, notebooks: list[Path]) -> subprocess.Popen:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start_report(tmp_path: Path, data: Path, out: Path, notebooks: list[Path], *,
+                  sigint_ignored: bool = False) -> subprocess.Popen:
+    """``bsc report`` in a subprocess; ``sigint_ignored`` starts it the way a shell without job
+    control starts a background command (``make test &`` in a script, CI): SIGINT ignored."""
     args = {"data": str(data), "scheme": str(SCHEME_PATH), "out": str(out), "notebooks": [str(p) for p in notebooks]}
     return subprocess.Popen(
         [sys.executable, "-c", DRIVER.format(tests=str(TESTS)), json.dumps(args)], cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
         start_new_session=True,  # its own process group: the kernel it starts can be cleaned up by id
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
     )
 
 
@@ -240,14 +248,18 @@ def _manifests(root: Path) -> list[dict]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_report_killed_during_a_notebook_never_looks_complete(tmp_path, sig):
+@pytest.mark.parametrize(("sig", "sigint_ignored"),
+                         [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT-started-ignored"])
+def test_report_killed_during_a_notebook_never_looks_complete(tmp_path, sig, sigint_ignored):
+    # "SIGINT-started-ignored": a process started as a background job by a shell without job
+    # control inherits SIGINT ignored, and Python then keeps it ignored; the run must still stop.
     data = _minimal_with_names(tmp_path / "data")
     marker = tmp_path / "notebook-started"
     nb = _notebook(tmp_path / "01-slow.ipynb",
                    f"import pathlib, time\npathlib.Path({str(marker)!r}).write_text('x')\ntime.sleep(120)")
     out = tmp_path / "out"
-    proc = _start_report(tmp_path, data, out, [nb])
+    proc = _start_report(tmp_path, data, out, [nb], sigint_ignored=sigint_ignored)
     try:
         deadline = time.monotonic() + 150  # a hang guard only: the kernel may start slowly
         while not marker.exists():
@@ -265,6 +277,35 @@ def test_report_killed_during_a_notebook_never_looks_complete(tmp_path, sig):
     assert all(m["status"] != "complete" for m in _manifests(out))
     failed = [e for e in entries if e.name.endswith("-FAILED")]
     assert failed and read_manifest(failed[0])["error"]["type"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_both_notebooks_running_at_once(tmp_path):
+    # the report executes two notebooks at a time (pipeline.NOTEBOOK_WORKERS): a Ctrl-C ends both
+    # kernels' cells, not only the main thread's wait, and no third notebook starts
+    data = _minimal_with_names(tmp_path / "data")
+    markers = [tmp_path / f"started-{i}" for i in range(2)]
+    nbs = [_notebook(tmp_path / f"0{i + 1}-slow.ipynb",
+                     f"import pathlib, time\npathlib.Path({str(m)!r}).write_text('x')\ntime.sleep(120)")
+           for i, m in enumerate(markers)]
+    nbs.append(_notebook(tmp_path / "03-quick.ipynb", "x = 1"))
+    out = tmp_path / "out"
+    proc = _start_report(tmp_path, data, out, nbs)
+    try:
+        deadline = time.monotonic() + 150  # a hang guard only: kernels may start slowly
+        while not all(m.exists() for m in markers):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the notebooks never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+    finally:
+        stdout, stderr = _reap(proc)
+    assert proc.returncode == 130, stderr
+    (failed,) = [e for e in (out / "2019").iterdir() if e.name.endswith("-FAILED")]
+    m = read_manifest(failed)
+    assert m["error"]["type"] == "interrupted"
+    # both cells were stopped (a finished 120 s cell would be "ok"), the third never started
+    assert [n["status"] for n in m["notebooks"]] == ["failed", "failed", "not run"]
 
 
 @pytest.mark.slow

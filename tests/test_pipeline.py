@@ -7,6 +7,7 @@ scoring engine. The expensive run happens once per module.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from bsc_lib.data.model import BSCData
 from bsc_lib.errors import DataError, Problem, SchemeError
 from bsc_lib.present.export import table_sha256
 from bsc_lib.present.report_html import count_figures, external_references
+from bsc_lib.runs import folder, pipeline
 from bsc_lib.runs.pipeline import (
     InputsChanged,
     ManifestError,
@@ -355,8 +357,10 @@ def test_interrupt_or_crash_never_looks_complete(tmp_path, error):
         raise error("stop")
 
     out = tmp_path / "out"
+    third = tmp_path / "03-gamma.ipynb"  # more notebooks than run at once (NOTEBOOK_WORKERS)
+    shutil.copy2(NOTEBOOKS[1], third)
     with pytest.raises(error):
-        run_report(_write_data(tmp_path / "data"), SCHEME, out=out, notebooks=NOTEBOOKS,
+        run_report(_write_data(tmp_path / "data"), SCHEME, out=out, notebooks=[*NOTEBOOKS, third],
                    tables_fn=exploding_tables, load_fn=tiny_load, progress=False)
     (name,) = _entries(out / "2019")
     assert name.endswith("-FAILED")
@@ -364,7 +368,7 @@ def test_interrupt_or_crash_never_looks_complete(tmp_path, error):
     assert m["status"] == "failed" and m["error"]["ename"] == error.__name__
     assert m["error"]["type"] == ("interrupted" if error is KeyboardInterrupt else "exception")
     # the tables are computed while the notebooks run: the failure stops the run after the
-    # notebook that was running, which is not blamed for it
+    # notebooks that were running, which are not blamed for it; no further notebook starts
     assert m.get("failed_notebook") is None
     assert all(n["status"] in ("ok", "not run") for n in m["notebooks"])
     assert m["notebooks"][-1]["status"] == "not run"
@@ -387,6 +391,17 @@ def test_sigterm_marks_the_run_failed(tmp_path):
     (name,) = _entries(out / "2019")
     assert name.endswith("-FAILED")
     assert read_manifest(out / "2019" / name)["error"]["type"] == "interrupted"
+
+
+def test_kernel_liveness_check_raises_after_a_stop_signal():
+    # nbclient asks the kernel manager every second whether the kernel lives while a cell runs:
+    # after a stop signal that check ends the cell even if the first KeyboardInterrupt was lost
+    stop = folder.StopSignals()
+    km = pipeline._quiet_kernel_manager(stop)(kernel_name="python3")
+    assert asyncio.run(km.is_alive()) is False  # no kernel started
+    stop.received = signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt, match="signal 15"):
+        asyncio.run(km.is_alive())
 
 
 def test_tables_fn_must_return_frames(tmp_path):

@@ -1,7 +1,7 @@
 """Property-based tests (hypothesis): parsers, loader and scheme never crash; scores stay in range.
 
-Targets and examples per run: at least 1,000 per target (``BSC_PROPERTY_EXAMPLES`` lowers
-the count of the expensive targets for a quick local run):
+Targets (examples per target: the hypothesis profile's — ``ci``, 100, in ``make test``;
+``fuzz``, at least 1,000, in ``make fuzz``, which writes ``bench/FUZZ.md``; see tests/conftest.py):
 
 * cell parsing – any text, formatted numbers round trip, whole tables of random cells
   through ``parse_table``;
@@ -12,14 +12,14 @@ the count of the expensive targets for a quick local run):
   ``load_scheme``;
 * scoring – ``evaluate`` on random valid datasets (one evaluation costs ~300 ms).
 
-The whole file takes about 11 minutes on two busy cores (measured 2026-11-29: 676 s).
+At 1,000 examples per target the file takes about 11 minutes on two busy cores (measured
+2026-11-29: 676 s), at the ``ci`` profile's 100 about a tenth of that.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import os
 import shutil
 import string
 import tempfile
@@ -45,10 +45,8 @@ SCHEME = load_scheme(default_scheme_path())
 SCHEME_TEXT = default_scheme_path().read_text(encoding="utf-8")
 SCHEME_DICT = yaml.safe_load(SCHEME_TEXT)
 
-_env = os.environ.get("BSC_PROPERTY_EXAMPLES")
-CHEAP = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-LOADS = settings(max_examples=int(_env or 1000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SCORES = settings(max_examples=int(_env or 1000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Examples per target come from the loaded hypothesis profile (tests/conftest.py: ``ci``, ``fuzz``).
+CHEAP = LOADS = SCORES = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 FULLWIDTH = str.maketrans("0123456789.,-%", "０１２３４５６７８９．，－％")
 
@@ -131,7 +129,7 @@ def test_formatted_numbers_round_trip(x, style):
     assert values.iloc[0] == float(x), (text, values.iloc[0])
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@CHEAP
 @given(st.data())
 def test_parse_table_on_random_cells(data):
     name = data.draw(st.sampled_from(sorted(TABLES)))
@@ -222,7 +220,7 @@ def _filled_rows(df: pd.DataFrame) -> int:
     return int(df.apply(lambda c: c.str.strip() != "").any(axis=1).sum())
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@CHEAP
 @given(mutated_table())
 def test_reading_valid_ish_tables_never_raises_nor_loses_rows(workdir, drawn):
     name, df = drawn

@@ -15,13 +15,25 @@ print(r.describe())"`` lists them with their dependencies.
 
 Personal data: the ``individual`` table carries the pseudonymous ``person_id`` only, never
 names.
+
+Made once per run: ``bsc report`` computes the tables in its own process and shares them with
+the notebook kernels through a private folder of pickles (:class:`SharedTables`, named by the
+environment variable :data:`SHARED_ENV`). A :class:`Recipes` whose inputs, scheme, settings,
+year and half are those of the run reads a table from there instead of making it again; any
+other :class:`Recipes` (a notebook run by hand, other parameters) makes its own.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import pickle
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -63,6 +75,89 @@ PRODUCERS: dict[str, Callable[[Recipes], pd.DataFrame]] = {}
 
 #: Total points are clipped to this range after deductions (as :func:`evaluate` does).
 TOTAL_RANGE = (0.0, 100.0)
+
+#: Environment variable naming the run's :class:`SharedTables` folder (set by ``bsc report`` for
+#: its notebook kernels).
+SHARED_ENV = "BSC_SHARED_TABLES"
+#: Seconds a reader waits for a table the run has planned but not written yet.
+SHARED_WAIT_S = 900.0
+
+
+class SharedTables:
+    """A folder of result tables made once by a run and read by its notebook kernels.
+
+    The writer (:meth:`create`) records the identity of the run (:meth:`Recipes.identity`) and
+    the names it will write, in order, then writes each table as ``<name>.pkl`` (atomically)
+    as soon as it is made, or ``<name>.err`` when its producer failed. A reader
+    (:meth:`open`) with the same identity waits for a planned table and reads it, or is told
+    to make it itself (not planned, failed, writer gone). The folder is private to the run
+    (``mkdtemp``, mode 0700) and removed when the run ends: it holds unpublished tables.
+    """
+
+    INDEX = "shared.json"
+    #: Written when the writer stopped early: readers make every missing table themselves.
+    ABANDONED = "abandoned"
+
+    def __init__(self, folder: str | Path, identity: str, planned: Iterable[str], writing: bool):
+        self.folder = Path(folder)
+        self.identity = identity
+        self.planned = list(planned)
+        self.writing = writing
+
+    @classmethod
+    def create(cls, folder: str | Path, identity: str, planned: Iterable[str]) -> SharedTables:
+        """Start sharing: write the index (identity + planned names) into ``folder``."""
+        shared = cls(folder, identity, planned, writing=True)
+        shared._write(cls.INDEX, json.dumps({"identity": identity, "planned": shared.planned}).encode())
+        return shared
+
+    @classmethod
+    def open(cls, folder: str | Path, identity: str | None) -> SharedTables | None:
+        """The run's shared tables when ``folder`` holds those of ``identity``, else ``None``."""
+        index = Path(folder) / cls.INDEX
+        if identity is None or not index.is_file():
+            return None
+        try:
+            meta = json.loads(index.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if meta.get("identity") != identity:
+            log.info("shared tables in %s are another run's: not used", folder)
+            return None
+        return cls(folder, identity, meta.get("planned", []), writing=False)
+
+    def _write(self, name: str, blob: bytes) -> None:
+        part = self.folder / f".{name}.part"
+        part.write_bytes(blob)
+        os.replace(part, self.folder / name)
+
+    def put(self, name: str, value: object) -> None:
+        """Share one table (or the scores) under ``name``."""
+        self._write(f"{name}.pkl", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def failed(self, name: str) -> None:
+        """Tell readers that ``name`` will not come (they make it themselves)."""
+        self._write(f"{name}.err", b"")
+
+    @classmethod
+    def abandon(cls, folder: str | Path) -> None:
+        """Tell readers that no further table will come."""
+        with open(Path(folder) / cls.ABANDONED, "wb"):
+            pass
+
+    def get(self, name: str, wait: float = SHARED_WAIT_S) -> tuple[bool, object]:
+        """``(True, value)`` when ``name`` is (or becomes, within ``wait`` seconds) shared, else ``(False, None)``."""
+        if name not in self.planned:
+            return False, None
+        pkl, err = self.folder / f"{name}.pkl", self.folder / f"{name}.err"
+        deadline = time.monotonic() + wait
+        while not pkl.is_file():
+            if (err.exists() or (self.folder / self.ABANDONED).exists() or not self.folder.is_dir()
+                    or time.monotonic() > deadline):
+                return False, None
+            time.sleep(0.02)
+        with pkl.open("rb") as fh:
+            return True, pickle.load(fh)  # noqa: S301 - the run's own private folder
 
 
 def producer(name: str) -> Callable:
@@ -112,19 +207,48 @@ class Recipes:
     compare_scheme: Scheme | None = None
     planning: PlanningParams | None = None
     _cache: dict = field(default_factory=dict, repr=False)
+    #: The run's shared tables (:class:`SharedTables`): read when the environment names them
+    #: (:data:`SHARED_ENV`) and they are this run's; set by :func:`result_tables` to write them.
+    shared: SharedTables | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.settings is None:
             self.settings = load_analysis_params()
         if self.year is None:
             self.year = int(self.scheme.year)
+        if self.shared is None and os.environ.get(SHARED_ENV):
+            self.shared = SharedTables.open(os.environ[SHARED_ENV], self.identity())
+
+    def identity(self) -> str | None:
+        """sha256 of the inputs (file hashes), scheme, settings, year and half; ``None`` when the
+        data or the scheme were not read from files (nothing identifies them)."""
+        hashes = getattr(self.data, "input_hashes", None)
+        if not hashes or not getattr(self.scheme, "sha256", ""):
+            return None
+        blob = json.dumps({"inputs": dict(sorted(hashes.items())), "scheme": self.scheme.sha256,
+                           "settings": self.settings.model_dump(mode="json"), "year": int(self.year),
+                           "half": self.half}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _made(self, name: str, make: Callable[[], object]) -> object:
+        """``make()``, or the run's shared copy of ``name``; a writer shares what it makes."""
+        sh = self.shared
+        if sh is not None and not sh.writing:
+            found, value = sh.get(name)
+            if found:
+                return value
+        value = make()
+        if sh is not None and sh.writing:
+            sh.put(name, value)
+        return value
 
     # --- the scores -------------------------------------------------------------------
     @property
     def results(self) -> Results:
         """:func:`bsc_lib.scoring.engine.evaluate` of the inputs (computed once)."""
         if "_results" not in self._cache:
-            self._cache["_results"] = evaluate(self.data, self.scheme, year=self.year, half=self.half)
+            self._cache["_results"] = self._made(
+                "_results", lambda: evaluate(self.data, self.scheme, year=self.year, half=self.half))
         return self._cache["_results"]
 
     def results_of(self, half: str) -> Results:
@@ -142,7 +266,7 @@ class Recipes:
             raise KeyError(f"no result table {name!r}; known: {', '.join(sorted(PRODUCERS))}")
         if name not in self._cache:
             log.debug("recipes: making %s", name)
-            self._cache[name] = PRODUCERS[name](self)
+            self._cache[name] = self._made(name, lambda: PRODUCERS[name](self))
         return self._cache[name]
 
     def tables(self, names: Iterable[str] = EXPORTED) -> dict[str, pd.DataFrame]:
@@ -689,12 +813,36 @@ def compute_tables(data: BSCData, scheme: Scheme, year: int | None = None, half:
 
 
 def result_tables(data_path: str, scheme_path: str, year: int | None, half: str,
-                  analysis_path: str | None = None) -> dict[str, pd.DataFrame]:
-    """The pipeline's ``tables_fn``: load the inputs from paths, then :func:`compute_tables`."""
+                  analysis_path: str | None = None, shared_dir: str | None = None) -> dict[str, pd.DataFrame]:
+    """The pipeline's ``tables_fn``: load the inputs from paths, then :func:`compute_tables`.
+
+    With ``shared_dir`` (an empty private folder), every table of :data:`PRODUCERS` and the
+    scores are also made once and shared there (:class:`SharedTables`) for the run's notebooks,
+    in registry order. A table that is not exported and whose producer fails is marked failed
+    (its notebook makes it, and fails, as without sharing); the exported tables are unchanged.
+    """
     scheme = load_scheme(resolve(scheme_path))
     data = load(resolve(data_path), scheme=scheme)
     settings = load_analysis_params(resolve(analysis_path) if analysis_path else None)
-    return compute_tables(data, scheme, year, half, settings)
+    if not shared_dir:
+        return compute_tables(data, scheme, year, half, settings)
+    r = Recipes(data, scheme, settings, year, half)
+    identity = r.identity()
+    if identity is None:
+        return r.tables()
+    planned = ["_results", *PRODUCERS]
+    r.shared = SharedTables.create(shared_dir, identity, planned)
+    for i, name in enumerate(planned):
+        try:
+            r.results if name == "_results" else r[name]  # noqa: B018 - made and shared
+        except Exception:
+            if name == "_results" or name in EXPORTED:
+                for rest in planned[i:]:
+                    r.shared.failed(rest)
+                raise
+            log.warning("shared tables: %s failed; its notebook makes it", name, exc_info=True)
+            r.shared.failed(name)
+    return r.tables()
 
 
 def describe() -> str:
@@ -702,4 +850,5 @@ def describe() -> str:
     return "\n".join(f"{n:28s} {(fn.__doc__ or '').strip().splitlines()[0]}" for n, fn in PRODUCERS.items())
 
 
-__all__ = ["COMPARE_TABLES", "EXPORTED", "TARGET_TABLES", "compared", "PRODUCERS", "Recipes", "boundaries_of", "compute_tables", "describe", "producer", "result_tables"]
+__all__ = ["COMPARE_TABLES", "EXPORTED", "PRODUCERS", "SHARED_ENV", "TARGET_TABLES", "Recipes", "SharedTables",
+           "boundaries_of", "compared", "compute_tables", "describe", "producer", "result_tables"]

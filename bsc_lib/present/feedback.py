@@ -1024,7 +1024,7 @@ def run_feedback(
         "git": None,
     }
     try:
-        with executor, folder.sigterm_as_interrupt():
+        with executor, folder.stop_signals_as_interrupt():
             manifest["executor"] = executor.describe()
             manifest["packages"] = folder.package_versions()
             manifest["git"] = folder.git_state()

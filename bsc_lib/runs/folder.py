@@ -3,7 +3,7 @@
 A run is written into ``.tmp-<name>-…`` and renamed to its final name only when complete
 (:func:`rename_unique`), or to ``<name>-FAILED`` with a manifest saying why. This module holds
 what both runs need for that: UTC times, the run key, input hashing, portable paths in the
-manifest, the recorded package versions and git state, atomic JSON writes, SIGTERM handling
+manifest, the recorded package versions and git state, atomic JSON writes, stop-signal handling (Ctrl-C, SIGTERM)
 and error-text cleaning. :mod:`bsc_lib.runs.pipeline` and :mod:`bsc_lib.present.feedback` use it.
 """
 
@@ -151,21 +151,53 @@ def rename_unique(src: Path, dst: Path) -> Path:
     raise OSError(f"no free run folder name next to {dst}")
 
 
+#: The signals that stop a run: Ctrl-C (SIGINT) and ``kill PID`` (SIGTERM).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopSignals:
+    """What :func:`stop_signals_as_interrupt` saw: ``received`` is the first stop signal's number."""
+
+    received: int | None = None
+
+    def raise_if_received(self) -> None:
+        """Raise ``KeyboardInterrupt`` when a stop signal arrived (its first ``KeyboardInterrupt``
+        may have been swallowed, e.g. raised inside a finaliser, where Python only prints it)."""
+        if self.received is not None:
+            raise KeyboardInterrupt(f"signal {self.received}")
+
+
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt for the block (main thread only) so cleanup runs."""
+def stop_signals_as_interrupt() -> Iterator[StopSignals]:
+    """SIGINT and SIGTERM raise ``KeyboardInterrupt`` in the main thread for the block, whatever
+    the signals' disposition was when the process started, so that cleanup runs.
+
+    Why SIGINT too: Python raises ``KeyboardInterrupt`` on SIGINT only when the process started
+    with SIGINT at its default. A shell without job control (a script, ``make test &``, CI, a
+    scheduler) starts every background command with SIGINT *ignored*; Python then keeps it
+    ignored, its child processes inherit that, and a Ctrl-C / ``kill -INT`` sent to ``bsc report``
+    was silently lost — the run went on to complete. Here the handler is installed explicitly.
+
+    Each signal is also recorded in the yielded :class:`StopSignals` (checked between steps, in
+    case the ``KeyboardInterrupt`` is raised where Python cannot propagate it). Handlers are
+    restored on exit. Off the main thread (where Python cannot install handlers) nothing changes.
+    """
+    seen = StopSignals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield seen
         return
 
     def handler(signum, frame):
+        if seen.received is None:
+            seen.received = signum
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
-        yield
+        yield seen
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def clean_text(text: object, limit: int = 2000) -> str:

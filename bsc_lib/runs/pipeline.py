@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +62,8 @@ PLOTLY_RENDERER = "plotly_mimetype"  # JSON only: report_html inlines plotly.js 
 #: Where Chromium is looked for first (Debian package); then ``chromium`` on PATH.
 CHROMIUM = "/usr/bin/chromium"
 PDF_TIMEOUT_S = 120
+#: Notebooks executed at once (each in its own kernel); at most the number of CPUs.
+NOTEBOOK_WORKERS = 2
 HALVES = ("year", "H1", "H2")
 LANGS = ("ko", "en")
 
@@ -124,28 +126,36 @@ def default_notebooks(root: str | Path | None = None, compare: bool = False) -> 
 
 
 def default_tables_fn(data_path: str, scheme_path: str, year: int, half: str,
-                      analysis_path: str | None = None) -> Mapping[str, pd.DataFrame]:
-    """The production result tables: :func:`bsc_lib.analyses.recipes.result_tables`."""
+                      analysis_path: str | None = None, shared_dir: str | None = None) -> Mapping[str, pd.DataFrame]:
+    """The production result tables: :func:`bsc_lib.analyses.recipes.result_tables` (which also
+    shares every table with the notebooks through ``shared_dir``, when given)."""
     from bsc_lib.analyses.recipes import result_tables
 
-    return _call_tables(result_tables, data_path, scheme_path, year, half, analysis_path)
+    return _call_tables(result_tables, data_path, scheme_path, year, half, analysis_path, shared_dir)
 
 
-def _accepts_analysis_path(fn: Callable) -> bool:
+def _accepts_keyword(fn: Callable, name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return False
-    return any((p.name == "analysis_path" and p.kind != p.POSITIONAL_ONLY) or p.kind == p.VAR_KEYWORD
-               for p in params)
+    return any((p.name == name and p.kind != p.POSITIONAL_ONLY) or p.kind == p.VAR_KEYWORD for p in params)
+
+
+def _accepts_analysis_path(fn: Callable) -> bool:
+    return _accepts_keyword(fn, "analysis_path")
 
 
 def _call_tables(fn: Callable, data_path: str, scheme_path: str, year: int, half: str,
-                 analysis_path: str | None):
-    """``fn(data_path, scheme_path, year, half)``, plus ``analysis_path=`` when ``fn`` takes it."""
+                 analysis_path: str | None, shared_dir: str | None = None):
+    """``fn(data_path, scheme_path, year, half)``, plus ``analysis_path=`` and ``shared_dir=`` when
+    given and ``fn`` takes them."""
+    kw = {}
     if analysis_path is not None and _accepts_analysis_path(fn):
-        return fn(data_path, scheme_path, year, half, analysis_path=analysis_path)
-    return fn(data_path, scheme_path, year, half)
+        kw["analysis_path"] = analysis_path
+    if shared_dir is not None and _accepts_keyword(fn, "shared_dir"):
+        kw["shared_dir"] = shared_dir
+    return fn(data_path, scheme_path, year, half, **kw)
 
 
 def default_load_fn(data_path, scheme):
@@ -306,21 +316,24 @@ class _TablesJob(threading.Thread):
     """``tables_fn`` plus the xlsx and CSV exports of its tables, in a background thread."""
 
     def __init__(self, tfn: TablesFn, data_file: str, scheme_file: str, year: int, half: str, tmp: Path,
-                 lang: str, analysis_file: str | None = None):
+                 lang: str, analysis_file: str | None = None, shared_dir: str | None = None):
         super().__init__(name="bsc-tables", daemon=True)
         self._args = (tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file)
+        self.shared_dir = shared_dir
         self._tables: Mapping[str, pd.DataFrame] | None = None
         self._error: BaseException | None = None
 
     def run(self) -> None:
         tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file = self._args
         try:
-            tables = _check_tables(_call_tables(tfn, data_file, scheme_file, year, half, analysis_file))
+            tables = _check_tables(_call_tables(tfn, data_file, scheme_file, year, half, analysis_file,
+                                                self.shared_dir))
             write_results_xlsx(tables, tmp / "results.xlsx", lang=lang, readme=_xlsx_readme(lang))
             write_csvs(tables, tmp / "tables")
             self._tables = tables
         except BaseException as exc:  # handed to the main thread by result()
             self._error = exc
+            _abandon_shared(self.shared_dir)
 
     def raise_if_failed(self) -> None:
         """Raise the job's error now if it has already failed."""
@@ -336,12 +349,16 @@ class _TablesJob(threading.Thread):
         return self._tables
 
 
-def _quiet_kernel_manager():
+def _quiet_kernel_manager(stop: folder.StopSignals | None = None):
     """An ``AsyncKernelManager`` whose kernels do not write to the analyst's terminal.
 
     A kernel's own log (its stderr: the "running over TCP without encryption" warning, the
     tracebacks ipykernel logs while it is shut down after Ctrl-C) is not meant for the
     analyst; cell errors still reach the run through the notebook's outputs.
+
+    With ``stop``, the liveness check nbclient makes every second while a cell runs raises
+    ``KeyboardInterrupt`` once a stop signal was received: a Ctrl-C whose own exception was
+    swallowed still ends the cell within a second instead of after it.
     """
     from jupyter_client import AsyncKernelManager
     from jupyter_client.localinterfaces import localhost
@@ -370,21 +387,31 @@ def _quiet_kernel_manager():
                 shutil.rmtree(self._ipc_dir, ignore_errors=True)
 
         async def start_kernel(self, **kw):
+            from bsc_lib.config.paths import base_dir
+
             kw.setdefault("stderr", subprocess.DEVNULL)
+            # the kernel's working folder, given to the kernel alone: papermill's cwd= changes the
+            # working folder of the whole process, which two notebooks run at once would race for
+            kw.setdefault("cwd", str(base_dir()))
             return await super().start_kernel(**kw)
+
+        async def is_alive(self) -> bool:
+            if stop is not None:
+                stop.raise_if_received()
+            return await super().is_alive()
 
     return QuietKernelManager
 
 
-def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str):
+def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str,
+             stop: folder.StopSignals | None = None):
+    """Execute one notebook with papermill (safe to call from several threads at once)."""
     import papermill as pm
-
-    from bsc_lib.config.paths import base_dir
 
     return pm.execute_notebook(
         str(nb_path), str(out_path), parameters=dict(parameters), kernel_name=kernel_name,
-        cwd=str(base_dir()), progress_bar=False, log_output=False,
-        request_save_on_cell_execute=False, kernel_manager_class=_quiet_kernel_manager(),
+        progress_bar=False, log_output=False,
+        request_save_on_cell_execute=False, kernel_manager_class=_quiet_kernel_manager(stop),
     )
 
 
@@ -494,12 +521,15 @@ def run_report(
                  "analysis_path": str(inputs.analysis_file), "year": year, "half": half, "lang": lang,
                  "run_dir": str((year_dir / run_name).resolve()), **compare.get("nb_params", {})}
     state = _RunState()
+    shared = _shared_tables_dir(tfn)
     try:
-        with folder.sigterm_as_interrupt(), _environ(PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1"):
+        with folder.stop_signals_as_interrupt() as state.stop, _environ(
+                PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1", **_shared_env(shared)):
             # The result tables and their exports are computed in this process while the notebooks
-            # run in their kernels (other processes): the two overlap instead of adding up.
+            # run in their kernels (other processes): the two overlap instead of adding up, and
+            # the kernels read the tables made here (shared) instead of making them again.
             state.tables_job = _TablesJob(tfn, str(inputs.data_file), str(inputs.scheme_file), year, half, tmp,
-                                          lang, str(inputs.analysis_file))
+                                          lang, str(inputs.analysis_file), shared)
             state.tables_job.start()
             executed = _execute_notebooks(nb_paths, tmp, nb_params, kernel_name, manifest, state, progress)
             manifest["tables"] = table_summary(state.tables_job.result())
@@ -510,6 +540,8 @@ def run_report(
     except BaseException as exc:
         _fail_run(exc, tmp, year_dir, run_name, manifest, state, [p.name for p in nb_paths])
         raise
+    finally:
+        _remove_shared(shared, state)
     log.info("run complete: %s", final)
     return final
 
@@ -520,10 +552,58 @@ def _xlsx_readme(lang: str) -> str:
     return ui_text("report", lang)["xlsx_readme"]
 
 
+def _own_params(nb_params: dict, nb_path: Path) -> dict:
+    """``nb_params`` for ``nb_path``: ``compare_scheme_path`` goes to the comparison notebook only."""
+    return {k: v for k, v in nb_params.items() if k != "compare_scheme_path" or "compare" in nb_path.name}
+
+
 def run_folder_name(started, half: str, lang: str, key: str) -> str:
     """``<UTC YYYYmmddTHHMMSS>-<period>-<lang>-<key>``, e.g. ``20190201T090000-H1-en-1a2b3c4d``
     (period ``year``, ``H1`` or ``H2``): the folder name says which report it holds."""
     return f"{started:%Y%m%dT%H%M%S}-{half}-{lang}-{key}"
+
+
+# ---------------------------------------------------------------------------------------------
+# result tables shared with the notebook kernels (made once per run)
+
+
+def _shared_tables_dir(tfn: TablesFn) -> str | None:
+    """A private folder for the tables the run shares with its kernels, when ``tfn`` shares them
+    (takes ``shared_dir``, as :func:`default_tables_fn` does); else ``None``."""
+    target = tfn
+    if tfn is default_tables_fn:  # it shares when the production tables function does
+        target = importlib.import_module("bsc_lib.analyses.recipes").result_tables
+    if not _accepts_keyword(target, "shared_dir"):
+        return None
+    return tempfile.mkdtemp(prefix="bsc-shared-tables-")
+
+
+def _shared_env(shared: str | None) -> dict[str, str]:
+    """The environment naming the shared tables for the kernels (:data:`recipes.SHARED_ENV`)."""
+    if shared is None:
+        return {}
+    from bsc_lib.analyses.recipes import SHARED_ENV
+
+    return {SHARED_ENV: shared}
+
+
+def _abandon_shared(shared: str | None) -> None:
+    """Tell the kernels waiting for shared tables that none will come (the tables job failed)."""
+    if shared is None:
+        return
+    from bsc_lib.analyses.recipes import SharedTables
+
+    with contextlib.suppress(OSError):
+        SharedTables.abandon(shared)
+
+
+def _remove_shared(shared: str | None, state: _RunState) -> None:
+    """Remove the shared tables (unpublished, may hold names) once nothing uses them."""
+    if shared is None:
+        return
+    if state.tables_job is not None and state.tables_job.is_alive():
+        state.tables_job.join()
+    shutil.rmtree(shared, ignore_errors=True)
 
 
 @dataclass
@@ -545,6 +625,9 @@ class _RunState:
 
     nb_index: int | None = None
     tables_job: _TablesJob | None = None
+    stop: folder.StopSignals = field(default_factory=folder.StopSignals)
+    #: The threads executing notebooks at once (:func:`_execute_notebooks_parallel`).
+    notebook_pool: object | None = None
 
 
 def _check_run_args(year, half: str, lang: str, notebooks) -> list[Path]:
@@ -625,8 +708,22 @@ def _new_manifest(run_name: str, started, inputs: _Inputs, half: str, lang: str,
     }
 
 
+def _notebook_workers(n_notebooks: int) -> int:
+    """Notebooks to execute at once: :data:`NOTEBOOK_WORKERS`, at most the CPUs and the notebooks."""
+    return max(1, min(NOTEBOOK_WORKERS, os.cpu_count() or 1, n_notebooks))
+
+
 def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_name: str, manifest: dict,
                        state: _RunState, progress: bool) -> list:
+    """Execute the notebooks into the run folder, :func:`_notebook_workers` at a time."""
+    if _notebook_workers(len(nb_paths)) > 1:
+        return _execute_notebooks_parallel(nb_paths, tmp, nb_params, kernel_name, manifest, state, progress,
+                                           _notebook_workers(len(nb_paths)))
+    return _execute_notebooks_in_turn(nb_paths, tmp, nb_params, kernel_name, manifest, state, progress)
+
+
+def _execute_notebooks_in_turn(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_name: str,
+                               manifest: dict, state: _RunState, progress: bool) -> list:
     """Execute the notebooks in order into the run folder; a failing tables thread stops the run."""
     executed = []
     bar = tqdm(nb_paths, desc="notebooks", unit="nb", file=sys.stderr, disable=not progress, dynamic_ncols=True)
@@ -637,13 +734,13 @@ def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_
         t0 = time.monotonic()
         entry = manifest["notebooks"][i]
         try:
-            own = {k: v for k, v in nb_params.items() if k != "compare_scheme_path" or "compare" in nb_path.name}
-            nb = _execute(nb_path, tmp / nb_path.name, own, kernel_name)
+            nb = _execute(nb_path, tmp / nb_path.name, _own_params(nb_params, nb_path), kernel_name, state.stop)
         finally:
             entry["duration_s"] = round(time.monotonic() - t0, 3)
         entry["status"] = "ok"
         executed.append((nb_path.name, nb))
         state.nb_index = None
+        state.stop.raise_if_received()  # a stop signal whose KeyboardInterrupt was swallowed
         state.tables_job.raise_if_failed()  # a broken tables_fn stops the run at once
     bar.close()
     state.nb_index = None
@@ -691,6 +788,73 @@ def _report_extras(inputs, manifest: dict, lang: str, commentary: dict, tables: 
             "commentary": commentary, "unit_names": names}
 
 
+def _execute_notebooks_parallel(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_name: str,
+                                manifest: dict, state: _RunState, progress: bool, workers: int) -> list:
+    """Execute the notebooks ``workers`` at a time, each in its own kernel, started in file order.
+
+    The report notebooks are independent (each reads the inputs and the result tables, and
+    writes only its own executed copy), so on two cores two of them overlap. A notebook that
+    fails, a failing tables thread or a stop signal starts no further notebook; the notebooks
+    still running end first (after a stop signal within a second: their kernel manager's
+    liveness check raises). Returns ``[(name, executed notebook), …]`` in file order.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    done_nbs: dict[int, object] = {}
+    started: dict[object, tuple[int, float]] = {}
+    bar = tqdm(total=len(nb_paths), desc="notebooks", unit="nb", file=sys.stderr, disable=not progress,
+               dynamic_ncols=True)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bsc-notebook")
+    state.notebook_pool = pool
+    pending = list(enumerate(nb_paths))
+    failure: BaseException | None = None
+    shown = ""
+    try:
+        while pending or started:
+            while pending and len(started) < workers and failure is None:
+                state.stop.raise_if_received()
+                state.tables_job.raise_if_failed()
+                i, nb_path = pending.pop(0)
+                log.info("executing %s", nb_path.name)
+                fut = pool.submit(_execute, nb_path, tmp / nb_path.name, _own_params(nb_params, nb_path), kernel_name,
+                                  state.stop)
+                started[fut] = (i, time.monotonic())
+            running = ", ".join(nb_paths[i].name for i, _ in sorted(started.values()))
+            if running != shown:
+                bar.set_postfix_str(running)
+                shown = running
+            finished, _ = wait(list(started), timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in sorted(finished, key=lambda f: started[f][0]):
+                i, t0 = started.pop(fut)
+                entry = manifest["notebooks"][i]
+                entry["duration_s"] = round(time.monotonic() - t0, 3)
+                if fut.exception() is None:
+                    entry["status"] = "ok"
+                    done_nbs[i] = fut.result()
+                    bar.update(1)
+                elif failure is None:
+                    failure, state.nb_index = fut.exception(), i
+                else:
+                    entry["status"] = "failed"
+            if failure is not None and not started:
+                raise failure
+    finally:
+        # notebooks still executing end first (after a stop signal within a second): the run
+        # folder is renamed only when nothing writes into it any more
+        pool.shutdown(wait=True)
+        state.notebook_pool = None
+        for fut, (i, t0) in sorted(started.items(), key=lambda kv: kv[1][0]):
+            entry = manifest["notebooks"][i]
+            entry["duration_s"] = round(time.monotonic() - t0, 3)
+            entry["status"] = "ok" if fut.exception() is None else "failed"
+            if fut.exception() is not None and state.nb_index is None:
+                state.nb_index = i
+        bar.close()
+    state.stop.raise_if_received()
+    state.tables_job.raise_if_failed()
+    return [(nb_paths[i].name, done_nbs[i]) for i in sorted(done_nbs)]
+
+
 def _write_report(executed: list, tmp: Path, manifest: dict, scheme, year: int, half: str, lang: str,
                   pdf: bool, extras: Mapping | None = None) -> None:
     """``report.html`` (offline, checked for outside references) and ``report.pdf``."""
@@ -725,6 +889,8 @@ def _fail_run(exc: BaseException, tmp: Path, year_dir: Path, run_name: str, mani
         _silence_abandoned_kernel_tasks()
     if state.tables_job is not None:
         state.tables_job.join()  # it writes into the run folder: let it finish before renaming
+    if state.notebook_pool is not None:
+        state.notebook_pool.shutdown(wait=True)  # the same for notebooks still executing
     nb_index = state.nb_index
     failed_dir = _fail(tmp, year_dir, run_name, manifest, nb_index, exc)
     if isinstance(exc, PapermillExecutionError):

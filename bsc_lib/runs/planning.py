@@ -104,7 +104,7 @@ def _write_run(kind: str, inputs: PlanningInputs, tables: dict[str, pd.DataFrame
         "tables": {}, "packages": folder.package_versions(), "git": folder.git_state(),
     }
     try:
-        with folder.sigterm_as_interrupt():
+        with folder.stop_signals_as_interrupt():
             write_results_xlsx(tables, tmp / "results.xlsx", lang=lang)
             write_csvs(tables, tmp / "tables")
             manifest["tables"] = table_summary(tables)

@@ -1,0 +1,104 @@
+"""Test-suite settings: hypothesis profiles and the fuzzing report.
+
+Hypothesis profiles (``--hypothesis-profile NAME``, or ``HYPOTHESIS_PROFILE=NAME``):
+
+``ci`` (the default, and what ``make test`` selects)
+    :data:`CI_EXAMPLES` examples per property target that does not fix its own count, so the
+    whole suite stays within ``make test``'s 10 minutes on two cores.
+``fuzz`` (``make fuzz``: the property targets of ``tests/test_properties.py``)
+    at least :data:`FUZZ_EXAMPLES` examples per ``@given`` target collected — also for a test
+    that fixes a smaller count for ``make test`` — with no time limit. ``--fuzz-report PATH``
+    writes what ran (examples per target, outcome, time) to ``PATH``.
+
+A test that fixes ``max_examples`` itself (``@settings(max_examples=…)``) keeps its count under
+``ci``; under ``fuzz`` every target runs at least :data:`FUZZ_EXAMPLES`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+#: Examples per property target in ``make test`` (hypothesis' own default is 100).
+CI_EXAMPLES = 100
+#: Examples per property target in ``make fuzz``.
+FUZZ_EXAMPLES = 1000
+
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", max_examples=CI_EXAMPLES, **_COMMON)
+settings.register_profile("fuzz", max_examples=FUZZ_EXAMPLES, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-report", default=None, metavar="PATH",
+                     help="write the property targets' examples, outcomes and times to PATH (make fuzz)")
+
+
+def _fuzzing(config: pytest.Config) -> bool:
+    return (config.getoption("hypothesis_profile", None) or os.environ.get("HYPOTHESIS_PROFILE")) == "fuzz"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``fuzz``, raise every property target's own example count to :data:`FUZZ_EXAMPLES`."""
+    if not _fuzzing(config):
+        return
+    for item in items:
+        fn = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
+        own = getattr(fn, "_hypothesis_internal_use_settings", None)
+        if own is not None and own.max_examples < FUZZ_EXAMPLES:
+            fn._hypothesis_internal_use_settings = settings(own, max_examples=FUZZ_EXAMPLES)
+
+
+_STATS_KEY = "_hypothesis_stats"
+_PASSING = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """``--fuzz-report PATH``: one row per property target (examples run, outcome, seconds)."""
+    path = config.getoption("fuzz_report")
+    if not path or hasattr(config, "workerinput"):  # an xdist worker: the controller sees every report
+        return
+    rows: dict[str, dict] = {}
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            nodeid = getattr(rep, "nodeid", None)
+            if not nodeid or getattr(rep, "when", None) is None:
+                continue
+            row = rows.setdefault(nodeid, {"outcome": "passed", "seconds": 0.0, "stats": None})
+            row["seconds"] += getattr(rep, "duration", 0.0) or 0.0
+            if rep.outcome != "passed" and row["outcome"] == "passed":
+                row["outcome"] = rep.outcome
+            if rep.__dict__.get(_STATS_KEY):
+                row["stats"] = rep.__dict__[_STATS_KEY]
+    targets = {k: v for k, v in rows.items() if v["stats"]}
+    lines = [
+        "# Fuzzing (`make fuzz`)",
+        "",
+        f"Generated {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} by `make fuzz`: the property "
+        f"targets (`@given` tests) collected, with the hypothesis profile `fuzz` (at least "
+        f"{FUZZ_EXAMPLES:,} examples each; fewer only where hypothesis exhausted the target's whole "
+        "input space). Exit status of the run: "
+        f"{exitstatus}.",
+        "",
+        "| target | outcome | valid examples | invalid | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for nodeid in sorted(targets):
+        v = targets[nodeid]
+        found = [tuple(int(x) for x in m) for m in _PASSING.findall(v["stats"])]
+        valid = sum(p + f for p, f, _ in found)
+        invalid = sum(i for _, _, i in found)
+        lines.append(f"| `{nodeid}` | {v['outcome']} | {valid:,} | {invalid:,} | {v['seconds']:.1f} |")
+    short = [k for k, v in targets.items() if v["outcome"] == "passed"
+             and sum(int(p) + int(f) for p, f, _ in _PASSING.findall(v["stats"])) < FUZZ_EXAMPLES]
+    lines += ["", f"{len(targets)} targets, {sum(v['outcome'] == 'passed' for v in targets.values())} passed; "
+              f"below {FUZZ_EXAMPLES:,} valid examples: {', '.join(f'`{s}`' for s in sorted(short)) or 'none'}.", ""]
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    terminalreporter.write_line(f"fuzz report written to {path}")
