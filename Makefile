@@ -54,10 +54,13 @@ clean: ## remove the venv and outputs
 bench: install system-deps ## run the benchmarks (about 10 min) and write bench/RESULTS.md + bench/results.json
 	$(PY) bench/run.py
 
+bench-scale: install ## load + validate and score 100x and 1000x synthetic data (~20 min, capped at 9 GB) and write bench/RESULTS-scale.md
+	ulimit -v 9000000; $(PY) bench/scale.py $(if $(CSV),--csv $(CSV))
+
 backtest: install ## backtest the target recommendation against the naive rule; writes bench/BACKTEST.md
 	$(PY) bench/backtest.py
 
 dashboard: install ## serve the leadership dashboard on http://127.0.0.1:8866/ (DATA=path PORT=n SHOW_NAMES=1)
 	$(VENV)/bin/bsc dashboard $(if $(DATA),--data $(DATA)) --port $(or $(PORT),8866) $(if $(SHOW_NAMES),--show-names)
 
-.PHONY: help install system-deps report validate test fuzz lint sample clean dashboard bench backtest
+.PHONY: help install system-deps report validate test fuzz lint sample clean dashboard bench bench-scale backtest

@@ -83,8 +83,12 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, dict]:
 
 # ----------------------------------------------------------------------------- tasks
 def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed: int | None = None,
-               warmup_scale: float | None = None) -> dict:
+               warmup_scale: float | None = None, text: str = "str") -> dict:
     """evaluate → kpi_difficulty → discrimination on in-memory synthetic data at ``scale``.
+
+    ``text="category"``: the generated tables' text columns are made categorical first, as
+    ``load(path, text="category")`` hands them over (the conversion is data preparation, not
+    timed, like the generation).
 
     Each repetition runs the three stages in that order (dispersion needs the evaluation's
     components), each stage timed and its memory peak taken separately; the first ``warmup``
@@ -99,11 +103,13 @@ def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed:
 
     scheme = load_scheme(SCHEME)
     kw = {} if seed is None else {"seed": seed}
-    data, gen = measure(lambda: sample.generate(year=year, scale=scale, **kw))
+    data, gen = measure(lambda: _text_as(sample.generate(year=year, scale=scale, **kw), text))
     n_kpi = len(data.kpis)
     sizes = {name: len(df) for name, df in data.tables.items()}
+    gc.collect()
     data_rss = rss_gb()
-    small = sample.generate(year=year, scale=warmup_scale, **kw) if warmup and warmup_scale else None
+    small = (_text_as(sample.generate(year=year, scale=warmup_scale, **kw), text)
+             if warmup and warmup_scale else None)
     runs = []
     for i in range(warmup + reps):
         d = small if (i < warmup and small is not None) else data
@@ -115,7 +121,15 @@ def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed:
         del res, comp
     del small
     return {"scale": scale, "n_kpis": n_kpi, "rows": sizes, "generate": gen, "data_rss_gb": data_rss,
-            "runs": runs}
+            "runs": runs, "text": text}
+
+
+def _text_as(data, text: str):
+    """``data`` with its ``str`` columns as ``category`` (in place) when ``text == "category"``."""
+    if text == "category":
+        for name, df in data.tables.items():
+            data.tables[name] = df.astype({c: "category" for c in df.columns if str(df[c].dtype) == "str"})
+    return data
 
 
 def task_write_csv(scale: float, path: str, year: int = 2019) -> dict:
@@ -128,9 +142,9 @@ def task_write_csv(scale: float, path: str, year: int = 2019) -> dict:
             "files": len(files)}
 
 
-def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = None) -> dict:
+def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = None, text: str = "str") -> dict:
     """``bsc_lib.data.io.load`` (read + parse + validate) of a CSV folder (warm-up on ``warmup_path``
-    when given: a smaller folder, same code paths)."""
+    when given: a smaller folder, same code paths); ``text`` is passed to ``load``."""
     from bsc_lib.config.scheme import load_scheme
     from bsc_lib.data.io import load
 
@@ -139,12 +153,12 @@ def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = N
     n_kpi = None
     for i in range(warmup + reps):
         src = warmup_path if (i < warmup and warmup_path) else path
-        data, rec = measure(lambda src=src: load(src, scheme=scheme))
+        data, rec = measure(lambda src=src: load(src, scheme=scheme, **({} if text == "str" else {"text": text})))
         if src == path:
             n_kpi = len(data.kpis)
         runs.append({"warmup": i < warmup, "load": rec})
         del data
-    return {"path": path, "n_kpis": n_kpi, "runs": runs}
+    return {"path": path, "n_kpis": n_kpi, "runs": runs, "text": text}
 
 
 def task_montecarlo(n_draws: int, reps: int, warmup: int = 1, naive_draws: int = 20,

@@ -62,17 +62,34 @@ def _print_problems(problems, stream=None) -> None:
     print("\nproblems by rule: " + ", ".join(f"{r} {n}" for r, n in counts.items()), file=stream)
 
 
+def _print_notices(notices, stream=None) -> None:
+    """Print what the reader did on its own (one line each: where, rule, message)."""
+    stream = stream if stream is not None else sys.stdout
+    if not notices:
+        return
+    print(f"\nnotices ({len(notices)}) — read on its own, check that this is what you meant:", file=stream)
+    for n in notices:
+        where = n.file + (f" [sheet {n.sheet}]" if n.sheet else "") + (f" row {n.row}" if n.row is not None else "")
+        col = f" {n.column}" if n.column else ""
+        print(f"  {where}{col}  {n.rule}  {n.message}", file=stream)
+
+
 def cmd_validate(args) -> int:
+    from bsc_lib.config.analysis_params import load_analysis_params
     from bsc_lib.config.scheme import load_scheme
-    from bsc_lib.data.validate import validate
+    from bsc_lib.data.validate import inspect_path
 
     scheme = load_scheme(args.scheme)
-    problems = validate(args.path, scheme=scheme)
+    settings = load_analysis_params(args.analysis)
+    na = True if args.na_as_missing else settings.input.na_as_missing
+    _, problems, notices = inspect_path(args.path, scheme=scheme, na_as_missing=na)
     if problems:
         print(f"{args.path}: {len(problems)} problem(s) found", file=sys.stderr)
         _print_problems(problems)
+        _print_notices(notices, sys.stderr)
         return 2
     print(f"{args.path}: OK — no problems found")
+    _print_notices(notices)
     return 0
 
 
@@ -101,11 +118,13 @@ def cmd_sample(args) -> int:
 
 
 def cmd_describe(args) -> int:
+    from bsc_lib.config.analysis_params import load_analysis_params
     from bsc_lib.config.scheme import load_scheme
     from bsc_lib.data.describe import describe_text
     from bsc_lib.data.io import load
 
-    data = load(args.data, scheme=load_scheme(args.scheme))
+    na = load_analysis_params(DEFAULT_ANALYSIS).input.na_as_missing
+    data = load(args.data, scheme=load_scheme(args.scheme), na_as_missing=na)
     print(describe_text(data, lang=args.lang))
     return 0
 
@@ -275,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("validate", help="check a CSV folder or xlsx workbook; list every problem")
     s.add_argument("path", help="folder of CSV files or an .xlsx workbook")
     _add_scheme(s)
+    s.add_argument("--analysis", default=str(DEFAULT_ANALYSIS), metavar="PATH",
+                   help="analysis settings YAML: its input.na_as_missing applies (default: %(default)s)")
+    s.add_argument("--na-as-missing", action="store_true",
+                   help="read Excel's #N/A as a missing value, as input.na_as_missing: true in the analysis "
+                        "settings does (default: that setting)")
     s.set_defaults(func=cmd_validate)
 
     s = sub.add_parser("template", help="write an empty, documented input workbook")

@@ -29,3 +29,23 @@ def test_out_of_range_value(tmp_path):
     with pytest.raises(SchemeError) as e:
         load_analysis_params(bad)
     assert any("n_draws" in p.column for p in e.value.problems)
+
+
+def test_input_na_as_missing_is_documented_optional_and_strict(tmp_path):
+    assert load_analysis_params().input.na_as_missing is False  # the shipped file states it
+    assert "na_as_missing: false" in default_analysis_path().read_text(encoding="utf-8")
+    text = default_analysis_path().read_text(encoding="utf-8")
+    on = tmp_path / "on.yaml"
+    on.write_text(text.replace("na_as_missing: false", "na_as_missing: true"), encoding="utf-8")
+    assert load_analysis_params(on).input.na_as_missing is True
+    old = tmp_path / "old.yaml"  # a settings file from before the option: the section may be left out
+    old.write_text(text[:text.index("input:")], encoding="utf-8")
+    assert load_analysis_params(old).input.na_as_missing is False
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("na_as_missing: false", "na_as_missing: false\n  na_missing: true"), encoding="utf-8")
+    with pytest.raises(SchemeError) as e:
+        load_analysis_params(bad)
+    assert [(p.rule, p.column) for p in e.value.problems] == [("unknown key", "input.na_missing")]
+    bad.write_text(text.replace("na_as_missing: false", "na_as_missing: maybe"), encoding="utf-8")
+    with pytest.raises(SchemeError):
+        load_analysis_params(bad)

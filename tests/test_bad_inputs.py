@@ -27,7 +27,7 @@ import yaml
 from bsc_lib.cli import main as cli_main
 from bsc_lib.config.scheme import load_scheme
 from bsc_lib.data.io import load
-from bsc_lib.data.validate import validate
+from bsc_lib.data.validate import inspect_path, validate
 from bsc_lib.errors import DataError, Problem, SchemeError
 
 BAD = Path(__file__).resolve().parent / "bad_inputs"
@@ -144,7 +144,7 @@ def _check_cli_output(case: dict, code: int, out: str, err: str) -> None:
 def _cli_capturing_problems(case: dict, monkeypatch) -> tuple[int, list[Problem] | None]:
     """Run the CLI in-process on ``case`` and capture the problems the library returned.
 
-    The command line imports ``validate`` / ``load_scheme`` when it runs, so wrapping the
+    The command line imports ``inspect_path`` / ``load_scheme`` when it runs, so wrapping the
     module attributes records what it printed from (one validation per case).
     """
     import bsc_lib.config.scheme
@@ -152,13 +152,14 @@ def _cli_capturing_problems(case: dict, monkeypatch) -> tuple[int, list[Problem]
 
     seen: list[list[Problem]] = []
     if case["kind"] == "data":
-        real = bsc_lib.data.validate.validate
+        real = bsc_lib.data.validate.inspect_path
 
         def spy(*args, **kwargs):
-            seen.append(real(*args, **kwargs))
-            return seen[-1]
+            result = real(*args, **kwargs)
+            seen.append(result[1])
+            return result
 
-        monkeypatch.setattr(bsc_lib.data.validate, "validate", spy)
+        monkeypatch.setattr(bsc_lib.data.validate, "inspect_path", spy)
     else:
         real_scheme = bsc_lib.config.scheme.load_scheme
 
@@ -196,6 +197,17 @@ def test_load_raises_data_error_with_the_same_problems(case_id):
         load(BAD / case["path"])
     assert info.value.problems == validate(BAD / case["path"])
     assert "Traceback" not in str(info.value)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if "notices" in c], ids=_ids([c for c in CASES if "notices" in c]))
+def test_notices_are_exactly_the_expected_ones_and_printed_by_validate(case, capsys):
+    _, _, notices = inspect_path(BAD / case["path"])
+    got = [{"file": _rel(n.file), "sheet": n.sheet, "row": n.row, "rule": n.rule, "message": n.message} for n in notices]
+    assert got == case["notices"]
+    cli_main(_argv(case))
+    out, err = capsys.readouterr()
+    for n in case["notices"]:
+        assert n["message"] in out + err
 
 
 @pytest.mark.parametrize("case", VALID_CASES, ids=_ids(VALID_CASES))

@@ -111,3 +111,54 @@ def test_bad_analysis_settings_are_reported_not_raised(tmp_path):
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr and "analysis.yaml" in p.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _na_folder(tmp_path):
+    """The sample with one actual as Excel's #N/A (row 3 of kpi_results.csv) and a notes row."""
+    d = tmp_path / "na"
+    d.mkdir()
+    for f in (ROOT / "data" / "sample" / "2019").glob("*.csv"):
+        (d / f.name).write_bytes(f.read_bytes())
+    lines = (d / "kpi_results.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[2] == "K001,2019,H2,8.9,9.4,true"
+    lines[2] = "K001,2019,H2,8.9,#N/A,true"
+    lines.append("※ 자료: 성과평가팀,,,,,")
+    (d / "kpi_results.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return d, len(lines)
+
+
+def test_validate_na_as_missing_from_the_option_or_the_analysis_settings_and_notices(tmp_path):
+    d, note_row = _na_folder(tmp_path)
+    p = run("validate", str(d))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "row 3  actual  formula error" in p.stderr and "--na-as-missing" in p.stderr
+    # notices come after the problems
+    assert p.stderr.index("problems by rule") < p.stderr.index("notices (1)")
+    assert f"row {note_row}  skipped row" in p.stderr
+    p = run("validate", "--na-as-missing", str(d))
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.splitlines()
+    assert out[0].endswith("OK — no problems found")
+    assert out[2].startswith("notices (1)") and f"kpi_results.csv row {note_row}  skipped row" in out[3]
+    text = (ROOT / "params" / "analysis.yaml").read_text(encoding="utf-8")
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(text.replace("na_as_missing: false", "na_as_missing: true"), encoding="utf-8")
+    p = run("validate", "--analysis", str(settings), str(d))
+    assert p.returncode == 0, p.stderr
+    assert "notices (1)" in p.stdout
+
+
+def test_dashboard_startup_check_reads_na_as_the_analysis_settings_say(tmp_path):
+    import pytest
+
+    from bsc_lib.errors import DataError
+    from bsc_lib.present.dashboard import startup_check
+
+    d, _ = _na_folder(tmp_path)
+    with pytest.raises(DataError) as info:
+        startup_check(str(d), environ={})
+    assert [p.rule for p in info.value.problems] == ["formula error"]
+    text = (ROOT / "params" / "analysis.yaml").read_text(encoding="utf-8")
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(text.replace("na_as_missing: false", "na_as_missing: true"), encoding="utf-8")
+    assert "697 KPIs" in startup_check(str(d), environ={"BSC_ANALYSIS": str(settings)})

@@ -552,6 +552,26 @@ def test_load_raises_data_error_listing_all_problems(tmp_path):
     assert "2 problems found" in str(exc.value)
 
 
+def test_load_keeps_text_integer_coded_on_request():
+    """``load(text="category")``: the same values as ``load()``, text as sorted categoricals whose
+    categories all occur."""
+    sample = Path(__file__).resolve().parent.parent / "data" / "sample" / "2019"
+    plain = load(sample)
+    coded = load(sample, text="category")
+    for name, df in plain.tables.items():
+        c = coded.tables[name]
+        for col in df.columns:
+            if str(df[col].dtype) == "str":
+                assert isinstance(c[col].dtype, pd.CategoricalDtype), (name, col)
+                cats = c[col].cat.categories
+                assert cats.is_monotonic_increasing
+                assert len(df) == 0 or set(cats) == set(df[col].dropna())
+        pd.testing.assert_frame_equal(c.astype({k: "str" for k in c.columns
+                                                if isinstance(c[k].dtype, pd.CategoricalDtype)}), df)
+    with pytest.raises(ValueError):
+        load(sample, text="bytes")
+
+
 # --------------------------------------------------------------------------- real exports (issue 14)
 
 BAD = Path(__file__).parent / "bad_inputs" / "cases"

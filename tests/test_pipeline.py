@@ -507,3 +507,78 @@ def test_year_from_the_scheme_and_analysis_settings_reach_notebooks_tables_manif
     with pytest.raises(InputsChanged) as info:
         verify_run(run, tables_fn=tables_with_settings, load_fn=tiny_load)
     assert [p.message for p in info.value.problems] == ["analysis settings changed since the run"]
+
+
+@pytest.mark.slow
+def test_na_as_missing_setting_reaches_loader_kernels_tables_manifest_and_verify(tmp_path):
+    """input.na_as_missing of the analysis settings: the run's own load, the notebook kernels and
+    the tables all read Excel's #N/A as missing; the manifest records it with the reader's notices;
+    verify reads the data the same way. Without the setting the same folder fails fast."""
+    import nbformat
+
+    from bsc_lib.config.analysis_params import default_analysis_path
+
+    data = tmp_path / "na"
+    shutil.copytree(REPO / "data" / "sample" / "2019", data)
+    lines = (data / "kpi_results.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace(",9.4,", ",#N/A,")
+    lines.append("※ 자료: 성과평가팀,,,,,")
+    (data / "kpi_results.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    probe = tmp_path / "kernel.json"
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('data_path = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import json, pathlib, bsc_lib\nd = bsc_lib.load(data_path)\n"
+        f"pathlib.Path({str(probe)!r}).write_text(json.dumps(int(d.kpi_results['actual'].isna().sum())))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "01-probe.ipynb")
+
+    def na_tables(data_path, scheme_path, year, half):
+        from bsc_lib.data.io import load
+
+        d = load(data_path)
+        return {"missing": pd.DataFrame({"missing_actuals": [int(d.kpi_results["actual"].isna().sum())]})}
+
+    text = default_analysis_path().read_text(encoding="utf-8")
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(text.replace("na_as_missing: false", "na_as_missing: true"), encoding="utf-8")
+    with pytest.raises(DataError) as info:  # the default settings: #N/A is a problem, no folder
+        run_report(data, SCHEME, out=tmp_path / "out", notebooks=[tmp_path / "01-probe.ipynb"],
+                   tables_fn=na_tables, progress=False, pdf=False)
+    assert [(p.row, p.column, p.rule) for p in info.value.problems] == [(3, "actual", "formula error")]
+    assert not (tmp_path / "out").exists()
+    run = run_report(data, SCHEME, out=tmp_path / "out", notebooks=[tmp_path / "01-probe.ipynb"],
+                     tables_fn=na_tables, progress=False, pdf=False, analysis_path=settings)
+    baseline = int(pd.read_csv(REPO / "data" / "sample" / "2019" / "kpi_results.csv")["actual"].isna().sum())
+    assert json.loads(probe.read_text(encoding="utf-8")) == baseline + 1
+    m = read_manifest(run)
+    assert m["inputs"]["na_as_missing"] is True
+    assert [(n["file"], n["row"], n["rule"]) for n in m["inputs"]["notices"]] == [
+        ("kpi_results.csv", len(lines), "skipped row")]
+    assert pd.read_csv(run / "tables" / "missing.csv")["missing_actuals"].tolist() == [baseline + 1]
+    assert os.environ.get("BSC_NA_AS_MISSING") is None  # the run leaves the environment as it found it
+    assert verify_run(run, tables_fn=na_tables)["identical"].all()
+
+
+@pytest.mark.parametrize("na", [False, True])
+def test_report_and_validate_agree_on_the_na_catalogue_case_and_leave_no_manifest(tmp_path, na, capsys):
+    """The catalogue's #N/A case: ``bsc validate`` (option or settings) and ``bsc report`` report
+    the same problems under the same ``input.na_as_missing``; no run folder is made."""
+    from bsc_lib.config.analysis_params import default_analysis_path
+    from bsc_lib.data.validate import validate
+
+    case = REPO / "tests" / "bad_inputs" / "cases" / "xlsx_formula_na_lookup.xlsx"
+    settings = tmp_path / "analysis.yaml"
+    settings.write_text(default_analysis_path().read_text(encoding="utf-8").replace(
+        "na_as_missing: false", f"na_as_missing: {str(na).lower()}"), encoding="utf-8")
+    expected = validate(case, na_as_missing=na)
+    assert [p.rule for p in expected] == (["missing value"] if na else ["formula error", "formula error"])
+    with pytest.raises(DataError) as info:
+        run_report(case, SCHEME, out=tmp_path / "out", notebooks=NOTEBOOKS, tables_fn=tiny_tables,
+                   progress=False, pdf=False, analysis_path=settings)
+    assert info.value.problems == expected
+    assert not (tmp_path / "out").exists()
+    assert cli_main(["validate", "--analysis", str(settings), str(case)]) == 2
+    err = capsys.readouterr().err
+    assert all(p.message in err for p in expected)

@@ -69,9 +69,10 @@ def shared_run(tmp_path_factory):
 def test_sharing_changes_no_exported_table(shared_run):
     folder, _, shared, plain = shared_run
     assert {k: table_sha256(v) for k, v in shared.items()} == {k: table_sha256(v) for k, v in plain.items()}
-    from bsc_lib.analyses.recipes import PRODUCERS
+    from bsc_lib.analyses.recipes import COMPARE_TABLES, PRODUCERS, SHARED_TABLES
 
-    assert {p.name for p in folder.glob("*.pkl")} == {f"{n}.pkl" for n in ["_results", *PRODUCERS]}
+    assert {p.name for p in folder.glob("*.pkl")} == {f"{n}.pkl" for n in ["_results", *SHARED_TABLES]}
+    assert set(SHARED_TABLES) < set(PRODUCERS) and not set(COMPARE_TABLES) & set(SHARED_TABLES)
 
 
 @pytest.mark.slow

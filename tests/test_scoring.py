@@ -356,3 +356,26 @@ def test_sample_explain_adds_up(sample_results):
 def test_fixture_tables_match_the_model():
     for name in TABLES:
         assert list(table(name, []).columns) == TABLES[name].column_names
+
+
+def test_integer_coded_text_scores_the_same(sample_results):
+    """evaluate, kpi_difficulty and discrimination give identical tables (values and dtypes)
+    on the sample loaded with its text integer-coded (``load(text="category")``)."""
+    from bsc_lib.analyses import dispersion
+    from bsc_lib.analyses.difficulty import kpi_difficulty
+    from bsc_lib.data import io
+
+    data, r = sample_results
+    coded = io.load(SAMPLE, scheme=scheme_2019(), text="category")
+    assert isinstance(coded.qualitative_ratings["project_id"].dtype, pd.CategoricalDtype)
+    rc = evaluate(coded, scheme_2019())
+    for name in ("institutional", "individual", "departments", "components", "kpi", "flags", "integrity",
+                 "details"):
+        pd.testing.assert_frame_equal(getattr(rc, name), getattr(r, name), check_exact=True)
+    unit = r.departments["department_id"].iloc[0]
+    pd.testing.assert_frame_equal(rc.explain(unit), r.explain(unit), check_exact=True)
+    pd.testing.assert_frame_equal(kpi_difficulty(coded.kpis, coded.kpi_history, coded.kpi_results),
+                                  kpi_difficulty(data.kpis, data.kpi_history, data.kpi_results), check_exact=True)
+    by = ["evaluation", "component"]
+    pd.testing.assert_frame_equal(dispersion.discrimination(rc.components, "points", by=by),
+                                  dispersion.discrimination(r.components, "points", by=by), check_exact=True)

@@ -812,11 +812,22 @@ def compute_tables(data: BSCData, scheme: Scheme, year: int | None = None, half:
     return Recipes(data, scheme, settings, year, half).tables()
 
 
+def _shared_tables() -> tuple[str, ...]:
+    """The tables a report run shares with its notebooks: every producer's, except those of
+    ``bsc compare`` (they need scheme B; ``09-compare`` makes them) and ``bsc targets``."""
+    own = {*COMPARE_TABLES, *TARGET_TABLES, "yearly_actuals"}
+    return tuple(n for n in PRODUCERS if n not in own)
+
+
+#: The tables a report run makes once and shares with its notebooks (:func:`result_tables`).
+SHARED_TABLES = _shared_tables()
+
+
 def result_tables(data_path: str, scheme_path: str, year: int | None, half: str,
                   analysis_path: str | None = None, shared_dir: str | None = None) -> dict[str, pd.DataFrame]:
     """The pipeline's ``tables_fn``: load the inputs from paths, then :func:`compute_tables`.
 
-    With ``shared_dir`` (an empty private folder), every table of :data:`PRODUCERS` and the
+    With ``shared_dir`` (an empty private folder), every table of :data:`SHARED_TABLES` and the
     scores are also made once and shared there (:class:`SharedTables`) for the run's notebooks,
     in registry order. A table that is not exported and whose producer fails is marked failed
     (its notebook makes it, and fails, as without sharing); the exported tables are unchanged.
@@ -830,7 +841,7 @@ def result_tables(data_path: str, scheme_path: str, year: int | None, half: str,
     identity = r.identity()
     if identity is None:
         return r.tables()
-    planned = ["_results", *PRODUCERS]
+    planned = ["_results", *SHARED_TABLES]
     r.shared = SharedTables.create(shared_dir, identity, planned)
     for i, name in enumerate(planned):
         try:
@@ -850,5 +861,5 @@ def describe() -> str:
     return "\n".join(f"{n:28s} {(fn.__doc__ or '').strip().splitlines()[0]}" for n, fn in PRODUCERS.items())
 
 
-__all__ = ["COMPARE_TABLES", "EXPORTED", "PRODUCERS", "SHARED_ENV", "TARGET_TABLES", "Recipes", "SharedTables",
+__all__ = ["COMPARE_TABLES", "EXPORTED", "PRODUCERS", "SHARED_ENV", "SHARED_TABLES", "TARGET_TABLES", "Recipes", "SharedTables",
            "boundaries_of", "compared", "compute_tables", "describe", "producer", "result_tables"]

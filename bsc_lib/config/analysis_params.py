@@ -51,8 +51,16 @@ class ReportParams(_Strict):
     classification_en: str = "Confidential"
 
 
+class InputParams(_Strict):
+    """How the input files are read (the same in every command that reads the data)."""
+
+    #: read Excel's ``#N/A`` (a lookup that found nothing) as a missing value instead of the
+    #: problem ``formula error``; other formula errors (``#REF!``, ``#DIV/0!`` …) are always problems
+    na_as_missing: bool = False
+
+
 class AnalysisParams(_Strict):
-    """Validated analysis settings (``summary`` and ``report`` may be left out: defaults apply)."""
+    """Validated analysis settings (``summary``, ``report`` and ``input`` may be left out: defaults apply)."""
 
     difficulty: DifficultyParams
     dispersion: DispersionParams
@@ -60,6 +68,7 @@ class AnalysisParams(_Strict):
     robustness: RobustnessParams
     summary: SummaryParams = SummaryParams()
     report: ReportParams = ReportParams()
+    input: InputParams = InputParams()
 
 
 def default_analysis_path() -> Path:

@@ -108,6 +108,25 @@ def completeness(data: BSCData, year: int) -> pd.DataFrame:
     return out
 
 
+def notices_frame(notices: list) -> pd.DataFrame:
+    """What the reader did on its own while loading (``BSCData.notices``), one row each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``input_file`` (file name only, no local path), ``input_sheet``, ``input_row`` (text: the
+        row as the analyst sees it, ``""`` for a whole column), ``input_column``, ``notice_rule``
+        (``merged_cells``, ``skipped row``, ``hidden column``), ``notice_message``.
+    """
+    from pathlib import PurePath
+
+    rows = [{"input_file": PurePath(n.file).name if n.file else "", "input_sheet": n.sheet,
+             "input_row": "" if n.row is None else str(n.row),
+             "input_column": n.column, "notice_rule": n.rule, "notice_message": n.message} for n in notices]
+    cols = ["input_file", "input_sheet", "input_row", "input_column", "notice_rule", "notice_message"]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def describe(data: BSCData, year: int = 2019) -> dict[str, pd.DataFrame]:
     """All description tables of a dataset.
 

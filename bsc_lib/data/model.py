@@ -406,11 +406,15 @@ class BSCData:
         The path the data was loaded from.
     input_hashes
         ``{file name: sha256}`` of the input files read.
+    notices
+        What the reader did on its own (:class:`~bsc_lib.errors.Problem` records that did not
+        stop loading: merged cells filled, total/note/unit rows skipped, hidden columns read).
     """
 
     tables: dict[str, pd.DataFrame]
     source: str = ""
     input_hashes: dict[str, str] = field(default_factory=dict)
+    notices: list = field(default_factory=list)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})

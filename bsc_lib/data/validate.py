@@ -197,8 +197,13 @@ class _Ctx:
         return self.origins[table]
 
     def problems(self, table: str, column: str, mask, values, rule: str, message: str) -> list[Problem]:
+        """Problems of the cells where ``mask`` holds; ``values`` (array or Series, row order) are
+        read only at those cells."""
         pos = np.flatnonzero(np.asarray(mask, dtype=bool))
-        vals = np.asarray(values, dtype=object)[pos] if len(pos) else []
+        if not len(pos):
+            return []
+        vals = (values.iloc[pos].to_numpy(dtype=object) if isinstance(values, pd.Series)
+                else np.asarray(values, dtype=object)[pos])
         return cell_problems(self.origin(table), column, pos, vals, rule, message)
 
 
@@ -216,6 +221,45 @@ def _rule_empty_tables(ctx: _Ctx, present: set[str]) -> list[Problem]:
     return out
 
 
+def _key_codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column (−1 = missing) and their number; categorical text by its codes."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64), len(s.cat.categories)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    return codes.astype(np.int64), len(uniques)
+
+
+def _first_of_key(df: pd.DataFrame, key: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(complete, first)``: whether each row's key has no missing part, and the position of the
+    first row with the same key (the row itself for the first; meaningless when incomplete)."""
+    coded = [_key_codes(df[k]) for k in key]
+    complete = np.ones(len(df), dtype=bool)
+    for c, _ in coded:
+        complete &= c >= 0
+    total = 1
+    for _, n in coded:
+        total *= n + 1
+    if total < 2**62:  # one int64 per row: the key's mixed-radix number
+        ids = np.zeros(len(df), dtype=np.int64)
+        for c, n in coded:
+            ids *= n + 1
+            ids += c + 1
+    else:
+        ids = pd.MultiIndex.from_arrays([c for c, _ in coded]).factorize()[0].astype(np.int64)
+    pos = np.arange(len(df))
+    if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])):  # strictly increasing: every key once
+        return complete, pos
+    order = np.argsort(ids, kind="stable")  # equal keys keep their row order: the first comes first
+    sorted_ids = ids[order]
+    new_key = np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]
+    if new_key.all():
+        return complete, pos
+    start = np.maximum.accumulate(np.where(new_key, np.arange(len(ids)), 0))
+    first = np.empty(len(ids), dtype=np.int64)
+    first[order] = order[start]
+    return complete, first
+
+
 def _rule_unique_keys(ctx: _Ctx) -> list[Problem]:
     out = []
     for name, t in TABLES.items():
@@ -223,11 +267,9 @@ def _rule_unique_keys(ctx: _Ctx) -> list[Problem]:
         if len(df) == 0:
             continue
         key = list(t.key)
-        complete = df[key].notna().all(axis=1).to_numpy()
-        grp = df[key].groupby(key, sort=False, dropna=True).ngroup().to_numpy()
+        complete, first = _first_of_key(df, key)
         pos = np.arange(len(df))
-        first = pd.Series(pos).groupby(grp).transform("min").to_numpy()
-        dup = complete & (grp >= 0) & (pos != first)
+        dup = complete & (pos != first)
         if not dup.any():
             continue
         o = ctx.origin(name)
@@ -264,7 +306,7 @@ def _rule_foreign_keys(ctx: _Ctx) -> list[Problem]:
             where = " or ".join(c.fk)
             empty = [tt for tt, _ in targets if len(ctx.frames[tt]) == 0]
             note = f" (table {', '.join(empty)} has no rows)" if empty else ""
-            out += ctx.problems(name, c.name, bad, s.to_numpy(dtype=object), "unknown reference",
+            out += ctx.problems(name, c.name, bad, s, "unknown reference",
                                 f"{c.name} '{{value}}' not found in {where}{note}")
     return out
 
@@ -336,12 +378,12 @@ def _rule_scheme_ratings(ctx: _Ctx, scheme: Scheme) -> list[Problem]:
             items = [i.id for i in c.items]
             it = df["item"]
             bad = it.notna().to_numpy() & ~it.isin(items).to_numpy()
-            out += ctx.problems(table, "item", bad, it.to_numpy(dtype=object), "unknown item",
+            out += ctx.problems(table, "item", bad, it, "unknown item",
                                 f"unknown item '{{value}}'; the scheme's {cname} items are: {', '.join(items)}")
         s = df["score"].astype("float64")
         lo, hi = float(c.scale.min), float(c.scale.max)
         bad = ((s < lo) | (s > hi)).fillna(False).to_numpy(dtype=bool)
-        out += ctx.problems(table, "score", bad, s.to_numpy(dtype=object), "out of scale",
+        out += ctx.problems(table, "score", bad, s, "out of scale",
                             f"score {{value}} is outside the {cname} scale {fmt_value(lo)}–{fmt_value(hi)}")
     coop = comp.cooperation
     df = ctx.frames["cooperation_scores"]
@@ -451,17 +493,35 @@ def validate_data(
     return cap_problems(dedupe(problems))
 
 
-def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False,
-               ) -> tuple[BSCData | None, list[Problem]]:
+def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
+               text: str = "str") -> tuple[BSCData | None, list[Problem]]:
     """Read, parse and validate ``path``; the canonical data when there is no problem.
 
-    ``na_as_missing`` reads Excel's ``#N/A`` as a missing value (not a ``formula error``).
+    ``na_as_missing`` reads Excel's ``#N/A`` as a missing value (not a ``formula error``);
+    None: see :func:`bsc_lib.data.io.loader.resolve_na_as_missing`.
+    ``text="category"`` keeps the text columns integer-coded (see :func:`bsc_lib.data.io.load`).
 
     Returns
     -------
     tuple
         ``(data, problems)``: ``data`` is a canonical :class:`~bsc_lib.data.model.BSCData` (None
-        when any problem was found); ``problems`` lists every problem.
+        when any problem was found; its ``notices`` list what the reader did on its own);
+        ``problems`` lists every problem.
+    """
+    data, problems, _ = inspect_path(path, scheme, na_as_missing=na_as_missing, text=text)
+    return data, problems
+
+
+def inspect_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
+                 text: str = "str") -> tuple[BSCData | None, list[Problem], list[Problem]]:
+    """:func:`check_path` plus the reader's notices (also when there are problems).
+
+    Returns
+    -------
+    tuple
+        ``(data, problems, notices)``; ``notices`` are :class:`~bsc_lib.errors.Problem` records
+        of what the reader did on its own (merged cells filled, total/note/unit rows skipped,
+        hidden columns read) that do not stop loading.
     """
     from bsc_lib.data.io.loader import read_parsed
     from bsc_lib.data.io.parse import canonical
@@ -476,14 +536,14 @@ def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing:
     problems = cap_problems(dedupe(problems))
     if problems:
         log.info("%s: %d problem(s)", path, len(problems))
-        return None, problems
-    tables = {name: canonical(res.frames[name], name) for name in TABLES}
-    data = BSCData(tables=tables, source=str(path), input_hashes=dict(res.hashes))
+        return None, problems, list(res.notices)
+    tables = {name: canonical(res.frames[name], name, text=text) for name in TABLES}
+    data = BSCData(tables=tables, source=str(path), input_hashes=dict(res.hashes), notices=list(res.notices))
     log.info("%s: loaded %s", path, ", ".join(f"{n}={len(f)}" for n, f in tables.items() if len(f)))
-    return data, []
+    return data, [], list(res.notices)
 
 
-def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False) -> list[Problem]:
+def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None) -> list[Problem]:
     """Read and validate a CSV folder or an ``.xlsx`` workbook; return every problem.
 
     Parameters
@@ -493,7 +553,8 @@ def validate(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: b
     scheme
         The evaluation scheme; None loads ``params/scheme-2019.yaml``.
     na_as_missing
-        Read Excel's ``#N/A`` error as a missing value instead of the problem ``formula error``.
+        Read Excel's ``#N/A`` error as a missing value instead of the problem ``formula error``
+        (None: see :func:`bsc_lib.data.io.loader.resolve_na_as_missing`).
 
     Returns
     -------

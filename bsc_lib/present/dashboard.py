@@ -711,7 +711,7 @@ def build_context(settings: Settings) -> Context:
     t0 = time.perf_counter()
     scheme = load_scheme(resolve(settings.scheme_path))
     analysis = load_analysis_params(resolve(settings.analysis_path))
-    data = load(resolve(settings.data_path), scheme=scheme)
+    data = load(resolve(settings.data_path), scheme=scheme, na_as_missing=analysis.input.na_as_missing)
     year = settings.year or scheme.year
     if settings.mc_draws:
         rob = analysis.robustness.model_copy(update={"n_draws": int(settings.mc_draws)})
@@ -1923,8 +1923,8 @@ def startup_check(data: str | None = None, scheme: str | None = None, environ: M
 
     st = resolve_settings(data_path=data or "", scheme_path=scheme or "", environ=environ)
     sch = load_scheme(resolve(st.scheme_path))
-    load_analysis_params(resolve(st.analysis_path))
-    d = load(resolve(st.data_path), scheme=sch)
+    na = load_analysis_params(resolve(st.analysis_path)).input.na_as_missing
+    d = load(resolve(st.data_path), scheme=sch, na_as_missing=na)
     return (f"{dataset_name(d.source)}: {len(d.institutions):,} institutions, {len(d.departments):,} departments, "
             f"{len(d.kpis):,} KPIs; scheme {sch.scheme_id}")
 
@@ -2127,7 +2127,8 @@ class ComparePanel(_Panel):
         if key not in self.ctx._cache:
             b = _scheme(path, "scheme B")
             try:
-                load(resolve(self.ctx.settings.data_path), scheme=b)
+                load(resolve(self.ctx.settings.data_path), scheme=b,
+                     na_as_missing=self.ctx.analysis.input.na_as_missing)
             except BSCError as exc:
                 raise type(exc)([_tag(p, f"under scheme B ({Path(path).name})") for p in exc.problems]) from None
             self.ctx._cache[key] = Recipes(self.ctx.data, self.ctx.scheme, self.ctx.analysis, self.ctx.year,

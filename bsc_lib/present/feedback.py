@@ -963,10 +963,11 @@ def run_feedback(
     from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
     from bsc_lib.config.paths import resolve
     from bsc_lib.config.scheme import load_scheme
+    from bsc_lib.data.io.loader import NA_AS_MISSING_ENV
     from bsc_lib.present.labels import period_label
     from bsc_lib.runs import folder
     from bsc_lib.runs.executors import DEFAULT_SCHEDULER_TIMEOUT, get_executor
-    from bsc_lib.runs.pipeline import default_load_fn
+    from bsc_lib.runs.pipeline import _environ, default_load_fn
 
     t_start = time.monotonic()
     started = folder.utcnow()
@@ -986,12 +987,13 @@ def run_feedback(
     executor = get_executor(workers, scheduler, preload=("bsc_lib.present.feedback",),
                             timeout=scheduler_timeout or DEFAULT_SCHEDULER_TIMEOUT)
     try:
-        t0 = time.monotonic()
-        data = (load_fn or default_load_fn)(data_file, scheme=scheme)
-        durations["load_s"] = round(time.monotonic() - t0, 3)
-        input_hashes = dict(getattr(data, "input_hashes", None) or {})
         analysis_file = default_analysis_path()
         settings = load_analysis_params(analysis_file)
+        t0 = time.monotonic()
+        with _environ(**{NA_AS_MISSING_ENV: "1" if settings.input.na_as_missing else "0"}):
+            data = (load_fn or default_load_fn)(data_file, scheme=scheme)
+        durations["load_s"] = round(time.monotonic() - t0, 3)
+        input_hashes = dict(getattr(data, "input_hashes", None) or {})
         analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
         params = {"kind": "feedback", "year": year, "half": half, "level": level, "lang": lang,
                   "analysis_sha256": analysis_sha}

@@ -499,6 +499,17 @@ for _h, _hko, _hen in (("H1", "상반기", "H1"), ("H2", "하반기", "H2")):
         f"unverified_{_h}": {"ko": f"증빙 미검증 ({_hko})", "en": f"Unverified actuals ({_hen})"},
     })
 
+# reader notices (bsc_lib.data.describe.notices_frame; appendix validation part)
+COLUMN_LABELS.update({
+    "input_file": {"ko": "파일", "en": "File"},
+    "input_sheet": {"ko": "시트", "en": "Sheet"},
+    "input_row": {"ko": "행", "en": "Row"},
+    "input_column": {"ko": "열", "en": "Column"},
+    "notice_rule": {"ko": "처리", "en": "What was done"},
+    "notice_message": {"ko": "내용", "en": "Details"},
+})
+
+
 _ALL = {**_model_labels(), **_module_labels(), **COLUMN_LABELS}
 
 

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
 from bsc_lib.config.paths import resolve
 from bsc_lib.config.scheme import load_scheme
+from bsc_lib.data.io.loader import NA_AS_MISSING_ENV
 from bsc_lib.errors import BSCError, DataError, Problem
 from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
 from bsc_lib.present.report_html import build_report_html, external_references
@@ -503,12 +504,14 @@ def run_report(
     nb_paths = _check_run_args(year, half, lang, notebooks)
     tfn = tables_fn or default_tables_fn
     inputs = _load_inputs(data_path, scheme_path, year, load_fn, analysis_path)
+    na_env = {NA_AS_MISSING_ENV: "1" if inputs.na_as_missing else "0"}  # the kernels read the data the same way
     commentary, notes_info = _read_notes(notes)  # a bad notes file fails before any folder exists
     year = inputs.year
     params = {"year": year, "half": half, "lang": lang, "analysis_sha256": inputs.analysis_sha}
     from bsc_lib.runs.planning import compare_hook  # the scheme comparison section (09-compare)
 
-    compare = compare_hook(inputs.data_file, compare_scheme_path, notebooks, params)  # {} without a comparison
+    with _environ(**na_env):
+        compare = compare_hook(inputs.data_file, compare_scheme_path, notebooks, params)  # {} without a comparison
     nb_paths = compare.get("notebooks", nb_paths)
     run_name = run_folder_name(started, half, lang, folder.run_key(inputs.input_hashes, inputs.scheme.sha256, params))
     year_dir = Path(out) / str(year)
@@ -524,7 +527,7 @@ def run_report(
     shared = _shared_tables_dir(tfn)
     try:
         with folder.stop_signals_as_interrupt() as state.stop, _environ(
-                PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1", **_shared_env(shared)):
+                PLOTLY_RENDERER=PLOTLY_RENDERER, PYDEVD_DISABLE_FILE_VALIDATION="1", **_shared_env(shared), **na_env):
             # The result tables and their exports are computed in this process while the notebooks
             # run in their kernels (other processes): the two overlap instead of adding up, and
             # the kernels read the tables made here (shared) instead of making them again.
@@ -617,6 +620,10 @@ class _Inputs:
     input_hashes: dict
     analysis_file: Path
     analysis_sha: str | None
+    #: ``input.na_as_missing`` of the analysis settings (Excel's ``#N/A`` read as missing)
+    na_as_missing: bool = False
+    #: what the reader did on its own (``Problem.as_dict()`` records), shown in the manifest and appendix
+    notices: list = field(default_factory=list)
 
 
 @dataclass
@@ -659,13 +666,16 @@ def _load_inputs(data_path, scheme_path, year, load_fn, analysis_path) -> _Input
     data_file = resolve(data_path)
     scheme = load_scheme(scheme_file)
     year = int(scheme.year if year is None else year)
-    data = (load_fn or default_load_fn)(data_file, scheme=scheme)
-    input_hashes = dict(getattr(data, "input_hashes", None) or {})
-    del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
     analysis_file = default_analysis_path() if analysis_path is None else resolve(analysis_path)
-    load_analysis_params(analysis_file)  # invalid settings fail before any folder is created
+    settings = load_analysis_params(analysis_file)  # invalid settings fail before any folder is created
+    na = bool(settings.input.na_as_missing)
+    with _environ(**{NA_AS_MISSING_ENV: "1" if na else "0"}):
+        data = (load_fn or default_load_fn)(data_file, scheme=scheme)
+    input_hashes = dict(getattr(data, "input_hashes", None) or {})
+    notices = [{**n.as_dict(), "file": Path(n.file).name} for n in (getattr(data, "notices", None) or [])]
+    del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
     analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
-    return _Inputs(scheme_file, data_file, scheme, year, input_hashes, analysis_file, analysis_sha)
+    return _Inputs(scheme_file, data_file, scheme, year, input_hashes, analysis_file, analysis_sha, na, notices)
 
 
 def _new_run_folder(year_dir: Path, run_name: str, out) -> Path:
@@ -694,7 +704,8 @@ def _new_manifest(run_name: str, started, inputs: _Inputs, half: str, lang: str,
         "parameters": {"data_path": folder.portable(inputs.data_file),
                        "scheme_path": folder.portable(inputs.scheme_file),
                        "year": inputs.year, "half": half, "lang": lang, "kernel_name": kernel_name},
-        "inputs": {"data_path": folder.portable(inputs.data_file), "files": dict(sorted(inputs.input_hashes.items()))},
+        "inputs": {"data_path": folder.portable(inputs.data_file), "files": dict(sorted(inputs.input_hashes.items())),
+                   "na_as_missing": inputs.na_as_missing, "notices": inputs.notices},
         "scheme": {"path": folder.portable(inputs.scheme_file), "sha256": inputs.scheme.sha256,
                    "scheme_id": inputs.scheme.scheme_id},
         "analysis": {"path": folder.portable(inputs.analysis_file), "sha256": inputs.analysis_sha},
@@ -951,6 +962,12 @@ def _fail(tmp: Path, year_dir: Path, run_name: str, manifest: dict, nb_index: in
 # verify
 
 
+def _na_as_missing(analysis_file: Path | None) -> bool:
+    """``input.na_as_missing`` of an analysis settings file (the default file when None)."""
+    path = analysis_file if analysis_file is not None else default_analysis_path()
+    return path.is_file() and bool(load_analysis_params(path).input.na_as_missing)
+
+
 def read_manifest(run_dir: str | Path) -> dict:
     """Read ``<run_dir>/manifest.json``.
 
@@ -1035,8 +1052,10 @@ def verify_run(
             raise InputsChanged([Problem(file=str(a_file), rule="sha256",
                                          message="analysis settings changed since the run",
                                          value=f"{rec_analysis['sha256'][:12]} → {(a_now or '-')[:12]}")])
+    na_env = {NA_AS_MISSING_ENV: "1" if _na_as_missing(a_file) else "0"}  # read the data as the run did
     try:
-        data = (load_fn or default_load_fn)(data_file, scheme=load_scheme(scheme_file))
+        with _environ(**na_env):
+            data = (load_fn or default_load_fn)(data_file, scheme=load_scheme(scheme_file))
     except DataError as exc:
         raise InputsChanged([Problem(file=str(data_file), rule="load",
                                      message="the data no longer loads (changed since the run?)"),
@@ -1055,8 +1074,9 @@ def verify_run(
     tfn = tables_fn or default_tables_fn
     if m.get("tables_fn") and m["tables_fn"] != folder.qualname(tfn):
         log.warning("the run used tables_fn %s, verifying with %s", m["tables_fn"], folder.qualname(tfn))
-    tables = _check_tables(_call_tables(tfn, str(data_file), str(scheme_file), int(p["year"]),
-                                        str(p["half"]), str(a_file) if a_file is not None else None))
+    with _environ(**na_env):
+        tables = _check_tables(_call_tables(tfn, str(data_file), str(scheme_file), int(p["year"]),
+                                            str(p["half"]), str(a_file) if a_file is not None else None))
     now_summary = table_summary(tables)
     recorded = m["tables"]
     rows = []

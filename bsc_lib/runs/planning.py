@@ -63,19 +63,20 @@ def load_inputs(data_path, scheme_path, *, compare_path=None, analysis_path=None
     """
     a = _scheme(scheme_path, "scheme A" if compare_path else "scheme")
     data_file = resolve(data_path)
-    data = load(data_file, scheme=a)
+    afile = resolve(analysis_path) if analysis_path else default_analysis_path()
+    settings = load_analysis_params(afile)
+    na = settings.input.na_as_missing
+    data = load(data_file, scheme=a, na_as_missing=na)
     b = None
     files = {"data": data_file, "scheme": resolve(scheme_path)}
     if compare_path is not None:
         b = _scheme(compare_path, "scheme B")
         files["compare_scheme"] = resolve(compare_path)
         try:
-            load(data_file, scheme=b)
+            load(data_file, scheme=b, na_as_missing=na)
         except DataError as exc:
             raise DataError([_tag(p, f"under scheme B ({Path(compare_path).name})") for p in exc.problems]) from None
-    afile = resolve(analysis_path) if analysis_path else default_analysis_path()
     pfile = resolve(planning_path) if planning_path else default_planning_path()
-    settings = load_analysis_params(afile)
     planning = load_planning_params(pfile)
     files.update(analysis=afile, planning=pfile)
     r = Recipes(data, a, settings, year, half, compare_scheme=b, planning=planning)

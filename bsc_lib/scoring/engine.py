@@ -285,6 +285,12 @@ def _key_order(cols: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
     return None if bool(np.all(order == np.arange(len(order)))) else order
 
 
+def _text(s: pd.Series) -> pd.Series:
+    """A descriptive text column for a result table: categorical text (integer-coded input) as
+    ``str``, so that results never depend on how the input's text was held."""
+    return s.astype("str") if isinstance(s.dtype, pd.CategoricalDtype) else s
+
+
 def _score_map(res: ComponentResult, level: str) -> pd.Series:
     s = res.scores.loc[res.scores["unit_level"] == level]
     return s.set_index("unit_id")["points"]
@@ -446,8 +452,8 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
 
     # --- institutional
     inst_comps = list(evals["institutional"].components) if "institutional" in evals else []
-    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": inst_t["name_ko"],
-                      "name_en": inst_t["name_en"], "inst_type": inst_t["inst_type"]})
+    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": _text(inst_t["name_ko"]),
+                      "name_en": _text(inst_t["name_en"]), "inst_type": _text(inst_t["inst_type"])})
     for comp in inst_comps:
         inst_df[comp] = inst_df["institution_id"].map(_score_map(res[("institutional", comp)], "institution")).fillna(0.0).astype(float)
         detail_frames.append(_details_frame(res[("institutional", comp)], "institution", "institution", comp))
@@ -458,7 +464,7 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     # --- departments
     dept_comps = [c for c in evals[dept_basis].components if c in UNIT_COMPONENTS]
     dep_df = pd.DataFrame({"department_id": dmap["department_id"], "institution_id": dmap["institution_id"],
-                      "name_ko": dept_t["name_ko"], "name_en": dept_t["name_en"]})
+                      "name_ko": _text(dept_t["name_ko"]), "name_en": _text(dept_t["name_en"])})
     for comp in dept_comps:
         dep_df[comp] = dep_df["department_id"].map(_score_map(res[(dept_basis, comp)], "department")).fillna(0.0).astype(float)
         detail_frames.append(_details_frame(res[(dept_basis, comp)], "department", "department", comp))
@@ -472,8 +478,8 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
 
     # --- individual
     ind_comps = list(evals["individual"].components) if "individual" in evals else []
-    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": people_t["name_ko"],
-                      "position_grade": people_t["grade"], "role": ids(people_t["role"]),
+    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": _text(people_t["name_ko"]),
+                      "position_grade": _text(people_t["grade"]), "role": ids(people_t["role"]),
                       "unit_id": ids(people_t["unit_id"])})
     ppl_df["unit_level"] = np.select([ppl_df["unit_id"].isin(dep_df["department_id"]), ppl_df["unit_id"].isin(inst_df["institution_id"])],
                                 ["department", "institution"], default="")

@@ -919,6 +919,38 @@ def unit_line_and_notes_valid(dest: Path) -> None:
     dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
 
 
+@case
+def units_row_xlsx_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    k, r = sheets["kpis"], sheets["kpi_results"]
+    sheets["kpis"] = [k[0], ["", "", "", "", "", "", "", "(%)", "(%)", "", "%"], *k[1:]]
+    r[0][3:5] = ["목표", "실적"]
+    sheets["kpi_results"] = [r[0], ["단위", "", "", "점", "점", ""], *r[1:]]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+def _units_row_csv(t: Tables) -> None:
+    t["kpis"].insert(1, ["", "", "", "", "", "", "", "%", "%", "", "%"])
+    t["kpi_results"].insert(1, ["(단위)", "", "", "건, %", "건, %", ""])
+
+
+def _units_row_at_bottom(t: Tables) -> None:
+    t["kpi_results"].append(["", "", "", "%", "%", ""])  # under the data: read as data
+
+
+@case
+def units_row_below_title_with_total_valid(dest: Path) -> None:
+    sheets = _base_sheets()
+    r = sheets["kpi_results"]
+    sheets["kpi_results"] = [["2019년 성과지표 실적"], r[0], ["", "", "", "(억원)", "(억원)", ""], *r[1:],
+                             ["합계", "", "", 658, 664.8, ""]]
+    dest.with_suffix(".xlsx").write_bytes(workbook_bytes(sheets))
+
+
+_reg("units_row_csv_valid", folder_case(_units_row_csv))
+_reg("units_row_at_bottom", folder_case(_units_row_at_bottom))
+
+
 def _hide_row(wb, ws) -> None:
     ws["kpis"].set_row(3, None, None, {"hidden": True})  # K03 (row 4) hidden
 

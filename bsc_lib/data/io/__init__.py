@@ -27,7 +27,8 @@ from bsc_lib.errors import DataError
 __all__ = ["BSCData", "TableOrigin", "load", "read_kpi_table", "read_tables", "write_template"]
 
 
-def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool = False) -> BSCData:
+def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
+         text: str = "str") -> BSCData:
     """Read and validate a CSV folder or an ``.xlsx`` workbook.
 
     Parameters
@@ -40,14 +41,23 @@ def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool 
         ``params/scheme-2019.yaml``.
     na_as_missing
         Read Excel's ``#N/A`` error (a lookup that found nothing) as a missing value instead
-        of the problem ``formula error``; other formula errors are always problems.
+        of the problem ``formula error``; other formula errors are always problems. None (the
+        default): ``input.na_as_missing`` of the run's analysis settings inside ``bsc report``
+        (environment variable ``BSC_NA_AS_MISSING``), else False.
+    text
+        ``"str"`` (default): text columns have dtype ``str``. ``"category"``: they stay
+        integer-coded as read (``category``, sorted distinct values): no string is hashed again,
+        and :func:`bsc_lib.scoring.engine.evaluate`, ``kpi_difficulty`` and the dispersion
+        analyses give the same tables as on ``str`` (checked by the tests); the rest of the
+        library expects ``str``.
 
     Returns
     -------
     BSCData
         Every table of :data:`bsc_lib.data.model.TABLES` (absent optional tables empty), columns
         in model order with the dtypes of :func:`bsc_lib.data.model.pandas_dtype`, English codes,
-        ``source`` = ``str(path)`` and ``input_hashes`` = ``{file name: sha256}``.
+        ``source`` = ``str(path)``, ``input_hashes`` = ``{file name: sha256}`` and ``notices``
+        (what the reader did on its own: merged cells filled, total/note/unit rows skipped …).
 
     Raises
     ------
@@ -56,7 +66,7 @@ def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool 
     """
     from bsc_lib.data.validate import check_path
 
-    data, problems = check_path(path, scheme, na_as_missing=na_as_missing)
+    data, problems = check_path(path, scheme, na_as_missing=na_as_missing, text=text)
     if problems or data is None:
         raise DataError(problems)
     return data

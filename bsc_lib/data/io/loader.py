@@ -7,6 +7,7 @@ empty frames), their origins and the reading/header/cell problems.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,22 @@ from bsc_lib.data.io.problems import TableOrigin
 from bsc_lib.data.io.reader import read_raw
 from bsc_lib.data.model import TABLES
 from bsc_lib.errors import Problem
+
+#: environment variable carrying ``input.na_as_missing`` of the analysis settings to the
+#: notebook kernels of a run (set by :func:`bsc_lib.runs.pipeline.run_report`)
+NA_AS_MISSING_ENV = "BSC_NA_AS_MISSING"
+
+
+def resolve_na_as_missing(value: bool | None) -> bool:
+    """``value``, or (when None) the ``BSC_NA_AS_MISSING`` environment variable (``1``/``true``).
+
+    None is the default of every loading function: inside ``bsc report`` the run's
+    ``input.na_as_missing`` (``params/analysis.yaml``) reaches the notebook kernels this way;
+    elsewhere it is False unless the variable is set.
+    """
+    if value is not None:
+        return bool(value)
+    return os.environ.get(NA_AS_MISSING_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 @dataclass
@@ -50,16 +67,17 @@ def _empty_parsed_template(name: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=parsed_dtype(c)) for c in TABLES[name].columns})
 
 
-def read_parsed(path: str | Path, *, na_as_missing: bool = False) -> ReadResult:
+def read_parsed(path: str | Path, *, na_as_missing: bool | None = None) -> ReadResult:
     """Read ``path`` (CSV folder or xlsx) and parse every table.
 
     ``na_as_missing`` reads Excel's ``#N/A`` as a missing value instead of the problem
-    ``formula error`` (other formula errors are always reported).
+    ``formula error`` (other formula errors are always reported); None: see
+    :func:`resolve_na_as_missing`.
 
     Returns
     -------
     ReadResult
-        ``frames`` (every model table, parsed dtypes ``str``/``float64``/``Int64``/``boolean``,
+        ``frames`` (every model table, parsed dtypes ``category`` (text) /``float64``/``Int64``/``boolean``,
         model column order, RangeIndex), ``origins``, ``problems`` (reading, headers, cells,
         missing required tables), ``hashes`` ``{file name: sha256}``.
     """
@@ -72,7 +90,7 @@ def read_parsed(path: str | Path, *, na_as_missing: bool = False) -> ReadResult:
                 for p in raw.problems)
     for name, t in TABLES.items():
         if name in raw.tables:
-            pt = parse_table(raw.tables[name], na_as_missing=na_as_missing)
+            pt = parse_table(raw.tables[name], na_as_missing=resolve_na_as_missing(na_as_missing))
             res.notices += raw.tables[name].notices
             res.frames[name] = pt.frame
             res.origins[name] = pt.origin
@@ -99,7 +117,7 @@ def read_parsed(path: str | Path, *, na_as_missing: bool = False) -> ReadResult:
     return res
 
 
-def read_tables(path: str | Path, *, na_as_missing: bool = False,
+def read_tables(path: str | Path, *, na_as_missing: bool | None = None,
                 ) -> tuple[dict[str, pd.DataFrame], list[Problem], dict[str, str]]:
     """Read and parse ``path`` without the validation rules.
 
@@ -118,4 +136,6 @@ def read_tables(path: str | Path, *, na_as_missing: bool = False,
         ``{file name: sha256}`` of the files read.
     """
     res = read_parsed(path, na_as_missing=na_as_missing)
-    return res.frames, res.problems, res.hashes
+    frames = {name: f.astype({c: "str" for c in f.columns if isinstance(f[c].dtype, pd.CategoricalDtype)})
+              for name, f in res.frames.items()}
+    return frames, res.problems, res.hashes

@@ -17,7 +17,9 @@ Cell rules (all vectorised per column)
 * Excel formula errors (``#N/A``, ``#REF!``, ``#VALUE!``, ``#DIV/0!``, ``#NAME?``, ``#NUM!``,
   ``#NULL!``, ``#SPILL!``, ``#CALC!`` …), cached in a workbook or exported into a CSV, are the
   problem ``formula error`` with their cell; with ``na_as_missing=True`` a ``#N/A`` is read as
-  a missing value instead.
+  a missing value instead. For the analyst this is ``input.na_as_missing`` in
+  ``params/analysis.yaml`` (every command that reads the data honours it; ``bsc validate`` also
+  takes ``--na-as-missing``).
 * Missing: the tokens of :data:`bsc_lib.data.model.MISSING_TOKENS` (case-insensitive, e.g. blank,
   ``-``, ``NA``, ``해당없음``) are NA.
 * Numbers: ``1234``, ``-5``, ``1,234``, ``1,234.5`` (comma = thousands separator only, in
@@ -46,7 +48,7 @@ import pandas as pd
 
 from bsc_lib.data.aliases import code_lookup, header_lookup
 from bsc_lib.data.io.problems import MAX_PER_RULE, TableOrigin, cell_problems
-from bsc_lib.data.io.reader import RawTable
+from bsc_lib.data.io.reader import UNIT_CELL, RawTable
 from bsc_lib.data.io.text import clean_cells, fold_dots, fold_header, visible
 from bsc_lib.data.model import (
     BOOL_FALSE,
@@ -60,8 +62,10 @@ from bsc_lib.data.model import (
 )
 from bsc_lib.errors import Problem, short_text
 
-#: dtype of each model dtype while validating (nullable, so that bad cells can be NA).
-PARSED_DTYPES = {"str": "str", "int": "Int64", "float": "float64", "bool": "boolean"}
+#: dtype of each model dtype while validating (nullable, so that bad cells can be NA). Text is
+#: ``category`` (its distinct values and an integer code per cell) until :func:`canonical`: the
+#: validation rules compare codes, never hash millions of strings.
+PARSED_DTYPES = {"str": "category", "int": "Int64", "float": "float64", "bool": "boolean"}
 _THOUSANDS = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _NORM_DROP = r"[ _.\u00b7\u318d\u119e\u30fb\uff65\u2027\u2219\u22c5\u00a0\ufeff\n\t]"
 _TEMPLATE_HEADER = re.compile(r"^(.*)\(([^()]*)\)\s*$", re.DOTALL)
@@ -250,7 +254,15 @@ def _na_column(c: Column, n: int) -> pd.Series:
 
 def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """``(codes, spellings)``: the distinct texts of ``s`` (``str`` dtype, a missing value last)
-    and, per row, the position of its text among them; ``spellings.take(codes)`` is ``s`` as text."""
+    and, per row, the position of its text among them; ``spellings.take(codes)`` is ``s`` as text.
+    A categorical ``s`` (the reader's cells) gives its categories and codes as they are."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        codes = s.cat.codes.to_numpy()
+        spellings = pd.Series(np.append(np.asarray(cats, dtype=object), np.nan), dtype="str")
+        if len(codes) and codes.min() < 0:  # a missing cell (not from the reader, whose cells are all text)
+            codes = np.where(codes < 0, len(cats), codes.astype(np.intp))
+        return codes, spellings
     text = s.astype("str")
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     spellings = pd.Series(np.append(np.asarray(uniques, dtype=object), np.nan), dtype="str")
@@ -267,7 +279,8 @@ def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes
         row = origin.row(int(p))
         cell = f"cell {letter}{row}" if letter and row is not None else "this cell"
         hint = (" (a lookup that found nothing?)" if v == "#N/A" else "")
-        na = ", or read #N/A as missing (option na_as_missing)" if v == "#N/A" else ""
+        na = (", or read #N/A as missing (input.na_as_missing: true in the analysis settings, "
+              "or bsc validate --na-as-missing)") if v == "#N/A" else ""
         out.append(Problem(file=origin.file, sheet=origin.sheet, row=row, column=origin.header(column),
                            rule="formula error", value=v, message=(
                                f"{cell} holds the Excel formula error {v}{hint}; fix the formula or the "
@@ -321,6 +334,12 @@ def ambiguous_ids(origin: TableOrigin, column: str, codes: np.ndarray, spellings
                                    f"full-width characters and would be the same {column} '{visible(clean)}'; "
                                    f"type the id again in row {row} so that both rows read alike")))
     return out
+
+
+def _unit_like(cells: pd.Series) -> np.ndarray:
+    """True where a cell is a unit (``%``, ``억원``, ``(건)`` … :data:`reader.UNIT_CELL`), not a number."""
+    texts = clean_cells(cells.astype("str").reset_index(drop=True))
+    return texts.str.match(UNIT_CELL).fillna(False).to_numpy(dtype=bool)
 
 
 def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
@@ -379,8 +398,12 @@ def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
             problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
                                       "a date in a numeric column ({value}); enter a number")
             pos = np.flatnonzero(num_bad)
-            problems += cell_problems(origin, c.name, pos, original.iloc[pos], "not a number",
+            unit = _unit_like(original.iloc[pos])
+            problems += cell_problems(origin, c.name, pos[~unit], original.iloc[pos[~unit]], "not a number",
                                       "'{value}' is not a number (accepted: " + NUMBER_FORMATS + ")")
+            problems += cell_problems(origin, c.name, pos[unit], original.iloc[pos[unit]], "not a number", (
+                "'{value}' is a unit, not a number: a units row is recognised only directly under the "
+                "header; delete this row, or write the unit in the header (e.g. '목표 (%)')"))
             bad_cells.update((c.name, int(i)) for i in np.flatnonzero(bad))
             if c.dtype == "int":
                 arr = vals.to_numpy()
@@ -413,18 +436,30 @@ def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
                 text = text.mask(too_long_u)
             codeset = CODESET_OF_COLUMN.get(c.name)
             out = parse_code(text, codeset) if codeset and c.allowed else text
-        out = out.reset_index(drop=True).take(codes)
-        cols[c.name] = out.reset_index(drop=True)
+        out = out.reset_index(drop=True)
+        if c.dtype == "str":  # categorical: the distinct cleaned texts, one integer code per cell
+            used = np.bincount(codes, minlength=len(out)) > 0  # spellings of no cell (the header …) go
+            vcodes, values = pd.factorize(out.where(used), sort=True, use_na_sentinel=True)
+            cols[c.name] = pd.Series(pd.Categorical.from_codes(
+                vcodes[codes], categories=pd.Index(values, dtype="str"), validate=False))
+            continue
+        cols[c.name] = out.take(codes).reset_index(drop=True)
     frame = pd.DataFrame(cols, index=pd.RangeIndex(n))
     frame = frame.astype({c.name: parsed_dtype(c) for c in t.columns})
     return ParsedTable(frame=frame, origin=origin, problems=problems, bad_cells=bad_cells,
                        missing_columns=missing_columns)
 
 
-def canonical(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes."""
+def canonical(frame: pd.DataFrame, table: str, text: str = "str") -> pd.DataFrame:
+    """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes.
+
+    ``text="str"`` (the default) turns categorical text into ``str``; ``text="category"`` keeps
+    it integer-coded (the distinct values, sorted, and a code per cell)."""
     from bsc_lib.data.model import pandas_dtype
 
+    if text not in ("str", "category"):
+        raise ValueError(f"text must be 'str' or 'category', not {text!r}")
     t = TABLES[table]
     out = frame[t.column_names].reset_index(drop=True)
-    return out.astype({c.name: pandas_dtype(c) for c in t.columns})
+    keep = text == "category"
+    return out.astype({c.name: ("category" if keep and c.dtype == "str" else pandas_dtype(c)) for c in t.columns})

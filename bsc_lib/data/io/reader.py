@@ -50,7 +50,9 @@ Reading rules
   number columns and across headed columns (see :func:`_merged_cells`).
 * Korean public-sector layouts: total/subtotal rows (:data:`TOTAL_LABELS`) and note rows
   (:data:`NOTE_ROW`) are skipped with a notice; hidden rows with data are ``hidden rows``;
-  hidden columns are read with a notice. Notices are in :attr:`RawTable.notices`.
+  hidden columns are read with a notice. A units row directly under the header (``%``, ``건``,
+  ``억원`` under ``목표치``, ``실적`` …) is skipped with a notice (:func:`_units_row`). Notices
+  are in :attr:`RawTable.notices`.
 """
 
 from __future__ import annotations
@@ -94,6 +96,16 @@ TOTAL_LABELS = frozenset({"합계", "소계", "계", "총계", "총합계", "합
 #: A row whose single filled cell starts like this is a note, a source or a unit line.
 NOTE_ROW = re.compile(r"^\s*(?:※|\*|주\s*\d*\s*[):：]|\(주\)|註|자료\s*[:：]|출처\s*[:：]|비고\s*[:：]|"
                       r"\(?\s*단위\s*[:：]|note\s*\d*\s*[:：]|source\s*[:：])", re.IGNORECASE)
+_UNIT_WORD = (r"(?:%p?|％|‰|퍼센트|[천만]?건|개소|개국|개월|개|[천만]?명|인|가구|세대|대|곳|권|종|편|회|배|점|호|필지|척|"
+              r"[천만]?원|백만원|천만원|억원|조원|달러|\$|일|시간|분|초|년|월|주|km|㎞|m|㎡|m2|m²|㎥|m3|ha|"
+              r"t|톤|kg|㎏|g|l|ℓ|kwh|mwh|gwh|mw|kw|tco2(?:eq)?|ppm|㎍/㎥|μg/m3|등급|단계)")
+#: A cell of a units row: a unit (``%``, ``건``, ``억원``, ``명/일`` …) or a list of units
+#: (``건, %``), optionally in brackets or after ``단위:`` (``(%)``, ``[억원]``, ``단위: 건``);
+#: see :func:`_units_row`.
+UNIT_CELL = re.compile(rf"^[(\[（［]?\s*(?:단위\s*[:：]?\s*)?{_UNIT_WORD}(?:\s*[/,·ㆍ・]\s*{_UNIT_WORD})*\s*[)\]）］]?$",
+                       re.IGNORECASE)
+#: The label cell a units row may start with (``단위``, ``(단위)``, ``unit``).
+UNIT_LABEL = re.compile(r"^[(\[（［]?\s*(?:단위|units?)\s*[)\]）］]?\s*[:：]?$", re.IGNORECASE)
 #: Namespace of a workbook saved as "Strict Open XML Spreadsheet".
 STRICT_NS = b"purl.oclc.org/ooxml/spreadsheetml/main"
 
@@ -111,8 +123,11 @@ class RawTable:
     headers
         Header text of each column, as written (positional).
     cells
-        Data cells as text (``str`` dtype, ``""`` for empty), columns ``0 … n-1`` matching
-        ``headers``; blank rows removed.
+        Data cells as text (``""`` for empty), columns ``0 … n-1`` matching ``headers``;
+        blank rows removed. Columns are ``category`` (the distinct texts and an integer code
+        per cell) for a CSV read by the C parser, ``str`` otherwise (workbooks, CSV read by
+        :mod:`csv`, year columns unpivoted). Read them through
+        ``Series.cat``/``astype("str")`` or value by value, never by ``.str`` on the codes.
     rows
         Spreadsheet row number of each row of ``cells``.
     dates
@@ -288,9 +303,21 @@ def decode_bytes(raw: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _csv_grid(raw: bytes, fpath: str) -> tuple[list[list[str]] | None, list[Problem]]:
-    if not raw.strip():
+def _csv_grid(raw: bytes, fpath: str) -> tuple[pd.DataFrame | list[list[str]] | None, list[Problem]]:
+    """The cells of a CSV file: a frame of categorical text columns (pandas' C parser) or, when
+    the C parser would not read the file exactly as :mod:`csv` does (ragged rows, unclosed
+    quotes, huge fields …), a list of rows read by :mod:`csv`. None with the problem when the
+    file cannot be read."""
+    if not raw or raw.isspace():
         return None, [Problem(file=fpath, rule="empty", message="the file is empty (no header row)")]
+    if not raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in raw:
+        # UTF-8 without BOM, the common case: the C parser reads the bytes (a byte sequence that is
+        # not UTF-8 makes it decline, and the file is decoded below as before)
+        delim = _delimiter(_first_line_utf8(raw))
+        fast = _c_parser_grid(raw, "", "utf-8", delim) if delim is not None else None
+        if fast is not None:
+            log.debug("%s decoded as utf-8", fpath)
+            return fast, []
     decoded = decode_bytes(raw)
     if decoded is None:
         return None, [Problem(file=fpath, rule="encoding", message=(
@@ -302,12 +329,10 @@ def _csv_grid(raw: bytes, fpath: str) -> tuple[list[list[str]] | None, list[Prob
             "save the table as 'CSV UTF-8'"))]
     log.debug("%s decoded as %s", fpath, enc)
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    delim = ","
-    if "," not in first:
-        if "\t" in first:
-            delim = "\t"
-        elif ";" in first:
-            delim = ";"
+    delim = _delimiter(first)
+    fast = _c_parser_grid(raw, text, enc, delim) if enc != "utf-8" else None  # UTF-8: tried above
+    if fast is not None:
+        return fast, []
     old_limit = csv.field_size_limit()
     try:
         csv.field_size_limit(MAX_FIELD)
@@ -328,6 +353,84 @@ def _csv_grid(raw: bytes, fpath: str) -> tuple[list[list[str]] | None, list[Prob
             f"a double quote (\") opened in row {len(grid)} is never closed, so the rest of the file "
             "would be read as one cell; close the quote or remove it"))]
     return grid, []
+
+
+def _delimiter(first: str | None) -> str | None:
+    """The delimiter of a file whose first non-blank line is ``first``: ``,`` unless the line has
+    no comma but a tab (``\\t``) or a semicolon (``;``). None passes None through."""
+    if first is None:
+        return None
+    if "," not in first:
+        if "\t" in first:
+            return "\t"
+        if ";" in first:
+            return ";"
+    return ","
+
+
+def _first_line_utf8(raw: bytes, prefix: int = 1 << 20) -> str | None:
+    """The first non-blank line of UTF-8 bytes (as ``str.splitlines`` splits the decoded text),
+    read from the first complete lines of at most ``prefix`` bytes; None when they hold none or
+    are not UTF-8 (the caller then decodes the whole file)."""
+    head = raw[:prefix]
+    if len(raw) > prefix:
+        cut = head.rfind(b"\n")
+        if cut < 0:
+            return None
+        head = head[:cut + 1]
+    try:
+        lines = head.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return None
+    first = next((ln for ln in lines if ln.strip()), None)
+    if first is None and len(raw) <= prefix:
+        return ""
+    return first
+
+
+#: Options of :func:`pandas.read_csv` that read a file the way ``csv.reader`` does (every cell as
+#: written: no NA tokens, no type inference of the cells, blank lines kept as rows).
+_C_PARSER_OPTIONS = dict(header=None, index_col=False, engine="c", na_filter=False, keep_default_na=False,
+                         skip_blank_lines=False, quoting=csv.QUOTE_MINIMAL, quotechar='"', doublequote=True,
+                         encoding="utf-8")
+
+
+def _c_parser_grid(raw: bytes, text: str, enc: str, delim: str) -> pd.DataFrame | None:
+    """The cells of a decoded CSV file as categorical text columns, read by pandas' C parser.
+
+    Each column is a ``category`` whose categories are the distinct cell texts (as written)
+    and whose codes are integers: at scale the file's text is never held as one Python string
+    per cell. Returns None when the C parser cannot read the file exactly as ``csv.reader``
+    does, so that the caller reads it with :mod:`csv` (same grid, same messages): rows longer
+    than the first row, a quote never closed, a field longer than :data:`MAX_FIELD`.
+    """
+    if enc == "utf-8":
+        buf = raw
+    elif enc == "utf-8-sig":
+        buf = raw[3:]
+    else:  # UTF-16, CP949: hand the C parser UTF-8
+        buf = text.encode("utf-8")
+    try:
+        df = pd.read_csv(io.BytesIO(buf), sep=delim, dtype="category", **_C_PARSER_OPTIONS)
+        inferred = [j for j in df.columns if not _text_categories(df[j])]
+        if inferred:  # the C parser typed these categories (all numbers or all booleans): read as text
+            again = pd.read_csv(io.BytesIO(buf), sep=delim, dtype=object, usecols=inferred, **_C_PARSER_OPTIONS)
+            for j in inferred:
+                df[j] = pd.Categorical(again[j].to_numpy(dtype=object))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
+        log.debug("C parser declined (%s): reading with csv", exc)
+        return None
+    for j in df.columns:
+        cats = df[j].cat.categories
+        if len(cats) and int(pd.Series(cats, dtype="str").str.len().max()) > MAX_FIELD:
+            return None
+    df.columns = range(df.shape[1])
+    return df
+
+
+def _text_categories(col: pd.Series) -> bool:
+    cats = col.cat.categories
+    return len(cats) == 0 or pd.api.types.is_string_dtype(cats.dtype)
 
 
 # --------------------------------------------------------------------------- workbook
@@ -670,8 +773,12 @@ def _nonblank_facts(col: pd.Series) -> tuple[pd.Series, np.ndarray, pd.Series]:
     """``(nonblank, codes, cleaned distinct texts)`` of a text column (one factorisation).
 
     ``nonblank`` is True where the cell has something besides white space and zero-width
-    characters (each distinct text cleaned once)."""
-    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    characters (each distinct text cleaned once). A categorical column (the C parser's) gives its
+    codes and categories as they are (no hashing)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes, uniques = col.cat.codes.to_numpy(), np.asarray(col.cat.categories, dtype=object)
+    else:
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
     cleaned = clean_cells(pd.Series(uniques, dtype="str"))
     filled = (cleaned != "").to_numpy(dtype=bool)
     return pd.Series(np.append(filled, False)[codes], index=col.index), codes, cleaned
@@ -727,6 +834,36 @@ def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.Dat
                 single = nonblank.to_numpy()[rows].sum(axis=1) == 1
             note |= first & is_note[c] & single
     return total, note & ~total
+
+
+def _units_row(df: pd.DataFrame, nonblank: pd.DataFrame, headers: list[str], data_pos: np.ndarray,
+               file: str, sheet: str) -> Problem | None:
+    """The notice ``skipped row`` when the first row under the header is a units row, else None.
+
+    A units row (``%``, ``건``, ``억원`` under ``목표치``, ``실적`` … as Korean tables print
+    them) has only units (:data:`UNIT_CELL`) in its filled cells, at least one, each under a
+    header, and at most a ``단위`` label (:data:`UNIT_LABEL`) in its first filled cell. It is
+    skipped (not read as data) with a notice naming each column's unit; the values below are
+    read as written (no unit conversion). A unit row anywhere else is read as data.
+    """
+    if not len(data_pos):
+        return None
+    p = int(data_pos[0])
+    filled = np.flatnonzero(nonblank.iloc[p].to_numpy())
+    texts = {int(j): str(df.iat[p, j]).strip() for j in filled}
+    units = []
+    for k, (j, text) in enumerate(texts.items()):
+        if k == 0 and UNIT_LABEL.match(text):
+            continue
+        if not UNIT_CELL.match(text) or j >= len(headers) or not headers[j]:
+            return None
+        units.append(f"{visible(headers[j])}: {short_value(text)}")
+    if not units:
+        return None
+    listed = ", ".join(units)
+    return Problem(file=file, sheet=sheet, row=p + 1, rule="skipped row", value=listed, message=(
+        f"row {p + 1} is a units row ({listed}): it is not read as data; the values below are read "
+        "as written (no unit conversion)"))
 
 
 def _range_text(r0: int, c0: int, r1: int, c1: int) -> str:
@@ -794,7 +931,7 @@ def short_value(v: str) -> str:
 
 
 def _grid_to_table(
-    grid: list[list[str]],
+    grid: pd.DataFrame | list[list[str]],
     name: str,
     file: str,
     sheet: str,
@@ -804,14 +941,18 @@ def _grid_to_table(
 ) -> tuple[RawTable | None, list[Problem]]:
     """Find the header row, drop blank rows and unnamed empty columns, keep row numbers.
 
+    ``grid`` is a list of rows of text (workbooks, CSV read by :mod:`csv`) or a frame of
+    categorical text columns (CSV read by the C parser); the cells of the table keep that dtype
+    (:attr:`RawTable.cells`).
+
     Also (see the module docstring): merged cells below the header (``layout``, workbooks),
     total and note rows skipped with a notice, hidden rows reported, limits on rows and columns.
     """
     problems: list[Problem] = []
     notices: list[Problem] = []
     where = "sheet" if sheet else "file"
-    width = max((len(r) for r in grid), default=0)
-    if width == 0:
+    width = grid.shape[1] if isinstance(grid, pd.DataFrame) else max((len(r) for r in grid), default=0)
+    if width == 0 or len(grid) == 0:
         return None, [Problem(file=file, sheet=sheet, rule="empty", message=(
             f"the {where} is empty: no header row (table {name}, {TABLES[name].ko})"))]
     if width > MAX_COLUMNS or len(grid) > (MAX_SHEET_ROWS if sheet else MAX_CSV_ROWS):
@@ -819,8 +960,11 @@ def _grid_to_table(
                else f"{len(grid):,} rows (at most {MAX_SHEET_ROWS if sheet else MAX_CSV_ROWS:,})")
         return None, [Problem(file=file, sheet=sheet, rule="too large", message=(
             f"the {where} has {too}; delete what does not belong to table {name}"))]
-    padded = [r + [""] * (width - len(r)) if len(r) < width else r for r in grid]
-    df = pd.DataFrame(padded, columns=range(width), dtype=object).fillna("").astype("str")
+    if isinstance(grid, pd.DataFrame):  # categorical text columns (the C parser)
+        df = grid
+    else:
+        padded = [r + [""] * (width - len(r)) if len(r) < width else r for r in grid]
+        df = pd.DataFrame(padded, columns=range(width), dtype=object).fillna("").astype("str")
     nonblank, facts = _nonblank_frame(df)
     row_has = nonblank.any(axis=1).to_numpy()
     if not row_has.any():
@@ -850,6 +994,10 @@ def _grid_to_table(
             row_has = nonblank.any(axis=1).to_numpy()
     data_pos = np.flatnonzero(row_has)
     data_pos = data_pos[data_pos > last_header]
+    unit_notice = _units_row(df, nonblank, headers, data_pos, file, sheet)
+    if unit_notice is not None:
+        notices.append(unit_notice)
+        data_pos = data_pos[1:]
     total, note = _label_rows(facts, nonblank, data_pos)
     for kind, mask in (("a total row", total), ("a note", note)):
         for p in data_pos[mask]:
@@ -869,14 +1017,13 @@ def _grid_to_table(
                     "(a hidden row is neither read nor dropped silently)")))
     cells = df.iloc[data_pos].reset_index(drop=True)
     rows = data_pos.astype(np.int64) + 1
-    data_nonblank = nonblank.iloc[data_pos].reset_index(drop=True)
     # columns without a header: dropped when empty, a problem otherwise
     keep = []
     for j, head in enumerate(headers):
         if head:
             keep.append(j)
             continue
-        filled = np.flatnonzero(data_nonblank[j].to_numpy())
+        filled = np.flatnonzero(nonblank[j].to_numpy()[data_pos])
         if len(filled):
             problems.append(Problem(
                 file=file, sheet=sheet, row=int(rows[filled[0]]), column=f"column {_column_letter(j)}",

@@ -395,9 +395,31 @@ def factorize_sorted(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         ``codes[i]`` the position of row ``i``'s value in ``uniques`` (−1 for a missing
         value), in the smallest signed integer dtype that holds them.
     """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return _factorize_categorical(s)
     codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object) if not pd.api.types.is_numeric_dtype(uniques) else np.asarray(uniques)
     return _small_int(codes, len(uniques)), uniques
+
+
+def _factorize_categorical(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`factorize_sorted` of a categorical column from its codes: the categories that occur,
+    sorted by value (whatever the categories' own order), without hashing a single value."""
+    cat_codes = s.cat.codes.to_numpy()
+    cats = s.cat.categories
+    used = np.bincount(cat_codes[cat_codes >= 0], minlength=len(cats)) > 0
+    if used.all() and cats.is_monotonic_increasing:  # the loader's categories: codes are the answer
+        uniques = np.asarray(cats)
+        uniques = uniques.astype(object) if not pd.api.types.is_numeric_dtype(uniques) else uniques
+        return _small_int(cat_codes, len(uniques)), uniques
+    used_pos = np.flatnonzero(used)
+    present = cats.take(used_pos)
+    by_value = np.argsort(np.asarray(present), kind="stable")  # the value order of sort_values
+    rank = np.full(len(cats) + 1, -1, dtype=np.int64)  # last slot: code -1 (missing) stays -1
+    rank[used_pos[by_value]] = np.arange(len(used_pos))
+    uniques = np.asarray(present.take(by_value))
+    uniques = uniques.astype(object) if not pd.api.types.is_numeric_dtype(uniques) else uniques
+    return _small_int(rank[cat_codes], len(uniques)), uniques
 
 
 class Codes:
