@@ -196,3 +196,36 @@ def test_results_xlsx_readme_sheet_names_in_the_language_and_grade_colours(tmp_p
         assert ws["C2"].number_format == "0"  # ranks are integers
         rules = [r for rng in ws.conditional_formatting for r in rng.rules]
         assert {r.formula[0] for r in rules} >= {'"S"', '"A"', '"B"', '"C"'}
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_results_xlsx_code_cells_and_booleans_are_labelled(tmp_path, lang):
+    """Cells of code columns read as the report shows them: no main_office / missing_actual /
+    core / True in a labelled workbook; grades stay letters (they carry the grade colours);
+    ids and free text are untouched."""
+    from bsc_lib.present.labels import label
+    from bsc_lib.present.notebook import CODE_COLUMNS
+
+    t = pd.DataFrame({
+        "unit_id": ["I01", "I02", "I03"],
+        "inst_type": ["main_office", "bureau_self", "main_office"],
+        "flag": ["missing_actual", None, "missing_actual"],
+        "kpi_type": ["core", "core", "not_a_catalogue_code"],
+        "grade": ["S", "A", "B"],
+        "excluded": [True, False, True],
+        "mixed": pd.Series([True, "x", None], dtype=object),
+    })
+    p = write_results_xlsx({"units": t}, tmp_path / "r.xlsx", lang=lang)
+    ws = openpyxl.load_workbook(p).active
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    cells = {str(v) for r in rows for v in r if v is not None}
+    for code in ("main_office", "bureau_self", "missing_actual", "core", "True", "False"):
+        assert code not in cells, code
+    assert rows[0][1] == label("main_office", lang) and rows[1][1] == label("bureau_self", lang)
+    assert rows[0][2] == label("missing_actual", lang) and rows[1][2] is None
+    assert rows[2][3] == "not_a_catalogue_code"  # a code without a label stays as it is
+    assert [r[4] for r in rows] == ["S", "A", "B"]
+    assert [r[5] for r in rows] == [label("yes", lang), label("no", lang), label("yes", lang)]
+    assert rows[0][6] == label("yes", lang) and rows[1][6] == "x"
+    assert [r[0] for r in rows] == ["I01", "I02", "I03"]
+    assert {"inst_type", "flag", "kpi_type"} <= CODE_COLUMNS

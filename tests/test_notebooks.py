@@ -71,6 +71,30 @@ def test_notebook_house_rules(path):
                 assert "data/" not in v and "params/" not in v, f"path literal {v!r}"
 
 
+@pytest.mark.parametrize("path", REPORT_NOTEBOOKS, ids=lambda p: p.name)
+def test_markdown_keeps_one_language_per_report(path):
+    """Every markdown line of a report notebook is ``한국어 · English`` or language-neutral: the
+    ``en`` report keeps no Hangul, the ``ko`` report no English sentence (the old 09-compare
+    opened with "(What does a change of the scheme do …?)" in the Korean report), and the H1
+    carries no section number (the table of contents and the summary link by title)."""
+    import re
+
+    from bsc_lib.present.report_html import localize_markdown
+
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    nb = nbformat.read(path, as_version=4)
+    for i, c in enumerate(nb.cells):
+        if c.cell_type != "markdown":
+            continue
+        en = re.sub(r"`[^`]*`", "", localize_markdown(c.source, "en"))
+        ko = re.sub(r"`[^`]*`", "", localize_markdown(c.source, "ko"))
+        assert not hangul.search(en), f"cell {i}: Hangul in the English report: {en[:120]!r}"
+        for line in ko.splitlines():
+            assert not re.search(r"[A-Za-z]{4,}\s+[A-Za-z]{3,}\s+[A-Za-z]{2,}", line), \
+                f"cell {i}: English in the Korean report: {line[:120]!r}"
+    assert not re.match(r"#\s+\d", nb.cells[0].source), "H1 without a section number"
+
+
 @pytest.fixture(scope="module")
 def fixture_data(tmp_path_factory):
     from bsc_lib.data.sample import write_sample

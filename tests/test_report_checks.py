@@ -237,3 +237,34 @@ def test_no_local_file_path_in_the_report(ko_run):
     doc = (ko_run[0] / "report.html").read_text(encoding="utf-8")
     markup = re.sub(r"<script\b[^>]*>.*?</script\s*>", "", doc, flags=re.S | re.I)
     assert str(ROOT) not in markup and "/params/" not in markup
+
+
+def test_korean_report_shows_no_english_catalogue_word(ko_run):
+    """Single-word codes with a Korean label (``achievement`` in "대안 점수: achievement",
+    ``department`` as a unit level, ``order`` as a header) never show in the Korean report."""
+    text = "\n".join(_visible(ko_run[0]).text)
+    keys = sorted(k for k in labels._ALL if re.fullmatch(r"[a-z]{4,}", k) and labels.label(k, "ko") != k)
+    hits = {k: n for k in keys if (n := len(re.findall(rf"(?<![\w.-]){k}(?![\w-])", text)))}
+    assert not hits, f"English codes in the Korean report: {hits}"
+
+
+@pytest.mark.parametrize("which", ["ko", "en"])
+def test_results_xlsx_cells_are_labels_not_codes(which, ko_run, en_run):
+    """results.xlsx: headers are labels, and no cell holds a catalogue code (``main_office``,
+    ``missing_actual``, ``department_head`` …), a Python boolean or an untranslated status."""
+    import openpyxl
+
+    run_dir = (ko_run if which == "ko" else en_run)[0]
+    wb = openpyxl.load_workbook(run_dir / "results.xlsx", read_only=True)
+    codes = set(CODES) | {"True", "False", "green", "amber", "red", "same", "lenient", "harsh"}
+    bad: dict[tuple[str, str], set] = {}
+    for ws in wb.worksheets[1:]:  # the first sheet is the README (table ids on purpose)
+        rows = ws.iter_rows(values_only=True)
+        head = [str(h) for h in next(rows)]
+        raw_heads = [h for h in head if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", h)]
+        assert not raw_heads, (ws.title, raw_heads)
+        for r in rows:
+            for h, v in zip(head, r, strict=False):
+                if isinstance(v, bool) or (isinstance(v, str) and v in codes):
+                    bad.setdefault((ws.title, h), set()).add(v)
+    assert not bad, bad

@@ -307,3 +307,47 @@ def test_commentary_boxes_anchor_header_footer_watermark():
     assert ".modebar" in d  # the plotly toolbar is hidden in print
     assert "<h1" in d and "Summary" in d and "요약" not in d.split("<main>")[1].split("</main>")[0]
     assert d.index('data-notebook="00-summary.ipynb"') < d.index('<nav class="toc"') < d.index('data-notebook="01-scores.ipynb"')
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_printed_figures_fit_a_page_share_and_keep_rows_apart(tmp_path):
+    """Before printing a figure taller than PRINT_FIGURE_CAP is shrunk to it (so it can share a
+    page instead of leaving a near-empty page before it), its fonts shrink with it; after
+    printing the screen size comes back. A short figure is left alone."""
+    from playwright.sync_api import sync_playwright
+
+    from bsc_lib.present.notebook import PLOTLY_MIME
+    from bsc_lib.present.report_html import PRINT_FIGURE_CAP
+
+    names = [f"기관 {i:02d}" for i in range(45)]
+    tall = go.Figure(go.Bar(y=names, x=list(range(45)), orientation="h"))
+    tall.update_layout(height=1400, font={"size": 12})
+    short = go.Figure(go.Bar(x=[1, 2], y=[3, 4]))
+    short.update_layout(height=300)
+    cells = [nbformat.v4.new_markdown_cell("# 그림 · Figures")]
+    for fig in (tall, short):
+        c = nbformat.v4.new_code_cell("fig")
+        c.outputs = [nbformat.v4.new_output("display_data", data={PLOTLY_MIME: fig.to_plotly_json()})]
+        cells.append(c)
+    doc = build_report_html([("01-figs.ipynb", nbformat.v4.new_notebook(cells=cells))], title="T", lang="ko")
+    path = tmp_path / "r.html"
+    path.write_text(doc, encoding="utf-8")
+    heights = "Array.from(document.querySelectorAll('.js-plotly-plot')).map(p => [p.layout.height, p.layout.font.size])"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--headless"])
+        try:
+            page = browser.new_page()
+            page.goto(path.as_uri())
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length == 2", timeout=20000)
+            before = page.evaluate(heights)
+            page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+            printed = page.evaluate(heights)
+            page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+            after = page.evaluate(heights)
+        finally:
+            browser.close()
+    assert before[0] == [1400, 12]
+    assert printed[0][0] == PRINT_FIGURE_CAP and 7 <= printed[0][1] < 12
+    assert printed[1][0] == 300
+    assert after[0] == [1400, 12]

@@ -123,6 +123,66 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Code-valued columns of result tables that the report does not display but the workbook does.
+XLSX_CODE_COLUMNS = frozenset({"unit_level", "role", "evaluation_level", "movement", "rag"})
+
+
+def _code_columns() -> frozenset[str]:
+    from bsc_lib.present.notebook import CODE_COLUMNS  # the report's list of code-valued columns
+    return CODE_COLUMNS | XLSX_CODE_COLUMNS
+
+
+def label_values(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A copy of ``df`` whose code cells read as the report shows them.
+
+    Text cells of a code column (``inst_type``, ``status``, ``flag``, ``component`` … — the
+    report's :data:`bsc_lib.present.notebook.CODE_COLUMNS`, grade columns excepted: grades are
+    letters and keep their colours) become their label of the catalogue in ``lang`` (a code
+    without a label stays as it is); boolean cells become ``예``/``아니오`` (``Yes``/``No``).
+
+    Parameters
+    ----------
+    df
+        A flat table (no named index levels).
+    lang
+        ``"ko"`` or ``"en"``.
+
+    ``interpretation``/``interpretation_en`` keep the one of ``lang`` (as in the report), and
+    ``new`` in a grade column (a unit without last year's grade) reads 신규/New.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same rows and column order (``interpretation_en`` dropped).
+    """
+    out = df
+    if "interpretation_en" in df.columns:  # one language: the interpretation of ``lang`` only
+        out = df.copy()
+        if lang == "en" and "interpretation" in out.columns:
+            out["interpretation"] = out["interpretation_en"]
+        out = out.drop(columns=["interpretation_en"])
+        df = out
+    codes = _code_columns() - GRADE_COLUMNS
+    yes_no = {True: _label("yes", lang), False: _label("no", lang)}
+    for j, c in enumerate(df.columns):
+        col = df.iloc[:, j]
+        new = None
+        if pd.api.types.is_bool_dtype(col):
+            new = col.map(yes_no).astype(object)
+        elif str(c) in codes and (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+                                  or isinstance(col.dtype, pd.CategoricalDtype)):
+            new = col.astype(object).map(lambda v: _label(v, lang) if isinstance(v, str) else v)
+        elif str(c) in GRADE_COLUMNS and (col.astype(object) == "new").any():  # no prior grade: a new unit
+            new = col.astype(object).map(lambda v: _label("new_unit", lang) if v == "new" else v)
+        elif pd.api.types.is_object_dtype(col) and col.map(lambda v: isinstance(v, bool)).any():
+            new = col.map(lambda v: yes_no[v] if isinstance(v, bool) else v)
+        if new is not None:
+            if out is df:
+                out = df.copy()
+            out.isetitem(j, new)
+    return out
+
+
 def _label(col: str, lang: str) -> str:
     try:
         from bsc_lib.present.labels import label
@@ -218,7 +278,8 @@ def write_results_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path, lan
     Headers are the labels of :func:`bsc_lib.present.labels.label` in ``lang`` (the column name
     when no label exists); sheet names are :func:`sheet_label` in ``lang``. Each sheet has a
     bold frozen header row, an autofilter over the data, column widths fitted to the content
-    and number formats by column kind (:func:`column_kind`); grade columns
+    and number formats by column kind (:func:`column_kind`); code cells and booleans are labelled
+    (:func:`label_values`: 본청, 실적 누락, 예/아니오 — not ``main_office``, ``True``); grade columns
     (:data:`GRADE_COLUMNS`) are coloured by grade. Text cells and headers are
     formula-neutralised; missing values are blank. With ``readme`` a first sheet
     (``README``/``안내``) holds that text and one row per sheet (sheet, table id, rows, content).
@@ -275,7 +336,7 @@ def write_results_xlsx(tables: Mapping[str, pd.DataFrame], path: str | Path, lan
         if not tables and not readme_sheet:
             book.add_worksheet("empty")
         for name, df in tables.items():
-            flat = _flatten(df)
+            flat = label_values(_flatten(df), lang)
             kinds = [column_kind(str(c), flat.iloc[:, j]) for j, c in enumerate(flat.columns)]
             headers = [_label(str(c), lang) for c in flat.columns]
             seen: dict[str, int] = {}
@@ -391,6 +452,6 @@ def table_summary(tables: Mapping[str, pd.DataFrame]) -> dict[str, dict]:
 
 __all__ = [
     "FORMULA_PREFIXES", "canonical_csv_bytes", "check_table_name", "column_kind",
-    "neutralise_formulas", "neutralise_text", "table_sha256", "table_summary",
+    "label_values", "neutralise_formulas", "neutralise_text", "table_sha256", "table_summary",
     "write_csvs", "write_results_xlsx",
 ]

@@ -97,7 +97,7 @@ CODE_COLUMNS = frozenset({
     "inst_type", "group", "evaluation", "component", "status", "flag", "severity", "level", "plan_level",
     "rater_group", "half", "kind", "polarity", "kpi_type", "nearest_side", "role", "round", "position",
     "measure", "what", "who", "verdict", "attribute", "value", "check", "column", "input", "output", "movement",
-    "direction", "rag", "next_better_grade", "next_worse_grade", "perspective",
+    "direction", "rag", "next_better_grade", "next_worse_grade", "perspective", "unit_level",
 })
 #: Columns holding totals: shown with as many decimals as it takes to tell different values apart.
 TOTAL_COLUMNS = frozenset({"total", "total_prior", "nominal_total", "total_pct"})

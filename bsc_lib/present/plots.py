@@ -7,6 +7,8 @@ default (``lang="en"`` for English). Fonts: Noto Sans CJK KR (Debian ``fonts-not
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -327,8 +329,28 @@ def rank_intervals(units: pd.DataFrame, names: pd.Series | None = None, lang: st
     return fig
 
 
+def sobol_named(sobol: pd.DataFrame) -> pd.DataFrame:
+    """The Sobol table with the component ids inside ``input_ko`` as their Korean labels.
+
+    ``robustness.sobol_indices`` writes ``대안 점수: achievement`` (the analysis knows no labels);
+    the report reads ``대안 점수: 달성도평가``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sobol`` with ``input_ko`` relabelled (other columns unchanged).
+    """
+    if "input_ko" not in sobol:
+        return sobol
+    out = sobol.copy()
+    out["input_ko"] = out["input_ko"].map(
+        lambda v: re.sub(r"(?<=: )([A-Za-z][\w.-]*)$", lambda m: label(m.group(1), "ko"), v) if isinstance(v, str) else v)
+    return out
+
+
 def sobol_bar(sobol: pd.DataFrame, lang: str = "ko") -> go.Figure:
     """First-order and total Sobol shares per uncertain input (from robustness.sobol_indices)."""
+    sobol = sobol_named(sobol)
     d = sobol[sobol["output"] == "per_unit_mean"]
     if lang == "ko" and "input_ko" in d:
         x = d["input_ko"].fillna(d["input"])

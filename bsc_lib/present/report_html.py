@@ -39,6 +39,9 @@ PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FONT_FAMILY = '"Noto Sans CJK KR", "Noto Sans KR", sans-serif'
 #: Default plotly figure height (px) when the layout sets none.
 DEFAULT_FIGURE_HEIGHT = 450
+#: Printed figures are at most this tall (px, about 60 % of the A4 text height): a tall chart then
+#: shares its page with the heading and figure before it instead of leaving a near-empty page.
+PRINT_FIGURE_CAP = 600
 
 _TEXT = {lang: ui_text("report", lang) for lang in ("ko", "en")}
 
@@ -516,6 +519,7 @@ img.image-output { max-width: 100%; height: auto; }
   nav.toc > ol > li { break-inside: avoid; }
   section.notebook { break-before: page; margin-top: 0; }
   h1, h2, h3 { break-after: avoid; }
+  .cell.markdown { break-after: avoid; }
   .plotly-figure, pre, img, tr { break-inside: avoid; }
   .cell.output { overflow: visible; }
   table { width: 100%; font-size: 7.5pt; table-layout: auto; }
@@ -554,9 +558,46 @@ _BOOTSTRAP = """
       el.className += ' figure-error';
     }
   }
+  // Print: no figure taller than PRINT_CAP px (about 60 %% of an A4 page), so a tall chart can
+  // share a page with its heading and the figure before it instead of leaving a near-empty page.
+  // Fonts shrink with the figure (not below 7 px) so the rows of a long bar chart stay apart.
+  var PRINT_CAP = %d;
+  function fontKeys(p) {
+    var keys = ['font.size'];
+    for (var k in p.layout) { if (/^[xy]axis[0-9]*$/.test(k)) { keys.push(k + '.tickfont.size'); } }
+    return keys;
+  }
+  function get(obj, path) {
+    var parts = path.split('.');
+    for (var i = 0; i < parts.length && obj; i++) { obj = obj[parts[i]]; }
+    return obj;
+  }
   window.addEventListener('beforeprint', function () {
     var plots = document.querySelectorAll('.js-plotly-plot');
-    for (var j = 0; j < plots.length; j++) { Plotly.Plots.resize(plots[j]); }
+    for (var j = 0; j < plots.length; j++) {
+      var p = plots[j], h = (p.layout && p.layout.height) || p.clientHeight;
+      if (h > PRINT_CAP) {
+        var scale = PRINT_CAP / h, keys = fontKeys(p), saved = {height: h}, upd = {height: PRINT_CAP};
+        for (var k = 0; k < keys.length; k++) {
+          var v = get(p.layout, keys[k]);
+          saved[keys[k]] = v === undefined ? null : v;
+          upd[keys[k]] = Math.max(7, Math.round((v || 12) * Math.max(scale, 0.6)));
+        }
+        p.bscScreen = saved;
+        p.style.height = PRINT_CAP + 'px';
+        Plotly.relayout(p, upd);
+      } else { Plotly.Plots.resize(p); }
+    }
+  });
+  window.addEventListener('afterprint', function () {
+    var plots = document.querySelectorAll('.js-plotly-plot');
+    for (var j = 0; j < plots.length; j++) {
+      var saved = plots[j].bscScreen;
+      if (!saved) { continue; }
+      plots[j].style.height = saved.height + 'px';
+      Plotly.relayout(plots[j], saved);
+      plots[j].bscScreen = null;
+    }
   });
 })();
 """
@@ -694,7 +735,8 @@ def build_report_html(
             plotly_js = get_plotlyjs()
         if re.search(r"</script", plotly_js, re.IGNORECASE):
             raise ValueError("plotly_js contains '</script': cannot be inlined")
-        bootstrap = _BOOTSTRAP % (json.dumps(FONT_FAMILY), json.dumps(text["fig_error"], ensure_ascii=False))
+        bootstrap = _BOOTSTRAP % (json.dumps(FONT_FAMILY), json.dumps(text["fig_error"], ensure_ascii=False),
+                                  PRINT_FIGURE_CAP)
         scripts = [plotly_js, bootstrap]
     script_src = " ".join(_csp_hash(s) for s in scripts) or "'none'"
     csp = (f"default-src 'none'; script-src {script_src} 'unsafe-eval'; style-src 'unsafe-inline'; "
