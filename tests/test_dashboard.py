@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 from dashboard_helpers import UI_TIMEOUT, Server, _get, _open, chromium_browser
 
+from bsc_lib.analyses.recipes import Recipes
+from bsc_lib.analyses.summary import near_ties
 from bsc_lib.errors import DataError, Problem
 from bsc_lib.present import dashboard as db
 
@@ -77,21 +79,51 @@ def test_fmt_points_and_table_escaping():
     assert 'data-unit="&quot;I1"' in t and ">1.23<" in t
 
 
-def test_near_ties_are_found_within_groups_with_enough_decimals():
+def test_near_tied_totals_show_the_separating_decimals_and_the_exact_totals_on_hover():
     # hand-made: A/B 0.001 apart (print 78.79 both), C alone in its group, D/E 0.004 apart and
     # printing differently (82.97 / 82.98) — still near; F 1 point from E — not near.
     t = pd.Series([78.7876, 78.7886, 78.7881, 82.9720, 82.9760, 83.9760], index=list("ABCDEF"))
     g = pd.Series(["m", "m", "b", "m", "m", "m"], index=list("ABCDEF"))
-    nt = db.near_ties(t, g)
-    assert list(nt["near_tie"]) == [True, True, False, True, True, False]
-    assert nt.loc["A", "gap"] == pytest.approx(0.001) and nt.loc["A", "neighbour"] == 78.7886
-    assert nt.loc["A", "digits"] == 3 and nt.loc["D", "digits"] == 3  # 78.788 / 78.789
-    assert pd.isna(nt.loc["C", "gap"])
+    nt = near_ties(t, g)  # the producer's rule (bsc_lib.analyses.summary; tested in test_summary)
     cell = db.total_html(t["A"], nt.loc["A"].to_dict(), "en")
     assert ">78.788<" in cell and "≈" in cell and "78.787600" in cell and "0.001000" in cell
     assert db.total_html(t["F"], nt.loc["F"].to_dict()) == "83.98"
-    exact = db.near_ties(pd.Series([70.0, 70.0, 60.0]))
-    assert list(exact["near_tie"]) == [True, True, False] and list(exact["digits"][:2]) == [2, 2]
+
+
+@pytest.mark.parametrize(("tolerance", "group_by"), [(0.01, "inst_type"), (0.6, "inst_type"), (0.3, "none"),
+                                                   (0.0, "inst_type")])
+def test_overview_ties_are_the_producers_under_other_settings(tmp_path, tolerance, group_by):
+    """The ≈ marks of the overview (board and ranking table) are the ``near_ties`` producer's,
+    whatever the tolerance of the analysis settings and the grading group."""
+    import re
+    import types
+
+    import yaml
+
+    analysis = yaml.safe_load((ROOT / "params" / "analysis.yaml").read_text(encoding="utf-8"))
+    analysis["summary"]["near_tie_tolerance"] = tolerance
+    (tmp_path / "analysis.yaml").write_text(yaml.safe_dump(analysis, allow_unicode=True), encoding="utf-8")
+    scheme = (ROOT / "params" / "scheme-2019.yaml").read_text(encoding="utf-8")
+    scheme = re.sub(r"(?m)^(  group_by:) inst_type", rf"\1 {group_by}", scheme)
+    (tmp_path / "scheme.yaml").write_text(scheme, encoding="utf-8")
+    ctx = db.build_context(db.resolve_settings(data_path=str(SAMPLE), scheme_path=str(tmp_path / "scheme.yaml"),
+                                               analysis_path=str(tmp_path / "analysis.yaml"), environ={}))
+    assert ctx.analysis.summary.near_tie_tolerance == tolerance and ctx.scheme.grading.group_by == group_by
+    prod = ctx.tables["near_ties"]
+    inst = prod[prod["level"] == "institution"]
+    want = set(inst.loc[inst["near_tie"], "unit_id"])
+    if tolerance >= 0.3:  # wider tolerances mark more than the exact/printing-equal ties
+        base = near_ties(inst["total"], inst["group"], 0.01)
+        assert want > set(inst.loc[base["near_tie"], "unit_id"])
+    panel = db.OverviewPanel(types.SimpleNamespace(ctx=ctx, lang="en"))
+    panel.build()
+    panel.render()
+    table_ties = set(re.findall(r'data-unit="([^"]+)"[^>]*data-tie="1"', panel.table.value))
+    assert table_ties == want
+    board_rows = re.findall(r'<div class="rb-row" data-unit="([^"]+)".*?</div>', panel.board.value)
+    board_ties = {u for u, row in zip(board_rows, re.findall(r'<div class="rb-row".*?</div>', panel.board.value),
+                                      strict=True) if "bsc-tie-mark" in row}
+    assert board_ties == want
 
 
 def test_error_html_is_bilingual_and_has_no_traceback():
@@ -207,8 +239,9 @@ def test_overview_shows_the_engine_numbers_offline(page, expected, tmp_path, rec
     assert list(board["total"]) == [f"{v:.2f}" for v in want["total"]]
     assert list(board["grade"]) == list(want["grade"])
     # near-ties (within the group) are marked, with the exact totals on hover
-    ties = db.near_ties(inst["total"], inst["inst_type"])
-    want_ties = set(inst.loc[ties["near_tie"], "institution_id"])
+    data, scheme, _ = expected
+    ties = Recipes(data, scheme)["near_ties"]  # the producer the report's tables mark too
+    want_ties = set(ties.loc[(ties["level"] == "institution") & ties["near_tie"], "unit_id"])
     assert want_ties, "the sample has near-tied totals (78.79, 82.97)"
     got_ties = page.eval_on_selector_all('.bsc-ranking-table tr[data-tie="1"]', "rs => rs.map(r => r.dataset.unit)")
     assert set(got_ties) == want_ties

@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bsc_lib.analyses.summary import near_ties
 from bsc_lib.config import paths as _paths
 from bsc_lib.errors import BSCError
 from bsc_lib.present.labels import UI_TEXT as _UI_TEXT
@@ -324,46 +325,10 @@ def fmt_points(v) -> str:
     return "" if v is None or pd.isna(v) else f"{round(float(v), 2) + 0.0:.2f}"  # + 0.0: no "-0.00"
 
 
-#: Totals closer than this (points) are near-ties; so are totals that print the same at 2 decimals.
-TIE_TOL = 0.01
-
-
-def near_ties(totals: pd.Series, groups: pd.Series | None = None) -> pd.DataFrame:
-    """Near-ties among totals (within each group): the marks the dashboard puts on totals.
-
-    Parameters
-    ----------
-    totals
-        Totals (any index).
-    groups
-        Group of each total (same index); ``None``: one group. Ties only count within a group,
-        where they decide ranks and grades.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Same index: ``near_tie`` (bool: another total of the group is closer than
-        :data:`TIE_TOL` or prints the same at 2 decimals), ``gap`` (distance to the nearest other
-        total of the group; NaN alone), ``neighbour`` (that total), ``digits`` (decimals that tell
-        the two apart, 2–6; 2 for an exact tie).
-    """
-    t = pd.to_numeric(totals, errors="coerce").astype(float)
-    g = (pd.Series(0, index=t.index) if groups is None else groups.reindex(t.index)).astype("str")
-    order = pd.DataFrame({"t": t, "g": g}).sort_values(["g", "t"], kind="stable")
-    same_prev = order["g"].eq(order["g"].shift(1))
-    same_next = order["g"].eq(order["g"].shift(-1))
-    d_prev = (order["t"] - order["t"].shift(1)).abs().where(same_prev)
-    d_next = (order["t"].shift(-1) - order["t"]).abs().where(same_next)
-    use_next = d_next.lt(d_prev) | d_prev.isna()
-    gap = d_prev.where(~use_next, d_next)
-    neighbour = order["t"].shift(1).where(~use_next, order["t"].shift(-1))
-    prints_same = order["t"].round(2).eq(neighbour.round(2))
-    near = (gap.lt(TIE_TOL) | prints_same) & gap.notna()
-    digits = pd.Series(2, index=order.index)
-    for d in range(6, 2, -1):  # the fewest decimals (>= 3) that still tell the two apart
-        digits = digits.mask(near & gap.gt(0) & order["t"].round(d).ne(neighbour.round(d)), d)
-    out = pd.DataFrame({"near_tie": near.astype(bool), "gap": gap, "neighbour": neighbour, "digits": digits})
-    return out.reindex(t.index)
+def institution_ties(near: pd.DataFrame) -> pd.DataFrame:
+    """The institutions' rows of the ``near_ties`` producer (:mod:`bsc_lib.analyses.recipes`),
+    indexed by institution id: the marks every overview total carries."""
+    return near.loc[near["level"] == "institution"].set_index("unit_id")
 
 
 def total_html(total, tie: Mapping | None, lang: str = "ko") -> str:
@@ -512,7 +477,7 @@ def _group_order(types: pd.Series) -> list[str]:
     return [t for t in INST_TYPE_ORDER if t in present] + sorted(present - set(INST_TYPE_ORDER))
 
 
-def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
+def ranking_board_html(inst: pd.DataFrame, ties: pd.DataFrame, lang: str = "ko") -> str:
     """The ranking by group as HTML: one column per institution type, a grade-coloured bar per unit.
 
     Parameters
@@ -526,6 +491,9 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
     str
         ``<div class="bsc-board">``; rows carry ``data-unit``, ``data-total`` (2 decimals) and
         ``data-grade``. Bar lengths are linear in the total between (lowest total − 5) and 100.
+    ties
+        Near-ties indexed by institution id (:func:`institution_ties` of the ``near_ties``
+        producer): near-tied totals carry the ≈ mark.
     """
     from bsc_lib.present.plots import GRADE_COLORS
 
@@ -535,8 +503,8 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
     for g in _group_order(inst["inst_type"]):
         d = inst.loc[inst["inst_type"] == g].sort_values(["rank_in_group", "institution_id"], kind="stable")
         width = ((d["total"] - lo) / span * 100.0).clip(0.0, 100.0).round(2)
-        ties = near_ties(d["total"])
-        shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)],
+        tie = ties.reindex(d["institution_id"])
+        shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], tie.to_dict("records"), strict=True)],
                           index=d.index)
         color = d["grade"].map(lambda v: GRADE_COLORS.get(str(v), "#636363"))
         rows = (
@@ -851,17 +819,18 @@ class OverviewPanel(_Panel):
             f'<div class="bsc-card"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div></div>'
             for k, v in cards) + f'</div><div class="bsc-note">{html.escape(text("share_achieved_note", lang))}</div>')
         comps = list(self.ctx.scheme.evaluations["institutional"].components)
-        self.board.value = ranking_board_html(inst, lang)
+        ties = institution_ties(self.ctx.tables["near_ties"])
+        self.board.value = ranking_board_html(inst, ties, lang)
         self.grades.value = grade_counts_html(inst, lang)
         self.comps.value = component_bars_html(inst, comps, lang)
-        self.table.value = self._ranking_table(inst, comps)
+        self.table.value = self._ranking_table(inst, comps, ties)
 
-    def _ranking_table(self, inst: pd.DataFrame, comps: list[str]) -> str:
+    def _ranking_table(self, inst: pd.DataFrame, comps: list[str], all_ties: pd.DataFrame) -> str:
         lang = self.lang
         order = {t: i for i, t in enumerate(INST_TYPE_ORDER)}
         d = inst.assign(_g=inst["inst_type"].map(order).fillna(9)).sort_values(
             ["_g", "rank_in_group", "institution_id"], kind="stable")
-        ties = near_ties(d["total"], d["inst_type"])
+        ties = all_ties.reindex(d["institution_id"]).set_index(d.index)
         from urllib.parse import urlencode
 
         d = d.assign(name_link=[f'<a class="bsc-drill-link" href="?{html.escape(urlencode({"tab": "drill", "inst": u, "lang": lang}))}">'
@@ -873,7 +842,8 @@ class OverviewPanel(_Panel):
                 ("total_h", text("total", lang), "htmlnum"), ("grade", text("grade", lang), "grade")]
         cols += [(c, label(c, lang), "points") for c in comps]
         n_ties = int(ties["near_tie"].sum())
-        note = (f'<p class="bsc-note">{html.escape(text("tie_note", lang, n=n_ties, tol=TIE_TOL))}</p>' if n_ties else "")
+        tol = self.ctx.analysis.summary.near_tie_tolerance
+        note = (f'<p class="bsc-note">{html.escape(text("tie_note", lang, n=n_ties, tol=tol))}</p>' if n_ties else "")
         return (f"<h3>{html.escape(text('ranking_table', lang))}</h3>" + note
                 + html_table(d, cols, row_data={"unit": d["institution_id"], "total": d["total"].map(fmt_points),
                                                 "grade": d["grade"], "tie": ties["near_tie"].map(int)},
@@ -1463,7 +1433,9 @@ class WhatIfPanel(_Panel):
         tab = whatif.whatif_table(ctx.whatif, points, cap, quotas, achievement=ach)
         n_grade = int(tab["grade_changed"].sum())
         n_rank = int((tab["rank_change"].fillna(0) != 0).sum())
-        ties = near_ties(tab["total"], tab["inst_type"])
+        # re-scored totals: the producer's rule and tolerance (bsc_lib.analyses.summary.near_ties)
+        group = tab["inst_type"] if ctx.scheme.grading.group_by == "inst_type" else pd.Series("all", index=tab.index)
+        ties = near_ties(tab["total"], group, ctx.analysis.summary.near_tie_tolerance)
         tab = tab.assign(total_h=[total_html(v, t, lang) for v, t in zip(tab["total"], ties.to_dict("records"),
                                                                           strict=True)])
         tab = tab.assign(name=tab["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
