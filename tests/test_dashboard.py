@@ -120,7 +120,7 @@ def test_overview_ties_are_the_producers_under_other_settings(tmp_path, toleranc
     panel.render()
     table_ties = set(re.findall(r'data-unit="([^"]+)"[^>]*data-tie="1"', panel.table.value))
     assert table_ties == want
-    board_rows = re.findall(r'<div class="rb-row" data-unit="([^"]+)".*?</div>', panel.board.value)
+    board_rows = re.findall(r'<div class="rb-row"[^>]*data-unit="([^"]+)".*?</div>', panel.board.value)
     board_ties = {u for u, row in zip(board_rows, re.findall(r'<div class="rb-row".*?</div>', panel.board.value),
                                       strict=True) if "bsc-tie-mark" in row}
     assert board_ties == want
@@ -501,6 +501,71 @@ def test_a_link_reopens_the_view(browser, server, page, expected):
                              "'.bsc-whatif-state').dataset.points.split(',').includes('achievement=40')",
                              timeout=UI_TIMEOUT)
         assert "points=pre_evaluation%3A20%2Cachievement%3A40" in pg.locator(".bsc-view-link").get_attribute("href")
+        assert pg.blocked == []
+    finally:
+        pg.close(run_before_unload=True)
+        pg.context.close()
+
+
+@pytest.mark.browser
+def test_tables_sort_and_filter_in_the_page(page, expected, tmp_path):
+    """Ranking table: a header click sorts by that column (numbers by value, grades best first),
+    a second click reverses; the filter box hides the rows that do not contain the text. No
+    request leaves the loopback (the sort and filter are the page's own)."""
+    _, _, r = expected
+    inst = r.institutional
+    _tab(page, "종합")
+    table = ".bsc-ranking-table"
+    units = f"Array.from(document.querySelectorAll('{table} tbody tr')).map(r => r.dataset.unit)"
+    heads = page.locator(f"{table} thead th")
+    n_cols = heads.count()
+    idx = {heads.nth(i).inner_text().strip(" ↕▲▼"): i for i in range(n_cols)}
+    by_total = inst.sort_values(["total", "institution_id"], kind="stable")
+    heads.nth(idx["총점"]).click()
+    got = page.evaluate(units)
+    assert [float(inst.set_index("institution_id").loc[u, "total"]) for u in got] == sorted(inst["total"])
+    assert heads.nth(idx["총점"]).get_attribute("aria-sort") == "ascending"
+    heads.nth(idx["총점"]).click()
+    got = page.evaluate(units)
+    assert [float(inst.set_index("institution_id").loc[u, "total"]) for u in got] == sorted(inst["total"], reverse=True)
+    assert got[0] == by_total["institution_id"].iloc[-1]
+    heads.nth(idx["등급"]).click()  # grades best first: S, A, B, C
+    grades = page.eval_on_selector_all(f"{table} tbody tr", "rs => rs.map(r => r.dataset.grade)")
+    order = {"S": 0, "A": 1, "B": 2, "C": 3}
+    assert [order[g] for g in grades] == sorted(order[g] for g in grades)
+    # filter: an institution's name leaves its row (and any other containing the text)
+    some = inst.iloc[3]
+    box = page.locator(".bsc-ranking input.bsc-filter")
+    box.fill(some["name_ko"])
+    visible = page.eval_on_selector_all(f"{table} tbody tr", "rs => rs.filter(r => r.style.display !== 'none')"
+                                        ".map(r => r.dataset.unit)")
+    assert some["institution_id"] in visible and len(visible) < len(inst)
+    assert all(some["name_ko"] in inst.set_index("institution_id").loc[u, "name_ko"] for u in visible)
+    assert page.locator(".bsc-ranking .bsc-filter-n").inner_text() == f"{len(visible)} / {len(inst)}"
+    page.screenshot(path=str(tmp_path / "sorted_filtered.png"), full_page=False)
+    box.fill("")
+    assert page.eval_on_selector_all(f"{table} tbody tr", "rs => rs.filter(r => r.style.display !== 'none').length") \
+        == len(inst)
+    # the component chart's names link to the drill-down too
+    assert page.locator(".bsc-comp-bars a.bsc-drill-link").count() == len(inst)
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_ranking_chart_marks_open_the_drill_down(browser, server, expected):
+    """Clicking an institution's bar in the overview ranking chart opens its drill-down."""
+    _, _, r = expected
+    uid = r.institutional.iloc[7]["institution_id"]
+    pg = _open(browser, server.url)
+    try:
+        pg.goto(server.url, wait_until="domcontentloaded", timeout=UI_TIMEOUT)
+        pg.wait_for_selector(".bsc-board .rb-row", timeout=UI_TIMEOUT)
+        with pg.expect_navigation(timeout=UI_TIMEOUT):
+            pg.locator(f'.bsc-board .rb-row[data-unit="{uid}"] .rb-bar').click()
+        assert f"inst={uid}" in pg.url and "tab=drill" in pg.url
+        pg.wait_for_function(f"document.querySelector('.bsc-inst-view h3') && "
+                             f"document.querySelector('.bsc-inst-view h3').textContent.startsWith('{uid} ')",
+                             timeout=UI_TIMEOUT)
         assert pg.blocked == []
     finally:
         pg.close(run_before_unload=True)
