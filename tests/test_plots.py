@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from dashboard_helpers import chromium_browser
 
 from bsc_lib.present import plots
-from tests.dashboard_helpers import chromium_browser
 
 
 @pytest.fixture(scope="module")
