@@ -124,6 +124,9 @@ def test_overview_ties_are_the_producers_under_other_settings(tmp_path, toleranc
     board_ties = {u for u, row in zip(board_rows, re.findall(r'<div class="rb-row".*?</div>', panel.board.value),
                                       strict=True) if "bsc-tie-mark" in row}
     assert board_ties == want
+    comp_rows = re.findall(r'<div class="cb-row">.*?</div>', panel.comps.value)
+    comp_ties = {re.search(r"inst=([^&]+)&", row).group(1) for row in comp_rows if "bsc-tie-mark" in row}
+    assert comp_ties == want
 
 
 def test_error_html_is_bilingual_and_has_no_traceback():

@@ -171,7 +171,7 @@ CSS = """
 .bsc-dash .cb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .cb-bar { flex: 1 1 auto; display: flex; height: 15px; background: #f3f3f3; }
 .bsc-dash .cb-bar i { display: block; height: 100%; }
-.bsc-dash .cb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
+.bsc-dash .cb-total { width: 72px; text-align: right; font-variant-numeric: tabular-nums; }
 .bsc-dash .bsc-tie { border-bottom: 2px dotted #d7301f; cursor: help; }
 .bsc-dash .bsc-tie-mark { color: #d7301f; font-weight: 700; margin-left: 1px; }
 .bsc-dash .rb-total { width: 74px; }
@@ -648,7 +648,8 @@ def grade_counts_html(inst: pd.DataFrame, lang: str = "ko") -> str:
             + html_table(view, cols, table_class="bsc-grade-counts"))
 
 
-def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "ko") -> str:
+def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "ko",
+                        ties: pd.DataFrame | None = None) -> str:
     """Stacked bars of the component points of every institution (best total first), as HTML.
 
     Parameters
@@ -657,6 +658,8 @@ def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "
         ``Results.institutional`` with a display ``name`` column and the component columns.
     components
         Component columns, in scheme order.
+    ties
+        Near-ties indexed by institution id (:func:`institution_ties`): those totals carry ≈.
 
     Returns
     -------
@@ -675,8 +678,11 @@ def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "
                        + '" title="' + html.escape(label(c, lang)) + " " + pts.map(fmt_points) + '"></i>')
     names = pd.Series([drill_link(u, n, lang) for u, n in zip(d["institution_id"], d["name"], strict=True)],
                       index=d.index) if "institution_id" in d else d["name"].map(_esc)
+    tie = (ties.reindex(d["institution_id"]).to_dict("records") if ties is not None and "institution_id" in d
+           else [None] * len(d))
+    shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], tie, strict=True)], index=d.index)
     rows = ('<div class="cb-row"><span class="cb-name">' + names + '</span><span class="cb-bar">'
-            + segs + '</span><span class="cb-total">' + d["total"].map(fmt_points) + "</span></div>")
+            + segs + '</span><span class="cb-total">' + shown + "</span></div>")
     return (f'<h3>{html.escape(label("title_component_stack", lang))}</h3><div class="cb-legend">{legend}</div>'
             f'<div class="bsc-comp-bars">{"".join(rows)}</div>')
 
@@ -927,7 +933,7 @@ class OverviewPanel(_Panel):
         ties = institution_ties(self.ctx.tables["near_ties"])
         self.board.value = ranking_board_html(inst, ties, lang)
         self.grades.value = grade_counts_html(inst, lang)
-        self.comps.value = component_bars_html(inst, comps, lang)
+        self.comps.value = component_bars_html(inst, comps, lang, ties)
         self.table.value = self._ranking_table(inst, comps, ties)
 
     def _ranking_table(self, inst: pd.DataFrame, comps: list[str], all_ties: pd.DataFrame) -> str:
