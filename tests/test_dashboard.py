@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 from dashboard_helpers import UI_TIMEOUT, Server, _get, _open, chromium_browser
 
+from bsc_lib.analyses.recipes import Recipes
+from bsc_lib.analyses.summary import near_ties
 from bsc_lib.errors import DataError, Problem
 from bsc_lib.present import dashboard as db
 
@@ -77,21 +79,54 @@ def test_fmt_points_and_table_escaping():
     assert 'data-unit="&quot;I1"' in t and ">1.23<" in t
 
 
-def test_near_ties_are_found_within_groups_with_enough_decimals():
+def test_near_tied_totals_show_the_separating_decimals_and_the_exact_totals_on_hover():
     # hand-made: A/B 0.001 apart (print 78.79 both), C alone in its group, D/E 0.004 apart and
     # printing differently (82.97 / 82.98) — still near; F 1 point from E — not near.
     t = pd.Series([78.7876, 78.7886, 78.7881, 82.9720, 82.9760, 83.9760], index=list("ABCDEF"))
     g = pd.Series(["m", "m", "b", "m", "m", "m"], index=list("ABCDEF"))
-    nt = db.near_ties(t, g)
-    assert list(nt["near_tie"]) == [True, True, False, True, True, False]
-    assert nt.loc["A", "gap"] == pytest.approx(0.001) and nt.loc["A", "neighbour"] == 78.7886
-    assert nt.loc["A", "digits"] == 3 and nt.loc["D", "digits"] == 3  # 78.788 / 78.789
-    assert pd.isna(nt.loc["C", "gap"])
+    nt = near_ties(t, g)  # the producer's rule (bsc_lib.analyses.summary; tested in test_summary)
     cell = db.total_html(t["A"], nt.loc["A"].to_dict(), "en")
     assert ">78.788<" in cell and "≈" in cell and "78.787600" in cell and "0.001000" in cell
     assert db.total_html(t["F"], nt.loc["F"].to_dict()) == "83.98"
-    exact = db.near_ties(pd.Series([70.0, 70.0, 60.0]))
-    assert list(exact["near_tie"]) == [True, True, False] and list(exact["digits"][:2]) == [2, 2]
+
+
+@pytest.mark.parametrize(("tolerance", "group_by"), [(0.01, "inst_type"), (0.6, "inst_type"), (0.3, "none"),
+                                                   (0.0, "inst_type")])
+def test_overview_ties_are_the_producers_under_other_settings(tmp_path, tolerance, group_by):
+    """The ≈ marks of the overview (board and ranking table) are the ``near_ties`` producer's,
+    whatever the tolerance of the analysis settings and the grading group."""
+    import re
+    import types
+
+    import yaml
+
+    analysis = yaml.safe_load((ROOT / "params" / "analysis.yaml").read_text(encoding="utf-8"))
+    analysis["summary"]["near_tie_tolerance"] = tolerance
+    (tmp_path / "analysis.yaml").write_text(yaml.safe_dump(analysis, allow_unicode=True), encoding="utf-8")
+    scheme = (ROOT / "params" / "scheme-2019.yaml").read_text(encoding="utf-8")
+    scheme = re.sub(r"(?m)^(  group_by:) inst_type", rf"\1 {group_by}", scheme)
+    (tmp_path / "scheme.yaml").write_text(scheme, encoding="utf-8")
+    ctx = db.build_context(db.resolve_settings(data_path=str(SAMPLE), scheme_path=str(tmp_path / "scheme.yaml"),
+                                               analysis_path=str(tmp_path / "analysis.yaml"), environ={}))
+    assert ctx.analysis.summary.near_tie_tolerance == tolerance and ctx.scheme.grading.group_by == group_by
+    prod = ctx.tables["near_ties"]
+    inst = prod[prod["level"] == "institution"]
+    want = set(inst.loc[inst["near_tie"], "unit_id"])
+    if tolerance >= 0.3:  # wider tolerances mark more than the exact/printing-equal ties
+        base = near_ties(inst["total"], inst["group"], 0.01)
+        assert want > set(inst.loc[base["near_tie"], "unit_id"])
+    panel = db.OverviewPanel(types.SimpleNamespace(ctx=ctx, lang="en"))
+    panel.build()
+    panel.render()
+    table_ties = set(re.findall(r'data-unit="([^"]+)"[^>]*data-tie="1"', panel.table.value))
+    assert table_ties == want
+    board_rows = re.findall(r'<div class="rb-row"[^>]*data-unit="([^"]+)".*?</div>', panel.board.value)
+    board_ties = {u for u, row in zip(board_rows, re.findall(r'<div class="rb-row".*?</div>', panel.board.value),
+                                      strict=True) if "bsc-tie-mark" in row}
+    assert board_ties == want
+    comp_rows = re.findall(r'<div class="cb-row">.*?</div>', panel.comps.value)
+    comp_ties = {re.search(r"inst=([^&]+)&", row).group(1) for row in comp_rows if "bsc-tie-mark" in row}
+    assert comp_ties == want
 
 
 def test_error_html_is_bilingual_and_has_no_traceback():
@@ -207,8 +242,9 @@ def test_overview_shows_the_engine_numbers_offline(page, expected, tmp_path, rec
     assert list(board["total"]) == [f"{v:.2f}" for v in want["total"]]
     assert list(board["grade"]) == list(want["grade"])
     # near-ties (within the group) are marked, with the exact totals on hover
-    ties = db.near_ties(inst["total"], inst["inst_type"])
-    want_ties = set(inst.loc[ties["near_tie"], "institution_id"])
+    data, scheme, _ = expected
+    ties = Recipes(data, scheme)["near_ties"]  # the producer the report's tables mark too
+    want_ties = set(ties.loc[(ties["level"] == "institution") & ties["near_tie"], "unit_id"])
     assert want_ties, "the sample has near-tied totals (78.79, 82.97)"
     got_ties = page.eval_on_selector_all('.bsc-ranking-table tr[data-tie="1"]', "rs => rs.map(r => r.dataset.unit)")
     assert set(got_ties) == want_ties
@@ -468,6 +504,71 @@ def test_a_link_reopens_the_view(browser, server, page, expected):
                              "'.bsc-whatif-state').dataset.points.split(',').includes('achievement=40')",
                              timeout=UI_TIMEOUT)
         assert "points=pre_evaluation%3A20%2Cachievement%3A40" in pg.locator(".bsc-view-link").get_attribute("href")
+        assert pg.blocked == []
+    finally:
+        pg.close(run_before_unload=True)
+        pg.context.close()
+
+
+@pytest.mark.browser
+def test_tables_sort_and_filter_in_the_page(page, expected, tmp_path):
+    """Ranking table: a header click sorts by that column (numbers by value, grades best first),
+    a second click reverses; the filter box hides the rows that do not contain the text. No
+    request leaves the loopback (the sort and filter are the page's own)."""
+    _, _, r = expected
+    inst = r.institutional
+    _tab(page, "종합")
+    table = ".bsc-ranking-table"
+    units = f"Array.from(document.querySelectorAll('{table} tbody tr')).map(r => r.dataset.unit)"
+    heads = page.locator(f"{table} thead th")
+    n_cols = heads.count()
+    idx = {heads.nth(i).inner_text().strip(" ↕▲▼"): i for i in range(n_cols)}
+    by_total = inst.sort_values(["total", "institution_id"], kind="stable")
+    heads.nth(idx["총점"]).click()
+    got = page.evaluate(units)
+    assert [float(inst.set_index("institution_id").loc[u, "total"]) for u in got] == sorted(inst["total"])
+    assert heads.nth(idx["총점"]).get_attribute("aria-sort") == "ascending"
+    heads.nth(idx["총점"]).click()
+    got = page.evaluate(units)
+    assert [float(inst.set_index("institution_id").loc[u, "total"]) for u in got] == sorted(inst["total"], reverse=True)
+    assert got[0] == by_total["institution_id"].iloc[-1]
+    heads.nth(idx["등급"]).click()  # grades best first: S, A, B, C
+    grades = page.eval_on_selector_all(f"{table} tbody tr", "rs => rs.map(r => r.dataset.grade)")
+    order = {"S": 0, "A": 1, "B": 2, "C": 3}
+    assert [order[g] for g in grades] == sorted(order[g] for g in grades)
+    # filter: an institution's name leaves its row (and any other containing the text)
+    some = inst.iloc[3]
+    box = page.locator(".bsc-ranking input.bsc-filter")
+    box.fill(some["name_ko"])
+    visible = page.eval_on_selector_all(f"{table} tbody tr", "rs => rs.filter(r => r.style.display !== 'none')"
+                                        ".map(r => r.dataset.unit)")
+    assert some["institution_id"] in visible and len(visible) < len(inst)
+    assert all(some["name_ko"] in inst.set_index("institution_id").loc[u, "name_ko"] for u in visible)
+    assert page.locator(".bsc-ranking .bsc-filter-n").inner_text() == f"{len(visible)} / {len(inst)}"
+    page.screenshot(path=str(tmp_path / "sorted_filtered.png"), full_page=False)
+    box.fill("")
+    assert page.eval_on_selector_all(f"{table} tbody tr", "rs => rs.filter(r => r.style.display !== 'none').length") \
+        == len(inst)
+    # the component chart's names link to the drill-down too
+    assert page.locator(".bsc-comp-bars a.bsc-drill-link").count() == len(inst)
+    assert page.blocked == []
+
+
+@pytest.mark.browser
+def test_ranking_chart_marks_open_the_drill_down(browser, server, expected):
+    """Clicking an institution's bar in the overview ranking chart opens its drill-down."""
+    _, _, r = expected
+    uid = r.institutional.iloc[7]["institution_id"]
+    pg = _open(browser, server.url)
+    try:
+        pg.goto(server.url, wait_until="domcontentloaded", timeout=UI_TIMEOUT)
+        pg.wait_for_selector(".bsc-board .rb-row", timeout=UI_TIMEOUT)
+        with pg.expect_navigation(timeout=UI_TIMEOUT):
+            pg.locator(f'.bsc-board .rb-row[data-unit="{uid}"] .rb-bar').click()
+        assert f"inst={uid}" in pg.url and "tab=drill" in pg.url
+        pg.wait_for_function(f"document.querySelector('.bsc-inst-view h3') && "
+                             f"document.querySelector('.bsc-inst-view h3').textContent.startsWith('{uid} ')",
+                             timeout=UI_TIMEOUT)
         assert pg.blocked == []
     finally:
         pg.close(run_before_unload=True)

@@ -80,3 +80,36 @@ def test_md_bold_survives_korean_punctuation():
     from bsc_lib.present.notebook import strong
 
     assert strong("**95개(15%)**의 목표") == "<strong>95개(15%)</strong>의 목표"
+
+
+def test_report_table_marks_exactly_the_producers_near_ties():
+    """The report's score table (01-scores) marks ≈ the totals the ``near_ties`` producer marks —
+    the same rows the dashboard marks — with the decimals that tell the neighbours apart."""
+    import re
+    from pathlib import Path
+
+    import bsc_lib
+    from bsc_lib.analyses.recipes import Recipes
+    from bsc_lib.config.analysis_params import load_analysis_params
+
+    root = Path(__file__).resolve().parent.parent
+    scheme = bsc_lib.load_scheme(root / "params" / "scheme-2019.yaml")
+    data = bsc_lib.load(root / "data" / "sample" / "2019", scheme=scheme)
+    base = load_analysis_params(root / "params" / "analysis.yaml")
+    for tol in (base.summary.near_tie_tolerance, 0.5):
+        settings = base.model_copy(update={"summary": base.summary.model_copy(update={"near_tie_tolerance": tol})})
+        r = Recipes(data, scheme, settings)
+        ties = r["near_ties"]
+        inst = r.results.institutional.sort_values(["inst_type", "rank_in_group"], kind="stable")
+        want = ties[(ties["level"] == "institution") & ties["near_tie"]].set_index("unit_id")
+        assert len(want) >= 2
+        for lang in ("ko", "en"):
+            page = table_html(inst, lang, max_rows=len(inst), ties=ties)
+            rows = re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1], flags=re.S)
+            marked = {u for u, row in zip(inst["institution_id"], rows, strict=True) if "≈" in row}
+            assert marked == set(want.index)
+            u = want.index[0]
+            d = int(want.loc[u, "digits"])
+            assert f"{float(want.loc[u, 'total']):,.{d}f} ≈" in page
+    # without the producer's table nothing is marked
+    assert "≈" not in table_html(inst, "ko", max_rows=len(inst))

@@ -60,3 +60,26 @@ def test_weak_components():
     eff = pd.DataFrame({"evaluation": ["i", "i"], "component": ["a", "b"], "nominal_points": [50.0, 50.0],
                         "nominal_share": [0.5, 0.5], "effective_share": [0.9, 0.1], "ratio": [1.8, 0.2]})
     assert S.weak_components(eff, 0.5)["component"].tolist() == ["b"]
+
+
+def test_near_ties_within_groups_with_enough_decimals():
+    # hand-made: A/B 0.001 apart (print 78.79 both), C alone in its group, D/E 0.004 apart and
+    # printing differently (82.97 / 82.98) — near at 0.01; F 1 point from E — not near.
+    t = pd.Series([78.7876, 78.7886, 78.7881, 82.9720, 82.9760, 83.9760], index=list("ABCDEF"))
+    g = pd.Series(["m", "m", "b", "m", "m", "m"], index=list("ABCDEF"))
+    nt = S.near_ties(t, g)
+    assert list(nt["near_tie"]) == [True, True, False, True, True, False]
+    assert nt.loc["A", "gap"] == pytest.approx(0.001) and nt.loc["A", "neighbour"] == 78.7886
+    assert nt.loc["A", "digits"] == 3 and nt.loc["D", "digits"] == 3  # 78.788 / 78.789
+    assert pd.isna(nt.loc["C", "gap"])
+    exact = S.near_ties(pd.Series([70.0, 70.0, 60.0]))
+    assert list(exact["near_tie"]) == [True, True, False] and list(exact["digits"][:2]) == [2, 2]
+
+
+def test_near_tie_tolerance_is_a_parameter_and_printing_the_same_always_counts():
+    t = pd.Series([78.7876, 78.7886, 82.9720, 82.9760, 83.9760], index=list("ABDEF"))
+    assert list(S.near_ties(t, tolerance=1.5)["near_tie"]) == [True, True, True, True, True]
+    # tolerance 0: only totals that print the same at 2 decimals (A/B: 78.79) are near-ties
+    assert list(S.near_ties(t, tolerance=0.0)["near_tie"]) == [True, True, False, False, False]
+    # printed with 3 decimals A/B differ (78.788 / 78.789): no longer the same on paper
+    assert not S.near_ties(t, tolerance=0.0, print_decimals=3)["near_tie"].any()

@@ -790,6 +790,37 @@ def close_calls(r: Recipes) -> pd.DataFrame:
     return out
 
 
+@producer("near_ties")
+def near_ties(r: Recipes) -> pd.DataFrame:
+    """Near-tied totals (≈): within ``summary.near_tie_tolerance`` points of, or printing the same as, another.
+
+    Institutions within their grading group (the scheme's ``group_by``), departments among all
+    departments. Every place that shows totals (the dashboard, the report's score tables) marks
+    these rows; the dashboard's what-if applies the same
+    :func:`bsc_lib.analyses.summary.near_ties` with the same tolerance to its re-scored totals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit in the order of the results: ``level`` (institution, department),
+        ``unit_id``, ``group``, ``total``, and the columns of
+        :func:`bsc_lib.analyses.summary.near_ties` (``near_tie``, ``gap``, ``neighbour``,
+        ``digits``).
+    """
+    tol = r.settings.summary.near_tie_tolerance
+    inst = r.results.institutional
+    group = inst["inst_type"] if r.scheme.grading.group_by == "inst_type" else pd.Series("all", index=inst.index)
+    parts = [pd.DataFrame({"level": "institution", "unit_id": inst["institution_id"], "group": group.astype(str),
+                           "total": inst["total"].astype(float)})]
+    dep = r.results.departments
+    if not dep.empty:
+        parts.append(pd.DataFrame({"level": "department", "unit_id": dep["department_id"], "group": "all",
+                                   "total": dep["total"].astype(float)}))
+    out = pd.concat(parts, ignore_index=True)
+    ties = summary.near_ties(out["total"], out["level"] + "/" + out["group"], tol)
+    return pd.concat([out, ties], axis=1)
+
+
 @producer("weak_components")
 def weak_components(r: Recipes) -> pd.DataFrame:
     """Components whose effective weight is below ``summary.weak_ratio`` × their nominal weight."""

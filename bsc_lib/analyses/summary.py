@@ -2,9 +2,9 @@
 components.
 
 Pure functions on the score and analysis tables; the producers ``grade_counts``,
-``top_bottom``, ``close_calls`` and ``weak_components`` of :mod:`bsc_lib.analyses.recipes` call
-them with the analysis settings (``summary.close_call_margin``, ``summary.weak_ratio``,
-``summary.top_n``).
+``top_bottom``, ``close_calls``, ``near_ties`` and ``weak_components`` of
+:mod:`bsc_lib.analyses.recipes` call them with the analysis settings (``summary.close_call_margin``,
+``summary.near_tie_tolerance``, ``summary.weak_ratio``, ``summary.top_n``).
 
 A **close call** is a unit whose grade was decided by a small margin or by a deduction:
 
@@ -160,4 +160,56 @@ def weak_components(effective: pd.DataFrame, ratio: float = 0.5) -> pd.DataFrame
     return e.sort_values(["evaluation", "ratio"], kind="stable")[cols].reset_index(drop=True)
 
 
-__all__ = ["CLOSE_CALL_KINDS", "close_calls", "grade_counts", "top_bottom", "weak_components"]
+#: Decimals totals are printed with (the dashboard, the report tables): totals that print the
+#: same at this many decimals are near-ties whatever the tolerance.
+PRINT_DECIMALS = 2
+
+
+def near_ties(totals: pd.Series, groups: pd.Series | None = None, tolerance: float = 0.01,
+              print_decimals: int = PRINT_DECIMALS) -> pd.DataFrame:
+    """Near-ties among totals within each group: the ≈ marks wherever totals are shown.
+
+    A total is near-tied when the nearest other total of its group is less than ``tolerance``
+    points away or prints the same at ``print_decimals`` decimals (a reader cannot tell them
+    apart, yet they can carry different ranks and grades).
+
+    Parameters
+    ----------
+    totals
+        Totals (any index).
+    groups
+        Group of each total (same index); ``None``: one group. Ties only count within a group,
+        where they decide ranks and grades.
+    tolerance
+        Points (``summary.near_tie_tolerance`` of the analysis settings).
+    print_decimals
+        Decimals the totals are printed with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: ``near_tie`` (bool), ``gap`` (distance to the nearest other total of the
+        group; NaN alone), ``neighbour`` (that total), ``digits`` (decimals that tell the two
+        apart, ``print_decimals``–6; ``print_decimals`` for an exact tie or no near-tie).
+    """
+    t = pd.to_numeric(totals, errors="coerce").astype(float)
+    g = (pd.Series(0, index=t.index) if groups is None else groups.reindex(t.index)).astype("str")
+    order = pd.DataFrame({"t": t, "g": g}).sort_values(["g", "t"], kind="stable")
+    same_prev = order["g"].eq(order["g"].shift(1))
+    same_next = order["g"].eq(order["g"].shift(-1))
+    d_prev = (order["t"] - order["t"].shift(1)).abs().where(same_prev)
+    d_next = (order["t"].shift(-1) - order["t"]).abs().where(same_next)
+    use_next = d_next.lt(d_prev) | d_prev.isna()
+    gap = d_prev.where(~use_next, d_next)
+    neighbour = order["t"].shift(1).where(~use_next, order["t"].shift(-1))
+    prints_same = order["t"].round(print_decimals).eq(neighbour.round(print_decimals))
+    near = (gap.lt(tolerance) | prints_same) & gap.notna()
+    digits = pd.Series(print_decimals, index=order.index)
+    for d in range(6, print_decimals, -1):  # the fewest decimals (> print_decimals) that tell the two apart
+        digits = digits.mask(near & gap.gt(0) & order["t"].round(d).ne(neighbour.round(d)), d)
+    out = pd.DataFrame({"near_tie": near.astype(bool), "gap": gap, "neighbour": neighbour, "digits": digits})
+    return out.reindex(t.index)
+
+
+__all__ = ["CLOSE_CALL_KINDS", "PRINT_DECIMALS", "close_calls", "grade_counts", "near_ties", "top_bottom",
+           "weak_components"]

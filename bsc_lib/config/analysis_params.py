@@ -42,6 +42,7 @@ class RobustnessParams(_Strict):
 
 class SummaryParams(_Strict):
     close_call_margin: float = Field(default=0.1, ge=0)
+    near_tie_tolerance: float = Field(default=0.01, ge=0, le=100)
     weak_ratio: float = Field(default=0.5, ge=0)
     top_n: int = Field(default=3, ge=1, le=20)
 

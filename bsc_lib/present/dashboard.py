@@ -52,6 +52,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -65,10 +66,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
 
+from bsc_lib.analyses.summary import near_ties
 from bsc_lib.config import paths as _paths
 from bsc_lib.errors import BSCError
 from bsc_lib.present.labels import UI_TEXT as _UI_TEXT
@@ -137,6 +140,13 @@ CSS = """
 .bsc-dash table.bsc-t th { background: #f0f0f0; text-align: left; padding: 4px 8px; border-bottom: 2px solid #bbb; }
 .bsc-dash table.bsc-t td { padding: 3px 8px; border-bottom: 1px solid #e5e5e5; }
 .bsc-dash table.bsc-t td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.bsc-dash table.bsc-t th.bsc-sortable { cursor: pointer; user-select: none; white-space: nowrap; }
+.bsc-dash table.bsc-t th.bsc-sortable::after { content: " ↕"; color: #aaa; font-size: 0.8em; }
+.bsc-dash table.bsc-t th[aria-sort="ascending"]::after { content: " ▲"; color: #333; }
+.bsc-dash table.bsc-t th[aria-sort="descending"]::after { content: " ▼"; color: #333; }
+.bsc-dash .bsc-filter-box { margin: 4px 0; }
+.bsc-dash input.bsc-filter { font-size: 15px; padding: 3px 8px; width: 320px; border: 1px solid #bbb; border-radius: 4px; }
+.bsc-dash .bsc-filter-n { margin-left: 8px; color: #666; font-size: 14px; }
 .bsc-dash table.bsc-t tr.bsc-changed td { background: #fff3b0; }
 .bsc-dash .bsc-grade { display: inline-block; min-width: 22px; text-align: center; border-radius: 4px;
   color: #fff; font-weight: 700; padding: 0 4px; }
@@ -148,6 +158,8 @@ CSS = """
 .bsc-dash .rb-col h4 { font-size: 18px; margin: 4px 0 6px 0; }
 .bsc-dash .rb-row { display: flex; align-items: center; gap: 8px; height: 27px; font-size: 15px; }
 .bsc-dash .rb-rank { width: 26px; text-align: right; color: #666; }
+.bsc-dash .rb-row { cursor: pointer; }
+.bsc-dash .rb-row:hover { background: #f3f6fa; }
 .bsc-dash .rb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .rb-bar { flex: 1 1 auto; height: 17px; background: #f3f3f3; }
 .bsc-dash .rb-bar span { display: block; height: 100%; }
@@ -159,7 +171,7 @@ CSS = """
 .bsc-dash .cb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .cb-bar { flex: 1 1 auto; display: flex; height: 15px; background: #f3f3f3; }
 .bsc-dash .cb-bar i { display: block; height: 100%; }
-.bsc-dash .cb-total { width: 54px; text-align: right; font-variant-numeric: tabular-nums; }
+.bsc-dash .cb-total { width: 72px; text-align: right; font-variant-numeric: tabular-nums; }
 .bsc-dash .bsc-tie { border-bottom: 2px dotted #d7301f; cursor: help; }
 .bsc-dash .bsc-tie-mark { color: #d7301f; font-weight: 700; margin-left: 1px; }
 .bsc-dash .rb-total { width: 74px; }
@@ -324,46 +336,10 @@ def fmt_points(v) -> str:
     return "" if v is None or pd.isna(v) else f"{round(float(v), 2) + 0.0:.2f}"  # + 0.0: no "-0.00"
 
 
-#: Totals closer than this (points) are near-ties; so are totals that print the same at 2 decimals.
-TIE_TOL = 0.01
-
-
-def near_ties(totals: pd.Series, groups: pd.Series | None = None) -> pd.DataFrame:
-    """Near-ties among totals (within each group): the marks the dashboard puts on totals.
-
-    Parameters
-    ----------
-    totals
-        Totals (any index).
-    groups
-        Group of each total (same index); ``None``: one group. Ties only count within a group,
-        where they decide ranks and grades.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Same index: ``near_tie`` (bool: another total of the group is closer than
-        :data:`TIE_TOL` or prints the same at 2 decimals), ``gap`` (distance to the nearest other
-        total of the group; NaN alone), ``neighbour`` (that total), ``digits`` (decimals that tell
-        the two apart, 2–6; 2 for an exact tie).
-    """
-    t = pd.to_numeric(totals, errors="coerce").astype(float)
-    g = (pd.Series(0, index=t.index) if groups is None else groups.reindex(t.index)).astype("str")
-    order = pd.DataFrame({"t": t, "g": g}).sort_values(["g", "t"], kind="stable")
-    same_prev = order["g"].eq(order["g"].shift(1))
-    same_next = order["g"].eq(order["g"].shift(-1))
-    d_prev = (order["t"] - order["t"].shift(1)).abs().where(same_prev)
-    d_next = (order["t"].shift(-1) - order["t"]).abs().where(same_next)
-    use_next = d_next.lt(d_prev) | d_prev.isna()
-    gap = d_prev.where(~use_next, d_next)
-    neighbour = order["t"].shift(1).where(~use_next, order["t"].shift(-1))
-    prints_same = order["t"].round(2).eq(neighbour.round(2))
-    near = (gap.lt(TIE_TOL) | prints_same) & gap.notna()
-    digits = pd.Series(2, index=order.index)
-    for d in range(6, 2, -1):  # the fewest decimals (>= 3) that still tell the two apart
-        digits = digits.mask(near & gap.gt(0) & order["t"].round(d).ne(neighbour.round(d)), d)
-    out = pd.DataFrame({"near_tie": near.astype(bool), "gap": gap, "neighbour": neighbour, "digits": digits})
-    return out.reindex(t.index)
+def institution_ties(near: pd.DataFrame) -> pd.DataFrame:
+    """The institutions' rows of the ``near_ties`` producer (:mod:`bsc_lib.analyses.recipes`),
+    indexed by institution id: the marks every overview total carries."""
+    return near.loc[near["level"] == "institution"].set_index("unit_id")
 
 
 def total_html(total, tie: Mapping | None, lang: str = "ko") -> str:
@@ -412,8 +388,58 @@ def grade_badge(grade) -> str:
     return f'<span class="bsc-grade" style="background:{col}">{html.escape(g)}</span>'
 
 
+#: Sorting a table by a click on a header (inline handler: widget HTML runs no ``<script>``; no
+#: library, nothing fetched). Numeric cells sort on ``data-sort`` (the raw value), others on
+#: ``data-key`` or their text; blanks last; a second click reverses.
+_SORT_JS = (
+    "var th=this,t=th.closest('table'),b=t.tBodies[0],i=th.cellIndex,"
+    "d=th.getAttribute('aria-sort')==='ascending'?-1:1;"
+    "Array.prototype.forEach.call(t.tHead.rows[0].cells,function(h){h.removeAttribute('aria-sort')});"
+    "th.setAttribute('aria-sort',d>0?'ascending':'descending');"
+    "var k=function(r){var c=r.cells[i];return c.hasAttribute('data-sort')?c.getAttribute('data-sort'):"
+    "(c.hasAttribute('data-key')?c.getAttribute('data-key'):c.textContent.trim())};"
+    "var rs=Array.prototype.slice.call(b.rows);"
+    "rs.sort(function(x,y){var a=k(x),c=k(y);if(a===''||c===''){return (a==='')-(c==='')}"
+    "var r=x.cells[i].hasAttribute('data-sort')?(+a)-(+c):a.localeCompare(c,undefined,{numeric:true});"
+    "return d*r||0});rs.forEach(function(r){b.appendChild(r)});"
+)
+#: Filtering a table's rows by the text typed into the box above it (case-insensitive).
+_FILTER_JS = (
+    "var w=this.closest('.bsc-tw'),q=this.value.trim().toLowerCase(),t=w.querySelector('table.bsc-t'),n=0;"
+    "Array.prototype.forEach.call(t.tBodies[0].rows,function(r){var s=!q||r.textContent.toLowerCase()"
+    ".indexOf(q)>=0;r.style.display=s?'':'none';n+=s});"
+    "w.querySelector('.bsc-filter-n').textContent=q?n+' / '+t.tBodies[0].rows.length:'';"
+)
+#: Tables with more rows than this get a filter box (when ``html_table`` is given the language).
+FILTER_MIN_ROWS = 10
+
+_NUM_RE = re.compile(r"[-−]?\d[\d,]*(?:\.\d+)?")
+
+
+def _sort_value(v) -> str:
+    """The raw number of a cell as ``data-sort`` (blank for NaN)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return ""
+    return "" if not np.isfinite(f) else repr(f)
+
+
+def _sort_value_of_html(v) -> str:
+    """The first number in a trusted-markup cell (a total with its ≈ mark) as ``data-sort``."""
+    m = _NUM_RE.search(re.sub(r"<[^>]+>", " ", "" if v is None else str(v)))
+    return "" if m is None else m.group(0).replace(",", "").replace("−", "-")
+
+
+def _grade_key(v) -> str:
+    """Grades sort best first: S, then A, B, C, … (``data-key``)."""
+    g = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+    return "" if not g else ("0" + g if g.startswith("S") else "1" + g)
+
+
 def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_class: pd.Series | None = None,
-               row_data: dict[str, pd.Series] | None = None, table_class: str = "") -> str:
+               row_data: dict[str, pd.Series] | None = None, table_class: str = "", lang: str | None = None,
+               sort_values: dict[str, pd.Series] | None = None) -> str:
     """An escaped HTML table.
 
     Parameters
@@ -428,17 +454,40 @@ def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_c
         Optional CSS class per row.
     row_data
         ``{name: values}`` written as ``data-<name>`` attributes per row (for tests and styling).
+    lang
+        Given: a table of more than :data:`FILTER_MIN_ROWS` rows gets a filter box in that
+        language above it.
+    sort_values
+        ``{column: raw numbers}`` a column sorts on instead of its shown text (the exact totals
+        behind ``htmlnum`` cells with a ≈ mark).
+
+    Every table sorts by a click on a column header (numbers by value, grades best first,
+    blanks last; again: reversed). Filter and sort run in the browser and nothing is fetched.
 
     Returns
     -------
     str
-        ``<table class="bsc-t ...">``.
+        ``<table class="bsc-t ...">``, inside ``<div class="bsc-tw">`` with the filter box.
     """
     fmt = {"num": _fmt_num, "points": fmt_points, "pct": _fmt_pct, "grade": grade_badge,
            "text": _esc, "html": lambda v: "" if v is None else str(v),
            "htmlnum": lambda v: "" if v is None else str(v)}
-    head = "".join(f"<th>{html.escape(h)}</th>" for _, h, _ in columns)
+    sort_js = html.escape(_SORT_JS, quote=True)
+    head = "".join(f'<th class="bsc-sortable" onclick="{sort_js}">{html.escape(h)}</th>' for _, h, _ in columns)
     cells = {c: rows[c].map(fmt[kind]).to_numpy() if c in rows else np.full(len(rows), "") for c, _, kind in columns}
+    # sort keys per cell: data-sort (numbers) or data-key (grades)
+    keys = {}
+    for c, _, kind in columns:
+        if c not in rows:
+            continue
+        if sort_values and c in sort_values:
+            keys[c] = [f' data-sort="{_sort_value(v)}"' for v in sort_values[c]]
+        elif kind in ("num", "points", "pct"):
+            keys[c] = [f' data-sort="{v}"' for v in rows[c].map(_sort_value)]
+        elif kind == "htmlnum":
+            keys[c] = [f' data-sort="{v}"' for v in rows[c].map(_sort_value_of_html)]
+        elif kind == "grade":
+            keys[c] = [f' data-key="{_esc(v)}"' for v in rows[c].map(_grade_key)]
     numeric = {c for c, _, kind in columns if kind in ("num", "points", "pct", "htmlnum")}
     rc = row_class.to_numpy() if row_class is not None else np.full(len(rows), "")
     attrs = np.full(len(rows), "", dtype=object)
@@ -446,11 +495,18 @@ def html_table(rows: pd.DataFrame, columns: list[tuple[str, str, str]], *, row_c
         attrs = attrs + np.array([f' data-{name}="{_esc(v)}"' for v in vals], dtype=object)
     body = []
     for i in range(len(rows)):  # rendering an HTML table: one string per displayed row
-        tds = "".join(f'<td class="n">{cells[c][i]}</td>' if c in numeric else f"<td>{cells[c][i]}</td>"
-                      for c, _, _ in columns)
+        tds = "".join(f'<td class="n"{keys[c][i] if c in keys else ""}>{cells[c][i]}</td>' if c in numeric
+                      else f"<td{keys[c][i] if c in keys else ''}>{cells[c][i]}</td>" for c, _, _ in columns)
         cls = f' class="{html.escape(rc[i])}"' if rc[i] else ""
         body.append(f"<tr{cls}{attrs[i]}>{tds}</tr>")
-    return f'<table class="bsc-t {table_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    table = f'<table class="bsc-t {table_class}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    box = ""
+    if lang is not None and len(rows) > FILTER_MIN_ROWS:
+        box = (f'<div class="bsc-filter-box"><input type="search" class="bsc-filter" '
+               f'placeholder="{html.escape(text("table_filter", lang))}" '
+               f'aria-label="{html.escape(text("table_filter", lang))}" '
+               f'oninput="{html.escape(_FILTER_JS, quote=True)}"><span class="bsc-filter-n"></span></div>')
+    return f'<div class="bsc-tw">{box}{table}</div>'
 
 
 def error_html(exc: BaseException, lang: str = "ko") -> str:
@@ -512,7 +568,17 @@ def _group_order(types: pd.Series) -> list[str]:
     return [t for t in INST_TYPE_ORDER if t in present] + sorted(present - set(INST_TYPE_ORDER))
 
 
-def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
+#: A click anywhere on a ranking row (bar, total, grade) follows the row's drill-down link.
+_ROW_CLICK = html.escape("if(!event.target.closest('a')){this.querySelector('a.bsc-drill-link').click()}", quote=True)
+
+
+def drill_link(unit_id: str, name: str, lang: str) -> str:
+    """``name`` as a link that opens the institution's drill-down (the view's URL: ``?tab=drill&inst=…``)."""
+    q = urlencode({"tab": "drill", "inst": unit_id, "lang": lang})
+    return f'<a class="bsc-drill-link" href="?{html.escape(q)}">{_esc(name)}</a>'
+
+
+def ranking_board_html(inst: pd.DataFrame, ties: pd.DataFrame, lang: str = "ko") -> str:
     """The ranking by group as HTML: one column per institution type, a grade-coloured bar per unit.
 
     Parameters
@@ -526,6 +592,9 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
     str
         ``<div class="bsc-board">``; rows carry ``data-unit``, ``data-total`` (2 decimals) and
         ``data-grade``. Bar lengths are linear in the total between (lowest total − 5) and 100.
+    ties
+        Near-ties indexed by institution id (:func:`institution_ties` of the ``near_ties``
+        producer): near-tied totals carry the ≈ mark.
     """
     from bsc_lib.present.plots import GRADE_COLORS
 
@@ -535,15 +604,17 @@ def ranking_board_html(inst: pd.DataFrame, lang: str = "ko") -> str:
     for g in _group_order(inst["inst_type"]):
         d = inst.loc[inst["inst_type"] == g].sort_values(["rank_in_group", "institution_id"], kind="stable")
         width = ((d["total"] - lo) / span * 100.0).clip(0.0, 100.0).round(2)
-        ties = near_ties(d["total"])
-        shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)],
+        tie = ties.reindex(d["institution_id"])
+        shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], tie.to_dict("records"), strict=True)],
                           index=d.index)
         color = d["grade"].map(lambda v: GRADE_COLORS.get(str(v), "#636363"))
+        link = pd.Series([drill_link(u, n, lang) for u, n in zip(d["institution_id"], d["name"], strict=True)],
+                         index=d.index)
         rows = (
-            '<div class="rb-row" data-unit="' + d["institution_id"].map(_esc) + '" data-total="'
+            '<div class="rb-row" onclick="' + _ROW_CLICK + '" data-unit="' + d["institution_id"].map(_esc) + '" data-total="'
             + d["total"].map(fmt_points) + '" data-grade="' + d["grade"].map(_esc) + '">'
             + '<span class="rb-rank">' + d["rank_in_group"].astype("str") + "</span>"
-            + '<span class="rb-name">' + d["name"].map(_esc) + "</span>"
+            + '<span class="rb-name">' + link + "</span>"
             + '<span class="rb-bar"><span style="width:' + width.astype("str") + "%;background:" + color + '"></span></span>'
             + '<span class="rb-total">' + shown + "</span>"
             + d["grade"].map(grade_badge) + "</div>"
@@ -577,7 +648,8 @@ def grade_counts_html(inst: pd.DataFrame, lang: str = "ko") -> str:
             + html_table(view, cols, table_class="bsc-grade-counts"))
 
 
-def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "ko") -> str:
+def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "ko",
+                        ties: pd.DataFrame | None = None) -> str:
     """Stacked bars of the component points of every institution (best total first), as HTML.
 
     Parameters
@@ -586,6 +658,8 @@ def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "
         ``Results.institutional`` with a display ``name`` column and the component columns.
     components
         Component columns, in scheme order.
+    ties
+        Near-ties indexed by institution id (:func:`institution_ties`): those totals carry ≈.
 
     Returns
     -------
@@ -602,8 +676,13 @@ def component_bars_html(inst: pd.DataFrame, components: list[str], lang: str = "
         pts = d[c].astype(float).clip(lower=0.0)
         segs = segs + ('<i style="width:' + pts.round(3).astype("str") + "%;background:" + colors[c]
                        + '" title="' + html.escape(label(c, lang)) + " " + pts.map(fmt_points) + '"></i>')
-    rows = ('<div class="cb-row"><span class="cb-name">' + d["name"].map(_esc) + '</span><span class="cb-bar">'
-            + segs + '</span><span class="cb-total">' + d["total"].map(fmt_points) + "</span></div>")
+    names = pd.Series([drill_link(u, n, lang) for u, n in zip(d["institution_id"], d["name"], strict=True)],
+                      index=d.index) if "institution_id" in d else d["name"].map(_esc)
+    tie = (ties.reindex(d["institution_id"]).to_dict("records") if ties is not None and "institution_id" in d
+           else [None] * len(d))
+    shown = pd.Series([total_html(v, t, lang) for v, t in zip(d["total"], tie, strict=True)], index=d.index)
+    rows = ('<div class="cb-row"><span class="cb-name">' + names + '</span><span class="cb-bar">'
+            + segs + '</span><span class="cb-total">' + shown + "</span></div>")
     return (f'<h3>{html.escape(label("title_component_stack", lang))}</h3><div class="cb-legend">{legend}</div>'
             f'<div class="bsc-comp-bars">{"".join(rows)}</div>')
 
@@ -851,21 +930,19 @@ class OverviewPanel(_Panel):
             f'<div class="bsc-card"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}</div></div>'
             for k, v in cards) + f'</div><div class="bsc-note">{html.escape(text("share_achieved_note", lang))}</div>')
         comps = list(self.ctx.scheme.evaluations["institutional"].components)
-        self.board.value = ranking_board_html(inst, lang)
+        ties = institution_ties(self.ctx.tables["near_ties"])
+        self.board.value = ranking_board_html(inst, ties, lang)
         self.grades.value = grade_counts_html(inst, lang)
-        self.comps.value = component_bars_html(inst, comps, lang)
-        self.table.value = self._ranking_table(inst, comps)
+        self.comps.value = component_bars_html(inst, comps, lang, ties)
+        self.table.value = self._ranking_table(inst, comps, ties)
 
-    def _ranking_table(self, inst: pd.DataFrame, comps: list[str]) -> str:
+    def _ranking_table(self, inst: pd.DataFrame, comps: list[str], all_ties: pd.DataFrame) -> str:
         lang = self.lang
         order = {t: i for i, t in enumerate(INST_TYPE_ORDER)}
         d = inst.assign(_g=inst["inst_type"].map(order).fillna(9)).sort_values(
             ["_g", "rank_in_group", "institution_id"], kind="stable")
-        ties = near_ties(d["total"], d["inst_type"])
-        from urllib.parse import urlencode
-
-        d = d.assign(name_link=[f'<a class="bsc-drill-link" href="?{html.escape(urlencode({"tab": "drill", "inst": u, "lang": lang}))}">'
-                                f"{_esc(n)}</a>" for u, n in zip(d["institution_id"], d["name"], strict=True)])
+        ties = all_ties.reindex(d["institution_id"]).set_index(d.index)
+        d = d.assign(name_link=[drill_link(u, n, lang) for u, n in zip(d["institution_id"], d["name"], strict=True)])
         d = d.assign(group=d["inst_type"].map(lambda v: label(v, lang)),
                      total_h=[total_html(v, t, lang) for v, t in zip(d["total"], ties.to_dict("records"), strict=True)])
         cols = [("rank_in_group", text("rank_in_group", lang), "num"), ("rank_overall", text("rank", lang), "num"),
@@ -873,11 +950,13 @@ class OverviewPanel(_Panel):
                 ("total_h", text("total", lang), "htmlnum"), ("grade", text("grade", lang), "grade")]
         cols += [(c, label(c, lang), "points") for c in comps]
         n_ties = int(ties["near_tie"].sum())
-        note = (f'<p class="bsc-note">{html.escape(text("tie_note", lang, n=n_ties, tol=TIE_TOL))}</p>' if n_ties else "")
+        tol = self.ctx.analysis.summary.near_tie_tolerance
+        note = (f'<p class="bsc-note">{html.escape(text("tie_note", lang, n=n_ties, tol=tol))}</p>' if n_ties else "")
         return (f"<h3>{html.escape(text('ranking_table', lang))}</h3>" + note
                 + html_table(d, cols, row_data={"unit": d["institution_id"], "total": d["total"].map(fmt_points),
                                                 "grade": d["grade"], "tie": ties["near_tie"].map(int)},
-                             table_class="bsc-ranking-table"))
+                             table_class="bsc-ranking-table", lang=lang,
+                             sort_values={"total_h": d["total"]}))
 
 
 class DrilldownPanel(_Panel):
@@ -1027,7 +1106,7 @@ class DrilldownPanel(_Panel):
                 f"({html.escape(label(row['inst_type'], lang))} {int(row['rank_in_group'])}{'위' if lang == 'ko' else ''})</h3>")
         self.inst_html.value = (head + f"<b>{html.escape(text('decomposition', lang))}</b>" + tab
                                 + f"<b>{html.escape(text('managers', lang))}</b>" + self._managers(uid)
-                                + f"<b>{html.escape(text('departments_of', lang))}</b>" + html_table(dep, dcols))
+                                + f"<b>{html.escape(text('departments_of', lang))}</b>" + html_table(dep, dcols, lang=lang))
         _show_figures(self.inst_fig, plots.explain_waterfall(ex, lang, title=f"{ctx.unit_name(uid, lang)}: {label('title_explain', lang)}"))
 
     def _render_dept(self) -> None:
@@ -1062,7 +1141,7 @@ class DrilldownPanel(_Panel):
                 f"{grade_badge(row['grade'])}</h3>")
         self.dept_html.value = (head + f"<b>{html.escape(text('decomposition', lang))}</b>" + tab
                                 + f"<b>{html.escape(text('managers', lang))}</b>" + self._managers(did))
-        self.kpi_html.value = f"<h3>{html.escape(text('kpis_of', lang))}</h3>" + html_table(kp, kcols, table_class="bsc-kpis")
+        self.kpi_html.value = f"<h3>{html.escape(text('kpis_of', lang))}</h3>" + html_table(kp, kcols, table_class="bsc-kpis", lang=lang)
         _show_figures(self.dept_fig, plots.explain_waterfall(ex, lang, title=f"{ctx.unit_name(did, lang)}: {label('title_explain', lang)}"))
 
     def _render_kpi(self) -> None:
@@ -1142,7 +1221,7 @@ class DifficultyPanel(_Panel):
                 ("last_actual", label("last_actual", lang) if lang == "en" else "최근 실적", "num"),
                 ("trend_forecast", label("trend_forecast", lang), "num"), ("target", text("target", lang), "num"),
                 ("gap", text("gap", lang), "pct"), ("verdict", text("flag", lang), "text")]
-        self.table.value = html_table(top, cols)
+        self.table.value = html_table(top, cols, lang=lang)
 
 
 class DispersionPanel(_Panel):
@@ -1176,9 +1255,9 @@ class DispersionPanel(_Panel):
         ecols = [("comp", text("component", lang), "text"), ("nominal_points", text("max_points", lang), "num"),
                  ("nominal_share", text("nominal_share", lang), "pct"),
                  ("effective_share", text("effective_share", lang), "pct")]
-        self.table.value = f"<h3>{html.escape(text('discrimination', lang))}</h3>" + html_table(d, cols)
+        self.table.value = f"<h3>{html.escape(text('discrimination', lang))}</h3>" + html_table(d, cols, lang=lang)
         self.eff_table.value = (f"<h3>{html.escape(label('title_effective_weights', lang))}</h3>"
-                                + html_table(eff.assign(comp=eff["component"].map(lambda v: label(v, lang))), ecols))
+                                + html_table(eff.assign(comp=eff["component"].map(lambda v: label(v, lang))), ecols, lang=lang))
         _show_figures(self.fig_ties, plots.tie_share_bar(disc, lang))
         _show_figures(self.fig_eff, plots.effective_weights_bar(eff, lang))
         if "integrity" in t:
@@ -1439,7 +1518,7 @@ class WhatIfPanel(_Panel):
         self.compare.value = (f"<h3>{html.escape(text('scenario_compare', lang))}</h3>"
                               f'<p class="bsc-note">{html.escape(summary)}</p>'
                               + (html_table(d, cols, row_data={"unit": d["institution_id"]},
-                                            table_class="bsc-scenario-table") if len(d) else ""))
+                                            table_class="bsc-scenario-table", lang=lang) if len(d) else ""))
 
     def current(self) -> tuple[dict[str, float], float | None, dict[str, float]]:
         """``(points, cap, quotas)`` as the panel stands."""
@@ -1463,7 +1542,9 @@ class WhatIfPanel(_Panel):
         tab = whatif.whatif_table(ctx.whatif, points, cap, quotas, achievement=ach)
         n_grade = int(tab["grade_changed"].sum())
         n_rank = int((tab["rank_change"].fillna(0) != 0).sum())
-        ties = near_ties(tab["total"], tab["inst_type"])
+        # re-scored totals: the producer's rule and tolerance (bsc_lib.analyses.summary.near_ties)
+        group = tab["inst_type"] if ctx.scheme.grading.group_by == "inst_type" else pd.Series("all", index=tab.index)
+        ties = near_ties(tab["total"], group, ctx.analysis.summary.near_tie_tolerance)
         tab = tab.assign(total_h=[total_html(v, t, lang) for v, t in zip(tab["total"], ties.to_dict("records"),
                                                                           strict=True)])
         tab = tab.assign(name=tab["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
@@ -1479,7 +1560,8 @@ class WhatIfPanel(_Panel):
                            row_data={"unit": tab["institution_id"], "rank": tab["rank_in_group"],
                                      "rank-overall": tab["rank_overall"], "grade": tab["grade"],
                                      "total": tab["total"].map(fmt_points)},
-                           table_class="bsc-whatif-table")
+                           table_class="bsc-whatif-table", lang=lang,
+                           sort_values={"total_h": tab["total"]})
         ms = (time.perf_counter() - t0) * 1000.0
         state = (f'<div class="bsc-whatif-state" data-points="{_esc(",".join(f"{k}={v:g}" for k, v in points.items()))}" '
                  f'data-cap="{_esc("" if cap is None else f"{cap:g}")}" '
@@ -1519,7 +1601,7 @@ class RobustnessPanel(_Panel):
         cols = [("name", text("institution", lang), "text"), ("group_l", text("group", lang), "text"),
                 ("nominal_rank", text("nominal_rank", lang), "num"), ("nominal_grade", text("grade", lang), "grade"),
                 ("interval", text("rank_interval", lang), "text"), ("p_grade_change", text("p_grade_change", lang), "pct")]
-        self.table.value = f"<h3>{html.escape(text('unstable', lang))}</h3>" + html_table(d, cols)
+        self.table.value = f"<h3>{html.escape(text('unstable', lang))}</h3>" + html_table(d, cols, lang=lang)
 
 
 class PerspectivePanel(_Panel):
@@ -1601,7 +1683,7 @@ class LastYearPanel(_Panel):
                 ("grades", text("grade", lang), "html")]
         self.table.value = html_table(d, cols, row_data={"unit": d["unit_id"], "grade": d["grade"],
                                                         "grade-prior": d["grade_prior"]},
-                                      table_class="bsc-rank-change-table")
+                                      table_class="bsc-rank-change-table", lang=lang)
 
 
 class DashboardApp:
@@ -1662,8 +1744,6 @@ class DashboardApp:
 
     def view_query(self) -> str:
         """``?tab=…&lang=…`` of :meth:`view_state` (a link that reopens this view)."""
-        from urllib.parse import urlencode
-
         return "?" + urlencode(self.view_state())
 
     def update_link(self) -> None:
@@ -2167,7 +2247,7 @@ class ComparePanel(_Panel):
                 ("delta", label("delta", lang), "points"), ("rank_a", label("rank_a", lang), "num"),
                 ("rank_b", label("rank_b", lang), "num"), ("grade_a", label("grade_a", lang), "grade"),
                 ("grade_b", label("grade_b", lang), "grade")]
-        self.table.value = html_table(shown.head(60), cols)
+        self.table.value = html_table(shown.head(60), cols, lang=lang)
         _show_figures(self.fig_tr, planning_plots.transition_heatmap(r["compare_transitions"], ev, lang))
         names = pd.Series({x: self.ctx.unit_name(x, lang) for x in u["unit_id"]})
         _show_figures(self.fig, planning_plots.contribution_bars(r["compare_contributions"], units, ev, lang,

@@ -619,6 +619,7 @@ UI_TEXT: dict[str, dict[str, dict[str, str]]] = {
         "source": {"ko": "자료", "en": "Data"},
         "scheme": {"ko": "평가체계", "en": "Scheme"},
         "tie_hover": {"ko": "정확한 총점 {exact} · 가장 가까운 기관 {neighbour} · 차이 {gap}점", "en": "Exact total {exact} · nearest in the group {neighbour} · gap {gap} points"},
+        "table_filter": {"ko": "표에서 찾기 (이름·유형·등급…)", "en": "Filter rows (name, type, grade…)"},
         "tie_note": {"ko": "≈ 표시: 같은 유형의 다른 기관과 총점 차이가 {tol:g}점 미만이거나 소수 둘째 자리까지 같은 기관 {n}곳 — 등급·순위를 가르는 차이가 매우 작습니다 (자릿수를 늘려 표시, 마우스를 올리면 정확한 값과 차이).", "en": "≈ marks {n} institutions whose total is within {tol:g} points of, or prints the same as, another in their group: the difference that separates their ranks and grades is tiny (shown with more decimals; hover for the exact totals and the gap)."},
         "tab_perspectives": {"ko": "관점·전략지도", "en": "Perspectives"},
         "tab_last_year": {"ko": "전년 대비", "en": "Against last year"},

@@ -195,22 +195,55 @@ def one_language_names(df: pd.DataFrame, lang: str) -> pd.DataFrame:
     return out.drop(columns=["name_ko"])
 
 
-def table_html(df: pd.DataFrame, lang: str = "ko", max_rows: int = 60) -> str:
-    """An HTML table with labelled headers and number formats (cells are escaped)."""
+#: Columns that identify the unit of a row (matched against the ``near_ties`` producer's ``unit_id``).
+UNIT_ID_COLUMNS = ("unit_id", "institution_id", "department_id")
+
+#: Appended to a near-tied total (the dashboard's mark too).
+NEAR_TIE_MARK = " ≈"
+
+
+def _tie_marks(d: pd.DataFrame, ties: pd.DataFrame | None) -> pd.Series | None:
+    """Per row of ``d``: the decimals of its near-tied ``total`` (from the ``near_ties``
+    producer), NaN when not near-tied; ``None`` when ``d`` has no total or no unit id."""
+    if ties is None or "total" not in d.columns:
+        return None
+    col = next((c for c in UNIT_ID_COLUMNS if c in d.columns), None)
+    if col is None:
+        return None
+    level = {"institution_id": "institution", "department_id": "department"}.get(col)
+    t = ties if level is None else ties[ties["level"] == level]
+    t = t[t["near_tie"].astype(bool)].drop_duplicates("unit_id").set_index("unit_id")
+    return d[col].map(t["digits"])
+
+
+def table_html(df: pd.DataFrame, lang: str = "ko", max_rows: int = 60, ties: pd.DataFrame | None = None) -> str:
+    """An HTML table with labelled headers and number formats (cells are escaped).
+
+    ``ties``: the ``near_ties`` producer's table; a near-tied ``total`` (rows matched by
+    :data:`UNIT_ID_COLUMNS`) is shown with the decimals that separate it from its neighbour and
+    :data:`NEAR_TIE_MARK`, as in the dashboard.
+    """
     d = one_language_names(df.head(max_rows), lang)
     fmts = {c: _fmt(str(c), d[c]) for c in d.columns}
+    marks = _tie_marks(d, ties)
     out = pd.DataFrame(index=d.index)
     for c in d.columns:
         out[label(c, lang)] = d[c].map(lambda v, f=fmts[c], c=str(c): _cell(v, f, c, lang))
+    if marks is not None:
+        tcol = label("total", lang)
+        near = marks.notna()
+        out.loc[near, tcol] = [f"{float(v):,.{max(int(k), 2)}f}{NEAR_TIE_MARK}"
+                               for v, k in zip(d.loc[near, "total"], marks[near], strict=True)]
     more = ""
     if len(df) > max_rows:
         more = f"<p><em>{len(df) - max_rows:,} {'행 생략' if lang == 'ko' else 'more rows'}</em></p>"
     return out.to_html(index=False, escape=True, classes="bsc-table", border=0) + more
 
 
-def show(df: pd.DataFrame, lang: str = "ko", max_rows: int = 60) -> None:
-    """Display ``df`` as a labelled, formatted table (at most ``max_rows`` rows)."""
-    display(HTML(table_html(df, lang=lang, max_rows=max_rows)))
+def show(df: pd.DataFrame, lang: str = "ko", max_rows: int = 60, ties: pd.DataFrame | None = None) -> None:
+    """Display ``df`` as a labelled, formatted table (at most ``max_rows`` rows; near-tied
+    totals of the ``near_ties`` producer marked ≈, see :func:`table_html`)."""
+    display(HTML(table_html(df, lang=lang, max_rows=max_rows, ties=ties)))
 
 
 def show_code(df: pd.DataFrame, lang: str = "ko", max_rows: int = 60) -> None:

@@ -522,8 +522,11 @@ def grade_transition_heatmap(trans: pd.DataFrame, year: int, lang: str = "ko",
                                customdata=diag, hovertemplate="%{y} → %{x}: %{z}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title=f"{year - 1} {label('grade', lang)}", type="category")
     fig.update_xaxes(side="top", title=f"{year} {label('grade', lang)}", type="category")
-    fig = _style(fig, label("title_grade_transitions", lang), height=140 + 60 * len(rows))
-    fig.update_layout(width=None, margin={"l": 80, "r": 20, "t": 110, "b": 20})
+    fig = _style(fig, label("title_grade_transitions", lang), height=155 + 60 * len(rows))
+    # the x axis (ticks and its title) sits on top: the title is pinned to the top edge of the
+    # figure and the top margin leaves a band for it above the axis title, so they cannot overlap
+    fig.update_layout(width=None, margin={"l": 80, "r": 20, "t": 125, "b": 20},
+                      title={"y": 1.0, "yref": "container", "yanchor": "top", "pad": {"t": 14}})
     return fig
 
 
