@@ -133,7 +133,7 @@ def test_every_place_states_the_engines_grade(variant, tmp_path, quick_analysis,
     for sheet, id_key, cols in (("institutional", "institution_id", ("total", "grade")),
                                 ("rank_robustness", "unit_id", ("nominal_total", "nominal_grade")),
                                 ("grade_boundaries", "unit_id", ("total", "grade"))):
-        rows = list(wb[sheet].iter_rows(values_only=True))
+        rows = list(wb[export.sheet_label(sheet, "ko")].iter_rows(values_only=True))
         head = list(rows[0])
         frame = pd.DataFrame(rows[1:], columns=head).set_index(label(id_key))
         stated = pd.DataFrame({"total": frame[label(cols[0])], "grade": frame[label(cols[1])]})
