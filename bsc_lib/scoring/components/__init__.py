@@ -452,7 +452,12 @@ class Codes:
 
 def lookup(uniques: np.ndarray, wanted: Iterable) -> np.ndarray:
     """Position of each value of ``wanted`` in ``uniques`` (−1 when absent)."""
-    return pd.Index(uniques).get_indexer(pd.Index(list(wanted), dtype=object))
+    if isinstance(wanted, (pd.Series, pd.Index, np.ndarray, pd.api.extensions.ExtensionArray)):
+        # the same values as list(wanted), without a Python-level iteration over the array
+        values = pd.Series(wanted).to_numpy(dtype=object) if not isinstance(wanted, np.ndarray) else wanted.astype(object)
+    else:
+        values = list(wanted)
+    return pd.Index(uniques).get_indexer(pd.Index(values, dtype=object))
 
 
 def member(codes: np.ndarray, n_uniques: int, positions: Iterable[int]) -> np.ndarray:

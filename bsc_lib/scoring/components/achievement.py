@@ -317,8 +317,17 @@ def kpi_rates(kpis: pd.DataFrame, kpi_results: pd.DataFrame, kpi_history: pd.Dat
     grid = k.merge(pd.DataFrame({"half": pd.Series(halves, dtype="str")}), how="cross")
     # KPI id → row of k (ids are unique now); a missing id is matched like pandas merges it
     k_index = pd.Index(k["kpi_id"])
+    # ids unique (checked above), none missing, all text: k_code is a permutation of k's rows
+    k_plain = (len(k_code) == len(k_u) and not bool((k_code < 0).any())
+               and pd.api.types.infer_dtype(k_u, skipna=False) == "string")
 
     def kpi_row(uniques: np.ndarray) -> np.ndarray:
+        if k_plain and len(uniques) == len(k_u) and pd.api.types.infer_dtype(uniques, skipna=False) == "string" \
+                and bool((np.asarray(uniques, dtype=object) == k_u).all()):
+            # the same ids as k's, sorted: the row of each is read from k's codes, no string hashed
+            rows = np.empty(len(k_u), dtype=np.intp)
+            rows[k_code] = np.arange(len(k_code), dtype=np.intp)
+            return np.append(rows, -1)  # no missing id in k: a missing id matches no row
         pos = k_index.get_indexer(pd.Index(uniques, dtype=object)) if len(uniques) else np.zeros(0, dtype=np.intp)
         return np.append(pos, k_index.get_indexer(pd.Index([np.nan], dtype=object)))
 
