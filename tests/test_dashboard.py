@@ -184,7 +184,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("dashboard"))
+    # three viewers: the module's page, a test's own page, and the page it navigates to while the
+    # kernel of the page it left is still being released (the cap itself: test_dashboard_server)
+    srv = Server(tmp_path_factory.mktemp("dashboard"), max_viewers=3)
     try:
         srv.wait_ready()
         yield srv

@@ -56,7 +56,8 @@ def _has_build_requirements() -> bool:
 
 def _report_notebooks() -> list[str]:
     """Names of the repository's report notebooks (as :func:`bsc_lib.runs.pipeline.default_notebooks`)."""
-    return sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb") if "dashboard" not in p.name)
+    return sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")
+                  if "dashboard" not in p.name and "compare" not in p.name)  # 09-compare: --compare-scheme only
 
 
 def _env(site: Path, **extra: str) -> dict[str, str]:

@@ -1780,7 +1780,7 @@ class DashboardApp:
         wanted = getattr(self, "_wanted_tab", None)
         if wanted is not None and idx != wanted[0]:
             self._wanted_tab = None
-            if idx == 0 and time.monotonic() - wanted[1] < 15.0:
+            if idx == 0 and time.monotonic() - wanted[1] < TAB_RESTORE_S:
                 self.tabs.selected_index = wanted[0]
                 return
         if idx is not None:
@@ -1795,6 +1795,11 @@ class DashboardApp:
         idx = self.tabs.selected_index or 0
         self.panels[idx].ensure()
         self.update_link()
+
+
+#: How long after a link's view is applied the page's first report of its initial tab (0) is
+#: taken as the page rendering, not as the viewer's click (a loaded server renders slowly).
+TAB_RESTORE_S = 60.0
 
 
 def _route_logs() -> None:
