@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bsc_lib.errors import Problem, SchemeError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -81,14 +83,23 @@ def default_analysis_path() -> Path:
 
 def load_analysis_params(path: str | Path | None = None) -> AnalysisParams:
     """Load and validate analysis settings; raises :class:`SchemeError` listing every problem."""
+    return load_settings_file(Path(path) if path is not None else default_analysis_path(), AnalysisParams,
+                              "analysis settings")
+
+
+def load_settings_file(p: Path, model: type[M], what: str) -> M:
+    """Read the YAML file ``p`` and validate it as ``model`` (unknown and missing keys are errors).
+
+    Raises :class:`SchemeError` listing every problem, each naming the file, the key path
+    (``column``) and the rule (``exists``, ``unknown key``, ``missing key`` or pydantic's type).
+    """
     from bsc_lib.config.scheme import _safe_yaml
 
-    p = Path(path) if path is not None else default_analysis_path()
     if not p.is_file():
-        raise SchemeError([Problem(file=str(p), rule="exists", message="analysis settings file not found")])
+        raise SchemeError([Problem(file=str(p), rule="exists", message=f"{what} file not found")])
     data = _safe_yaml(p.read_text(encoding="utf-8-sig"), str(p))
     try:
-        return AnalysisParams.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         probs = []
         for e in exc.errors():

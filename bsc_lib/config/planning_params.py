@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from bsc_lib.errors import Problem, SchemeError
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
@@ -51,18 +49,7 @@ def default_planning_path() -> Path:
 
 def load_planning_params(path: str | Path | None = None) -> PlanningParams:
     """Load and validate the planning settings; raises :class:`SchemeError` listing every problem."""
-    from bsc_lib.config.scheme import _safe_yaml
+    from bsc_lib.config.analysis_params import load_settings_file
 
-    p = Path(path) if path is not None else default_planning_path()
-    if not p.is_file():
-        raise SchemeError([Problem(file=str(p), rule="exists", message="planning settings file not found")])
-    data = _safe_yaml(p.read_text(encoding="utf-8-sig"), str(p))
-    try:
-        return PlanningParams.model_validate(data)
-    except ValidationError as exc:
-        probs = []
-        for e in exc.errors():
-            loc = ".".join(str(x) for x in e["loc"])
-            kind = {"extra_forbidden": "unknown key", "missing": "missing key"}.get(e["type"], e["type"])
-            probs.append(Problem(file=str(p), column=loc, rule=kind, message=f"{loc}: {e['msg']}"))
-        raise SchemeError(probs) from None
+    return load_settings_file(Path(path) if path is not None else default_planning_path(), PlanningParams,
+                              "planning settings")
