@@ -404,6 +404,30 @@ def _quiet_kernel_manager(stop: folder.StopSignals | None = None):
     return QuietKernelManager
 
 
+#: What the notebook threads import on their first call (papermill's engines and translators,
+#: nbclient, jupyter_client's kernel manager, IPython). Imported once in the main thread before
+#: any thread starts: two threads importing the same package at once can hit Python's import
+#: deadlock detection ("deadlock detected by _ModuleLock('IPython.testing.skipdoctest')").
+THREAD_IMPORTS = ("IPython", "IPython.testing.skipdoctest", "nbformat", "nbclient", "jupyter_client",
+                  "jupyter_client.manager", "jupyter_client.localinterfaces", "papermill", "papermill.execute",
+                  "papermill.engines", "papermill.translators", "papermill.iorw", "papermill.parameterize")
+
+
+def _import_before_threads(tfn: TablesFn) -> None:
+    """Import in the main thread what the tables thread and the notebook threads would import
+    concurrently: :data:`THREAD_IMPORTS` and the module of the tables function."""
+    for name in THREAD_IMPORTS:
+        with contextlib.suppress(ImportError):  # a name moved in another release: not needed
+            importlib.import_module(name)
+    target = tfn
+    if tfn is default_tables_fn:
+        target = importlib.import_module("bsc_lib.analyses.recipes").result_tables
+    module = getattr(target, "__module__", None)
+    if module:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
 def _execute(nb_path: Path, out_path: Path, parameters: Mapping, kernel_name: str,
              stop: folder.StopSignals | None = None):
     """Execute one notebook with papermill (safe to call from several threads at once)."""
@@ -533,6 +557,7 @@ def run_report(
             # The result tables and their exports are computed in this process while the notebooks
             # run in their kernels (other processes): the two overlap instead of adding up, and
             # the kernels read the tables made here (shared) instead of making them again.
+            _import_before_threads(tfn)
             state.tables_job = _TablesJob(tfn, str(inputs.data_file), str(inputs.scheme_file), year, half, tmp,
                                           lang, str(inputs.analysis_file), shared)
             state.tables_job.start()
