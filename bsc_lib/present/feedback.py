@@ -40,9 +40,7 @@ import json
 import logging
 import math
 import numbers
-import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -999,9 +997,7 @@ def run_feedback(
                   "analysis_sha256": analysis_sha}
         run_name = f"feedback-{level}-{started:%Y%m%dT%H%M%S}-{folder.run_key(input_hashes, scheme.sha256, params)}"
         year_dir = Path(out) / str(year)
-        year_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
-        os.chmod(tmp, 0o777 & ~folder.umask())
+        tmp = folder.new_run_folder(year_dir, run_name, out)
     except BaseException:
         executor.close()
         raise

@@ -19,6 +19,7 @@ import platform
 import re
 import signal
 import subprocess
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bsc_lib.config.paths import REPO_ROOT, in_checkout, resolve
+from bsc_lib.errors import BSCError, Problem
 
 #: Package versions recorded in the manifest.
 log = logging.getLogger(__name__)
@@ -231,3 +233,26 @@ def error_entry(exc: BaseException) -> dict:
     if isinstance(exc, KeyboardInterrupt):
         return {"type": "interrupted", "ename": "KeyboardInterrupt", "evalue": clean_text(exc)}
     return {"type": "exception", "ename": type(exc).__name__, "evalue": clean_text(exc)}
+
+
+class OutputError(BSCError):
+    """The run folder cannot be created or written (read-only, not a folder, disk full …)."""
+
+
+def new_run_folder(year_dir: Path, run_name: str, out) -> Path:
+    """The private ``.tmp-<run_name>-<pid>-…`` folder a run is built in, inside ``year_dir``
+    (created); renamed to its final name when the run completes (:func:`rename_unique`).
+
+    Raises :class:`OutputError` naming the folder when it cannot be created (``out`` is the
+    output folder the analyst chose, shown as the value).
+    """
+    try:
+        year_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
+    except OSError as exc:
+        raise OutputError([Problem(
+            file=str(year_dir), rule="output folder", value=str(out),
+            message=(f"cannot create the run folder in {year_dir}: {exc.strerror or exc}; "
+                     "choose an output folder you can write to (--out)"))]) from None
+    os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it private; a run folder is a normal folder
+    return tmp

@@ -88,8 +88,8 @@ class RunFailed(BSCError):
         self.run_dir = run_dir
 
 
-class OutputError(BSCError):
-    """The run folder cannot be created or written (read-only, not a folder, disk full …)."""
+#: The run folder cannot be created or written (:class:`bsc_lib.runs.folder.OutputError`).
+OutputError = folder.OutputError
 
 
 class ManifestError(BSCError):
@@ -413,16 +413,21 @@ THREAD_IMPORTS = ("IPython", "IPython.testing.skipdoctest", "nbformat", "nbclien
                   "papermill.engines", "papermill.translators", "papermill.iorw", "papermill.parameterize")
 
 
+def _tables_target(tfn: TablesFn) -> Callable:
+    """The function that really makes the tables: ``tfn``, or for :func:`default_tables_fn` the
+    production :func:`bsc_lib.analyses.recipes.result_tables` it calls."""
+    if tfn is default_tables_fn:
+        return importlib.import_module("bsc_lib.analyses.recipes").result_tables
+    return tfn
+
+
 def _import_before_threads(tfn: TablesFn) -> None:
     """Import in the main thread what the tables thread and the notebook threads would import
     concurrently: :data:`THREAD_IMPORTS` and the module of the tables function."""
     for name in THREAD_IMPORTS:
         with contextlib.suppress(ImportError):  # a name moved in another release: not needed
             importlib.import_module(name)
-    target = tfn
-    if tfn is default_tables_fn:
-        target = importlib.import_module("bsc_lib.analyses.recipes").result_tables
-    module = getattr(target, "__module__", None)
+    module = getattr(_tables_target(tfn), "__module__", None)
     if module:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
@@ -541,7 +546,7 @@ def run_report(
     nb_paths = compare.get("notebooks", nb_paths)
     run_name = run_folder_name(started, half, lang, folder.run_key(inputs.input_hashes, inputs.scheme.sha256, params))
     year_dir = Path(out) / str(year)
-    tmp = _new_run_folder(year_dir, run_name, out)
+    tmp = folder.new_run_folder(year_dir, run_name, out)
     log.info("run %s: working in %s", run_name, tmp)
     manifest = _new_manifest(run_name, started, inputs, half, lang, kernel_name, nb_paths, tfn)
     if notes_info:
@@ -600,10 +605,7 @@ def run_folder_name(started, half: str, lang: str, key: str) -> str:
 def _shared_tables_dir(tfn: TablesFn) -> str | None:
     """A private folder for the tables the run shares with its kernels, when ``tfn`` shares them
     (takes ``shared_dir``, as :func:`default_tables_fn` does); else ``None``."""
-    target = tfn
-    if tfn is default_tables_fn:  # it shares when the production tables function does
-        target = importlib.import_module("bsc_lib.analyses.recipes").result_tables
-    if not _accepts_keyword(target, "shared_dir"):
+    if not _accepts_keyword(_tables_target(tfn), "shared_dir"):
         return None
     return tempfile.mkdtemp(prefix="bsc-shared-tables-")
 
@@ -703,20 +705,6 @@ def _load_inputs(data_path, scheme_path, year, load_fn, analysis_path) -> _Input
     del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
     analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
     return _Inputs(scheme_file, data_file, scheme, year, input_hashes, analysis_file, analysis_sha, na, notices)
-
-
-def _new_run_folder(year_dir: Path, run_name: str, out) -> Path:
-    """The private ``.tmp-…`` folder the run is built in (renamed when complete)."""
-    try:
-        year_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{run_name}-{os.getpid()}-", dir=year_dir))
-    except OSError as exc:
-        raise OutputError([Problem(
-            file=str(year_dir), rule="output folder", value=str(out),
-            message=(f"cannot create the run folder in {year_dir}: {exc.strerror or exc}; "
-                     "choose an output folder you can write to (--out)"))]) from None
-    os.chmod(tmp, 0o777 & ~folder.umask())  # mkdtemp makes it private; a run folder is a normal folder
-    return tmp
 
 
 def _new_manifest(run_name: str, started, inputs: _Inputs, half: str, lang: str, kernel_name: str,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from bsc_lib.config.paths import default_analysis_path, resolve
 from bsc_lib.config.planning_params import default_planning_path, load_planning_params
 from bsc_lib.config.scheme import load_scheme
 from bsc_lib.data.io import load
-from bsc_lib.errors import BSCError, DataError, Problem, SchemeError
+from bsc_lib.errors import DataError, Problem, SchemeError
 from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
 from bsc_lib.runs import folder
 
@@ -90,13 +88,7 @@ def _write_run(kind: str, inputs: PlanningInputs, tables: dict[str, pd.DataFrame
     key = folder.run_key({**inputs.input_hashes, **hashes}, inputs.recipes.scheme.sha256, params)
     name = f"{kind}-{started:%Y%m%dT%H%M%S}-{key}"
     year_dir = Path(out) / str(year)
-    try:
-        year_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-{os.getpid()}-", dir=year_dir))
-    except OSError as exc:
-        raise BSCError([Problem(file=str(year_dir), rule="output folder", value=str(out),
-                                message=f"cannot create the run folder: {exc.strerror or exc}; choose --out")]) from None
-    os.chmod(tmp, 0o777 & ~folder.umask())
+    tmp = folder.new_run_folder(year_dir, name, out)
     manifest = {
         "run_id": name, "kind": kind, "status": "running", "started_at": folder.iso(started), "finished_at": None,
         "parameters": {**params, "lang": lang}, "settings": settings or {},
