@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -297,9 +298,15 @@ def pipeline_head(fig: dict) -> dict:
     per_nb = []
     for nm in names:
         per_nb.append({"notebook": nm, "run": summarise([r["notebooks"].get(nm) for r in runs]),
-                       "floor": summarise([f["notebooks"].get(nm) for f in floors])})
+                       "floor": summarise([f["notebooks"].get(nm) for f in floors]),
+                       "floor_imports": summarise([f["notebooks"][nm] - f["load_s"][nm] for f in floors
+                                                   if nm in f.get("load_s", {}) and nm in f["notebooks"]])})
     nb_sum = summarise([sum(v for v in r["notebooks"].values() if v is not None) for r in runs])
+    # issue 15's floor: bare kernel start plus imports (the floor without loading the inputs);
+    # floor runs from before issue 15 did not time the loading apart
+    imp = summarise([f.get("imports_total_s") for f in floors])
     return {"total": total, "floor": floor, "ratio": total["median"] / floor["median"],
+            "floor_imports": imp, "ratio_imports": total["median"] / imp["median"] if imp["median"] else None,
             "notebooks_sum": nb_sum, "tables_fn": summarise([r.get("tables_fn_s") for r in runs]),
             "bare_kernel": summarise([f["bare_kernel_s"] for f in floors]), "per_notebook": per_nb,
             "pdf": runs[0].get("pdf"), "reps": len(runs), "floor_reps": len(floors), "errors": errors}
@@ -404,88 +411,98 @@ def build_summary(results: dict) -> list[dict]:
         top = head.get("top_scale")
         if e2e_row:
             med, rng = _mm(e2e_row["wall"], ".2f", " s")
-            rows.append({"figure": "1 scale", "measure": f"end to end at {top:g}× (evaluate + difficulty + dispersion, in memory)",
+            rows.append({"key": "e2e", "figure": "1 scale", "measure": f"end to end at {top:g}× (evaluate + difficulty + dispersion, in memory)",
                          "median": med, "range": rng, "runs": e2e_row["reps"], "target": "≤ 10 s",
                          "result": verdict(head.get("e2e_s"), TARGETS["e2e_1000_s"])})
             pk = e2e_row["peak_gb"]
-            rows.append({"figure": "1 scale", "measure": f"peak RSS at {top:g}× (process, incl. the "
+            rows.append({"key": "e2e_peak", "figure": "1 scale", "measure": f"peak RSS at {top:g}× (process, incl. the "
                          f"{_f(head.get('e2e_base_gb'))} GB dataset)",
                          "median": f"{_f(pk['median'])} GB", "range": f"{_f(pk['min'])}–{_f(pk['max'])} GB",
                          "runs": e2e_row["reps"], "target": "≤ 4 GB",
                          "result": verdict(head.get("e2e_peak_gb"), TARGETS["e2e_1000_gb"])})
         if head.get("per_kpi_drift") is not None:
-            rows.append({"figure": "1 scale", "measure": f"per-KPI cost drift {head['drift_from']:g}× → {head['drift_to']:g}×",
+            rows.append({"key": "drift", "figure": "1 scale", "measure": f"per-KPI cost drift {head['drift_from']:g}× → {head['drift_to']:g}×",
                          "median": f"{head['per_kpi_drift']:.2f}×", "range": "", "runs": "", "target": "≤ 1.2×",
                          "result": verdict(head["per_kpi_drift"], TARGETS["per_kpi_drift"])})
     if "montecarlo" in figs:
         h = montecarlo_head(figs["montecarlo"])
         if "error" in h:
-            rows.append({"figure": "2 Monte Carlo", "measure": "monte_carlo", "median": "error", "range": h["error"],
+            rows.append({"key": "mc", "figure": "2 Monte Carlo", "measure": "monte_carlo", "median": "error", "range": h["error"],
                          "runs": "", "target": "≤ 2 s", "result": "FAIL"})
         else:
             med, rng = _mm(h["wall"], ".2f", " s")
-            rows.append({"figure": "2 Monte Carlo", "measure": f"{h['n_draws']:,} draws × {h['n_units']} departments",
+            rows.append({"key": "mc", "figure": "2 Monte Carlo", "measure": f"{h['n_draws']:,} draws × {h['n_units']} departments",
                          "median": med, "range": rng, "runs": h["wall"]["n"], "target": "≤ 2 s",
                          "result": verdict(h["wall"]["median"], TARGETS["mc_s"])})
-            rows.append({"figure": "2 Monte Carlo", "measure": "speed-up vs the naive reference: a Python loop over "
+            rows.append({"key": "mc_evaluate", "figure": "2 Monte Carlo", "measure": "speed-up vs the naive reference: a Python loop over "
                          f"draws calling the pandas scoring, `evaluate()`, per draw ({h['naive_eval_draws']} draws)",
                          "median": f"{h['speedup_evaluate']:,.0f}×", "range": "", "runs": 1, "target": "≥ 100×",
                          "result": verdict(h["speedup_evaluate"], TARGETS["mc_speedup"], higher_is_better=True)})
-            rows.append({"figure": "2 Monte Carlo", "measure": "speed-up vs a lean pandas loop (only the totals, by "
+            rows.append({"key": "mc_pandas", "figure": "2 Monte Carlo", "measure": "speed-up vs a lean pandas loop (only the totals, by "
                          f"groupby per draw; {h['naive_draws']} draws, same ranks: {'yes' if h['same_ranks'] else 'NO'})",
                          "median": f"{h['speedup_pandas']:,.0f}×", "range": "", "runs": 1,
                          "target": "none (stricter baseline)", "result": "info"})
     if "pipeline" in figs:
         h = pipeline_head(figs["pipeline"])
         if "error" in h:
-            rows.append({"figure": "3 pipeline", "measure": "bsc report", "median": "error", "range": h["error"],
+            rows.append({"key": "pipeline", "figure": "3 pipeline", "measure": "bsc report", "median": "error", "range": h["error"],
                          "runs": "", "target": "≤ 1.0× floor", "result": "FAIL"})
         else:
             med, rng = _mm(h["total"], ".1f", " s")
             fmed, _ = _mm(h["floor"], ".1f", " s")
-            rows.append({"figure": "3 pipeline", "measure": f"bsc report total (floor {fmed})", "median": med,
+            rows.append({"key": "pipeline", "figure": "3 pipeline",
+                         "measure": f"bsc report total against its floor with loading (kernel + imports + load of "
+                         f"the inputs per notebook, as since issue 7: {fmed})", "median": med,
                          "range": rng, "runs": h["reps"], "target": "≤ 1.0× floor",
                          "result": f"{verdict(h['ratio'], TARGETS['pipeline_ratio'])} ({h['ratio']:.2f}×)"})
+            if h.get("ratio_imports") is not None:
+                imed, _ = _mm(h["floor_imports"], ".1f", " s")
+                rows.append({"key": "pipeline_imports", "figure": "3 pipeline",
+                             "measure": f"bsc report total against issue 15's floor (bare kernel start plus imports "
+                             f"per notebook: {imed})", "median": med, "range": rng, "runs": h["reps"],
+                             "target": "≤ 1.0× floor",
+                             "result": f"{verdict(h['ratio_imports'], TARGETS['pipeline_ratio'])} "
+                                       f"({h['ratio_imports']:.2f}×)"})
     if "feedback" in figs:
         h = feedback_head(figs["feedback"])
         if h.get("available") is False:
-            rows.append({"figure": "4 feedback", "measure": "248 department reports, 2 workers", "median": "–",
+            rows.append({"key": "feedback", "figure": "4 feedback", "measure": "248 department reports, 2 workers", "median": "–",
                          "range": "", "runs": 0, "target": "≤ 3 min", "result": "not yet available"})
         elif "error" in h:
-            rows.append({"figure": "4 feedback", "measure": "248 department reports, 2 workers", "median": "error",
+            rows.append({"key": "feedback", "figure": "4 feedback", "measure": "248 department reports, 2 workers", "median": "error",
                          "range": h["error"], "runs": 0, "target": "≤ 3 min", "result": "FAIL"})
         else:
             med, rng = _mm(h["total"], ".1f", " s")
-            rows.append({"figure": "4 feedback", "measure": f"{h['reports']} department reports, 2 workers",
+            rows.append({"key": "feedback", "figure": "4 feedback", "measure": f"{h['reports']} department reports, 2 workers",
                          "median": med, "range": rng, "runs": h["reps"], "target": "≤ 3 min",
                          "result": verdict(h["total"]["median"], TARGETS["feedback_s"])})
     if "dashboard" in figs:
         h = dashboard_head(figs["dashboard"])
         if h.get("available") is False or "error" in h:
             res = "not yet available" if h.get("available") is False else "FAIL"
-            for m, tg in (("first render (preheated kernel)", "≤ 3 s"),
-                          ("second and later viewers' first render (max)", "≤ 3 s"),
-                          ("what-if re-rank latency", "≤ 300 ms")):
-                rows.append({"figure": "5 dashboard", "measure": m, "median": "–" if res != "FAIL" else "error",
+            for key, m, tg in (("dash_first", "first render (preheated kernel)", "≤ 3 s"),
+                               ("dash_later", "second and later viewers' first render (max)", "≤ 3 s"),
+                               ("dash_whatif", "what-if re-rank latency", "≤ 300 ms")):
+                rows.append({"key": key, "figure": "5 dashboard", "measure": m, "median": "–" if res != "FAIL" else "error",
                              "range": h.get("error", ""), "runs": 0, "target": tg, "result": res})
         else:
             med, rng = _mm(h["first_render"], ".2f", " s")
-            rows.append({"figure": "5 dashboard", "measure": "first render (preheated kernel)", "median": med,
+            rows.append({"key": "dash_first", "figure": "5 dashboard", "measure": "first render (preheated kernel)", "median": med,
                          "range": rng, "runs": h["first_render"]["n"], "target": "≤ 3 s",
                          "result": verdict(h["first_render"]["median"], TARGETS["dashboard_first_s"])})
             if h["later_render"]["n"]:
                 med, rng = _mm(h["later_render"], ".2f", " s")
-                rows.append({"figure": "5 dashboard", "measure": "second and later viewers' first render (earlier "
+                rows.append({"key": "dash_later", "figure": "5 dashboard", "measure": "second and later viewers' first render (earlier "
                              "viewers still open)", "median": med, "range": rng, "runs": h["later_render"]["n"],
                              "target": "≤ 3 s each",
                              "result": verdict(h["later_render"]["max"], TARGETS["dashboard_first_s"])})
             med, rng = _mm(h["whatif_ms"], ".0f", " ms")
-            rows.append({"figure": "5 dashboard", "measure": "what-if re-rank latency", "median": med, "range": rng,
+            rows.append({"key": "dash_whatif", "figure": "5 dashboard", "measure": "what-if re-rank latency", "median": med, "range": rng,
                          "runs": h["whatif_ms"]["n"], "target": "≤ 300 ms",
                          "result": verdict(h["whatif_ms"]["median"], TARGETS["dashboard_whatif_ms"])})
     dur = results.get("duration_s")
     if dur is not None and set(FIGURES) <= set(figs):
-        rows.append({"figure": "all", "measure": "whole `make bench`", "median": f"{dur:.0f} s", "range": "",
+        rows.append({"key": "total", "figure": "all", "measure": "whole `make bench`", "median": f"{dur:.0f} s", "range": "",
                      "runs": 1, "target": "≤ 10 min", "result": verdict(dur, TARGETS["total_s"])})
     return rows
 
@@ -496,30 +513,73 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
-def render_markdown(results: dict, notes: str = "") -> str:
-    """RESULTS.md: machine, headline table, then one section per figure."""
+def _before_cell(row: dict | None) -> str:
+    """A headline row of the "before" results as one cell: its median (and ratio, if any)."""
+    if row is None:
+        return "–"
+    ratio = re.search(r"\(([\d.,]+×)\)", str(row.get("result", "")))
+    return f"{row['median']} ({ratio.group(1)})" if ratio else str(row["median"])
+
+
+def _before_scale(before: dict | None) -> dict:
+    """``{(scale, stage): row}`` of the "before" results' scale figure."""
+    if not before or "scale" not in before.get("figures", {}):
+        return {}
+    rows, _ = scale_rows(before["figures"]["scale"])
+    return {(r.get("scale"), r.get("stage")): r for r in rows if "error" not in r}
+
+
+def render_markdown(results: dict, notes: str = "", before: dict | None = None) -> str:
+    """RESULTS.md: machine, headline table, then one section per figure.
+
+    ``before``: the results of an earlier run (``bench/results-before.json``, the last
+    ``make bench`` before issue 15), shown side by side with the new figures in every section.
+    """
     m = results["machine"]
     quick = results.get("quick")
-    lines = ["# Benchmarks (issue 7)", ""]
+    bfigs = (before or {}).get("figures", {})
+    bm = (before or {}).get("machine", {})
+    lines = ["# Benchmarks (issues 7 and 15)", ""]
     if quick:
         lines += ["> **Quick smoke run (`--quick`)**: tiny sizes, one repetition — not benchmark numbers.", ""]
     lines += [f"Generated by `{results.get('command', 'make bench')}` on {m['date']} in "
-              f"{_f(results.get('duration_s'), '.0f')} s. Raw numbers: `bench/results.json`.", "",
-              "## Machine", "",
-              _table(["", ""], [["CPU", m["cpu_model"]], ["cores", m["cores"]], ["RAM", f"{_f(m['ram_gb'], '.1f')} GB"],
-                                ["Python / pandas / numpy", f"{m['python']} / {m['pandas']} / {m['numpy']}"],
-                                ["platform", m["platform"]],
-                                ["load average at start (1/5/15 min)",
-                                 " / ".join(f"{x:.2f}" for x in m["load_avg_start"]) if m.get("load_avg_start") else "–"],
-                                ["git commit", f"{m.get('git_commit')}{' + uncommitted changes' if m.get('git_dirty') else ''}"],
-                                ["date (UTC)", m["date"]]]), ""]
+              f"{_f(results.get('duration_s'), '.0f')} s. Raw numbers: `bench/results.json`."]
+    if before:
+        lines += [f"**Before** = `{results.get('before_path', 'bench/results-before.json')}`: the last `make bench` "
+                  f"before issue 15 (git {bm.get('git_commit')}, {bm.get('date')}, "
+                  f"{_f(before.get('duration_s'), '.0f')} s), shown beside the new figures in every section."]
+
+    def load_avg(mm: dict) -> str:
+        return " / ".join(f"{x:.2f}" for x in mm["load_avg_start"]) if mm.get("load_avg_start") else "–"
+
+    def commit(mm: dict) -> str:
+        return f"{mm.get('git_commit')}{' + uncommitted changes' if mm.get('git_dirty') else ''}"
+
+    mrows = [["CPU", m["cpu_model"], bm.get("cpu_model", "–")], ["cores", m["cores"], bm.get("cores", "–")],
+             ["RAM", f"{_f(m['ram_gb'], '.1f')} GB", f"{_f(bm.get('ram_gb'), '.1f')} GB"],
+             ["Python / pandas / numpy", f"{m['python']} / {m['pandas']} / {m['numpy']}",
+              f"{bm.get('python')} / {bm.get('pandas')} / {bm.get('numpy')}" if bm else "–"],
+             ["platform", m["platform"], bm.get("platform", "–")],
+             ["load average at start (1/5/15 min)", load_avg(m), load_avg(bm)],
+             ["git commit", commit(m), commit(bm) if bm else "–"],
+             ["date (UTC)", m["date"], bm.get("date", "–")]]
+    lines += ["", "## Machine", "",
+              _table(["", "now", "before"], mrows) if before else _table(["", ""], [r[:2] for r in mrows]), ""]
     lines += ["## Headline", "",
               "Median of the counted runs after warm-up (runs column), min–max in brackets; wall-clock "
-              "time. Pass/fail is against the target of issue 7.", ""]
+              "time. Pass/fail is against the targets of issues 7 and 15 (now)"
+              + ("; **before** is the median of the run before issue 15 (its ratio in brackets)." if before else "."),
+              ""]
     summ = build_summary(results)
-    lines.append(_table(["figure", "measure", "median", "min–max", "runs", "target", "result"],
-                        [[r["figure"], r["measure"], r["median"], r["range"], r["runs"], r["target"], r["result"]]
-                         for r in summ]))
+    bsum = {r.get("key"): r for r in build_summary(before)} if before else {}
+    if before:
+        lines.append(_table(["figure", "measure", "before", "now: median", "min–max", "runs", "target", "result"],
+                            [[r["figure"], r["measure"], _before_cell(bsum.get(r.get("key"))), r["median"], r["range"],
+                              r["runs"], r["target"], r["result"]] for r in summ]))
+    else:
+        lines.append(_table(["figure", "measure", "median", "min–max", "runs", "target", "result"],
+                            [[r["figure"], r["measure"], r["median"], r["range"], r["runs"], r["target"], r["result"]]
+                             for r in summ]))
     lines.append("")
     figs = results["figures"]
     if "scale" in figs:
@@ -537,20 +597,28 @@ def render_markdown(results: dict, notes: str = "") -> str:
                   "`sample.write_sample` to a temporary directory (read, parse, pandera and cross-table "
                   "rules).", ""]
         tab = []
+        old = _before_scale(before)
         for r in rows:
             if "error" in r:
                 tab.append([f"{r.get('scale', 0):g}×", "–", r.get("stage", r.get("measure")), "error: " + r["error"],
-                            "", "", "", "", ""])
+                            "", "", "", "", "", "", ""])
                 continue
             med, rng = _mm(r["wall"], ".3f", " s")
             cpu, _ = _mm(r["cpu"], ".3f", " s")
             pk, _ = _mm(r["peak_gb"], ".2f", " GB")
             per = r.get("per_kpi_us")
-            tab.append([f"{r['scale']:g}×", f"{r['n_kpis']:,}", r["stage"], med, rng, cpu, pk,
+            b = old.get((r["scale"], r["stage"]))
+            bmed, _ = _mm(b["wall"], ".3f", " s") if b else ("–", "")
+            bpk, _ = _mm(b["peak_gb"], ".2f", " GB") if b else ("–", "")
+            tab.append([f"{r['scale']:g}×", f"{r['n_kpis']:,}", r["stage"], bmed, med, rng, cpu, bpk, pk,
                         _f(per["median"], ".1f") if per else "", r.get("reps", "")])
-        lines.append(_table(["scale", "KPIs", "stage", "wall median", "min–max", "CPU median", "peak RSS",
-                             "µs per KPI", "runs"], tab))
+        lines.append(_table(["scale", "KPIs", "stage", "before: wall median", "now: wall median", "min–max",
+                             "CPU median", "before: peak RSS", "now: peak RSS", "µs per KPI", "runs"], tab))
         lines.append("")
+        bhead = scale_rows(bfigs["scale"])[1] if "scale" in bfigs else {}
+        if bhead.get("per_kpi_drift") is not None:
+            lines += [f"Before: per-KPI end-to-end cost {bhead['drift_from']:g}× → {bhead['drift_to']:g}×: "
+                      f"{bhead['per_kpi_drift']:.2f}×.", ""]
         if head.get("per_kpi_drift") is not None:
             lines += [f"Per-KPI end-to-end cost {head['drift_from']:g}× → {head['drift_to']:g}×: "
                       f"{head['per_kpi_drift']:.2f}× (target ≤ 1.2×).", ""]
@@ -591,6 +659,12 @@ def render_markdown(results: dict, notes: str = "") -> str:
                     ["naive `evaluate()` per draw", f"{h['naive_eval_per_draw_ms']:.0f} ms",
                      f"{h['naive_eval_per_draw_ms'] * 10 / 60:.0f} min (extrapolated)", f"{h['speedup_evaluate']:,.0f}×"],
                 ]), ""]
+            b = montecarlo_head(bfigs["montecarlo"]) if "montecarlo" in bfigs else None
+            if b and "error" not in b:
+                lines += [f"Before: vectorised {b['per_draw_ms']:.3f} ms per draw, {b['wall']['median']:.2f} s for "
+                          f"{b['n_draws']:,} draws (CPU {b['cpu']['median']:.2f} s); speed-up "
+                          f"{b['speedup_pandas']:,.0f}× over the pandas loop and {b['speedup_evaluate']:,.0f}× over "
+                          "`evaluate()` per draw.", ""]
     if "pipeline" in figs:
         h = pipeline_head(figs["pipeline"])
         lines += ["## 3. Pipeline (`bsc report`)", ""]
@@ -610,12 +684,39 @@ def render_markdown(results: dict, notes: str = "") -> str:
                 f"({h['pdf']}); the result tables (tables_fn {_f(h['tables_fn']['median'], '.1f')} s: "
                 "every table, made once and shared with the kernels, which read instead of recomputing) "
                 "and their xlsx/CSV are computed in a thread while the notebooks run.", "",
-                _table(["notebook", "run (median)", "floor (median)", "run / floor"],
-                       [[p["notebook"], f"{_f(p['run']['median'], '.1f')} s", f"{_f(p['floor']['median'], '.1f')} s",
-                         _f(p["run"]["median"] / p["floor"]["median"] if p["run"]["median"] and p["floor"]["median"]
-                            else None, ".2f") + "×"] for p in h["per_notebook"]]
-                       + [["**total**", f"{_f(h['total']['median'], '.1f')} s", f"{_f(h['floor']['median'], '.1f')} s",
-                           f"**{h['ratio']:.2f}×**"]]), ""]
+                "Floor as defined in issue 15 (bare kernel start plus imports per notebook): the same "
+                "floor run without its loading cell (`load_scheme`, `load`, settings; timed apart by "
+                "papermill).", ""]
+            b = pipeline_head(bfigs["pipeline"]) if "pipeline" in bfigs else None
+            b = b if b and "error" not in b else None
+            bnb = {p["notebook"]: p for p in (b or {}).get("per_notebook", [])}
+
+            def sec(x: float | None) -> str:
+                return f"{_f(x, '.1f')} s" if x is not None else "–"
+
+            def ratio(a: float | None, c: float | None) -> str:
+                return _f(a / c if a and c else None, ".2f") + "×"
+
+            trows = []
+            for p in h["per_notebook"]:
+                bp = bnb.get(p["notebook"], {})
+                trows.append([p["notebook"], sec(bp.get("run", {}).get("median")), sec(bp.get("floor", {}).get("median")),
+                              sec(p["run"]["median"]), sec(p["floor"]["median"]), sec(p["floor_imports"]["median"]),
+                              ratio(p["run"]["median"], p["floor"]["median"])])
+            for nm, bp in bnb.items():
+                if not any(p["notebook"] == nm for p in h["per_notebook"]):
+                    trows.append([nm, sec(bp["run"]["median"]), sec(bp["floor"]["median"]), "–", "–", "–", "–"])
+            trows.append(["**total**", sec(b["total"]["median"]) if b else "–", sec(b["floor"]["median"]) if b else "–",
+                          sec(h["total"]["median"]), sec(h["floor"]["median"]), sec(h["floor_imports"]["median"]),
+                          f"**{h['ratio']:.2f}×** (issue 15's floor: "
+                          f"**{_f(h.get('ratio_imports'), '.2f')}×**)"])
+            lines += [_table(["notebook", "before: run", "before: floor", "now: run", "now: floor",
+                              "now: floor without loading", "now: run / floor"], trows), ""]
+            if b:
+                lines += [f"Before (git {bm.get('git_commit')}): {b['reps']} run(s), total "
+                          f"{sec(b['total']['median'])} against a floor of {sec(b['floor']['median'])} = "
+                          f"{b['ratio']:.2f}× (its notebooks were named and split differently; its floor "
+                          "included the loading and was not timed without it).", ""]
     if "feedback" in figs:
         h = feedback_head(figs["feedback"])
         lines += ["## 4. Batch feedback reports", ""]
@@ -629,6 +730,9 @@ def render_markdown(results: dict, notes: str = "") -> str:
                       f"reports in {_f(h['total']['median'], '.1f')} s ({h['reps']} run). Phases: "
                       + ", ".join(f"{k} {v}" for k, v in (h.get("durations_s") or {}).items())
                       + f". Executor: {h.get('executor')}.", ""]
+        b = feedback_head(bfigs["feedback"]) if "feedback" in bfigs else None
+        if b and b.get("available") and "error" not in b:
+            lines += [f"Before: {b['reports']} reports in {_f(b['total']['median'], '.1f')} s ({b['reps']} run(s)).", ""]
     if "dashboard" in figs:
         h = dashboard_head(figs["dashboard"])
         lines += ["## 5. Dashboard", ""]
@@ -644,6 +748,12 @@ def render_markdown(results: dict, notes: str = "") -> str:
                       f"full after {_f(h.get('pool_full_s'), '.1f')} s. First viewer's first render: "
                       f"{_mm(h['first_render'], '.2f', ' s')[0]}{later}; what-if re-rank: "
                       f"{_mm(h['whatif_ms'], '.0f', ' ms')[0]}.", ""] + [f"* {n}" for n in h.get("notes", [])] + [""]
+        b = dashboard_head(bfigs["dashboard"]) if "dashboard" in bfigs else None
+        if b and b.get("available") and "error" not in b:
+            blater = (f"; second and later viewers {_mm(b['later_render'], '.2f', ' s')[0]}"
+                      if b.get("later_render", {}).get("n") else "; second and later viewers not measured")
+            lines += [f"Before: first viewer's first render {_mm(b['first_render'], '.2f', ' s')[0]}{blater}; "
+                      f"what-if re-rank {_mm(b['whatif_ms'], '.0f', ' ms')[0]}.", ""]
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -655,6 +765,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (smoke test)")
     ap.add_argument("--only", default="", help=f"comma-separated figures out of {', '.join(FIGURES)}")
     ap.add_argument("--out", default=str(BENCH_DIR), help="folder for RESULTS.md and results.json (default bench/)")
+    ap.add_argument("--before", default=str(BENCH_DIR / "results-before.json"),
+                    help="results.json of an earlier run shown beside the new figures (default "
+                         "bench/results-before.json, the last make bench before issue 15; '' for none)")
     ap.add_argument("--notes", default=str(BENCH_DIR / "NOTES.md"),
                     help="markdown appended to RESULTS.md (profiles, before/after); default bench/NOTES.md")
     args = ap.parse_args(argv)
@@ -686,8 +799,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["summary"] = build_summary(results)
     notes_path = Path(args.notes)
     notes = notes_path.read_text(encoding="utf-8") if notes_path.is_file() and not args.quick else ""
+    before_path = Path(args.before) if args.before else None
+    before = (json.loads(before_path.read_text(encoding="utf-8")) if before_path and before_path.is_file()
+              else None)
+    if before is not None:
+        try:
+            results["before_path"] = str(before_path.resolve().relative_to(REPO))
+        except ValueError:
+            results["before_path"] = str(before_path)
     _write(out_dir / "results.json", json.dumps(results, ensure_ascii=False, indent=1, default=str) + "\n")
-    _write(out_dir / "RESULTS.md", render_markdown(results, notes))
+    _write(out_dir / "RESULTS.md", render_markdown(results, notes, before))
     log(f"done: {out_dir / 'RESULTS.md'}")
     for r in results["summary"]:
         log(f"{r['figure']:14} {r['measure'][:70]:70} {r['median']:>12} {r['result']}")

@@ -45,17 +45,35 @@ def test_naive_monte_carlo_reproduces_the_vectorised_ranks():
 
 
 def test_floor_notebook_keeps_parameters_setup_and_imports_only():
+    import ast
+
     import nbformat
+
+    from bench.measure import FLOOR_LOAD_TAG
 
     src = ROOT / "notebooks" / "01-scores.ipynb"
     nb = nbformat.read(str(src), as_version=4)
     floor = floor_notebook(src)
     code = [c for c in nb.cells if c.cell_type == "code"]
+    setup = [c for c in code if "parameters" not in c.metadata.get("tags", [])][0].source
     assert floor.cells[0].metadata["tags"] == ["parameters"]
-    assert floor.cells[1].source == [c for c in code if "parameters" not in c.metadata.get("tags", [])][0].source
-    assert len(floor.cells) < len(code)
-    rest = "\n".join(c.source for c in floor.cells[2:])
-    assert all(line.startswith(("import ", "from ")) for line in rest.splitlines())
+    assert floor.cells[0].source == code[0].source
+    assert len(floor.cells) == 3 and len(floor.cells) < len(code)
+    imports, load = floor.cells[1], floor.cells[2]
+    # the imports cell: import statements only (the setup's, then the notebook's other import lines)
+    assert all(isinstance(s, ast.Import | ast.ImportFrom) for s in ast.parse(imports.source).body)
+    assert all(line.startswith(("import ", "from ")) for line in imports.source.splitlines())
+    # the load cell: the setup's other statements, tagged so its duration can be told apart
+    assert load.metadata["tags"] == [FLOOR_LOAD_TAG]
+    assert not any(isinstance(s, ast.Import | ast.ImportFrom) for s in ast.parse(load.source).body)
+    assert "load(" in load.source
+    # together they hold every statement of the setup cell, each once, in the setup's order
+    stmts = [ast.get_source_segment(setup, s) for s in ast.parse(setup).body]
+    got_imports = [ast.get_source_segment(imports.source, s) for s in ast.parse(imports.source).body]
+    got_load = [ast.get_source_segment(load.source, s) for s in ast.parse(load.source).body]
+    assert got_imports[:len(stmts) - len(got_load)] + got_load == [
+        s for s in stmts if s.startswith(("import ", "from "))] + [s for s in stmts if not s.startswith(("import ", "from "))]
+    assert sorted(got_imports[:len(stmts) - len(got_load)] + got_load) == sorted(stmts)
 
 
 @pytest.mark.slow
