@@ -93,7 +93,10 @@ def test_quick_run_writes_results_md_and_json(tmp_path):
     md = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "Quick smoke run" in md and "## Machine" in md and "## Headline" in md
     assert "## 1. Scale" in md and "## 2. Monte Carlo robustness" in md
-    assert "| figure | measure | median | min–max | runs | target | result |" in md
+    # beside the figures of the last make bench before issue 15 (bench/results-before.json)
+    assert "| figure | measure | before | now: median | min–max | runs | target | result |" in md
+    assert "**Before** = `bench/results-before.json`" in md
+    assert "before: wall median | now: wall median" in md
 
 
 def test_unknown_figure_is_refused(capsys):
