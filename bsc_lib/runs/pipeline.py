@@ -396,10 +396,14 @@ def _quiet_kernel_manager(stop: folder.StopSignals | None = None):
             kw.setdefault("cwd", str(base_dir()))
             return await super().start_kernel(**kw)
 
-        async def is_alive(self) -> bool:
+        async def _async_is_alive(self) -> bool:
             if stop is not None:
                 stop.raise_if_received()
-            return await super().is_alive()
+            return await super()._async_is_alive()
+
+        # nbclient's liveness check asks the client, which asks its manager's _async_is_alive
+        # (jupyter_client: AsyncKernelManager.is_alive is the same function): both names stop
+        is_alive = _async_is_alive
 
     return QuietKernelManager
 
