@@ -32,11 +32,12 @@ validate: install ## validate the embedded sample (or DATA=path)
 
 # make test: the whole suite on $(TEST_WORKERS) parallel workers (pytest-xdist), one test file
 # per worker at a time (--dist loadfile: a file's module fixture, e.g. one report run serving
-# all its assertions, is made once), property tests at the hypothesis profile "ci"
+# all its assertions, is made once), the longest files first (--no-loadscope-reorder keeps the
+# order of tests/conftest.py's SLOWEST_FIRST), property tests at the hypothesis profile "ci"
 TEST_WORKERS ?= 2
 test: install system-deps ## install everything and run the whole test suite (parallel, within 10 min on 2 cores)
 	$(VENV)/bin/ruff check bsc_lib tests $(wildcard bench)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --hypothesis-profile=ci
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --hypothesis-profile=ci
 
 fuzz: install ## the property tests at >= 1,000 examples per target; writes bench/FUZZ.md
 	$(PY) -m pytest -q -n $(TEST_WORKERS) -p no:cacheprovider --hypothesis-profile=fuzz \
