@@ -55,10 +55,10 @@ SLOWEST_FIRST = (
     "test_notebooks.py",            # 143 s: every report notebook executed, then again by nbval
     "test_properties.py",           # 118 s: the property targets
     "test_consistency_matrix.py",   # 101 s: a whole report under another scheme, five schemes
+    "test_dashboard.py",            # 95 s: Voila + Chromium
     "test_nothing_lost.py",         # 85 s: report runs stopped by signals, two runs at once
     "test_one_answer.py",           # 72 s: random worlds through every producer
     "test_dashboard_server.py",     # 72 s: 100 abrupt page loads against the viewer cap
-    "test_dashboard.py",            # 70 s: Voila + Chromium
     "test_report_e2e.py",           # 60 s: a whole report run
     "test_pipeline.py",             # 41 s
     "test_feedback.py",             # 39 s
