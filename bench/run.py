@@ -84,6 +84,9 @@ FULL_PLAN: dict[str, Any] = {
     "feedback_reps": 3,
     "dashboard_reps": 5,
     "timeout_s": 900,
+    # the whole make bench (issue 7 and 15: within 10 minutes); the pipeline drops repetitions
+    # beyond its first run and floor when they would not fit
+    "budget_s": 590,
     # warm-up runs of the larger scales run on 1x data (same code paths, a fraction of the time)
     "warmup_scale": 1,
 }
@@ -273,17 +276,51 @@ def montecarlo_head(fig: dict) -> dict:
             "naive_eval_draws": ne["n_draws"]}
 
 
+#: Seconds kept for the figures after the pipeline (feedback, dashboard) within ``budget_s``.
+AFTER_PIPELINE_S = 90.0
+#: ``time.perf_counter()`` at the start of the benchmark run (set by :func:`main`).
+_T_START: float | None = None
+
+
+def _left_s(plan: dict) -> float:
+    """Seconds of the plan's ``budget_s`` left before the figures after the pipeline."""
+    if not plan.get("budget_s") or _T_START is None:
+        return float("inf")
+    return plan["budget_s"] - (time.perf_counter() - _T_START) - AFTER_PIPELINE_S
+
+
 def figure_pipeline(plan: dict, tmp: str, log) -> dict:
-    runs, floors = [], []
-    for i in range(plan["pipeline_reps"]):
-        log(f"pipeline: bsc report run {i + 1}/{plan['pipeline_reps']}")
-        runs.append(run_task("pipeline", {"out": str(Path(tmp) / f"report-{i}"), "pdf": True},
-                             plan["timeout_s"], tmp))
-    for i in range(plan["floor_reps"]):
-        log(f"pipeline: floor run {i + 1}/{plan['floor_reps']}")
-        floors.append(run_task("pipeline_floor", {"workdir": str(Path(tmp) / f"floor-{i}")},
-                               plan["timeout_s"], tmp))
-    return {"runs": runs, "floors": floors}
+    """Report runs and floor runs, alternated (run, floor, run, floor, run: both see the same
+    load); a repetition after the first of each is skipped when it would not fit the plan's
+    ``budget_s`` (the whole ``make bench`` within 10 minutes), and the result says so."""
+    runs: list[dict] = []
+    floors: list[dict] = []
+    spent: dict[str, float] = {}
+    skipped = []
+    order = []
+    for i in range(max(plan["pipeline_reps"], plan["floor_reps"])):
+        if i < plan["pipeline_reps"]:
+            order.append(("run", i))
+        if i < plan["floor_reps"]:
+            order.append(("floor", i))
+    for kind, i in order:
+        done = runs if kind == "run" else floors
+        if done and spent.get(kind, 0.0) > _left_s(plan):
+            skipped.append(f"{kind} {i + 1}")
+            continue
+        t0 = time.perf_counter()
+        if kind == "run":
+            log(f"pipeline: bsc report run {i + 1}/{plan['pipeline_reps']}")
+            runs.append(run_task("pipeline", {"out": str(Path(tmp) / f"report-{i}"), "pdf": True},
+                                 plan["timeout_s"], tmp))
+        else:
+            log(f"pipeline: floor run {i + 1}/{plan['floor_reps']}")
+            floors.append(run_task("pipeline_floor", {"workdir": str(Path(tmp) / f"floor-{i}")},
+                                   plan["timeout_s"], tmp))
+        spent[kind] = time.perf_counter() - t0
+    if skipped:
+        log(f"pipeline: skipped to stay within the budget: {', '.join(skipped)}")
+    return {"runs": runs, "floors": floors, "skipped_for_budget": skipped}
 
 
 def pipeline_head(fig: dict) -> dict:
@@ -309,7 +346,8 @@ def pipeline_head(fig: dict) -> dict:
             "floor_imports": imp, "ratio_imports": total["median"] / imp["median"] if imp["median"] else None,
             "notebooks_sum": nb_sum, "tables_fn": summarise([r.get("tables_fn_s") for r in runs]),
             "bare_kernel": summarise([f["bare_kernel_s"] for f in floors]), "per_notebook": per_nb,
-            "pdf": runs[0].get("pdf"), "reps": len(runs), "floor_reps": len(floors), "errors": errors}
+            "pdf": runs[0].get("pdf"), "reps": len(runs), "floor_reps": len(floors), "errors": errors,
+            "skipped": fig.get("skipped_for_budget", [])}
 
 
 def figure_feedback(plan: dict, tmp: str, log) -> dict:
@@ -686,7 +724,9 @@ def render_markdown(results: dict, notes: str = "", before: dict | None = None) 
                 "and their xlsx/CSV are computed in a thread while the notebooks run.", "",
                 "Floor as defined in issue 15 (bare kernel start plus imports per notebook): the same "
                 "floor run without its loading cell (`load_scheme`, `load`, settings; timed apart by "
-                "papermill).", ""]
+                "papermill). Runs and floor runs alternate, so both see the same load."
+                + (f" Skipped to keep `make bench` within 10 minutes: {', '.join(h['skipped'])}."
+                   if h.get("skipped") else ""), ""]
             b = pipeline_head(bfigs["pipeline"]) if "pipeline" in bfigs else None
             b = b if b and "error" not in b else None
             bnb = {p["notebook"]: p for p in (b or {}).get("per_notebook", [])}
@@ -779,6 +819,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    global _T_START
+    _T_START = t_start
 
     def log(msg: str) -> None:
         print(f"[bench {time.perf_counter() - t_start:6.0f} s] {msg}", file=sys.stderr, flush=True)
