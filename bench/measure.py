@@ -205,10 +205,10 @@ def task_pipeline(out: str, pdf: bool = True) -> dict:
 
     timing: dict[str, float] = {}
 
-    def tables_fn(data_path, scheme_path, year, half, analysis_path=None, shared_dir=None):
+    def tables_fn(data_path, scheme_path, year, half, analysis_path=None, shared_dir=None, data=None):
         t0 = time.perf_counter()
         try:
-            return pipeline.default_tables_fn(data_path, scheme_path, year, half, analysis_path, shared_dir)
+            return pipeline.default_tables_fn(data_path, scheme_path, year, half, analysis_path, shared_dir, data)
         finally:
             timing["tables_fn"] = time.perf_counter() - t0
 

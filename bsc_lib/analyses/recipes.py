@@ -855,8 +855,12 @@ SHARED_TABLES = _shared_tables()
 
 
 def result_tables(data_path: str, scheme_path: str, year: int | None, half: str,
-                  analysis_path: str | None = None, shared_dir: str | None = None) -> dict[str, pd.DataFrame]:
+                  analysis_path: str | None = None, shared_dir: str | None = None,
+                  data: BSCData | None = None) -> dict[str, pd.DataFrame]:
     """The pipeline's ``tables_fn``: load the inputs from paths, then :func:`compute_tables`.
+
+    ``data``: the inputs already loaded from ``data_path`` with this scheme (``bsc report``
+    validates them first and hands them over), used instead of loading them again.
 
     With ``shared_dir`` (an empty private folder), every table of :data:`SHARED_TABLES` and the
     scores are also made once and shared there (:class:`SharedTables`) for the run's notebooks,
@@ -864,7 +868,8 @@ def result_tables(data_path: str, scheme_path: str, year: int | None, half: str,
     (its notebook makes it, and fails, as without sharing); the exported tables are unchanged.
     """
     scheme = load_scheme(resolve(scheme_path))
-    data = load(resolve(data_path), scheme=scheme)
+    if data is None:
+        data = load(resolve(data_path), scheme=scheme)
     settings = load_analysis_params(resolve(analysis_path) if analysis_path else None)
     if not shared_dir:
         return compute_tables(data, scheme, year, half, settings)

@@ -127,12 +127,14 @@ def default_notebooks(root: str | Path | None = None, compare: bool = False) -> 
 
 
 def default_tables_fn(data_path: str, scheme_path: str, year: int, half: str,
-                      analysis_path: str | None = None, shared_dir: str | None = None) -> Mapping[str, pd.DataFrame]:
+                      analysis_path: str | None = None, shared_dir: str | None = None,
+                      data=None) -> Mapping[str, pd.DataFrame]:
     """The production result tables: :func:`bsc_lib.analyses.recipes.result_tables` (which also
-    shares every table with the notebooks through ``shared_dir``, when given)."""
+    shares every table with the notebooks through ``shared_dir``, when given; ``data``: the
+    inputs already loaded from ``data_path``, not loaded again)."""
     from bsc_lib.analyses.recipes import result_tables
 
-    return _call_tables(result_tables, data_path, scheme_path, year, half, analysis_path, shared_dir)
+    return _call_tables(result_tables, data_path, scheme_path, year, half, analysis_path, shared_dir, data)
 
 
 def _accepts_keyword(fn: Callable, name: str) -> bool:
@@ -148,14 +150,16 @@ def _accepts_analysis_path(fn: Callable) -> bool:
 
 
 def _call_tables(fn: Callable, data_path: str, scheme_path: str, year: int, half: str,
-                 analysis_path: str | None, shared_dir: str | None = None):
-    """``fn(data_path, scheme_path, year, half)``, plus ``analysis_path=`` and ``shared_dir=`` when
-    given and ``fn`` takes them."""
+                 analysis_path: str | None, shared_dir: str | None = None, data=None):
+    """``fn(data_path, scheme_path, year, half)``, plus ``analysis_path=``, ``shared_dir=`` and
+    ``data=`` (the inputs already loaded from ``data_path``) when given and ``fn`` takes them."""
     kw = {}
     if analysis_path is not None and _accepts_analysis_path(fn):
         kw["analysis_path"] = analysis_path
     if shared_dir is not None and _accepts_keyword(fn, "shared_dir"):
         kw["shared_dir"] = shared_dir
+    if data is not None and _accepts_keyword(fn, "data"):
+        kw["data"] = data
     return fn(data_path, scheme_path, year, half, **kw)
 
 
@@ -317,18 +321,21 @@ class _TablesJob(threading.Thread):
     """``tables_fn`` plus the xlsx and CSV exports of its tables, in a background thread."""
 
     def __init__(self, tfn: TablesFn, data_file: str, scheme_file: str, year: int, half: str, tmp: Path,
-                 lang: str, analysis_file: str | None = None, shared_dir: str | None = None):
+                 lang: str, analysis_file: str | None = None, shared_dir: str | None = None, data=None):
         super().__init__(name="bsc-tables", daemon=True)
         self._args = (tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file)
         self.shared_dir = shared_dir
+        self._data = data  # the inputs the run validated (loaded once), handed to tfn and then dropped
         self._tables: Mapping[str, pd.DataFrame] | None = None
         self._error: BaseException | None = None
 
     def run(self) -> None:
         tfn, data_file, scheme_file, year, half, tmp, lang, analysis_file = self._args
+        data, self._data = self._data, None
         try:
             tables = _check_tables(_call_tables(tfn, data_file, scheme_file, year, half, analysis_file,
-                                                self.shared_dir))
+                                                self.shared_dir, data))
+            del data
             write_results_xlsx(tables, tmp / "results.xlsx", lang=lang, readme=_xlsx_readme(lang))
             write_csvs(tables, tmp / "tables")
             self._tables = tables
@@ -568,7 +575,8 @@ def run_report(
             # the kernels read the tables made here (shared) instead of making them again.
             _import_before_threads(tfn)
             state.tables_job = _TablesJob(tfn, str(inputs.data_file), str(inputs.scheme_file), year, half, tmp,
-                                          lang, str(inputs.analysis_file), shared)
+                                          lang, str(inputs.analysis_file), shared, inputs.data)
+            inputs.data = None  # the tables job holds the loaded inputs while it needs them
             state.tables_job.start()
             executed = _execute_notebooks(nb_paths, tmp, nb_params, kernel_name, manifest, state, progress)
             manifest["tables"] = table_summary(state.tables_job.result())
@@ -657,6 +665,8 @@ class _Inputs:
     na_as_missing: bool = False
     #: what the reader did on its own (``Problem.as_dict()`` records), shown in the manifest and appendix
     notices: list = field(default_factory=list)
+    #: the loaded inputs (production loader only), handed to the tables function
+    data: object = None
 
 
 @dataclass
@@ -706,9 +716,12 @@ def _load_inputs(data_path, scheme_path, year, load_fn, analysis_path) -> _Input
         data = (load_fn or default_load_fn)(data_file, scheme=scheme)
     input_hashes = dict(getattr(data, "input_hashes", None) or {})
     notices = [{**n.as_dict(), "file": Path(n.file).name} for n in (getattr(data, "notices", None) or [])]
-    del data  # the tables are recomputed by tables_fn; the notebooks load for themselves
     analysis_sha = folder.sha256_file(analysis_file) if analysis_file.is_file() else None
-    return _Inputs(scheme_file, data_file, scheme, year, input_hashes, analysis_file, analysis_sha, na, notices)
+    # the production loader's data is what the tables function would load again: handed to it
+    # (loaded once); data from another load_fn is not (the tables function loads for itself)
+    keep = data if load_fn is None else None
+    return _Inputs(scheme_file, data_file, scheme, year, input_hashes, analysis_file, analysis_sha, na, notices,
+                   keep)
 
 
 def _new_manifest(run_name: str, started, inputs: _Inputs, half: str, lang: str, kernel_name: str,
