@@ -54,7 +54,9 @@ SLOWEST_FIRST = (
     "test_bad_inputs.py",           # 310 s: the bsc executable on every catalogue case (~110 processes)
     "test_notebooks.py",            # 143 s: every report notebook executed, then again by nbval
     "test_properties.py",           # 118 s: the property targets
+    "test_report_checks.py",        # 115 s: whole reports (ko, en) checked page by page
     "test_consistency_matrix.py",   # 101 s: a whole report under another scheme, five schemes
+    "test_wheel.py",                # 97 s: a report run from the built wheel in another folder
     "test_dashboard.py",            # 95 s: Voila + Chromium
     "test_nothing_lost.py",         # 85 s: report runs stopped by signals, two runs at once
     "test_one_answer.py",           # 72 s: random worlds through every producer
