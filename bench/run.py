@@ -21,6 +21,11 @@ Figures (``--only`` takes a comma-separated subset):
 
 Every measurement runs in its own subprocess (``python -m bench.measure``). ``--quick`` runs
 tiny sizes with one repetition (the smoke test); its numbers are not benchmarks.
+
+RESULTS.md shows every figure beside those of an earlier run, ``--before`` (default
+``bench/results-before.json``: the last ``make bench`` before issue 15). The whole run keeps
+within ``budget_s`` (590 s): the pipeline skips repetitions beyond its first run and floor run
+that would not fit, and RESULTS.md says which.
 """
 
 from __future__ import annotations
