@@ -77,11 +77,14 @@ def _print_notices(notices, stream=None) -> None:
 def cmd_validate(args) -> int:
     from bsc_lib.config.analysis_params import load_analysis_params
     from bsc_lib.config.scheme import load_scheme
-    from bsc_lib.data.validate import inspect_path
 
     scheme = load_scheme(args.scheme)
     settings = load_analysis_params(args.analysis)
     na = True if args.na_as_missing else settings.input.na_as_missing
+    # imported once the scheme and the settings are read: a bad one is reported without pandas,
+    # pandera and the loader (about half a second of start-up)
+    from bsc_lib.data.validate import inspect_path
+
     _, problems, notices = inspect_path(args.path, scheme=scheme, na_as_missing=na)
     if problems:
         print(f"{args.path}: {len(problems)} problem(s) found", file=sys.stderr)
@@ -120,11 +123,15 @@ def cmd_sample(args) -> int:
 def cmd_describe(args) -> int:
     from bsc_lib.config.analysis_params import load_analysis_params
     from bsc_lib.config.scheme import load_scheme
+
+    na = load_analysis_params(DEFAULT_ANALYSIS).input.na_as_missing
+    scheme = load_scheme(args.scheme)
+    # imported once the settings and the scheme are read: a bad scheme is reported without
+    # pandas, pandera and the loader (about half a second of start-up)
     from bsc_lib.data.describe import describe_text
     from bsc_lib.data.io import load
 
-    na = load_analysis_params(DEFAULT_ANALYSIS).input.na_as_missing
-    data = load(args.data, scheme=load_scheme(args.scheme), na_as_missing=na)
+    data = load(args.data, scheme=scheme, na_as_missing=na)
     print(describe_text(data, lang=args.lang))
     return 0
 
