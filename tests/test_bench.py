@@ -66,7 +66,7 @@ def test_floor_notebook_keeps_parameters_setup_and_imports_only():
     # the load cell: the setup's other statements, tagged so its duration can be told apart
     assert load.metadata["tags"] == [FLOOR_LOAD_TAG]
     assert not any(isinstance(s, ast.Import | ast.ImportFrom) for s in ast.parse(load.source).body)
-    assert "load(" in load.source
+    assert "run_data(" in load.source  # the floor loads the data itself (no run shares them)
     # together they hold every statement of the setup cell, each once, in the setup's order
     stmts = [ast.get_source_segment(setup, s) for s in ast.parse(setup).body]
     got_imports = [ast.get_source_segment(imports.source, s) for s in ast.parse(imports.source).body]

@@ -56,6 +56,7 @@ from bsc_lib.config.planning_params import PlanningParams, load_planning_params
 from bsc_lib.config.scheme import Grading, Scheme, load_scheme
 from bsc_lib.data.describe import unit_names, with_names
 from bsc_lib.data.io import load
+from bsc_lib.data.io.shared import SHARED_ENV  # the run's shared folder (inputs and tables)
 from bsc_lib.data.model import BSCData
 from bsc_lib.scoring.engine import Results, evaluate
 from bsc_lib.scoring.grading import grade_labels
@@ -76,9 +77,6 @@ PRODUCERS: dict[str, Callable[[Recipes], pd.DataFrame]] = {}
 #: Total points are clipped to this range after deductions (as :func:`evaluate` does).
 TOTAL_RANGE = (0.0, 100.0)
 
-#: Environment variable naming the run's :class:`SharedTables` folder (set by ``bsc report`` for
-#: its notebook kernels).
-SHARED_ENV = "BSC_SHARED_TABLES"
 #: Seconds a reader waits for a table the run has planned but not written yet.
 SHARED_WAIT_S = 900.0
 

@@ -46,6 +46,7 @@ from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_
 from bsc_lib.config.paths import resolve
 from bsc_lib.config.scheme import load_scheme
 from bsc_lib.data.io.loader import NA_AS_MISSING_ENV
+from bsc_lib.data.io.shared import share_inputs
 from bsc_lib.errors import BSCError, DataError, Problem
 from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
 from bsc_lib.present.report_html import build_report_html, external_references
@@ -573,6 +574,8 @@ def run_report(
             # The result tables and their exports are computed in this process while the notebooks
             # run in their kernels (other processes): the two overlap instead of adding up, and
             # the kernels read the tables made here (shared) instead of making them again.
+            if shared is not None and inputs.data is not None:  # the kernels read these, not the files again
+                share_inputs(shared, inputs.data, inputs.data_file, inputs.scheme, inputs.na_as_missing)
             _import_before_threads(tfn)
             state.tables_job = _TablesJob(tfn, str(inputs.data_file), str(inputs.scheme_file), year, half, tmp,
                                           lang, str(inputs.analysis_file), shared, inputs.data)
