@@ -397,9 +397,34 @@ def factorize_sorted(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
     if isinstance(s.dtype, pd.CategoricalDtype):
         return _factorize_categorical(s)
+    if s.dtype.kind in "iu" and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and len(s):
+        fast = _factorize_int(s.to_numpy())
+        if fast is not None:
+            return fast
     codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object) if not pd.api.types.is_numeric_dtype(uniques) else np.asarray(uniques)
     return _small_int(codes, len(uniques)), uniques
+
+
+#: Widest value range (max − min) of an integer column coded through a lookup table.
+_INT_SPAN = 1 << 22
+
+
+def _factorize_int(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`factorize_sorted` of a numpy integer column whose values span a small range (years,
+    counts), without hashing: a lookup table over ``min … max`` marks the values present and
+    numbers them in ascending order (what ``factorize(sort=True)`` gives). None for a wide range."""
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo >= _INT_SPAN:
+        return None
+    off = values - lo if lo else values
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[off] = True
+    uniques = np.flatnonzero(present) + lo
+    if len(uniques) == len(present):  # every value of the range occurs: the offset is the code
+        return _small_int(off, len(uniques)), uniques.astype(values.dtype)
+    rank = np.cumsum(present) - 1
+    return _small_int(rank[off], len(uniques)), uniques.astype(values.dtype)
 
 
 def _factorize_categorical(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -407,7 +432,9 @@ def _factorize_categorical(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     sorted by value (whatever the categories' own order), without hashing a single value."""
     cat_codes = s.cat.codes.to_numpy()
     cats = s.cat.categories
-    used = np.bincount(cat_codes[cat_codes >= 0], minlength=len(cats)) > 0
+    used = np.zeros(len(cats) + 1, dtype=bool)  # last slot: code −1 (missing)
+    used[cat_codes] = True
+    used = used[:-1]
     if used.all() and cats.is_monotonic_increasing:  # the loader's categories: codes are the answer
         uniques = np.asarray(cats)
         uniques = uniques.astype(object) if not pd.api.types.is_numeric_dtype(uniques) else uniques
