@@ -649,7 +649,7 @@ def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, sch
     in_d = kd["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     in_i = ~ki["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     if (_same_strictly_sorted_keys(kd, ki) and bool((in_i == ~in_d).all())
-            and all(kd[c].equals(ki[c]) for c in kd.columns if c != "points")):
+            and all(_same_column(kd[c], ki[c]) for c in kd.columns if c != "points")):
         # both tables list the same (kpi_id, half) rows in strictly increasing key order and
         # differ in the points only: the sorted concatenation is kd with ki's points where
         # the owner is not a department
@@ -668,11 +668,28 @@ def _same_strictly_sorted_keys(a: pd.DataFrame, b: pd.DataFrame) -> bool:
         return False
     k1, h1 = a["kpi_id"].to_numpy(dtype=object), a["half"].to_numpy(dtype=object)
     k2, h2 = b["kpi_id"].to_numpy(dtype=object), b["half"].to_numpy(dtype=object)
-    if pd.isna(k1).any() or pd.isna(h1).any() or not (bool((k1 == k2).all()) and bool((h1 == h2).all())):
+    if pd.isna(k1).any() or pd.isna(h1).any() or not (
+            (_same_memory(k1, k2) or bool((k1 == k2).all())) and (_same_memory(h1, h2) or bool((h1 == h2).all()))):
         return False
     if len(k1) < 2:
         return True
     return bool(((k1[1:] > k1[:-1]) | ((k1[1:] == k1[:-1]) & (h1[1:] > h1[:-1]))).all())
+
+
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays are views of the very same memory (then their values are equal)."""
+    return (a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _same_column(a: pd.Series, b: pd.Series) -> bool:
+    """``a.equals(b)``, answered without comparing the values when both columns hold the same
+    memory (the two achievement evaluations share every KPI column but the points)."""
+    plain = isinstance(a.dtype, np.dtype) or (isinstance(a.dtype, pd.StringDtype) and a.dtype.storage == "python")
+    if (plain and a.dtype == b.dtype and a.index.equals(b.index)  # arrays whose np.asarray is no copy
+            and _same_memory(np.asarray(a.array), np.asarray(b.array))):
+        return True
+    return a.equals(b)
 
 
 def _params(scheme: Scheme, year: int, half: str, dept_basis: str, inst_comps, dept_comps, ind_comps) -> dict:
