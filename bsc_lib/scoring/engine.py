@@ -614,15 +614,19 @@ def _components_long(specs: list[tuple], evals) -> pd.DataFrame:
         blocks = []
         for ev_label, level, frame, idc, comps, basis in sorted(specs, key=lambda sp: sp[0]):
             unit_ids = frame[idc].to_numpy(dtype=object)
-            order = np.argsort(unit_ids, kind="stable")
+            order = _text_order(unit_ids)
             cs = sorted(comps)
             pts = dict(evals[basis].components)
             n, k = len(order), len(cs)
+            # text columns as takes of their few distinct values (no per-row validation of new text)
+            labels = pd.array([ev_label, level, *cs], dtype="str")
+            rows = np.repeat(order, k)
             blocks.append(pd.DataFrame({
-                "evaluation": pd.Series([ev_label] * (n * k), dtype="str"),
-                "unit_level": pd.Series([level] * (n * k), dtype="str"),
-                "unit_id": pd.Series(np.repeat(unit_ids[order], k), dtype=frame[idc].dtype),
-                "component": pd.Series(np.tile(np.asarray(cs, dtype=object), n), dtype="str"),
+                "evaluation": pd.Series(labels.take(np.zeros(n * k, dtype=np.intp))),
+                "unit_level": pd.Series(labels.take(np.ones(n * k, dtype=np.intp))),
+                "unit_id": (pd.Series(frame[idc].array.take(rows)) if isinstance(frame[idc].dtype, pd.StringDtype)
+                            else pd.Series(unit_ids[rows], dtype=frame[idc].dtype)),
+                "component": pd.Series(labels.take(np.tile(np.arange(2, 2 + k), n))),
                 "points": frame[cs].to_numpy(dtype=float)[order].ravel(),
                 "max_points": np.tile(np.array([float(pts[c]) for c in cs]), n),
             }))
@@ -634,6 +638,17 @@ def _components_long(specs: list[tuple], evals) -> pd.DataFrame:
         comp_rows.append(long.rename(columns={idc: "unit_id"}).assign(evaluation=ev_label, unit_level=level))
     components = concat_frames(comp_rows, empty)[_COMPONENT_COLUMNS]
     return components.sort_values(["evaluation", "unit_id", "component"], kind="stable").reset_index(drop=True)
+
+
+def _text_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of an object array; for text (the usual unit ids)
+    sorted as a fixed-width unicode array, which compares code points in C like Python's ``<``
+    (not when a value ends in NUL, which that array cannot tell from padding, nor for long text,
+    which would make the array large)."""
+    if (len(values) > 1 and all(type(v) is str for v in values) and max(map(len, values)) <= 256
+            and not any(v.endswith("\x00") for v in values)):
+        return np.argsort(values.astype(str), kind="stable")
+    return np.argsort(values, kind="stable")
 
 
 def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, scheme: Scheme) -> pd.DataFrame:
