@@ -121,6 +121,29 @@ def _polarity(s: pd.Series) -> pd.Series:
     return out.where(out.isin(["up", "down", "band"]))
 
 
+def _shared_id_codes(cols: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of the concatenated id columns as text (−1: missing), equal ids equal codes.
+
+    Codes are positions in ``uniques``; which number an id gets does not matter to the callers
+    (they group and match by code). When every column is categorical with text categories
+    (``load(text="category")``), only the categories are hashed, not every row.
+    """
+    if all(isinstance(c.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(c.cat.categories.dtype)
+           for c in cols):
+        cats = [c.cat.categories for c in cols]
+        cat_codes, uniques = pd.factorize(pd.concat([pd.Series(x, dtype="str") for x in cats], ignore_index=True),
+                                          use_na_sentinel=True)
+        parts, start = [], 0
+        for c, x in zip(cols, cats, strict=True):
+            lut = np.append(cat_codes[start:start + len(x)], -1)  # code −1 (missing) → −1
+            start += len(x)
+            parts.append(lut[c.cat.codes.to_numpy()])
+        return np.concatenate(parts).astype(np.intp), np.asarray(uniques)
+    ids = pd.concat([c.astype("str").reset_index(drop=True) for c in cols], ignore_index=True)
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    return codes, np.asarray(uniques)
+
+
 def _add_reason(reason: np.ndarray, cond, text) -> np.ndarray:
     """Append ``text`` (a string or one per row) to ``reason`` where ``cond`` ("; "-separated)."""
     cond = np.asarray(cond, dtype=bool)
@@ -272,9 +295,7 @@ def kpi_difficulty(
     k = k.reset_index(drop=True)
     # KPI ids as integer codes shared by the three tables (the strings are hashed once); a
     # missing id is code −1: it matches a missing id in merges and forms no group
-    ids = pd.concat([k["kpi_id"], history["kpi_id"].astype("str"), results["kpi_id"].astype("str")],
-                    ignore_index=True)
-    all_codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    all_codes, uniques = _shared_id_codes([kpis["kpi_id"], history["kpi_id"], results["kpi_id"]])
     n_k, n_h = len(k), len(history)
     k_code = all_codes[:n_k]
     known = np.zeros(len(uniques) + 1, dtype=bool)  # slot −1: a missing id

@@ -614,15 +614,19 @@ def _components_long(specs: list[tuple], evals) -> pd.DataFrame:
         blocks = []
         for ev_label, level, frame, idc, comps, basis in sorted(specs, key=lambda sp: sp[0]):
             unit_ids = frame[idc].to_numpy(dtype=object)
-            order = np.argsort(unit_ids, kind="stable")
+            order = _text_order(unit_ids)
             cs = sorted(comps)
             pts = dict(evals[basis].components)
             n, k = len(order), len(cs)
+            # text columns as takes of their few distinct values (no per-row validation of new text)
+            labels = pd.array([ev_label, level, *cs], dtype="str")
+            rows = np.repeat(order, k)
             blocks.append(pd.DataFrame({
-                "evaluation": pd.Series([ev_label] * (n * k), dtype="str"),
-                "unit_level": pd.Series([level] * (n * k), dtype="str"),
-                "unit_id": pd.Series(np.repeat(unit_ids[order], k), dtype=frame[idc].dtype),
-                "component": pd.Series(np.tile(np.asarray(cs, dtype=object), n), dtype="str"),
+                "evaluation": pd.Series(labels.take(np.zeros(n * k, dtype=np.intp))),
+                "unit_level": pd.Series(labels.take(np.ones(n * k, dtype=np.intp))),
+                "unit_id": (pd.Series(frame[idc].array.take(rows)) if isinstance(frame[idc].dtype, pd.StringDtype)
+                            else pd.Series(unit_ids[rows], dtype=frame[idc].dtype)),
+                "component": pd.Series(labels.take(np.tile(np.arange(2, 2 + k), n))),
                 "points": frame[cs].to_numpy(dtype=float)[order].ravel(),
                 "max_points": np.tile(np.array([float(pts[c]) for c in cs]), n),
             }))
@@ -634,6 +638,17 @@ def _components_long(specs: list[tuple], evals) -> pd.DataFrame:
         comp_rows.append(long.rename(columns={idc: "unit_id"}).assign(evaluation=ev_label, unit_level=level))
     components = concat_frames(comp_rows, empty)[_COMPONENT_COLUMNS]
     return components.sort_values(["evaluation", "unit_id", "component"], kind="stable").reset_index(drop=True)
+
+
+def _text_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of an object array; for text (the usual unit ids)
+    sorted as a fixed-width unicode array, which compares code points in C like Python's ``<``
+    (not when a value ends in NUL, which that array cannot tell from padding, nor for long text,
+    which would make the array large)."""
+    if (len(values) > 1 and all(type(v) is str for v in values) and max(map(len, values)) <= 256
+            and not any(v.endswith("\x00") for v in values)):
+        return np.argsort(values.astype(str), kind="stable")
+    return np.argsort(values, kind="stable")
 
 
 def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, scheme: Scheme) -> pd.DataFrame:
@@ -649,7 +664,7 @@ def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, sch
     in_d = kd["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     in_i = ~ki["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     if (_same_strictly_sorted_keys(kd, ki) and bool((in_i == ~in_d).all())
-            and all(kd[c].equals(ki[c]) for c in kd.columns if c != "points")):
+            and all(_same_column(kd[c], ki[c]) for c in kd.columns if c != "points")):
         # both tables list the same (kpi_id, half) rows in strictly increasing key order and
         # differ in the points only: the sorted concatenation is kd with ki's points where
         # the owner is not a department
@@ -668,11 +683,28 @@ def _same_strictly_sorted_keys(a: pd.DataFrame, b: pd.DataFrame) -> bool:
         return False
     k1, h1 = a["kpi_id"].to_numpy(dtype=object), a["half"].to_numpy(dtype=object)
     k2, h2 = b["kpi_id"].to_numpy(dtype=object), b["half"].to_numpy(dtype=object)
-    if pd.isna(k1).any() or pd.isna(h1).any() or not (bool((k1 == k2).all()) and bool((h1 == h2).all())):
+    if pd.isna(k1).any() or pd.isna(h1).any() or not (
+            (_same_memory(k1, k2) or bool((k1 == k2).all())) and (_same_memory(h1, h2) or bool((h1 == h2).all()))):
         return False
     if len(k1) < 2:
         return True
     return bool(((k1[1:] > k1[:-1]) | ((k1[1:] == k1[:-1]) & (h1[1:] > h1[:-1]))).all())
+
+
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays are views of the very same memory (then their values are equal)."""
+    return (a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _same_column(a: pd.Series, b: pd.Series) -> bool:
+    """``a.equals(b)``, answered without comparing the values when both columns hold the same
+    memory (the two achievement evaluations share every KPI column but the points)."""
+    plain = isinstance(a.dtype, np.dtype) or (isinstance(a.dtype, pd.StringDtype) and a.dtype.storage == "python")
+    if (plain and a.dtype == b.dtype and a.index.equals(b.index)  # arrays whose np.asarray is no copy
+            and _same_memory(np.asarray(a.array), np.asarray(b.array))):
+        return True
+    return a.equals(b)
 
 
 def _params(scheme: Scheme, year: int, half: str, dept_basis: str, inst_comps, dept_comps, ind_comps) -> dict:

@@ -345,19 +345,64 @@ def institution_scores(dept_scores: pd.DataFrame, departments: pd.DataFrame, ins
                        component: str, max_points: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``(scores, flags)`` part of :func:`institutions_from_departments`."""
     dmap = departments[["department_id", "institution_id"]].astype("str")
-    n = dmap.groupby("institution_id").size().rename("n_departments")
     inst = pd.DataFrame({"unit_id": pd.Series(institution_ids, dtype="str").unique()})
-    s = dept_scores.merge(dmap, left_on="unit_id", right_on="department_id", how="inner")
-    tot = s.groupby("institution_id")["points"].sum()
-    inst["n"] = inst["unit_id"].map(n).fillna(0).astype(int)
-    inst["points"] = (inst["unit_id"].map(tot).fillna(0.0) / inst["n"].where(inst["n"] > 0, 1)).where(
-        inst["n"] > 0, 0.0)
+    fast = _institution_sums(dept_scores, dmap, inst["unit_id"])
+    if fast is not None:
+        n_arr, tot_arr = fast
+        inst["n"] = n_arr
+        inst["points"] = (pd.Series(tot_arr) / inst["n"].where(inst["n"] > 0, 1)).where(inst["n"] > 0, 0.0)
+    else:
+        n = dmap.groupby("institution_id").size().rename("n_departments")
+        s = dept_scores.merge(dmap, left_on="unit_id", right_on="department_id", how="inner")
+        tot = s.groupby("institution_id")["points"].sum()
+        inst["n"] = inst["unit_id"].map(n).fillna(0).astype(int)
+        inst["points"] = (inst["unit_id"].map(tot).fillna(0.0) / inst["n"].where(inst["n"] > 0, 1)).where(
+            inst["n"] > 0, 0.0)
     scores = pd.DataFrame({"unit_id": inst["unit_id"], "unit_level": "institution",
                            "points": inst["points"].astype(float), "max_points": float(max_points)})
     no_dep = inst.loc[inst["n"] == 0, "unit_id"]
     flags = make_flags(no_dep.to_numpy(), component, "no_departments",
                        detail="institution has no departments: 0 points (departments_mean)")
     return scores, flags
+
+
+def _institution_sums(dept_scores: pd.DataFrame, dmap: pd.DataFrame, inst_ids: pd.Series
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Departments per institution and the sum of their points, aligned to ``inst_ids``, by
+    position lookups instead of a merge and two groupbys on text; None when the shortcut does
+    not apply (then :func:`institution_scores` merges and groups as before).
+
+    Applies when no id is missing, department ids are unique, every department's institution is
+    one of ``inst_ids`` and these are strictly ascending: then the rows summed (the scored
+    departments found in ``dmap``, in ``dept_scores`` order, as the inner merge keeps them) and
+    the group numbers (institution positions, in the order of the institution ids) are those of
+    grouping the merge by institution id, so pandas adds the same numbers in the same order.
+    """
+    u = inst_ids.to_numpy(dtype=object)
+    d_dep = dmap["department_id"].to_numpy(dtype=object)
+    d_inst = dmap["institution_id"].to_numpy(dtype=object)
+    su = dept_scores["unit_id"].to_numpy(dtype=object)
+    if (not len(u) or pd.isna(u).any() or pd.isna(d_dep).any() or pd.isna(d_inst).any()
+            or not all(type(x) is str for x in u) or not bool((u[1:] > u[:-1]).all())):
+        return None
+    dep_index = pd.Index(d_dep, dtype=object)
+    if not dep_index.is_unique:
+        return None
+    ipos = pd.Index(u, dtype=object).get_indexer(pd.Index(d_inst, dtype=object))
+    if (ipos < 0).any():
+        return None
+    n = np.bincount(ipos, minlength=len(u)).astype(int)
+    if len(su) == len(d_dep) and bool((su == d_dep).all()):
+        dpos = np.arange(len(d_dep))
+    else:
+        dpos = dep_index.get_indexer(pd.Index(su, dtype=object))
+    keep = np.flatnonzero(dpos >= 0)
+    pts = dept_scores["points"].to_numpy()[keep]
+    tot = np.zeros(len(u))
+    if len(keep):
+        g = pd.Series(pts).groupby(ipos[dpos[keep]], sort=True).sum()
+        tot[g.index.to_numpy(dtype=np.intp)] = g.to_numpy(dtype=float)
+    return n, tot
 
 
 def institution_details(dept_details: pd.DataFrame, departments: pd.DataFrame) -> pd.DataFrame:
@@ -397,9 +442,34 @@ def factorize_sorted(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
     if isinstance(s.dtype, pd.CategoricalDtype):
         return _factorize_categorical(s)
+    if s.dtype.kind in "iu" and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and len(s):
+        fast = _factorize_int(s.to_numpy())
+        if fast is not None:
+            return fast
     codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object) if not pd.api.types.is_numeric_dtype(uniques) else np.asarray(uniques)
     return _small_int(codes, len(uniques)), uniques
+
+
+#: Widest value range (max − min) of an integer column coded through a lookup table.
+_INT_SPAN = 1 << 22
+
+
+def _factorize_int(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`factorize_sorted` of a numpy integer column whose values span a small range (years,
+    counts), without hashing: a lookup table over ``min … max`` marks the values present and
+    numbers them in ascending order (what ``factorize(sort=True)`` gives). None for a wide range."""
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo >= _INT_SPAN:
+        return None
+    off = values - lo if lo else values
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[off] = True
+    uniques = np.flatnonzero(present) + lo
+    if len(uniques) == len(present):  # every value of the range occurs: the offset is the code
+        return _small_int(off, len(uniques)), uniques.astype(values.dtype)
+    rank = np.cumsum(present) - 1
+    return _small_int(rank[off], len(uniques)), uniques.astype(values.dtype)
 
 
 def _factorize_categorical(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -407,7 +477,9 @@ def _factorize_categorical(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     sorted by value (whatever the categories' own order), without hashing a single value."""
     cat_codes = s.cat.codes.to_numpy()
     cats = s.cat.categories
-    used = np.bincount(cat_codes[cat_codes >= 0], minlength=len(cats)) > 0
+    used = np.zeros(len(cats) + 1, dtype=bool)  # last slot: code −1 (missing)
+    used[cat_codes] = True
+    used = used[:-1]
     if used.all() and cats.is_monotonic_increasing:  # the loader's categories: codes are the answer
         uniques = np.asarray(cats)
         uniques = uniques.astype(object) if not pd.api.types.is_numeric_dtype(uniques) else uniques

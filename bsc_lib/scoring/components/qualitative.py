@@ -278,7 +278,10 @@ def prepare(qualitative_ratings: pd.DataFrame, projects: pd.DataFrame, params: Q
     q = qualitative_ratings
     codes = codes if codes is not None and codes.frame is q else Codes(q)
     hc_all, half_u = codes("half")
-    sel = _year_mask(codes.values("year"), year) & member(hc_all, len(half_u), lookup(half_u, halves))
+    yc_all, year_u = codes("year")  # the year test on the distinct years, read through the codes
+    sel = member(yc_all, len(year_u), np.flatnonzero(_year_mask(pd.Series(year_u), year)))
+    del yc_all
+    sel &= member(hc_all, len(half_u), lookup(half_u, halves))
     idx, score = selected_scores(codes, sel, params.scale.min, params.scale.max, "qualitative_ratings")
     pc_all, proj_u = codes("project_id")
     gc_all, group_u = codes("rater_group")
