@@ -73,7 +73,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib.data.aliases import DOC_SHEETS, table_lookup
-from bsc_lib.data.io.text import clean_cells, fold_header, visible
+from bsc_lib.data.io.text import clean_cells, fold_header, joined_texts, texts_matching, visible
 from bsc_lib.data.model import TABLES, normalise_header
 from bsc_lib.errors import Problem
 
@@ -798,6 +798,44 @@ def _header_text(x: object) -> str:
     return str(x).strip() if fold_header(x) else ""
 
 
+#: :data:`NOTE_ROW` for :func:`bsc_lib.data.io.text.joined_texts`: anchored at the start of each text.
+_NOTE_AT = re.compile(r"\x00" + NOTE_ROW.pattern.removeprefix("^"), NOTE_ROW.flags)
+
+
+#: Characters whose lower case is in a :data:`TOTAL_LABELS` label (the labels' own characters
+#: and their upper case; ``tests/test_io.py`` checks every code point).
+TOTAL_CHARS = "".join(sorted(set("".join(TOTAL_LABELS)) | {c.upper() for c in "".join(TOTAL_LABELS)}))
+#: A joined text (:func:`bsc_lib.data.io.text.joined_texts`) made only of white space and
+#: :data:`TOTAL_CHARS`: the only texts that can be a total label once white space is removed
+#: and the text lower-cased.
+_TOTAL_AT = re.compile(rf"\x00[\s{re.escape(TOTAL_CHARS)}]+(?=\x00)")
+
+
+def _label_flags(cleaned: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_total, is_note)`` of each distinct cleaned text (plus a ``False`` slot for a missing
+    value): ``is_total`` when the text without white space, lower-cased, is a :data:`TOTAL_LABELS`
+    label; ``is_note`` when :data:`NOTE_ROW` matches. Only the texts a pass over the joined texts
+    finds possible are tested one by one."""
+    n = len(cleaned)
+    is_total = np.zeros(n + 1, dtype=bool)
+    is_note = np.zeros(n + 1, dtype=bool)
+    present = cleaned.notna().to_numpy()
+    texts = cleaned.to_numpy(dtype=object)[present].tolist()
+    if not texts:
+        return is_total, is_note
+    where = np.flatnonzero(present)
+    joined, starts = joined_texts(texts)
+    cand = texts_matching(_TOTAL_AT, joined, starts)
+    if len(cand):
+        key = pd.Series([texts[i] for i in cand.tolist()], dtype="str").str.replace(r"\s+", "", regex=True).str.lower()
+        is_total[where[cand]] = key.isin(TOTAL_LABELS).to_numpy(dtype=bool)
+    cand = texts_matching(_NOTE_AT, joined, starts)
+    if len(cand):
+        sub = pd.Series([texts[i] for i in cand.tolist()], dtype="str")
+        is_note[where[cand]] = sub.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool)
+    return is_total, is_note
+
+
 def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.DataFrame,
                 rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Among positions ``rows``: total/subtotal rows and note rows (masks over ``rows``).
@@ -811,10 +849,7 @@ def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.Dat
     note = np.zeros(len(rows), bool)
     flags = {}  # per column: (is_total, is_note) over its distinct texts (+ a missing-value slot)
     for j, (_, cleaned) in facts.items():
-        key = cleaned.str.replace(r"\s+", "", regex=True).str.lower()
-        is_total = np.append(key.isin(TOTAL_LABELS).to_numpy(dtype=bool), False)
-        is_note = np.append(cleaned.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool), False)
-        flags[j] = (is_total, is_note)
+        flags[j] = _label_flags(cleaned)
     hits = [j for j, (a, b) in flags.items() if a.any() or b.any()]
     if not len(rows) or not hits:  # the usual case: no label anywhere, no pass over the rows
         return total, note
