@@ -295,6 +295,10 @@ def _first_of_key(df: pd.DataFrame, key: list[str]) -> tuple[np.ndarray, np.ndar
     pos = np.arange(len(df))
     if len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1])):  # strictly increasing: every key once
         return complete, pos
+    ranked = np.sort(ids)  # numpy's (vectorised) sort: whether any key repeats, before the stable one
+    if bool(np.all(ranked[1:] != ranked[:-1])):
+        return complete, pos
+    del ranked
     order = np.argsort(ids, kind="stable")  # equal keys keep their row order: the first comes first
     sorted_ids = ids[order]
     new_key = np.r_[True, sorted_ids[1:] != sorted_ids[:-1]]

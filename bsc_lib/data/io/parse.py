@@ -501,4 +501,12 @@ def canonical(frame: pd.DataFrame, table: str, text: str = "str") -> pd.DataFram
     t = TABLES[table]
     out = frame[t.column_names].reset_index(drop=True)
     keep = text == "category"
-    return out.astype({c.name: ("category" if keep and c.dtype == "str" else pandas_dtype(c)) for c in t.columns})
+    dtypes = {c.name: ("category" if keep and c.dtype == "str" else pandas_dtype(c)) for c in t.columns}
+    if not keep:  # categorical text as str: each column is its categories taken by the codes
+        for c in t.columns:
+            col = out[c.name]
+            if c.dtype == "str" and isinstance(col.dtype, pd.CategoricalDtype) \
+                    and col.cat.categories.dtype == pd.api.types.pandas_dtype(dtypes[c.name]):
+                out[c.name] = pd.Series(col.cat.categories.array.take(col.cat.codes.to_numpy(), allow_fill=True),
+                                        index=out.index, name=c.name)
+    return out.astype(dtypes)
