@@ -226,13 +226,17 @@ def parse_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     ``bad`` is True where the text is present but not a finite number.
     """
-    t = s.str.replace("\u2212", "-", regex=False)
-    pct = t.str.endswith("%").fillna(False).astype(bool)
-    t = t.mask(pct, t.str[:-1].str.strip())
-    thousands = t.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
-    t = t.mask(thousands, t.str.replace(",", "", regex=False))
-    has_comma = t.str.contains(",", regex=False).fillna(False).astype(bool)
-    v = pd.to_numeric(t.mask(has_comma), errors="coerce").astype("float64")
+    if _has_char(s, "\u2212%,"):
+        t = s.str.replace("\u2212", "-", regex=False)
+        pct = t.str.endswith("%").fillna(False).astype(bool)
+        t = t.mask(pct, t.str[:-1].str.strip())
+        thousands = t.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
+        t = t.mask(thousands, t.str.replace(",", "", regex=False))
+        has_comma = t.str.contains(",", regex=False).fillna(False).astype(bool)
+        t = t.mask(has_comma)
+    else:  # no minus sign, percent or comma anywhere: the texts go to to_numeric as they are
+        t = s
+    v = pd.to_numeric(t, errors="coerce").astype("float64")
     v = v.mask(~np.isfinite(v.to_numpy()))
     bad = s.notna() & v.isna()
     return v, bad
