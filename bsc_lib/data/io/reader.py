@@ -325,9 +325,14 @@ def _read_folder(folder: Path, spath: str, out: RawInput, after=None) -> None:
             except OSError:
                 return 0
         order = sorted(range(len(jobs)), key=lambda i: (-size(i), i))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bsc-read") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bsc-read")
+        try:
             futures = {i: pool.submit(_read_csv_file, *jobs[i], after) for i in order}
             results = [futures[i].result() for i in range(len(jobs))]
+        except BaseException:  # Ctrl-C or an error: the files not started yet are not read
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     else:
         results = [_read_csv_file(*job, after) for job in jobs]
     for step in steps:
