@@ -680,3 +680,41 @@ def test_lock_file_for_an_unknown_name_and_dotfiles_are_ignored(tmp_path):
     (d / "~$성과지표.csv").write_bytes(b"\x08owner" + bytes(150))
     (d / "~$whatever.csv").write_bytes(b"")
     assert validate(d) == []
+
+
+def test_total_chars_cover_every_character_lowering_into_a_label():
+    """The joined-text pre-filter of total rows looks only at texts made of white space and
+    TOTAL_CHARS: every code point whose lower case is made of label characters must be in it."""
+    from bsc_lib.data.io.reader import TOTAL_CHARS, TOTAL_LABELS
+
+    label = set("".join(TOTAL_LABELS))
+    lowering = {chr(c) for c in range(0x110000)
+                if not 0xD800 <= c < 0xE000 and (low := chr(c).lower()) and set(low) <= label}
+    assert lowering <= set(TOTAL_CHARS)
+
+
+_FAST_ALPHABET = list("aZ 1#%-·ㆍ가각ᄀ\u1161\u0301é\u212a\u0130ｆ１㎍\t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000"
+                      "\u200b\ufeff\u00ad\u200e\u202a\u2066\x00※*주):：(") + [
+    "합계", "소 계", "Total", "SUB total", "자료:", "(단위: 억원)", "note 2:", "n/a", "해당없음", "#N/A"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(st.sampled_from(_FAST_ALPHABET), max_size=5).map("".join)),
+                max_size=12))
+def test_text_fast_paths_equal_the_cell_by_cell_rules(texts):
+    """clean_cells, clean_text and the total/note flags pre-filter the joined texts; the result
+    must be what the plain per-cell rules give."""
+    from bsc_lib.data.io.parse import MISSING_TOKENS
+    from bsc_lib.data.io.reader import NOTE_ROW, TOTAL_LABELS, _label_flags
+    from bsc_lib.data.io.text import _EDGES, clean_cells
+
+    s = pd.Series(texts, dtype="str", index=np.arange(len(texts)) * 2)
+    for form in ("NFKC", "NFC"):
+        plain = s.str.normalize(form).str.replace(_EDGES, "", regex=True)
+        pd.testing.assert_series_equal(clean_cells(s, form), plain)
+    cleaned = s.str.normalize("NFKC").str.replace(_EDGES, "", regex=True)
+    pd.testing.assert_series_equal(clean_text(s), cleaned.mask(cleaned.str.lower().isin(MISSING_TOKENS) | cleaned.isna()))
+    is_total, is_note = _label_flags(cleaned)
+    key = cleaned.str.replace(r"\s+", "", regex=True).str.lower()
+    assert is_total.tolist() == [*key.isin(TOTAL_LABELS).tolist(), False]
+    assert is_note.tolist() == [*cleaned.str.contains(NOTE_ROW, regex=True).fillna(False).astype(bool).tolist(), False]

@@ -7,6 +7,7 @@ empty frames), their origins and the reading/header/cell problems.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -81,7 +82,8 @@ def read_parsed(path: str | Path, *, na_as_missing: bool | None = None) -> ReadR
         model column order, RangeIndex), ``origins``, ``problems`` (reading, headers, cells,
         missing required tables), ``hashes`` ``{file name: sha256}``.
     """
-    raw = read_raw(path)
+    na = resolve_na_as_missing(na_as_missing)
+    raw = read_raw(path, after=functools.partial(parse_table, na_as_missing=na))
     spath = str(path)
     is_book = Path(path).suffix.lower() in (".xlsx", ".xlsm")
     res = ReadResult(source=spath, frames={}, origins={}, problems=list(raw.problems), hashes=raw.hashes)
@@ -90,7 +92,7 @@ def read_parsed(path: str | Path, *, na_as_missing: bool | None = None) -> ReadR
                 for p in raw.problems)
     for name, t in TABLES.items():
         if name in raw.tables:
-            pt = parse_table(raw.tables[name], na_as_missing=resolve_na_as_missing(na_as_missing))
+            pt = raw.after.get(name) or parse_table(raw.tables[name], na_as_missing=na)
             res.notices += raw.tables[name].notices
             res.frames[name] = pt.frame
             res.origins[name] = pt.origin

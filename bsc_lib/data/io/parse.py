@@ -184,15 +184,31 @@ def map_headers(raw: RawTable) -> tuple[dict[str, int], list[Problem]]:
     return mapping, problems
 
 
+#: Longest missing token: ``str.lower`` never shortens a text, so a longer text is no token.
+_MAX_TOKEN = max(map(len, MISSING_TOKENS))
+
+
 def clean_text(s: pd.Series) -> pd.Series:
     """Clean cells (:func:`bsc_lib.data.io.text.clean_cells`); missing tokens become NA (``str`` dtype)."""
     s = clean_cells(s)
-    missing = s.str.lower().isin(MISSING_TOKENS) | s.isna()
+    lengths = s.str.len().to_numpy(dtype="float64", na_value=np.nan)
+    short = lengths <= _MAX_TOKEN  # only these can be a token (ids and names are longer)
+    missing = s.isna().to_numpy(dtype=bool, copy=True)
+    if short.any():
+        missing[short] |= s[short].str.lower().isin(MISSING_TOKENS).to_numpy(dtype=bool)
     return s.mask(missing)
+
+
+def _has_char(s: pd.Series, chars: str) -> bool:
+    """Whether any present text of ``s`` holds one of ``chars`` (one pass over the joined texts)."""
+    joined = "\x00".join(s[s.notna()].tolist())
+    return any(ch in joined for ch in chars)
 
 
 def formula_errors(s: pd.Series) -> np.ndarray:
     """True where a text cell is one of Excel's error values (:data:`EXCEL_ERRORS`)."""
+    if not _has_char(s, "#"):
+        return np.zeros(len(s), dtype=bool)
     out = s.str.contains("#", regex=False).fillna(False).to_numpy(dtype=bool, copy=True)
     if out.any():  # only texts with a '#' are cleaned and compared
         out[out] = clean_cells(s[out]).str.upper().isin(EXCEL_ERRORS).to_numpy(dtype=bool)
@@ -210,13 +226,17 @@ def parse_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     ``bad`` is True where the text is present but not a finite number.
     """
-    t = s.str.replace("\u2212", "-", regex=False)
-    pct = t.str.endswith("%").fillna(False).astype(bool)
-    t = t.mask(pct, t.str[:-1].str.strip())
-    thousands = t.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
-    t = t.mask(thousands, t.str.replace(",", "", regex=False))
-    has_comma = t.str.contains(",", regex=False).fillna(False).astype(bool)
-    v = pd.to_numeric(t.mask(has_comma), errors="coerce").astype("float64")
+    if _has_char(s, "\u2212%,"):
+        t = s.str.replace("\u2212", "-", regex=False)
+        pct = t.str.endswith("%").fillna(False).astype(bool)
+        t = t.mask(pct, t.str[:-1].str.strip())
+        thousands = t.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
+        t = t.mask(thousands, t.str.replace(",", "", regex=False))
+        has_comma = t.str.contains(",", regex=False).fillna(False).astype(bool)
+        t = t.mask(has_comma)
+    else:  # no minus sign, percent or comma anywhere: the texts go to to_numeric as they are
+        t = s
+    v = pd.to_numeric(t, errors="coerce").astype("float64")
     v = v.mask(~np.isfinite(v.to_numpy()))
     bad = s.notna() & v.isna()
     return v, bad
@@ -269,6 +289,20 @@ def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return np.where(codes < 0, len(uniques), codes), spellings
 
 
+def _factorize_sorted(out: pd.Series, used: np.ndarray) -> tuple[np.ndarray, object]:
+    """``pd.factorize(out.where(used), sort=True)``: the sorted distinct used values and the code
+    of each entry. When the present values of ``out`` already rise strictly (the C parser's sorted
+    categories that cleaning did not change, the usual case) the codes are their ranks among the
+    used values: no text is hashed or sorted again."""
+    present = out.notna().to_numpy()
+    vals = out.to_numpy(dtype=object)[present]
+    if len(vals) and bool(np.all(vals[1:] > vals[:-1])):
+        keep = used & present
+        vcodes = np.where(keep, np.cumsum(keep) - 1, -1)
+        return vcodes, out[keep].to_numpy(dtype=object)
+    return pd.factorize(out.where(used), sort=True, use_na_sentinel=True)
+
+
 def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes: np.ndarray,
                             original: pd.Series, err_u: np.ndarray) -> tuple[list[Problem], np.ndarray]:
     """One ``formula error`` problem per cell (capped later), and the row positions."""
@@ -292,6 +326,13 @@ def _formula_error_problems(origin: TableOrigin, column: str, letter: str, codes
     return out, pos
 
 
+def _distinct(s: pd.Series) -> bool:
+    """Whether the present texts of ``s`` are all different: strictly rising (the cleaned sorted
+    categories of the C parser, compared in one pass, no hashing) or else unique."""
+    vals = s.to_numpy(dtype=object)[s.notna().to_numpy()]
+    return len(vals) < 2 or bool(np.all(vals[1:] > vals[:-1])) or pd.Index(vals).is_unique
+
+
 def ambiguous_ids(origin: TableOrigin, column: str, codes: np.ndarray, spellings: pd.Series,
                   cleaned: pd.Series) -> list[Problem]:
     """``ambiguous id`` problems: spellings of one id column that differ as written (beyond white
@@ -302,6 +343,8 @@ def ambiguous_ids(origin: TableOrigin, column: str, codes: np.ndarray, spellings
     ``codes`` the position of each row's text among them. One problem per extra spelling, at
     its first row, naming the spelling seen first (invisible characters shown as ``<U+200B>``).
     """
+    if _distinct(cleaned):  # no two spellings clean to the same id (the usual case)
+        return []
     loose = spellings.str.strip()  # white space at the edges (NBSP too) is not a different id
     frame = pd.DataFrame({"loose": loose.to_numpy(dtype=object), "clean": cleaned.to_numpy(dtype=object)})
     frame = frame[frame["clean"].notna() & frame["loose"].notna()]
@@ -439,7 +482,7 @@ def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
         out = out.reset_index(drop=True)
         if c.dtype == "str":  # categorical: the distinct cleaned texts, one integer code per cell
             used = np.bincount(codes, minlength=len(out)) > 0  # spellings of no cell (the header …) go
-            vcodes, values = pd.factorize(out.where(used), sort=True, use_na_sentinel=True)
+            vcodes, values = _factorize_sorted(out, used)
             cols[c.name] = pd.Series(pd.Categorical.from_codes(
                 vcodes[codes], categories=pd.Index(values, dtype="str"), validate=False))
             continue
@@ -462,4 +505,12 @@ def canonical(frame: pd.DataFrame, table: str, text: str = "str") -> pd.DataFram
     t = TABLES[table]
     out = frame[t.column_names].reset_index(drop=True)
     keep = text == "category"
-    return out.astype({c.name: ("category" if keep and c.dtype == "str" else pandas_dtype(c)) for c in t.columns})
+    dtypes = {c.name: ("category" if keep and c.dtype == "str" else pandas_dtype(c)) for c in t.columns}
+    if not keep:  # categorical text as str: each column is its categories taken by the codes
+        for c in t.columns:
+            col = out[c.name]
+            if c.dtype == "str" and isinstance(col.dtype, pd.CategoricalDtype) \
+                    and col.cat.categories.dtype == pd.api.types.pandas_dtype(dtypes[c.name]):
+                out[c.name] = pd.Series(col.cat.categories.array.take(col.cat.codes.to_numpy(), allow_fill=True),
+                                        index=out.index, name=c.name)
+    return out.astype(dtypes)

@@ -65,6 +65,7 @@ import logging
 import os
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -73,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib.data.aliases import DOC_SHEETS, table_lookup
-from bsc_lib.data.io.text import clean_cells, fold_header, visible
+from bsc_lib.data.io.text import clean_cells, fold_header, joined_texts, texts_matching, visible
 from bsc_lib.data.model import TABLES, normalise_header
 from bsc_lib.errors import Problem
 
@@ -159,6 +160,8 @@ class RawInput:
     hashes: dict[str, str] = field(default_factory=dict)
     #: ``{table name: (file, sheet)}`` of tables whose file/sheet could not be read at all.
     unreadable: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: ``{table name: after(table)}`` when :func:`read_raw` was given ``after`` (CSV folders)
+    after: dict[str, object] = field(default_factory=dict)
 
 
 def known_tables_text() -> str:
@@ -183,13 +186,17 @@ def match_table(name: str) -> str | None:
     return table_lookup().get(normalise_header(fold_header(name)))
 
 
-def read_raw(path: str | Path) -> RawInput:
+def read_raw(path: str | Path, after=None) -> RawInput:
     """Read a CSV folder or an ``.xlsx`` workbook into :class:`RawTable` objects.
 
     Parameters
     ----------
     path
         A folder of CSV files or an ``.xlsx``/``.xlsm`` workbook.
+    after
+        Optional function of a :class:`RawTable`, called for each table of a CSV folder by the
+        thread that read it (so that, e.g., parsing overlaps with reading the other files);
+        its results are in :attr:`RawInput.after`. Workbooks: not called.
 
     Returns
     -------
@@ -205,7 +212,7 @@ def read_raw(path: str | Path) -> RawInput:
                                     message="no such file or folder"))
         return out
     if p.is_dir():
-        _read_folder(p, spath, out)
+        _read_folder(p, spath, out, after)
     elif p.suffix.lower() in (".xlsx", ".xlsm"):
         _read_workbook(p, spath, out)
     elif p.suffix.lower() == ".xls":
@@ -237,9 +244,52 @@ def _link_problem(f: Path, root: Path, fpath: str) -> Problem | None:
     return None
 
 
-def _read_folder(folder: Path, spath: str, out: RawInput) -> None:
+#: Most threads reading the files of a CSV folder at once (see :func:`read_workers`).
+MAX_READ_THREADS = 4
+
+
+def read_workers() -> int:
+    """Threads that read the files of a CSV folder: the CPUs this process may use, at most
+    :data:`MAX_READ_THREADS` (``BSC_READ_THREADS`` overrides; 1 reads one file after another)."""
+    env = os.environ.get("BSC_READ_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_READ_THREADS, cpus))
+
+
+def _read_csv_file(f: Path, fpath: str, name: str, after) -> tuple[str | None, list[Problem], RawTable | None, object]:
+    """Read, hash and grid one CSV file: ``(sha256 or None, problems, table or None, after(table))``."""
+    try:
+        raw = f.read_bytes()
+    except OSError as exc:
+        return None, [Problem(file=fpath, rule="unreadable", message=f"cannot read the file: {exc}")], None, None
+    digest = hashlib.sha256(raw).hexdigest()
+    grid, probs = _csv_grid(raw, fpath)
+    del raw
+    if grid is None:
+        return digest, probs, None, None
+    table, more = _grid_to_table(grid, name, fpath, "", None, [])
+    del grid
+    return digest, probs + more, table, (after(table) if after is not None and table is not None else None)
+
+
+def _read_folder(folder: Path, spath: str, out: RawInput, after=None) -> None:
+    """Read the CSV files of ``folder`` into ``out``.
+
+    The file checks (names, links, duplicates) are made first, in file-name order; the files
+    to read are then read by :func:`read_workers` threads, largest first (pandas' C parser
+    tokenizes without holding the GIL), and their results are taken in file-name order again:
+    tables, hashes and problems do not depend on which thread finished first.
+    """
     root = Path(os.path.realpath(folder))
     files = sorted((f for f in folder.iterdir() if f.is_symlink() or f.is_file()), key=lambda f: f.name)
+    steps: list[Problem | int] = []  # in file order: a problem, or the index of a file to read
+    jobs: list[tuple[Path, str, str]] = []
+    claimed: dict[str, str] = {}  # table name -> the file that gives it (read or not)
     for f in files:
         # ~$name.csv is Excel's owner file, present while name.csv is open in Excel
         if f.name.startswith(("_", ".", "~$")) or f.suffix.lower() != ".csv":
@@ -248,40 +298,58 @@ def _read_folder(folder: Path, spath: str, out: RawInput) -> None:
         name = match_table(f.stem)
         link = _link_problem(f, root, fpath) if f.is_symlink() else None
         if link is not None:
-            out.problems.append(link)
-            if name is not None and name not in out.tables:
-                out.unreadable.setdefault(name, (fpath, ""))
+            steps.append(link)
+            if name is not None and name not in claimed:
+                claimed[name] = fpath
+                out.unreadable[name] = (fpath, "")
             continue
         if not f.is_file():  # a link to a folder inside the input folder
             continue
         if name is None:
-            out.problems.append(Problem(file=fpath, rule="unknown table", value=visible(f.stem), message=(
+            steps.append(Problem(file=fpath, rule="unknown table", value=visible(f.stem), message=(
                 f"'{visible(f.name)}' is not a known table; {suggest_table(f.stem)}"
                 f"name CSV files after one of: {known_tables_text()}")))
             continue
-        if name in out.tables or name in out.unreadable:
-            prev = out.tables[name].file if name in out.tables else out.unreadable[name][0]
-            out.problems.append(Problem(file=fpath, rule="duplicate table", value=f.stem, message=(
-                f"table {name} ({TABLES[name].ko}) is also given by {prev}; keep one file per table")))
+        if name in claimed:
+            steps.append(Problem(file=fpath, rule="duplicate table", value=f.stem, message=(
+                f"table {name} ({TABLES[name].ko}) is also given by {claimed[name]}; keep one file per table")))
             continue
+        claimed[name] = fpath
+        steps.append(len(jobs))
+        jobs.append((f, fpath, name))
+    workers = min(read_workers(), len(jobs))
+    if workers > 1:
+        def size(i: int) -> int:
+            try:
+                return jobs[i][0].stat().st_size
+            except OSError:
+                return 0
+        order = sorted(range(len(jobs)), key=lambda i: (-size(i), i))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bsc-read")
         try:
-            raw = f.read_bytes()
-        except OSError as exc:
-            out.problems.append(Problem(file=fpath, rule="unreadable", message=f"cannot read the file: {exc}"))
-            out.unreadable[name] = (fpath, "")
+            futures = {i: pool.submit(_read_csv_file, *jobs[i], after) for i in order}
+            results = [futures[i].result() for i in range(len(jobs))]
+        except BaseException:  # Ctrl-C or an error: the files not started yet are not read
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+    else:
+        results = [_read_csv_file(*job, after) for job in jobs]
+    for step in steps:
+        if isinstance(step, Problem):
+            out.problems.append(step)
             continue
-        out.hashes[f.name] = hashlib.sha256(raw).hexdigest()
-        grid, probs = _csv_grid(raw, fpath)
-        out.problems.extend(probs)
-        if grid is None:
-            out.unreadable[name] = (fpath, "")
-            continue
-        table, probs = _grid_to_table(grid, name, fpath, "", None, [])
+        f, fpath, name = jobs[step]
+        digest, probs, table, done = results[step]
+        if digest is not None:
+            out.hashes[f.name] = digest
         out.problems.extend(probs)
         if table is None:
             out.unreadable[name] = (fpath, "")
         else:
             out.tables[name] = table
+            if after is not None:
+                out.after[name] = done
 
 
 def decode_bytes(raw: bytes) -> tuple[str, str] | None:
@@ -798,6 +866,44 @@ def _header_text(x: object) -> str:
     return str(x).strip() if fold_header(x) else ""
 
 
+#: :data:`NOTE_ROW` for :func:`bsc_lib.data.io.text.joined_texts`: anchored at the start of each text.
+_NOTE_AT = re.compile(r"\x00" + NOTE_ROW.pattern.removeprefix("^"), NOTE_ROW.flags)
+
+
+#: Characters whose lower case is in a :data:`TOTAL_LABELS` label (the labels' own characters
+#: and their upper case; ``tests/test_io.py`` checks every code point).
+TOTAL_CHARS = "".join(sorted(set("".join(TOTAL_LABELS)) | {c.upper() for c in "".join(TOTAL_LABELS)}))
+#: A joined text (:func:`bsc_lib.data.io.text.joined_texts`) made only of white space and
+#: :data:`TOTAL_CHARS`: the only texts that can be a total label once white space is removed
+#: and the text lower-cased.
+_TOTAL_AT = re.compile(rf"\x00[\s{re.escape(TOTAL_CHARS)}]+(?=\x00)")
+
+
+def _label_flags(cleaned: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(is_total, is_note)`` of each distinct cleaned text (plus a ``False`` slot for a missing
+    value): ``is_total`` when the text without white space, lower-cased, is a :data:`TOTAL_LABELS`
+    label; ``is_note`` when :data:`NOTE_ROW` matches. Only the texts a pass over the joined texts
+    finds possible are tested one by one."""
+    n = len(cleaned)
+    is_total = np.zeros(n + 1, dtype=bool)
+    is_note = np.zeros(n + 1, dtype=bool)
+    present = cleaned.notna().to_numpy()
+    texts = cleaned.to_numpy(dtype=object)[present].tolist()
+    if not texts:
+        return is_total, is_note
+    where = np.flatnonzero(present)
+    joined, starts = joined_texts(texts)
+    cand = texts_matching(_TOTAL_AT, joined, starts)
+    if len(cand):
+        key = pd.Series([texts[i] for i in cand.tolist()], dtype="str").str.replace(r"\s+", "", regex=True).str.lower()
+        is_total[where[cand]] = key.isin(TOTAL_LABELS).to_numpy(dtype=bool)
+    cand = texts_matching(_NOTE_AT, joined, starts)
+    if len(cand):
+        sub = pd.Series([texts[i] for i in cand.tolist()], dtype="str")
+        is_note[where[cand]] = sub.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool)
+    return is_total, is_note
+
+
 def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.DataFrame,
                 rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Among positions ``rows``: total/subtotal rows and note rows (masks over ``rows``).
@@ -811,10 +917,7 @@ def _label_rows(facts: dict[int, tuple[np.ndarray, pd.Series]], nonblank: pd.Dat
     note = np.zeros(len(rows), bool)
     flags = {}  # per column: (is_total, is_note) over its distinct texts (+ a missing-value slot)
     for j, (_, cleaned) in facts.items():
-        key = cleaned.str.replace(r"\s+", "", regex=True).str.lower()
-        is_total = np.append(key.isin(TOTAL_LABELS).to_numpy(dtype=bool), False)
-        is_note = np.append(cleaned.str.contains(NOTE_ROW, regex=True).fillna(False).to_numpy(dtype=bool), False)
-        flags[j] = (is_total, is_note)
+        flags[j] = _label_flags(cleaned)
     hits = [j for j, (a, b) in flags.items() if a.any() or b.any()]
     if not len(rows) or not hits:  # the usual case: no label anywhere, no pass over the rows
         return total, note
