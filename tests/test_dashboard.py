@@ -641,3 +641,38 @@ def test_cli_refuses_bad_data_before_serving(case, tmp_path, capsys):
     assert "Traceback" not in err
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0, "no server was started"
+
+
+def test_a_links_tab_survives_the_page_reporting_its_first_tab(monkeypatch):
+    """Kernel side of a link: the page may report tab 0 more than once while it renders (a
+    language in the link relabels the tabs); the link's tab is put back each time, at most
+    TAB_RESTORES times, and a viewer's own click on the overview afterwards is honoured."""
+    from bsc_lib.present import dashboard as D
+
+    app = D.DashboardApp(D.build_context(D.resolve_settings(environ={})))
+    keys = [p.tab_key.removeprefix("tab_") for p in app.panels]
+    drill = keys.index("drill")
+    clock = [1000.0]
+    monkeypatch.setattr(D.time, "monotonic", lambda: clock[0])
+    app.apply_query("tab=drill&lang=en")
+    assert app.tabs.selected_index == drill
+    for _ in range(D.TAB_RESTORES):  # the page rendering: each report of tab 0 is answered
+        clock[0] += 2.0
+        app.tabs.selected_index = 0
+        assert app.tabs.selected_index == drill
+    clock[0] += 2.0
+    app.tabs.selected_index = 0  # no more: the viewer's own click
+    assert app.tabs.selected_index == 0
+    # a click on the overview long after the link was opened is the viewer's
+    app.apply_query("tab=drill")
+    clock[0] += D.TAB_RESTORE_S + 1
+    app.tabs.selected_index = 0
+    assert app.tabs.selected_index == 0
+    # after one put-back, a later report of tab 0 beyond the shorter window is the viewer's too
+    app.apply_query("tab=drill")
+    clock[0] += 1.0
+    app.tabs.selected_index = 0
+    assert app.tabs.selected_index == drill
+    clock[0] += D.TAB_RESTORE_AGAIN_S + 1
+    app.tabs.selected_index = 0
+    assert app.tabs.selected_index == 0

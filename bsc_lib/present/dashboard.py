@@ -1762,9 +1762,9 @@ class DashboardApp:
         if idx is not None:
             self.panels[idx].ensure()
             self.panels[idx].apply_view(q)
-            # the page's tab bar may report its initial tab (0) once it renders: put the wanted tab
-            # back once (see _on_tab)
-            self._wanted_tab = (idx, time.monotonic())
+            # the page's tab bar may report its initial tab (0) as it renders, more than once on a
+            # loaded server: put the wanted tab back (see _on_tab)
+            self._wanted_tab = (idx, time.monotonic(), TAB_RESTORES)
             self.tabs.selected_index = idx
         self.update_link()
 
@@ -1780,8 +1780,13 @@ class DashboardApp:
         wanted = getattr(self, "_wanted_tab", None)
         if wanted is not None and idx != wanted[0]:
             self._wanted_tab = None
-            if idx == 0 and time.monotonic() - wanted[1] < TAB_RESTORE_S:
-                self.tabs.selected_index = wanted[0]
+            tab, since, left = wanted
+            # a report of tab 0 soon after the link's tab was set is the page rendering (a viewer's
+            # own click on the overview comes later, or is put back at most TAB_RESTORES times)
+            window = TAB_RESTORE_S if left == TAB_RESTORES else TAB_RESTORE_AGAIN_S
+            if idx == 0 and left > 0 and time.monotonic() - since < window:
+                self._wanted_tab = (tab, time.monotonic(), left - 1) if left > 1 else None
+                self.tabs.selected_index = tab
                 return
         if idx is not None:
             self.panels[idx].ensure()
@@ -1800,6 +1805,11 @@ class DashboardApp:
 #: How long after a link's view is applied the page's first report of its initial tab (0) is
 #: taken as the page rendering, not as the viewer's click (a loaded server renders slowly).
 TAB_RESTORE_S = 60.0
+#: How many times such a report is answered by putting the link's tab back (a language in the link
+#: relabels the tabs, which can make the page report tab 0 once more) …
+TAB_RESTORES = 3
+#: … each later one only within this many seconds of the previous.
+TAB_RESTORE_AGAIN_S = 15.0
 
 
 def _route_logs() -> None:
