@@ -354,6 +354,14 @@ class _Failure:
     exc: Exception
 
 
+def _guarded(key: tuple[int, int], fn: Callable, *args, **kwargs) -> dict:
+    """``{key: fn(*args, **kwargs)}``, or ``{key: _Failure}`` when it raised."""
+    try:
+        return {key: fn(*args, **kwargs)}
+    except Exception as exc:
+        return {key: _Failure(exc)}
+
+
 def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, float]], t: dict[str, pd.DataFrame],
                      scheme: Scheme, year: int, half: str, codes: dict[str, Codes]) -> dict:
     """Prepare ``comp`` (when in ``prep``) and score it for each of its ``jobs``.
@@ -503,7 +511,10 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         [c for c in _COST_ORDER if c in prep or any(c == j[1] for j in jobs)] + prep + [j[1] for j in jobs]))
     outcome: dict = {}
     for found in parallel.run_all([
-            functools.partial(_component_chain, comp, prep, jobs, t, scheme, year, half, codes) for comp in chains]):
+            *(functools.partial(_component_chain, comp, prep, jobs, t, scheme, year, half, codes) for comp in chains),
+            functools.partial(_guarded, (2, 0), consulting_deductions, dept_t, inst_t, scheme.components.pre_evaluation),
+            functools.partial(_guarded, (2, 1), integrity_index, t["integrity"], dept_t, scheme.integrity_index,
+                              year=year)]):
         outcome.update(found)
     failed = sorted(k for k, v in outcome.items() if isinstance(v, _Failure))
     if failed:  # what a sequential run would have raised: preparations first, then scorings, in order
@@ -514,8 +525,9 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     if not keep_details:  # details come from a re-run: let the components' intermediate state go now
         for r in res.values():
             r.details = pd.DataFrame()
-    ded = consulting_deductions(dept_t, inst_t, scheme.components.pre_evaluation)
-    integ = integrity_index(t["integrity"], dept_t, scheme.integrity_index, year=year)
+    ded, integ = outcome[(2, 0)], outcome[(2, 1)]
+    # the KPI table needs only the component results: built on the second core meanwhile
+    kpi_pending = parallel.background(functools.partial(_kpi_table, res, dept_basis, scheme))
     flag_frames = [r.flags for r in res.values()] + [ded.flags, integ.flags]
 
     dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
@@ -609,7 +621,7 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
     ], evals)
 
-    kpi = _kpi_table(res, dept_basis, scheme)
+    kpi = kpi_pending.result()
     def details() -> pd.DataFrame:
         out = concat_frames((f() for f in detail_frames), pd.DataFrame(
             {c: pd.Series(dtype="str") for c in ["view", "unit_id", "component", "item", "half", "source_id"]}

@@ -88,3 +88,45 @@ def run_all(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
         if exc is not None:
             raise exc
     return results
+
+
+class Pending:
+    """The result of a task started by :func:`background`, read with :meth:`result`."""
+
+    def __init__(self, task: Callable[[], Any]):
+        self._task: Callable[[], Any] | None = task
+        self._thread: threading.Thread | None = None
+        self._value: Any = None
+        self._error: BaseException | None = None
+        if max_threads() >= 2 and not getattr(_local, "inside", False):
+            self._thread = threading.Thread(target=self._run, name="bsc-scoring", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        _local.inside = True
+        try:
+            self._value = self._task()
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+        finally:
+            _local.inside = False
+
+    def result(self) -> Any:
+        """The task's value (its exception re-raised); without a thread the task runs now."""
+        if self._thread is None:
+            if self._task is not None:
+                task, self._task = self._task, None
+                self._value = task()
+            return self._value
+        self._thread.join()  # interruptible by a signal on POSIX
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def background(task: Callable[[], Any]) -> Pending:
+    """Start ``task`` on a helper thread (daemon) while the caller goes on; :meth:`Pending.result`
+    waits for it. Sequentially (one thread, or inside a task) the task runs when its result is
+    first asked for — the place where a sequential program would have computed it, if the
+    caller asks at that place."""
+    return Pending(task)
