@@ -347,6 +347,29 @@ def _prepare_component(comp: str, t: dict[str, pd.DataFrame], scheme: Scheme, *,
 #: The components by their cost at scale (largest first): the order in which the two threads of
 #: :func:`evaluate` take them (any other component comes after these).
 _COST_ORDER = ("qualitative", "achievement", "pre_evaluation", "cooperation", "evaluator", "organisation")
+#: Components run one after the other in one task: the two that read the large ratings tables
+#: (their temporaries never at their peaks together: the peak memory stays that of one).
+_SAME_TASK = (("qualitative", "pre_evaluation"),)
+
+
+def _chain_tasks(chains: list[str]) -> list[list[str]]:
+    """``chains`` grouped into tasks (:data:`_SAME_TASK` together, at the first one's place)."""
+    tasks: list[list[str]] = []
+    placed: set[str] = set()
+    for comp in chains:
+        if comp in placed:
+            continue
+        group = next((g for g in _SAME_TASK if comp in g), (comp,))
+        tasks.append([c for c in group if c in chains and c not in placed])
+        placed.update(tasks[-1])
+    return tasks
+
+
+def _chain_group(comps: list[str], *args) -> dict:
+    found: dict = {}
+    for comp in comps:
+        found.update(_component_chain(comp, *args))
+    return found
 
 
 @dataclass
@@ -363,7 +386,7 @@ def _guarded(key: tuple[int, int], fn: Callable, *args, **kwargs) -> dict:
 
 
 def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, float]], t: dict[str, pd.DataFrame],
-                     scheme: Scheme, year: int, half: str, codes: dict[str, Codes]) -> dict:
+                     scheme: Scheme, year: int, half: str, codes: dict[str, Codes], keep_details: bool) -> dict:
     """Prepare ``comp`` (when in ``prep``) and score it for each of its ``jobs``.
 
     Returns ``{(0, i): None | _Failure}`` for its preparation (``i`` its position in ``prep``)
@@ -382,8 +405,10 @@ def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, floa
         if c != comp:
             continue
         try:
-            found[(1, j)] = _run_component(comp, ev_name, pts, t, scheme, year=year, half=half, codes=codes,
-                                           cache=cache)
+            found[(1, j)] = r = _run_component(comp, ev_name, pts, t, scheme, year=year, half=half, codes=codes,
+                                               cache=cache)
+            if not keep_details:  # details come from a re-run: the intermediate state goes now
+                r.details = pd.DataFrame()
         except Exception as exc:
             found[(1, j)] = _Failure(exc)
             return found
@@ -511,7 +536,8 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         [c for c in _COST_ORDER if c in prep or any(c == j[1] for j in jobs)] + prep + [j[1] for j in jobs]))
     outcome: dict = {}
     for found in parallel.run_all([
-            *(functools.partial(_component_chain, comp, prep, jobs, t, scheme, year, half, codes) for comp in chains),
+            *(functools.partial(_chain_group, group, prep, jobs, t, scheme, year, half, codes, keep_details)
+              for group in _chain_tasks(chains)),
             functools.partial(_guarded, (2, 0), consulting_deductions, dept_t, inst_t, scheme.components.pre_evaluation),
             functools.partial(_guarded, (2, 1), integrity_index, t["integrity"], dept_t, scheme.integrity_index,
                               year=year)]):
