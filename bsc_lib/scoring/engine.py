@@ -365,6 +365,12 @@ def _chain_tasks(chains: list[str]) -> list[list[str]]:
     return tasks
 
 
+def _keys_held_as_text(ratings: pd.DataFrame) -> bool:
+    """Whether the ratings' id columns are held as text (not integer-coded categoricals)."""
+    return any(not isinstance(ratings[c].dtype, pd.CategoricalDtype) and ratings[c].dtype.kind not in "iufb"
+               for c in ("project_id", "rater_id") if c in ratings.columns)
+
+
 def _chain_group(comps: list[str], *args) -> dict:
     found: dict = {}
     for comp in comps:
@@ -535,13 +541,22 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     chains = list(dict.fromkeys(
         [c for c in _COST_ORDER if c in prep or any(c == j[1] for j in jobs)] + prep + [j[1] for j in jobs]))
     outcome: dict = {}
-    for found in parallel.run_all([
-            *(functools.partial(_chain_group, group, prep, jobs, t, scheme, year, half, codes, keep_details)
-              for group in _chain_tasks(chains)),
-            functools.partial(_guarded, (2, 0), consulting_deductions, dept_t, inst_t, scheme.components.pre_evaluation),
-            functools.partial(_guarded, (2, 1), integrity_index, t["integrity"], dept_t, scheme.integrity_index,
-                              year=year)]):
-        outcome.update(found)
+    if _keys_held_as_text(t["qualitative_ratings"]):
+        # text-held input is large in memory (≈ 2.8 GB at 1000×): the qualitative component's
+        # peak is not shared with achievement's nor pre-evaluation's, which run after it
+        later = [c for c in ("pre_evaluation", "achievement") if c in chains]
+        groups = [[[c] for c in chains if c not in later], [[c] for c in later]]
+    else:
+        groups = [_chain_tasks(chains), []]
+    stages = [[functools.partial(_chain_group, g, prep, jobs, t, scheme, year, half, codes, keep_details)
+               for g in stage] for stage in groups]
+    stages[0] += [  # the deductions and the integrity index, in the first stage
+        functools.partial(_guarded, (2, 0), consulting_deductions, dept_t, inst_t, scheme.components.pre_evaluation),
+        functools.partial(_guarded, (2, 1), integrity_index, t["integrity"], dept_t, scheme.integrity_index,
+                          year=year)]
+    for stage in stages:
+        for found in parallel.run_all(stage):
+            outcome.update(found)
     failed = sorted(k for k, v in outcome.items() if isinstance(v, _Failure))
     if failed:  # what a sequential run would have raised: preparations first, then scorings, in order
         raise outcome[failed[0]].exc
