@@ -372,6 +372,7 @@ def _keys_held_as_text(ratings: pd.DataFrame) -> bool:
 
 
 def _chain_group(comps: list[str], *args) -> dict:
+    """:func:`_component_chain` of each of ``comps``, one after the other (one task)."""
     found: dict = {}
     for comp in comps:
         found.update(_component_chain(comp, *args))
@@ -534,8 +535,9 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     res: dict[tuple[str, str], ComponentResult] = {}
     wanted = {comp for ev in evals.values() for comp in ev.components}
     # Each component's preparation and scorings are independent of the other components': one
-    # task per component (bsc_lib.scoring.parallel, two threads), the largest first; results and
-    # the error raised (if any) are those of scoring them one after the other.
+    # task per component (qualitative and pre-evaluation together, see _SAME_TASK) on two threads
+    # (bsc_lib.scoring.parallel), the largest first; results and the error raised (if any) are
+    # those of scoring them one after the other.
     prep = [comp for comp in PREPARED_COMPONENTS if comp in wanted]
     jobs = [(ev_name, comp, float(pts)) for ev_name, ev in evals.items() for comp, pts in ev.components.items()]
     chains = list(dict.fromkeys(
