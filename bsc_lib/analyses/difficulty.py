@@ -40,6 +40,7 @@ KPI with actual 0 against a positive target …) is ``+inf`` here, one it scores
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 
@@ -48,6 +49,7 @@ import pandas as pd
 from scipy import stats
 
 from bsc_lib.data.model import KPI_TYPES, VALUE_ALIASES
+from bsc_lib.scoring import parallel
 from bsc_lib.scoring.components.achievement import achievement_rate
 
 log = logging.getLogger(__name__)
@@ -287,34 +289,67 @@ def kpi_difficulty(
     if min_history < 2:
         raise ValueError(f"min_history must be at least 2, got {min_history}")
 
-    k = pd.DataFrame({"kpi_id": kpis["kpi_id"].astype("str")})
-    for col in ("name_ko", "owner_id", "kpi_type"):
-        k[col] = kpis[col].astype("str") if col in kpis else pd.Series(np.nan, index=k.index, dtype="str")
-    k["polarity"] = _polarity(kpis["polarity"])
-    k["weight"] = _num(kpis["weight"]) if "weight" in kpis else np.nan
-    k = k.reset_index(drop=True)
+    # Independent parts run on two threads (bsc_lib.scoring.parallel: results by position, the
+    # same numbers as one after the other): the KPI columns and the shared id codes, then the
+    # history statistics and the results' targets and periods.
+    def kpi_columns() -> pd.DataFrame:
+        k = pd.DataFrame({"kpi_id": kpis["kpi_id"].astype("str")})
+        for col in ("name_ko", "owner_id", "kpi_type"):
+            k[col] = kpis[col].astype("str") if col in kpis else pd.Series(np.nan, index=k.index, dtype="str")
+        k["polarity"] = _polarity(kpis["polarity"])
+        k["weight"] = _num(kpis["weight"]) if "weight" in kpis else np.nan
+        return k.reset_index(drop=True)
+
     # KPI ids as integer codes shared by the three tables (the strings are hashed once); a
     # missing id is code −1: it matches a missing id in merges and forms no group
-    all_codes, uniques = _shared_id_codes([kpis["kpi_id"], history["kpi_id"], results["kpi_id"]])
+    k, (all_codes, uniques) = parallel.run_all([
+        kpi_columns, functools.partial(_shared_id_codes, [kpis["kpi_id"], history["kpi_id"], results["kpi_id"]])])
     n_k, n_h = len(k), len(history)
     k_code = all_codes[:n_k]
     known = np.zeros(len(uniques) + 1, dtype=bool)  # slot −1: a missing id
     known[k_code] = True
 
-    # ---- history
-    h_code = all_codes[n_k:n_k + n_h]
-    h = pd.DataFrame(
-        {
-            "kpi_id": np.where(h_code < 0, np.nan, h_code),
-            "year": _num(history["year"]).to_numpy(),
-            "actual": _num(history["actual"]).to_numpy(),
-        }
-    ).dropna()
-    h = h[(h["year"] < year) & known[h["kpi_id"].to_numpy(dtype=np.int64)]]
-    h["kpi_id"] = h["kpi_id"].astype("int64")
-    h["year"] = h["year"].astype("int64")
-    h = h.groupby(["kpi_id", "year"], as_index=False, sort=True)["actual"].mean()
-    hs = _history_stats(h, year) if len(h) else None
+    def history_part() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        h_code = all_codes[n_k:n_k + n_h]
+        h = pd.DataFrame(
+            {
+                "kpi_id": np.where(h_code < 0, np.nan, h_code),
+                "year": _num(history["year"]).to_numpy(),
+                "actual": _num(history["actual"]).to_numpy(),
+            }
+        ).dropna()
+        h = h[(h["year"] < year) & known[h["kpi_id"].to_numpy(dtype=np.int64)]]
+        h["kpi_id"] = h["kpi_id"].astype("int64")
+        h["year"] = h["year"].astype("int64")
+        h = h.groupby(["kpi_id", "year"], as_index=False, sort=True)["actual"].mean()
+        return h, (_history_stats(h, year) if len(h) else None)
+
+    def results_part() -> tuple[pd.Series, pd.DataFrame]:
+        # ---- target of the year
+        r_code = all_codes[n_k + n_h:]
+        half_codes, half_u = pd.factorize(results["half"].astype("str"))
+        half_is = np.append(pd.Series(half_u, dtype="str").str.strip().to_numpy(dtype=object) == target_half, False)
+        r = pd.DataFrame(
+            {
+                "kpi_id": r_code,
+                "year": _num(results["year"]).to_numpy(),
+                "is_target_half": half_is[half_codes],
+                "target": _num(results["target"]).to_numpy(),
+                "actual": _num(results["actual"]).to_numpy(),
+            }
+        )
+        r = r[known[r["kpi_id"].to_numpy()]]
+        sel = r[(r["year"] == year) & r["is_target_half"] & (r["kpi_id"] >= 0)]
+        tgt = sel.groupby("kpi_id", sort=False)["target"].last()
+        # ---- achievement periods (H1/H2 of the year and any earlier results)
+        pol = pd.DataFrame({"kpi_id": k_code, "polarity": k["polarity"]})
+        rp = r[(r["year"] <= year)].merge(pol, on="kpi_id", how="left")
+        rate = achievement_rate(rp["target"], rp["actual"], rp["polarity"])
+        valid = rp["polarity"].isin(["up", "down"]) & rate.notna()
+        rp = rp.assign(valid=valid, met=valid & (rate >= cap))
+        return tgt, rp[rp["kpi_id"] >= 0].groupby("kpi_id")[["valid", "met"]].sum()
+
+    (h, hs), (tgt, per) = parallel.run_all([history_part, results_part])
 
     out = k.copy()
     out["_code"] = k_code
@@ -327,23 +362,6 @@ def kpi_difficulty(
     out["n_history"] = out["n_history"].fillna(0).astype("int64")
     out["last_year"] = out["last_year"].astype("Int64")
     out["cagr_nonpositive"] = out["cagr_nonpositive"].fillna(False).astype(bool)
-
-    # ---- target of the year
-    r_code = all_codes[n_k + n_h:]
-    half_codes, half_u = pd.factorize(results["half"].astype("str"))
-    half_is = np.append(pd.Series(half_u, dtype="str").str.strip().to_numpy(dtype=object) == target_half, False)
-    r = pd.DataFrame(
-        {
-            "kpi_id": r_code,
-            "year": _num(results["year"]).to_numpy(),
-            "is_target_half": half_is[half_codes],
-            "target": _num(results["target"]).to_numpy(),
-            "actual": _num(results["actual"]).to_numpy(),
-        }
-    )
-    r = r[known[r["kpi_id"].to_numpy()]]
-    sel = r[(r["year"] == year) & r["is_target_half"] & (r["kpi_id"] >= 0)]
-    tgt = sel.groupby("kpi_id", sort=False)["target"].last()
     out["target"] = out["_code"].map(tgt).astype("float64")
 
     sign = _signed(out["polarity"])
@@ -379,13 +397,6 @@ def kpi_difficulty(
     directed = out["polarity"].isin(["up", "down"])
     out["target_percentile"] = out["target_percentile"].where(directed & out["target"].notna())
 
-    # ---- achievement periods (H1/H2 of the year and any earlier results)
-    rp = r[(r["year"] <= year)].merge(out[["_code", "polarity"]].rename(columns={"_code": "kpi_id"}), on="kpi_id",
-                                      how="left")
-    rate = achievement_rate(rp["target"], rp["actual"], rp["polarity"])
-    valid = rp["polarity"].isin(["up", "down"]) & rate.notna()
-    rp = rp.assign(valid=valid, met=valid & (rate >= cap))
-    per = rp[rp["kpi_id"] >= 0].groupby("kpi_id")[["valid", "met"]].sum()
     out["n_result_periods"] = out["_code"].map(per["valid"]).fillna(0).astype("int64")
     n_met = out["_code"].map(per["met"]).fillna(0).astype("int64")
 

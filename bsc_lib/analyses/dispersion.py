@@ -30,6 +30,7 @@ from scipy import stats as _st
 
 from bsc_lib.analyses._checks import as_list, require_columns
 from bsc_lib.analyses.stats import _largest_tie, _value_counts, entropy_norm, gini
+from bsc_lib.scoring import parallel
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,13 @@ def discrimination(
         return pd.DataFrame([_describe(values, decimals)], columns=DISCRIMINATION_COLUMNS)
     keys = df[by_cols]
     # one pass over groups (indicators / components), not over data rows
+    groups = list(keys.groupby(by_cols, sort=True, dropna=False).indices.items())
+    # the groups are described independently: on two threads (bsc_lib.scoring.parallel), in group order
+    described = parallel.run_all([(lambda idx=idx: _describe(values[idx], decimals)) for _, idx in groups])
     rows = []
-    for key, idx in keys.groupby(by_cols, sort=True, dropna=False).indices.items():
+    for (key, _), stats_ in zip(groups, described, strict=True):
         key_t = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by_cols, key_t, strict=True)), **_describe(values[idx], decimals)})
+        rows.append({**dict(zip(by_cols, key_t, strict=True)), **stats_})
     if not rows:
         return pd.DataFrame(columns=[*by_cols, *DISCRIMINATION_COLUMNS])
     return pd.DataFrame(rows, columns=[*by_cols, *DISCRIMINATION_COLUMNS])

@@ -44,7 +44,7 @@ import pandas as pd
 
 from bsc_lib.config.scheme import Scheme
 from bsc_lib.data.model import TABLES, BSCData, empty_table
-from bsc_lib.scoring import grading
+from bsc_lib.scoring import grading, parallel
 
 # the component modules register themselves in REGISTRY when imported
 from bsc_lib.scoring.components import (  # noqa: F401 - imported for their registration
@@ -233,7 +233,7 @@ def _canonical(data: BSCData) -> tuple[dict[str, pd.DataFrame], dict[str, Codes]
     and skipped when the rows are already in key order. The tables of
     :data:`_READ_THROUGH_CODES` are returned unsorted with the order in their ``Codes``.
     """
-    out, codes = {}, {}
+    frames, keys = {}, {}
     for name, t in TABLES.items():
         df = data.tables.get(name)
         if df is None:
@@ -243,28 +243,53 @@ def _canonical(data: BSCData) -> tuple[dict[str, pd.DataFrame], dict[str, Codes]
                 if c.name not in df.columns:
                     df = df.assign(**{c.name: empty_table(name)[c.name].reindex(df.index)})
         key = [k for k in t.key if k in df.columns]
-        known: dict = {}
         if name not in SCORED_TABLES:  # not read by the engine: left as it is
             key = []
-        if len(df) and key:
-            try:
-                known = {k: factorize_sorted(df[k]) for k in key}
-                order = _key_order([known[k] for k in key])
-            except (TypeError, ValueError):  # unorderable values: let pandas sort (or raise) as before
-                known, order = {}, None
-                df = df.sort_values(key, kind="stable")
-            if order is not None:
-                known = {k: (c[order], u) for k, (c, u) in known.items()}
-                if name in _READ_THROUGH_CODES:  # the component reads it in this order: no copy
-                    df = df.reset_index(drop=True)
-                    out[name] = df
-                    codes[name] = Codes(df, known, order=order)
-                    continue
-                df = df.take(order)
-        df = df.reset_index(drop=True)
-        out[name] = df
-        codes[name] = Codes(df, known)
+        frames[name], keys[name] = df, (key if len(df) else [])
+    # the key columns are factorised independently of each other (two threads: pandas' hash
+    # tables release the GIL), then each table is ordered (also independent of the others)
+    columns = [(name, k) for name, key in keys.items() for k in key]
+    coded = dict(zip(columns, parallel.run_all([functools.partial(_try_factorize, frames[name][k])
+                                                for name, k in columns]), strict=True))
+    done = parallel.run_all([functools.partial(_canonical_table, name, frames[name], keys[name], coded)
+                             for name in TABLES])
+    out, codes = {}, {}
+    for name, (df, c) in zip(TABLES, done, strict=True):
+        out[name], codes[name] = df, c
     return out, codes
+
+
+def _try_factorize(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | Exception:
+    """:func:`factorize_sorted`, or the ``TypeError``/``ValueError`` it raised (unorderable values)."""
+    try:
+        return factorize_sorted(s)
+    except (TypeError, ValueError) as exc:
+        return exc
+
+
+def _canonical_table(name: str, df: pd.DataFrame, key: list[str], coded: dict) -> tuple[pd.DataFrame, Codes]:
+    """One table of :func:`_canonical` from the codes of its key columns."""
+    known: dict = {}
+    if key:
+        try:
+            known = {}
+            for k in key:
+                c = coded.pop((name, k))  # the unordered codes go when the ordered ones exist
+                if isinstance(c, Exception):
+                    raise c
+                known[k] = c
+            order = _key_order([known[k] for k in key])
+        except (TypeError, ValueError):  # unorderable values: let pandas sort (or raise) as before
+            known, order = {}, None
+            df = df.sort_values(key, kind="stable")
+        if order is not None:
+            known = {k: (c[order], u) for k, (c, u) in known.items()}
+            if name in _READ_THROUGH_CODES:  # the component reads it in this order: no copy
+                df = df.reset_index(drop=True)
+                return df, Codes(df, known, order=order)
+            df = df.take(order)
+    df = df.reset_index(drop=True)
+    return df, Codes(df, known)
 
 
 def _key_order(cols: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
@@ -317,6 +342,84 @@ def _prepare_component(comp: str, t: dict[str, pd.DataFrame], scheme: Scheme, *,
     spec = REGISTRY[comp]
     if spec.prepare is not None:
         cache[comp] = spec.prepare(ScoringInput(t, scheme, year, half, codes))
+
+
+#: The components by their cost at scale (largest first): the order in which the two threads of
+#: :func:`evaluate` take them (any other component comes after these).
+_COST_ORDER = ("qualitative", "achievement", "pre_evaluation", "cooperation", "evaluator", "organisation")
+#: Components run one after the other in one task: the two that read the large ratings tables
+#: (their temporaries never at their peaks together: the peak memory stays that of one).
+_SAME_TASK = (("qualitative", "pre_evaluation"),)
+
+
+def _chain_tasks(chains: list[str]) -> list[list[str]]:
+    """``chains`` grouped into tasks (:data:`_SAME_TASK` together, at the first one's place)."""
+    tasks: list[list[str]] = []
+    placed: set[str] = set()
+    for comp in chains:
+        if comp in placed:
+            continue
+        group = next((g for g in _SAME_TASK if comp in g), (comp,))
+        tasks.append([c for c in group if c in chains and c not in placed])
+        placed.update(tasks[-1])
+    return tasks
+
+
+def _keys_held_as_text(ratings: pd.DataFrame) -> bool:
+    """Whether the ratings' id columns are held as text (not integer-coded categoricals)."""
+    return any(not isinstance(ratings[c].dtype, pd.CategoricalDtype) and ratings[c].dtype.kind not in "iufb"
+               for c in ("project_id", "rater_id") if c in ratings.columns)
+
+
+def _chain_group(comps: list[str], *args) -> dict:
+    """:func:`_component_chain` of each of ``comps``, one after the other (one task)."""
+    found: dict = {}
+    for comp in comps:
+        found.update(_component_chain(comp, *args))
+    return found
+
+
+@dataclass
+class _Failure:
+    exc: Exception
+
+
+def _guarded(key: tuple[int, int], fn: Callable, *args, **kwargs) -> dict:
+    """``{key: fn(*args, **kwargs)}``, or ``{key: _Failure}`` when it raised."""
+    try:
+        return {key: fn(*args, **kwargs)}
+    except Exception as exc:
+        return {key: _Failure(exc)}
+
+
+def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, float]], t: dict[str, pd.DataFrame],
+                     scheme: Scheme, year: int, half: str, codes: dict[str, Codes], keep_details: bool) -> dict:
+    """Prepare ``comp`` (when in ``prep``) and score it for each of its ``jobs``.
+
+    Returns ``{(0, i): None | _Failure}`` for its preparation (``i`` its position in ``prep``)
+    and ``{(1, j): ComponentResult | _Failure}`` for its scorings (``j`` the position in
+    ``jobs``); it stops at the first failure, like a sequential run.
+    """
+    found: dict = {}
+    cache: dict = {}
+    if comp in prep:
+        try:
+            _prepare_component(comp, t, scheme, year=year, half=half, codes=codes, cache=cache)
+        except Exception as exc:
+            found[(0, prep.index(comp))] = _Failure(exc)
+            return found
+    for j, (ev_name, c, pts) in enumerate(jobs):
+        if c != comp:
+            continue
+        try:
+            found[(1, j)] = r = _run_component(comp, ev_name, pts, t, scheme, year=year, half=half, codes=codes,
+                                               cache=cache)
+            if not keep_details:  # details come from a re-run: the intermediate state goes now
+                r.details = pd.DataFrame()
+        except Exception as exc:
+            found[(1, j)] = _Failure(exc)
+            return found
+    return found
 
 
 def _run_component(comp: str, evaluation: str, points: float, t: dict[str, pd.DataFrame], scheme: Scheme,
@@ -431,19 +534,43 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
 
     res: dict[tuple[str, str], ComponentResult] = {}
     wanted = {comp for ev in evals.values() for comp in ev.components}
-    for comp in PREPARED_COMPONENTS:
-        if comp in wanted:
-            _prepare_component(comp, t, scheme, year=year, half=half, codes=codes, cache=cache)
-    for ev_name, ev in evals.items():
-        for comp, pts in ev.components.items():
-            res[(ev_name, comp)] = _run_component(comp, ev_name, float(pts), t, scheme, year=year, half=half,
-                                                  codes=codes, cache=cache)
+    # Each component's preparation and scorings are independent of the other components': one
+    # task per component (qualitative and pre-evaluation together, see _SAME_TASK) on two threads
+    # (bsc_lib.scoring.parallel), the largest first; results and the error raised (if any) are
+    # those of scoring them one after the other.
+    prep = [comp for comp in PREPARED_COMPONENTS if comp in wanted]
+    jobs = [(ev_name, comp, float(pts)) for ev_name, ev in evals.items() for comp, pts in ev.components.items()]
+    chains = list(dict.fromkeys(
+        [c for c in _COST_ORDER if c in prep or any(c == j[1] for j in jobs)] + prep + [j[1] for j in jobs]))
+    outcome: dict = {}
+    if _keys_held_as_text(t["qualitative_ratings"]):
+        # text-held input is large in memory (≈ 2.8 GB at 1000×): the qualitative component's
+        # peak is not shared with achievement's nor pre-evaluation's, which run after it
+        later = [c for c in ("pre_evaluation", "achievement") if c in chains]
+        groups = [[[c] for c in chains if c not in later], [[c] for c in later]]
+    else:
+        groups = [_chain_tasks(chains), []]
+    stages = [[functools.partial(_chain_group, g, prep, jobs, t, scheme, year, half, codes, keep_details)
+               for g in stage] for stage in groups]
+    stages[0] += [  # the deductions and the integrity index, in the first stage
+        functools.partial(_guarded, (2, 0), consulting_deductions, dept_t, inst_t, scheme.components.pre_evaluation),
+        functools.partial(_guarded, (2, 1), integrity_index, t["integrity"], dept_t, scheme.integrity_index,
+                          year=year)]
+    for stage in stages:
+        for found in parallel.run_all(stage):
+            outcome.update(found)
+    failed = sorted(k for k, v in outcome.items() if isinstance(v, _Failure))
+    if failed:  # what a sequential run would have raised: preparations first, then scorings, in order
+        raise outcome[failed[0]].exc
+    for i, (ev_name, comp, _) in enumerate(jobs):
+        res[(ev_name, comp)] = outcome[(1, i)]
     del cache, codes
     if not keep_details:  # details come from a re-run: let the components' intermediate state go now
         for r in res.values():
             r.details = pd.DataFrame()
-    ded = consulting_deductions(dept_t, inst_t, scheme.components.pre_evaluation)
-    integ = integrity_index(t["integrity"], dept_t, scheme.integrity_index, year=year)
+    ded, integ = outcome[(2, 0)], outcome[(2, 1)]
+    # the KPI table needs only the component results: built on the second core meanwhile
+    kpi_pending = parallel.background(functools.partial(_kpi_table, res, dept_basis, scheme))
     flag_frames = [r.flags for r in res.values()] + [ded.flags, integ.flags]
 
     dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
@@ -537,7 +664,7 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
     ], evals)
 
-    kpi = _kpi_table(res, dept_basis, scheme)
+    kpi = kpi_pending.result()
     def details() -> pd.DataFrame:
         out = concat_frames((f() for f in detail_frames), pd.DataFrame(
             {c: pd.Series(dtype="str") for c in ["view", "unit_id", "component", "item", "half", "source_id"]}

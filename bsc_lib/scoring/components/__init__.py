@@ -446,9 +446,15 @@ def factorize_sorted(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         fast = _factorize_int(s.to_numpy())
         if fast is not None:
             return fast
-    codes, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+    # ``pd.factorize(s, sort=True)`` in two steps, with the same codes and uniques: the rows
+    # unsorted, then the few distinct values sorted by the same ``factorize(sort=True)``; the
+    # rows' codes are read through that small rank table straight into the small dtype (one
+    # int64 array per row fewer alive at once than sorting the rows' codes).
+    raw, first_seen = pd.factorize(s, use_na_sentinel=True)
+    rank, uniques = pd.factorize(first_seen, sort=True, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object) if not pd.api.types.is_numeric_dtype(uniques) else np.asarray(uniques)
-    return _small_int(codes, len(uniques)), uniques
+    lut = _small_int(np.append(rank, -1), len(uniques))  # slot −1: a missing value stays −1
+    return lut[raw], uniques
 
 
 #: Widest value range (max − min) of an integer column coded through a lookup table.
