@@ -56,7 +56,7 @@ from bsc_lib.config.planning_params import PlanningParams, load_planning_params
 from bsc_lib.config.scheme import Grading, Scheme, load_scheme
 from bsc_lib.data.describe import unit_names, with_names
 from bsc_lib.data.io import load
-from bsc_lib.data.io.shared import SHARED_ENV  # the run's shared folder (inputs and tables)
+from bsc_lib.data.io.shared import SHARED_ENV, write_atomic
 from bsc_lib.data.model import BSCData
 from bsc_lib.scoring.engine import Results, evaluate
 from bsc_lib.scoring.grading import grade_labels
@@ -125,9 +125,7 @@ class SharedTables:
         return cls(folder, identity, meta.get("planned", []), writing=False)
 
     def _write(self, name: str, blob: bytes) -> None:
-        part = self.folder / f".{name}.part"
-        part.write_bytes(blob)
-        os.replace(part, self.folder / name)
+        write_atomic(self.folder / name, blob)
 
     def put(self, name: str, value: object) -> None:
         """Share one table (or the scores) under ``name``."""

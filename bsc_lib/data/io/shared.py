@@ -28,7 +28,7 @@ SHARED_ENV = "BSC_SHARED_TABLES"
 #: File of the shared folder holding the run's validated inputs
 INPUTS_FILE = "_inputs.pkl"
 
-__all__ = ["INPUTS_FILE", "SHARED_ENV", "run_data", "share_inputs"]
+__all__ = ["INPUTS_FILE", "SHARED_ENV", "run_data", "share_inputs", "write_atomic"]
 
 
 def _key(data_path: str | Path, scheme: Scheme, na_as_missing: bool) -> dict:
@@ -44,12 +44,18 @@ def share_inputs(folder: str | Path, data: BSCData, data_path: str | Path, schem
     Written atomically (a reader sees the whole file or none). Returns the file's path.
     """
     target = Path(folder) / INPUTS_FILE
-    part = target.with_name(f".{INPUTS_FILE}.part")
-    blob = pickle.dumps({"key": _key(data_path, scheme, na_as_missing), "data": data},
-                        protocol=pickle.HIGHEST_PROTOCOL)
-    part.write_bytes(blob)
-    os.replace(part, target)
+    write_atomic(target, pickle.dumps({"key": _key(data_path, scheme, na_as_missing), "data": data},
+                                      protocol=pickle.HIGHEST_PROTOCOL))
     return target
+
+
+def write_atomic(path: str | Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` so that a reader sees the whole file or none (a ``.part`` file
+    renamed into place); used for everything a run shares with its kernels."""
+    path = Path(path)
+    part = path.with_name(f".{path.name}.part")
+    part.write_bytes(blob)
+    os.replace(part, path)
 
 
 def _shared_copy(folder: str, key: dict) -> BSCData | None:
