@@ -125,6 +125,18 @@ def _open(browser, url: str):
 
 
 
+def set_whatif_slider(page, cls: str, v: int, attr: str, key: str, scale: float = 1.0) -> None:
+    """Type ``v`` into the what-if slider ``.cls`` and wait until the page's state holds
+    ``key=v*scale`` in its ``data-<attr>`` list."""
+    page.locator(f".{cls} .widget-readout").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(v))
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"document.querySelector('.bsc-whatif-state').dataset.{attr}.split(',').includes('{key}={v * scale:g}')",
+        timeout=UI_TIMEOUT)
+
+
 def status(server) -> dict:
     """The server's ``/bsc-status`` (viewers, claims, pool, kernels)."""
     with urllib.request.urlopen(server.url + "bsc-status", timeout=30) as r:  # noqa: S310 - loopback only

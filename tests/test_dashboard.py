@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dashboard_helpers import UI_TIMEOUT, Server, _get, _open, chromium_browser
+from dashboard_helpers import UI_TIMEOUT, Server, _get, _open, chromium_browser, set_whatif_slider
 
 from bsc_lib.analyses.recipes import Recipes
 from bsc_lib.analyses.summary import near_ties
@@ -408,17 +408,8 @@ def test_what_if_control_back_to_the_scheme_restores_it_exactly(page, expected):
     page.locator(".bsc-w-reset").click()
     first = next(iter(quotas))
 
-    def set_quota(v: int) -> None:
-        page.locator(f".bsc-w-quota-{first} .widget-readout").click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(v))
-        page.keyboard.press("Enter")
-        page.wait_for_function(
-            f"document.querySelector('.bsc-whatif-state').dataset.quotas.split(',').includes('{first}={v / 100:g}')",
-            timeout=UI_TIMEOUT)
-
     for v in (quotas[first] + 13, quotas[first] + 4, quotas[first]):  # several moves, then back
-        set_quota(v)
+        set_whatif_slider(page, f"bsc-w-quota-{first}", v, "quotas", first, 0.01)
     for g, v in quotas.items():
         assert page.locator(f".bsc-w-quota-{g} .widget-readout").inner_text().strip() == f"{v}"
     state = page.locator(".bsc-whatif-state").get_attribute("data-quotas")
@@ -434,15 +425,6 @@ def test_saved_scenarios_side_by_side_and_restored(page, expected):
     _tab(page, "가정 분석")
     page.wait_for_selector(".bsc-whatif-table", timeout=UI_TIMEOUT)
 
-    def set_slider(cls: str, v: int, attr: str, key: str, scale: float = 1.0) -> None:
-        page.locator(f".{cls} .widget-readout").click()
-        page.keyboard.press("Control+A")
-        page.keyboard.type(str(v))
-        page.keyboard.press("Enter")
-        page.wait_for_function(
-            f"document.querySelector('.bsc-whatif-state').dataset.{attr}.split(',').includes('{key}={v * scale:g}')",
-            timeout=UI_TIMEOUT)
-
     def save(name: str) -> None:
         page.locator(".bsc-w-scen-name input").fill(name)
         page.locator(".bsc-w-scen-save").click()
@@ -451,13 +433,13 @@ def test_saved_scenarios_side_by_side_and_restored(page, expected):
                                timeout=UI_TIMEOUT)
 
     page.locator(".bsc-w-reset").click()
-    set_slider("bsc-w-achievement", 40, "points", "achievement")
+    set_whatif_slider(page, "bsc-w-achievement", 40, "points", "achievement")
     points40 = page.locator(".bsc-whatif-state").get_attribute("data-points")
     save("A40")
     page.locator(".bsc-w-reset").click()
     first = next(iter(scheme.grading.quotas))
     q = round(scheme.grading.quotas[first] * 100) + 10
-    set_slider(f"bsc-w-quota-{first}", q, "quotas", first, 0.01)
+    set_whatif_slider(page, f"bsc-w-quota-{first}", q, "quotas", first, 0.01)
     save("Q+10")
     # expected: the engine-exact what-if of each saved scenario
     pts = dict(p.split("=") for p in points40.split(","))
