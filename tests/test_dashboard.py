@@ -127,6 +127,15 @@ def test_overview_ties_are_the_producers_under_other_settings(tmp_path, toleranc
     comp_rows = re.findall(r'<div class="cb-row">.*?</div>', panel.comps.value)
     comp_ties = {re.search(r"inst=([^&]+)&", row).group(1) for row in comp_rows if "bsc-tie-mark" in row}
     assert comp_ties == want
+    # the what-if table's scheme totals (its base column) carry the same marks as the overview
+    app = types.SimpleNamespace(ctx=ctx, lang="en", tabs=types.SimpleNamespace(selected_index=None), panels=[])
+    whatif_panel = db.WhatIfPanel(app)
+    whatif_panel.build()
+    whatif_panel.render()
+    rows = re.findall(r'<tr[^>]*data-unit="([^"]+)"[^>]*>(.*?)</tr>', whatif_panel.table.value, re.S)
+    assert len(rows) == len(inst)
+    base_col = [re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)[5] for _, cells in rows]
+    assert {u for (u, _), cell in zip(rows, base_col, strict=True) if "bsc-tie-mark" in cell} == want
 
 
 def test_error_html_is_bilingual_and_has_no_traceback():

@@ -178,7 +178,7 @@ CSS = """
 .bsc-dash .bsc-link { text-align: right; font-size: 14px; margin-top: 4px; }
 .bsc-dash a.bsc-drill-link { color: inherit; text-decoration: none; border-bottom: 1px dotted #888; }
 .bsc-dash .bsc-changed-cell .bsc-grade { outline: 3px solid #fdae61; }
-.bsc-dash .bsc-whatif-controls { position: sticky; top: 8px; align-self: flex-start; background: #fff; z-index: 2; }
+.bsc-dash .bsc-whatif-controls { position: sticky; top: 8px; align-self: flex-start; background: #fff; z-index: 2; flex-shrink: 0; }
 .bsc-dash .lm-TabPanel-stackedPanel, .bsc-dash .widget-tab-contents { overflow: visible; }
 /* presentation mode (1920 x 1080 projector): body text >= 18 px, controls hidden */
 .bsc-dash.bsc-present, .bsc-dash.bsc-present .widget-html-content, .bsc-dash.bsc-present .widget-label,
@@ -1545,8 +1545,12 @@ class WhatIfPanel(_Panel):
         # re-scored totals: the producer's rule and tolerance (bsc_lib.analyses.summary.near_ties)
         group = tab["inst_type"] if ctx.scheme.grading.group_by == "inst_type" else pd.Series("all", index=tab.index)
         ties = near_ties(tab["total"], group, ctx.analysis.summary.near_tie_tolerance)
+        # the scheme's totals carry the producer's own marks (the same as the overview's)
+        base_ties = institution_ties(ctx.tables["near_ties"]).reindex(tab["institution_id"])
         tab = tab.assign(total_h=[total_html(v, t, lang) for v, t in zip(tab["total"], ties.to_dict("records"),
-                                                                          strict=True)])
+                                                                          strict=True)],
+                         base_total_h=[total_html(v, None if pd.isna(t.get("near_tie")) else t, lang)
+                                       for v, t in zip(tab["base_total"], base_ties.to_dict("records"), strict=True)])
         tab = tab.assign(name=tab["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
                          group=tab["inst_type"].map(lambda v: label(v, lang)),
                          grades=[f"{grade_badge(b)} → {grade_badge(g)}" if ch else grade_badge(g)
@@ -1554,14 +1558,14 @@ class WhatIfPanel(_Panel):
                          moved=tab["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0 else (f"▲{v}" if v > 0 else f"▼{-v}")))
         cols = [("rank_overall", text("rank", lang), "num"), ("rank_in_group", text("rank_in_group", lang), "num"),
                 ("name", text("institution", lang), "text"), ("group", text("group", lang), "text"),
-                ("total_h", text("new_total", lang), "htmlnum"), ("base_total", text("base_total", lang), "points"),
+                ("total_h", text("new_total", lang), "htmlnum"), ("base_total_h", text("base_total", lang), "htmlnum"),
                 ("grades", text("grade", lang), "html"), ("moved", text("rank_change", lang), "text")]
         table = html_table(tab, cols, row_class=tab["grade_changed"].map({True: "bsc-changed", False: ""}),
                            row_data={"unit": tab["institution_id"], "rank": tab["rank_in_group"],
                                      "rank-overall": tab["rank_overall"], "grade": tab["grade"],
                                      "total": tab["total"].map(fmt_points)},
                            table_class="bsc-whatif-table", lang=lang,
-                           sort_values={"total_h": tab["total"]})
+                           sort_values={"total_h": tab["total"], "base_total_h": tab["base_total"]})
         ms = (time.perf_counter() - t0) * 1000.0
         state = (f'<div class="bsc-whatif-state" data-points="{_esc(",".join(f"{k}={v:g}" for k, v in points.items()))}" '
                  f'data-cap="{_esc("" if cap is None else f"{cap:g}")}" '
