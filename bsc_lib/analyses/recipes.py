@@ -57,7 +57,7 @@ from bsc_lib.config.scheme import Grading, Scheme, load_scheme
 from bsc_lib.data.describe import unit_names, with_names
 from bsc_lib.data.io import load
 from bsc_lib.data.io.shared import SHARED_ENV, write_atomic
-from bsc_lib.data.model import BSCData
+from bsc_lib.data.model import BSCData, plain_text
 from bsc_lib.scoring.engine import Results, evaluate
 from bsc_lib.scoring.grading import grade_labels
 
@@ -262,7 +262,7 @@ class Recipes:
             raise KeyError(f"no result table {name!r}; known: {', '.join(sorted(PRODUCERS))}")
         if name not in self._cache:
             log.debug("recipes: making %s", name)
-            self._cache[name] = self._made(name, lambda: PRODUCERS[name](self))
+            self._cache[name] = self._made(name, lambda: plain_text(PRODUCERS[name](self)))
         return self._cache[name]
 
     def tables(self, names: Iterable[str] = EXPORTED) -> dict[str, pd.DataFrame]:
