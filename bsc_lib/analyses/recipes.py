@@ -735,7 +735,9 @@ def kpi_trend(r: Recipes) -> pd.DataFrame:
     period = k.loc[k["half"] == half, ["kpi_id", "actual"]]
     out = prior_year.kpi_trend(period, r.data.kpi_history, r.data.kpis, r.year)
     links = _kpi_links(r).set_index("kpi_id")
-    kp = r.data.kpis.set_index("kpi_id")
+    # plain text: pandas 3.1 maps a categorical through a one-to-one Series of categorical values
+    # by the sorted order of those values, not by key (a wrong name per KPI, silently)
+    kp = plain_text(r.data.kpis).set_index("kpi_id")
     out.insert(1, "owner_id", out["kpi_id"].map(links["owner_id"]))
     out.insert(2, "institution_id", out["kpi_id"].map(links["institution_id"]))
     out.insert(3, "name_ko", out["kpi_id"].map(kp["name_ko"]))

@@ -389,10 +389,12 @@ def pandas_dtype(c: Column) -> str:
     return _pd_dtype(c)
 
 
-def _is_coded_text(dtype: object) -> bool:
-    """True for a ``category`` dtype whose categories are text."""
+def is_coded_text(dtype: object) -> bool:
+    """True for a ``category`` dtype whose categories are text (or that has no category: an
+    all-missing column, whose categories pandas types as numbers)."""
     return isinstance(dtype, pd.CategoricalDtype) and (
-        pd.api.types.is_string_dtype(dtype.categories.dtype) or dtype.categories.dtype == object)
+        pd.api.types.is_string_dtype(dtype.categories.dtype) or dtype.categories.dtype == object
+        or len(dtype.categories) == 0)
 
 
 def _plain_series(s: pd.Series) -> pd.Series:
@@ -401,7 +403,7 @@ def _plain_series(s: pd.Series) -> pd.Series:
 
 
 def _plain_index(ix: pd.Index) -> pd.Index:
-    if not _is_coded_text(ix.dtype):
+    if not is_coded_text(ix.dtype):
         return ix
     return pd.Index(_plain_series(pd.Series(ix, copy=False)).array, name=ix.name)
 
@@ -417,12 +419,12 @@ def plain_text(obj: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     A frame or series without such columns (or index) is returned unchanged, not copied.
     """
     if isinstance(obj, pd.Series):
-        out = _plain_series(obj) if _is_coded_text(obj.dtype) else obj
+        out = _plain_series(obj) if is_coded_text(obj.dtype) else obj
         ix = _plain_index(out.index)
         if ix is not out.index:
             out = out.set_axis(ix)
         return out
-    cols = [i for i, dt in enumerate(obj.dtypes) if _is_coded_text(dt)]
+    cols = [i for i, dt in enumerate(obj.dtypes) if is_coded_text(dt)]
     ix = _plain_index(obj.index)
     if not cols and ix is obj.index:
         return obj
