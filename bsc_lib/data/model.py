@@ -417,6 +417,10 @@ def plain_text(obj: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     row order, index and ``attrs`` are kept; the dtype becomes the model's ``str``, so a result
     made from ``category`` input equals (values and dtypes) the one made from ``str`` input.
     A frame or series without such columns (or index) is returned unchanged, not copied.
+
+    Look-ups need it too: pandas 3.1 maps a ``category`` Series through a Series whose values are
+    ``category`` and one-to-one (e.g. ``kpis.set_index("kpi_id")["name_ko"]``) by the sorted order
+    of those values instead of by key — silently wrong names. Make such a mapper plain first.
     """
     if isinstance(obj, pd.Series):
         out = _plain_series(obj) if is_coded_text(obj.dtype) else obj
