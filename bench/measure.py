@@ -142,9 +142,11 @@ def task_write_csv(scale: float, path: str, year: int = 2019) -> dict:
             "files": len(files)}
 
 
-def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = None, text: str = "str") -> dict:
+def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = None,
+              text: str = "category") -> dict:
     """``bsc_lib.data.io.load`` (read + parse + validate) of a CSV folder (warm-up on ``warmup_path``
-    when given: a smaller folder, same code paths); ``text`` is passed to ``load``."""
+    when given: a smaller folder, same code paths); ``text`` is passed to ``load`` (default: its
+    default, ``category``)."""
     from bsc_lib.config.scheme import load_scheme
     from bsc_lib.data.io import load
 
@@ -153,7 +155,7 @@ def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = N
     n_kpi = None
     for i in range(warmup + reps):
         src = warmup_path if (i < warmup and warmup_path) else path
-        data, rec = measure(lambda src=src: load(src, scheme=scheme, **({} if text == "str" else {"text": text})))
+        data, rec = measure(lambda src=src: load(src, scheme=scheme, text=text))  # explicit: the default is category
         if src == path:
             n_kpi = len(data.kpis)
         runs.append({"warmup": i < warmup, "load": rec})

@@ -24,7 +24,7 @@ import pytest
 from bsc_lib.analyses.difficulty import kpi_difficulty
 from bsc_lib.config.scheme import load_scheme
 from bsc_lib.data.io import load
-from bsc_lib.data.model import BSCData
+from bsc_lib.data.model import BSCData, plain_text
 from bsc_lib.data.sample import write_sample
 from bsc_lib.present.feedback import (
     MISSING,
@@ -205,9 +205,9 @@ def test_no_external_urls_and_no_person_names(sample_runs, sample):
 
 
 def test_unit_name_with_script_is_escaped(small, scheme, tmp_path):
-    dep = small.departments.copy()
+    dep = plain_text(small.departments).copy()  # text as str: a new name is not one of the categories
     dep.loc[0, "name_ko"] = SCRIPT
-    inst = small.institutions.copy()
+    inst = plain_text(small.institutions).copy()
     inst.loc[0, "name_ko"] = SCRIPT
     mutated = BSCData(tables={**small.tables, "departments": dep, "institutions": inst},
                       source="mutated", input_hashes=dict(small.input_hashes))
@@ -309,10 +309,11 @@ def test_cutoff_grading_boundaries_hand_calculated(small, scheme, small_analysis
 def test_institution_payload_collects_its_departments_kpis_and_flags(small, scheme, small_analysis):
     res, kd = small_analysis
     p = {q["unit_id"]: q for q in build_payloads(small, scheme, res, kd, level="institution")}
-    dep_inst = small.departments.set_index("department_id")["institution_id"]
-    owner_inst = small.kpis["owner_id"].map(dep_inst).fillna(small.kpis["owner_id"])
+    plain = small.plain()
+    dep_inst = plain.departments.set_index("department_id")["institution_id"]
+    owner_inst = plain.kpis["owner_id"].map(dep_inst).fillna(plain.kpis["owner_id"])
     for uid, q in p.items():
-        expected = set(small.kpis.loc[owner_inst == uid, "kpi_id"])
+        expected = set(plain.kpis.loc[owner_inst == uid, "kpi_id"])
         assert set(q["kpis"]["kpi_id"]) == expected
         assert len(q["kpis"]["kpi_id"]) == 2 * len(expected)  # H1 and H2 rows
         assert len(q["history"]["values"]) == len(expected)

@@ -106,11 +106,14 @@ def test_csv_folder_round_trip_is_canonical(tmp_path):
     data = load(d)
     assert isinstance(data, BSCData) and BSCData is model.BSCData
     assert set(data.tables) == set(model.TABLES)
+    as_str = load(d, text="str")
     for name, t in model.TABLES.items():
-        df = data.tables[name]
+        df, ds = data.tables[name], as_str.tables[name]
         assert list(df.columns) == t.column_names, name
-        for c in t.columns:
-            assert str(df[c.name].dtype) == model.pandas_dtype(c), (name, c.name)
+        for c in t.columns:  # text integer-coded by default (category of str), else the model's dtype
+            want = "category" if c.dtype == "str" else model.pandas_dtype(c)
+            assert str(df[c.name].dtype) == want, (name, c.name)
+            assert str(ds[c.name].dtype) == model.pandas_dtype(c), (name, c.name)
         assert isinstance(df.index, pd.RangeIndex)
     # absent optional table → empty frame with the model's columns
     assert len(data.performance_goals) == 0
@@ -262,9 +265,12 @@ def test_missing_optional_column_filled_with_na(tmp_path):
     (d / "institutions.csv").write_text(
         "institution_id,name_ko,inst_type\nI01,기획조정실,main_office\nI02,상수도사업본부,business_office\n",
         encoding="utf-8")
-    inst = load(d).institutions  # the full load: the canonical dtype of an all-NA column
+    inst = load(d, text="str").institutions  # the full load: the canonical dtype of an all-NA column
     assert list(inst.columns) == model.TABLES["institutions"].column_names
     assert inst["name_en"].isna().all() and str(inst["name_en"].dtype) == "str"
+    coded = load(d).institutions["name_en"]  # integer-coded: no category, but categories of text
+    assert coded.isna().all() and str(coded.cat.categories.dtype) == "str"
+    assert str(model.plain_text(coded).dtype) == "str"
 
 
 def test_unknown_and_ignored_files(tmp_path):
@@ -552,12 +558,14 @@ def test_load_raises_data_error_listing_all_problems(tmp_path):
     assert "2 problems found" in str(exc.value)
 
 
-def test_load_keeps_text_integer_coded_on_request():
-    """``load(text="category")``: the same values as ``load()``, text as sorted categoricals whose
-    categories all occur."""
+def test_load_keeps_text_integer_coded_by_default():
+    """``load()`` (= ``text="category"``): the same values as ``load(text="str")``, text as sorted
+    categoricals whose categories all occur; :meth:`BSCData.plain` gives the ``str`` tables back."""
     sample = Path(__file__).resolve().parent.parent / "data" / "sample" / "2019"
-    plain = load(sample)
-    coded = load(sample, text="category")
+    plain = load(sample, text="str")
+    coded = load(sample)
+    for name, df in coded.plain().tables.items():
+        pd.testing.assert_frame_equal(df, plain.tables[name])
     for name, df in plain.tables.items():
         c = coded.tables[name]
         for col in df.columns:

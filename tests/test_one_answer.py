@@ -20,11 +20,13 @@ from hypothesis import strategies as st
 
 import bsc_lib
 from bsc_lib.analyses import whatif
-from bsc_lib.analyses.recipes import Recipes
+from bsc_lib.analyses.recipes import PRODUCERS, Recipes
 from bsc_lib.config.analysis_params import load_analysis_params
 from bsc_lib.config.scheme import load_scheme
 from bsc_lib.data.model import BSCData
 from bsc_lib.data.sample import generate
+from bsc_lib.data.validate import validate_data
+from bsc_lib.present.export import table_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEME = yaml.safe_load((ROOT / "params" / "scheme-2019.yaml").read_text(encoding="utf-8"))
@@ -126,3 +128,64 @@ def test_sample_2019_robustness_nominal_rows_are_the_scored_grades():
     assert (mc["nominal_rank"].astype(int) == inst["rank_in_group"].astype(int)).all()
     # p_grade_change is measured against the real grade: I01 (기획조정실) is a C whose grade rarely moves
     assert mc.loc["I01", "p_grade_change"] < 0.5
+
+
+# --------------------------------------------------------------------------- text str or integer-coded
+
+
+def _coded(data: BSCData) -> BSCData:
+    """``data`` with every ``str`` column integer-coded (``category``), as ``load()`` gives it."""
+    tables = {n: t.astype({c: "category" for c in t.columns if str(t[c].dtype) == "str"})
+              for n, t in data.tables.items()}
+    return BSCData(tables=tables, source=data.source, input_hashes=dict(data.input_hashes))
+
+
+def _ids_shuffled(data: BSCData, seed: int) -> BSCData:
+    """``data`` with every id (columns ``*_id``) renamed by a seeded permutation among the ids of
+    the same prefix, consistently in every table: the sorted order of one table's ids no longer
+    follows another's (a key that sorts first may own the department that sorts last)."""
+    ids = sorted({v for t in data.tables.values() for c in t.columns if c.endswith("_id")
+                  for v in t[c].dropna()})
+    groups: dict[str, list[str]] = {}
+    for v in ids:
+        groups.setdefault(v.rstrip("0123456789"), []).append(v)
+    rng = np.random.default_rng(seed)
+    new = {v: vs[i] for vs in groups.values() for v, i in zip(vs, rng.permutation(len(vs)), strict=True)}
+    tables = {n: t.assign(**{c: t[c].map(new).astype("str") for c in t.columns if c.endswith("_id")})
+              for n, t in data.tables.items()}
+    return BSCData(tables=tables, source=data.source)
+
+
+def _all_tables(data: BSCData, scheme, scheme_b) -> dict[str, pd.DataFrame]:
+    out = {}
+    for half in ("year", "H1"):
+        r = Recipes(data, scheme, None, 2019, half, compare_scheme=scheme_b)
+        out.update({f"{half}:{name}": r[name] for name in PRODUCERS})
+    return out
+
+
+@pytest.mark.parametrize("source", ["sample loaded", "generated, ids shuffled"])
+def test_every_result_table_is_the_same_for_str_and_integer_coded_text(source):
+    """Every producer's table (both halves, scheme comparison included) is identical — values,
+    dtypes, index and hash — whether the inputs hold their text as ``str`` or as ``category``
+    (``load()``'s default); result tables never hold ``category`` text. The shuffled ids catch
+    maps that are right only while keys and values sort alike (pandas 3.1 maps a categorical
+    through a one-to-one Series of categorical values by their sorted order: ``kpi_trend`` named
+    the wrong KPIs on generated data)."""
+    scheme = bsc_lib.load_scheme(ROOT / "params" / "scheme-2019.yaml")
+    scheme_b = bsc_lib.load_scheme(ROOT / "params" / "scheme-2019-reform-split.yaml")
+    if source == "sample loaded":
+        path = ROOT / "data" / "sample" / "2019"
+        as_str, coded = bsc_lib.load(path, scheme=scheme, text="str"), bsc_lib.load(path, scheme=scheme)
+    else:  # built in code with str columns, and the same tables integer-coded
+        as_str = _ids_shuffled(generate(2019, seed=7, scale=0.3), seed=20190201)
+        assert validate_data(as_str, scheme) == []
+        coded = _coded(as_str)
+    assert any(isinstance(dt, pd.CategoricalDtype) for t in coded.tables.values() for dt in t.dtypes)
+    assert not any(isinstance(dt, pd.CategoricalDtype) for t in as_str.tables.values() for dt in t.dtypes)
+    a, b = _all_tables(as_str, scheme, scheme_b), _all_tables(coded, scheme, scheme_b)
+    assert list(a) == list(b) and len(a) == 2 * len(PRODUCERS)
+    for key, df in a.items():
+        assert not any(isinstance(dt, pd.CategoricalDtype) for dt in b[key].dtypes), key
+        pd.testing.assert_frame_equal(b[key], df, check_exact=True, obj=key)
+        assert table_sha256(b[key]) == table_sha256(df), key

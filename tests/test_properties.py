@@ -36,7 +36,7 @@ from bsc_lib.config.scheme import Scheme, default_scheme_path, load_scheme, sche
 from bsc_lib.data.io import load, read_tables
 from bsc_lib.data.io.parse import clean_text, parse_bool, parse_number, parse_table, parsed_dtype
 from bsc_lib.data.io.reader import RawTable
-from bsc_lib.data.model import TABLES, BSCData, pandas_dtype
+from bsc_lib.data.model import TABLES, BSCData, pandas_dtype, plain_text
 from bsc_lib.errors import DataError, Problem, SchemeError
 
 MINIMAL = Path(__file__).resolve().parent / "data" / "io" / "minimal"
@@ -249,8 +249,13 @@ def test_load_valid_ish_tables_returns_canonical_data_or_data_error(workdir, dra
                 n = len(tables[Path(p.file).stem])
                 assert 2 <= p.row <= n + 1
         return
-    for t, df in data.tables.items():
-        assert {c: str(df[c].dtype) for c in df} == {c.name: pandas_dtype(c) for c in TABLES[t].columns}
+    for t, df in data.tables.items():  # text integer-coded (category of str) by default, else the model's dtypes
+        for c in TABLES[t].columns:
+            if c.dtype == "str":
+                assert isinstance(df[c.name].dtype, pd.CategoricalDtype), (t, c.name)
+                assert str(df[c.name].cat.categories.dtype) == "str", (t, c.name)
+        plain = plain_text(df)
+        assert {c: str(plain[c].dtype) for c in plain} == {c.name: pandas_dtype(c) for c in TABLES[t].columns}
     for t in BASE:
         assert len(data.tables[t]) == _filled_rows(tables[t])
 

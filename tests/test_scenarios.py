@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import bsc_lib
 from bsc_lib.analyses import reliability, scenarios
+from bsc_lib.data.model import BSCData, plain_text
 from bsc_lib.data.sample import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,3 +60,25 @@ def test_rescorer_without_changes_reproduces_the_grades(world):
     assert grades.sort_index().equals(res.institutional.set_index("institution_id")["grade"].sort_index())
     out = reliability.grade_changes(data.qualitative_ratings, "E3", rescore, mode="remove")
     assert "E3" in out.attrs["n_changed"]
+
+
+def test_unit_ratings_of_integer_coded_text_when_each_project_has_its_own_department(world):
+    """One project per department and one department per institution, the pairing reversed so
+    that the sorted project ids do not follow the sorted department ids: the look-up project →
+    department → institution is one-to-one, where pandas 3.1 maps a categorical by the sorted order of
+    categorical values instead of by key. ``category`` text must give the ``str`` answer."""
+    data, scheme = world
+    dep = data.departments.drop_duplicates("institution_id")
+    proj = data.projects[data.projects["department_id"].isin(dep["department_id"])].drop_duplicates("department_id")
+    # reverse the project → department pairing: project ids rise while their departments fall
+    proj = proj.assign(department_id=proj["department_id"].to_numpy()[::-1])
+    ratings = data.qualitative_ratings[data.qualitative_ratings["project_id"].isin(proj["project_id"])]
+    tables = {**data.tables, "departments": dep, "projects": proj, "qualitative_ratings": ratings}
+    as_str = BSCData(tables=tables)
+    coded = BSCData(tables={n: t.astype({c: "category" for c in t.columns if str(t[c].dtype) == "str"})
+                            for n, t in tables.items()})
+    year = int(scheme.year)
+    want = scenarios.qualitative_unit_ratings(as_str, scheme, year, "year")
+    got = scenarios.qualitative_unit_ratings(coded, scheme, year, "year")
+    assert len(want) > 0 and want["unit_id"].nunique() > 2
+    pd.testing.assert_frame_equal(plain_text(got), want)

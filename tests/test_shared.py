@@ -55,10 +55,10 @@ def test_the_runs_copy_is_read_not_loaded_again(loaded, tmp_path, monkeypatch):
     assert _hashes(run_data(DATA, scheme, shared_dir=tmp_path)) == _hashes(data)
 
 
-@pytest.mark.parametrize("other", ["path", "scheme", "na_as_missing", "corrupt", "empty folder"])
+@pytest.mark.parametrize("other", ["path", "scheme", "na_as_missing", "text", "str copy", "corrupt", "empty folder"])
 def test_another_inputs_copy_is_never_used(loaded, tmp_path, monkeypatch, other):
     scheme, data = loaded
-    marker = bsc_lib.load(DATA, scheme=scheme)
+    marker = bsc_lib.load(DATA, scheme=scheme, text="str" if other == "str copy" else "category")
     marker.tables["institutions"] = marker.tables["institutions"].iloc[:1]  # recognisable if returned
     share_inputs(tmp_path, marker, DATA, scheme, na_as_missing=False)
     kw: dict = {}
@@ -70,6 +70,8 @@ def test_another_inputs_copy_is_never_used(loaded, tmp_path, monkeypatch, other)
         scheme = bsc_lib.load_scheme(ROOT / "params" / "scheme-2019-reform-split.yaml")
     elif other == "na_as_missing":
         kw["na_as_missing"] = True
+    elif other == "text":  # the copy holds integer-coded text; this reader asks for str
+        kw["text"] = "str"
     elif other == "corrupt":
         (tmp_path / INPUTS_FILE).write_bytes(b"not a pickle")
     else:

@@ -21,6 +21,7 @@ def task_coverage(data: BSCData) -> pd.DataFrame:
         ``goal_name_ko``, ``name_ko``, ``n_projects``, ``n_departments``, ``n_kpis``,
         ``covered`` (at least one project). Sorted by task_id.
     """
+    data = data.plain("plan_tasks", "project_tasks", "projects", "kpis")
     tasks = data.plan_tasks
     goals = tasks.loc[tasks["plan_level"] == "goal", ["task_id", "name_ko"]].rename(
         columns={"task_id": "goal_id", "name_ko": "goal_name_ko"}
@@ -70,6 +71,7 @@ def strategy_tree(data: BSCData, lang: str = "ko") -> pd.DataFrame:
     from bsc_lib.data.describe import INST_TYPE_LABELS
 
     name = "name_ko" if lang == "ko" else "name_en"
+    data = data.plain("institutions", "strategic_goals", "performance_goals", "departments", "projects", "kpis")
     inst = data.institutions
     rows = [pd.DataFrame({"id": ["type:" + t for t in inst["inst_type"].unique()], "parent": "",
                           "label": [INST_TYPE_LABELS[lang][t] for t in inst["inst_type"].unique()], "level": "inst_type"})]

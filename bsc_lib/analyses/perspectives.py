@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib.config.scheme import StatusRule
+from bsc_lib.data.model import plain_text
 from bsc_lib.scoring.grading import kpi_status
 
 #: RAG colour of a status by its position in the scheme's ``kpi_status`` rules.
@@ -55,6 +56,8 @@ def kpi_links(kpis: pd.DataFrame, projects: pd.DataFrame, performance_goals: pd.
         ``project_id``, ``performance_goal_id``, ``strategic_goal_id``, ``perspective``
         (missing where the chain breaks).
     """
+    kpis, projects, performance_goals, strategic_goals, departments = (
+        plain_text(t) for t in (kpis, projects, performance_goals, strategic_goals, departments))
     k = kpis[["kpi_id", "owner_id", "project_id"]].copy() if "project_id" in kpis else \
         kpis[["kpi_id", "owner_id"]].assign(project_id=np.nan)
     dept_inst = departments.set_index("department_id")["institution_id"]
@@ -185,6 +188,8 @@ def strategy_map(links: pd.DataFrame, rates: pd.DataFrame, rules: Sequence[Statu
         ``kpi_id``, ``kpi_ko``, ``rate``, ``status``, ``rag``. Sorted by perspective order,
         institution, strategic goal, performance goal, KPI.
     """
+    links, strategic_goals, performance_goals, kpis = (
+        plain_text(t) for t in (links, strategic_goals, performance_goals, kpis))
     f = links.dropna(subset=["perspective"]).merge(rates, on="kpi_id", how="left")
     rag = rag_of(rules)
     cols = ["perspective", "perspective_rate", "perspective_rag", "institution_id", "strategic_goal_id",
@@ -226,6 +231,7 @@ def strategy_grid(links: pd.DataFrame, rates: pd.DataFrame, rules: Sequence[Stat
     """
     cols = ["perspective", "city_goal_id", "city_goal_ko", "city_goal_en", "n_strategic_goals", "n_kpis", "rate", "status",
             "rag"]
+    links, strategic_goals, plan_tasks = (plain_text(t) for t in (links, strategic_goals, plan_tasks))
     f = links.dropna(subset=["perspective"]).merge(rates, on="kpi_id", how="left")
     if f.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})

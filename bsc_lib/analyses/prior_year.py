@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bsc_lib.data.model import plain_text
 from bsc_lib.scoring.grading import rank_min
 
 #: Movement codes of :func:`unit_changes` (grade compared with the prior year).
@@ -35,7 +36,7 @@ def prior_rows(prior_results: pd.DataFrame, year: int) -> pd.DataFrame:
         return pd.DataFrame({"unit_id": pd.Series(dtype=str), "total": pd.Series(dtype=float),
                              "grade": pd.Series(dtype=str)})
     p = prior_results[prior_results["year"] == year - 1]
-    return p[["unit_id", "total", "grade"]].reset_index(drop=True)
+    return plain_text(p[["unit_id", "total", "grade"]].reset_index(drop=True))
 
 
 def unit_changes(current: pd.DataFrame, prior: pd.DataFrame, grades: Sequence[str]) -> pd.DataFrame:
@@ -65,6 +66,7 @@ def unit_changes(current: pd.DataFrame, prior: pd.DataFrame, grades: Sequence[st
             "total_change", "rank_change", "grade_steps", "movement"]
     if prior.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    current, prior = plain_text(current), plain_text(prior)
     out = current[["unit_id", "group", "total", "rank", "grade"]].reset_index(drop=True).copy()
     p = prior.drop_duplicates("unit_id").set_index("unit_id")
     out["total_prior"] = out["unit_id"].map(p["total"]).astype(float)

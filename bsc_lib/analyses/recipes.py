@@ -57,7 +57,7 @@ from bsc_lib.config.scheme import Grading, Scheme, load_scheme
 from bsc_lib.data.describe import unit_names, with_names
 from bsc_lib.data.io import load
 from bsc_lib.data.io.shared import SHARED_ENV, write_atomic
-from bsc_lib.data.model import BSCData
+from bsc_lib.data.model import BSCData, plain_text
 from bsc_lib.scoring.engine import Results, evaluate
 from bsc_lib.scoring.grading import grade_labels
 
@@ -262,7 +262,7 @@ class Recipes:
             raise KeyError(f"no result table {name!r}; known: {', '.join(sorted(PRODUCERS))}")
         if name not in self._cache:
             log.debug("recipes: making %s", name)
-            self._cache[name] = self._made(name, lambda: PRODUCERS[name](self))
+            self._cache[name] = self._made(name, lambda: plain_text(PRODUCERS[name](self)))
         return self._cache[name]
 
     def tables(self, names: Iterable[str] = EXPORTED) -> dict[str, pd.DataFrame]:
@@ -735,7 +735,9 @@ def kpi_trend(r: Recipes) -> pd.DataFrame:
     period = k.loc[k["half"] == half, ["kpi_id", "actual"]]
     out = prior_year.kpi_trend(period, r.data.kpi_history, r.data.kpis, r.year)
     links = _kpi_links(r).set_index("kpi_id")
-    kp = r.data.kpis.set_index("kpi_id")
+    # plain text: pandas 3.1 maps a categorical through a one-to-one Series of categorical values
+    # by the sorted order of those values, not by key (a wrong name per KPI, silently)
+    kp = plain_text(r.data.kpis).set_index("kpi_id")
     out.insert(1, "owner_id", out["kpi_id"].map(links["owner_id"]))
     out.insert(2, "institution_id", out["kpi_id"].map(links["institution_id"]))
     out.insert(3, "name_ko", out["kpi_id"].map(kp["name_ko"]))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from bsc_lib.analyses import robustness
 from bsc_lib.config.scheme import Scheme
-from bsc_lib.data.model import BSCData
+from bsc_lib.data.model import BSCData, plain_text
 from bsc_lib.scoring.engine import Results, evaluate
 
 _UNIT_KEY = {"institutional": ("institutional", "institution_id"), "individual": ("individual", "person_id")}
@@ -72,8 +72,10 @@ def qualitative_unit_ratings(data: BSCData, scheme: Scheme, year: int, half: str
     r = r.assign(ws=r["score"] * r["w"])
     g = r.groupby(["project_id", "half", "rater_group", "rater_id"], sort=True)[["ws", "w"]].sum()
     per_project = (g["ws"] / g["w"]).rename("score").reset_index()
-    dep = data.projects.set_index("project_id")["department_id"]
-    inst = data.departments.set_index("department_id")["institution_id"]
+    # plain text: pandas 3.1 maps a categorical through a one-to-one Series of categorical values
+    # by the sorted order of those values, not by key (see bsc_lib.data.model.plain_text)
+    dep = plain_text(data.projects.set_index("project_id")["department_id"])
+    inst = plain_text(data.departments.set_index("department_id")["institution_id"])
     per_project["unit_id"] = per_project["project_id"].map(dep).map(inst)
     return per_project[["unit_id", "rater_group", "rater_id", "score"]].dropna(subset=["unit_id"])
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bsc_lib.data.model import INST_TYPES, BSCData
+from bsc_lib.data.model import INST_TYPES, BSCData, plain_text
 
 INST_TYPE_LABELS = {
     "ko": {"main_office": "본청", "business_office": "사업소", "independent": "독립기관"},
@@ -36,6 +36,7 @@ def counts_by_type(data: BSCData) -> pd.DataFrame:
         independent) plus a ``total`` row. Columns: ``inst_type``, ``institutions``,
         ``departments``, ``projects``, ``core_projects``, ``kpis``, ``kpi_weight_owners``.
     """
+    data = data.plain("institutions", "departments", "projects", "kpis")
     inst = data.institutions
     dep_type = data.departments["institution_id"].map(inst.set_index("institution_id")["inst_type"])
     proj_type = data.projects["department_id"].map(data.departments.set_index("department_id")["institution_id"]).map(
@@ -70,7 +71,7 @@ def kpi_mix(data: BSCData) -> pd.DataFrame:
         Columns ``attribute`` (level, polarity, kpi_type, unit), ``value``, ``kpis``,
         ``share`` (of all KPIs). Sorted by attribute, then count descending, then value.
     """
-    k = data.kpis
+    k = plain_text(data.kpis)
     parts = []
     for attr in ("level", "polarity", "kpi_type", "unit"):
         vc = k[attr].fillna("(blank)").value_counts().rename("kpis").reset_index()
@@ -183,8 +184,8 @@ def unit_names(data: BSCData) -> pd.DataFrame:
     dep = data.departments
     d = pd.DataFrame({"unit_id": dep["department_id"], "level": "department", "name_ko": dep["name_ko"],
                       "name_en": dep["name_en"], "institution_id": dep["institution_id"]})
-    out = pd.concat([i, d], ignore_index=True)
-    idx = inst.set_index("institution_id")
+    out = pd.concat([plain_text(i), plain_text(d)], ignore_index=True)
+    idx = plain_text(inst).set_index("institution_id")
     out["institution_ko"] = out["institution_id"].map(idx["name_ko"])
     out["inst_type"] = out["institution_id"].map(idx["inst_type"])
     return out.sort_values("unit_id", kind="stable").reset_index(drop=True)

@@ -389,6 +389,57 @@ def pandas_dtype(c: Column) -> str:
     return _pd_dtype(c)
 
 
+def is_coded_text(dtype: object) -> bool:
+    """True for a ``category`` dtype whose categories are text (or that has no category: an
+    all-missing column, whose categories pandas types as numbers)."""
+    return isinstance(dtype, pd.CategoricalDtype) and (
+        pd.api.types.is_string_dtype(dtype.categories.dtype) or dtype.categories.dtype == object
+        or len(dtype.categories) == 0)
+
+
+def _plain_series(s: pd.Series) -> pd.Series:
+    values = s.cat.categories.array.take(s.cat.codes.to_numpy(), allow_fill=True)
+    return pd.Series(values, index=s.index, name=s.name, copy=False).astype("str")
+
+
+def _plain_index(ix: pd.Index) -> pd.Index:
+    if not is_coded_text(ix.dtype):
+        return ix
+    return pd.Index(_plain_series(pd.Series(ix, copy=False)).array, name=ix.name)
+
+
+def plain_text(obj: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+    """``obj`` with integer-coded text (``category`` of text) as plain ``str``; other columns as they are.
+
+    :func:`bsc_lib.data.io.load` keeps text integer-coded by default (fast keys); a table that is
+    shown, exported or combined with other text (``fillna`` with a new value, ``concat`` with
+    other categories, formatting) needs the values themselves. Values, missing cells (``NA``),
+    row order, index and ``attrs`` are kept; the dtype becomes the model's ``str``, so a result
+    made from ``category`` input equals (values and dtypes) the one made from ``str`` input.
+    A frame or series without such columns (or index) is returned unchanged, not copied.
+
+    Look-ups need it too: pandas 3.1 maps a ``category`` Series through a Series whose values are
+    ``category`` and one-to-one (e.g. ``kpis.set_index("kpi_id")["name_ko"]``) by the sorted order
+    of those values instead of by key — silently wrong names. Make such a mapper plain first.
+    """
+    if isinstance(obj, pd.Series):
+        out = _plain_series(obj) if is_coded_text(obj.dtype) else obj
+        ix = _plain_index(out.index)
+        if ix is not out.index:
+            out = out.set_axis(ix)
+        return out
+    cols = [i for i, dt in enumerate(obj.dtypes) if is_coded_text(dt)]
+    ix = _plain_index(obj.index)
+    if not cols and ix is obj.index:
+        return obj
+    out = obj.copy(deep=False)
+    for i in cols:
+        out.isetitem(i, _plain_series(obj.iloc[:, i]))
+    if ix is not obj.index:
+        out.index = ix
+    return out
+
+
 @dataclass
 class BSCData:
     """A loaded, validated dataset: one canonical DataFrame per table of :data:`TABLES`.
@@ -421,6 +472,16 @@ class BSCData:
         if name in tables:
             return tables[name]
         raise AttributeError(name)
+
+    def plain(self, *names: str) -> BSCData:
+        """The same data with the integer-coded text of tables ``names`` (default: all) as ``str``
+        (:func:`plain_text`); the other tables are shared, not copied. ``self`` when none of
+        them holds ``category`` text."""
+        tables = {n: plain_text(t) if not names or n in names else t for n, t in self.tables.items()}
+        if all(tables[n] is t for n, t in self.tables.items()):
+            return self
+        return BSCData(tables=tables, source=self.source, input_hashes=dict(self.input_hashes),
+                       notices=list(self.notices))
 
     def counts(self) -> pd.DataFrame:
         """Rows per table: columns ``table``, ``table_ko``, ``rows``."""

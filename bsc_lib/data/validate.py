@@ -55,7 +55,15 @@ from bsc_lib.config.scheme import Scheme, default_scheme_path, load_scheme
 from bsc_lib.data.aliases import describe_codes
 from bsc_lib.data.io.problems import TableOrigin, cap_problems, cell_problems, dedupe, fmt_value
 from bsc_lib.data.io.text import visible
-from bsc_lib.data.model import CODESET_OF_COLUMN, TABLES, BSCData, Column, Table, pandas_dtype
+from bsc_lib.data.model import (
+    CODESET_OF_COLUMN,
+    TABLES,
+    BSCData,
+    Column,
+    Table,
+    pandas_dtype,
+    plain_text,
+)
 from bsc_lib.errors import Problem
 
 log = logging.getLogger(__name__)
@@ -539,7 +547,7 @@ def validate_data(
                                     message=f"table {name} ({t.ko}) is missing from the data"))
             unavailable.add(name)
             df = pd.DataFrame({c: pd.Series(dtype=object) for c in t.column_names})
-        frames[name] = df.reset_index(drop=True)
+        frames[name] = plain_text(df.reset_index(drop=True))  # integer-coded text is text (str)
         origins.setdefault(name, TableOrigin.default(name, len(df)))
     problems += _validate_frames(frames, scheme, origins, parsed=False, unavailable=unavailable,
                                  present=set(TABLES) - unavailable)
@@ -547,12 +555,13 @@ def validate_data(
 
 
 def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
-               text: str = "str") -> tuple[BSCData | None, list[Problem]]:
+               text: str = "category") -> tuple[BSCData | None, list[Problem]]:
     """Read, parse and validate ``path``; the canonical data when there is no problem.
 
     ``na_as_missing`` reads Excel's ``#N/A`` as a missing value (not a ``formula error``);
     None: see :func:`bsc_lib.data.io.loader.resolve_na_as_missing`.
-    ``text="category"`` keeps the text columns integer-coded (see :func:`bsc_lib.data.io.load`).
+    ``text="category"`` (default) keeps the text columns integer-coded, ``text="str"`` makes them
+    ``str`` (see :func:`bsc_lib.data.io.load`).
 
     Returns
     -------
@@ -566,7 +575,7 @@ def check_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing:
 
 
 def inspect_path(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
-                 text: str = "str") -> tuple[BSCData | None, list[Problem], list[Problem]]:
+                 text: str = "category") -> tuple[BSCData | None, list[Problem], list[Problem]]:
     """:func:`check_path` plus the reader's notices (also when there are problems).
 
     Returns

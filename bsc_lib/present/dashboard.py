@@ -718,11 +718,18 @@ class Context:
         en = row["name_en"]
         return str(row["name_ko"]) if lang == "ko" or en is None or pd.isna(en) else str(en)
 
+    def shown(self) -> BSCData:
+        """The inputs the panels show (names, KPI rows and history) with plain ``str`` text
+        (:meth:`~bsc_lib.data.model.BSCData.plain`; made once)."""
+        if "shown" not in self._cache:
+            self._cache["shown"] = self.data.plain("departments", "kpis", "kpi_history")
+        return self._cache["shown"]
+
     def kdiff(self) -> pd.DataFrame:
         """The run's ``kpi_difficulty`` table with ``institution_id`` (for the institution filter)."""
         if "kdiff" not in self._cache:
             kd = self.tables["kpi_difficulty"].copy()
-            dmap = self.data.departments.set_index("department_id")["institution_id"]
+            dmap = self.shown().departments.set_index("department_id")["institution_id"]
             kd["institution_id"] = kd["owner_id"].map(dmap).fillna(kd["owner_id"])
             self._cache["kdiff"] = kd
         return self._cache["kdiff"]
@@ -1013,7 +1020,7 @@ class DrilldownPanel(_Panel):
         self._fill_kpis(keep=keep)
 
     def _fill_kpis(self, keep: bool = False) -> None:
-        k = self.ctx.data.kpis
+        k = self.ctx.shown().kpis
         sel = k.loc[k["owner_id"] == self.dept_dd.value]
         opts = [(f"{kid} {name}", kid) for kid, name in zip(sel["kpi_id"], sel["name_ko"], strict=True)] or [("", "")]
         old = self.kpi_dd.value
@@ -1121,7 +1128,7 @@ class DrilldownPanel(_Panel):
         row = ctx.results.departments.set_index("department_id").loc[did]
         tab, ex = self._explain_table(did)
         kp = ctx.results.kpi.loc[ctx.results.kpi["owner_id"] == did]
-        meta = ctx.data.kpis.set_index("kpi_id")
+        meta = ctx.shown().kpis.set_index("kpi_id")
         kd = ctx.kdiff().set_index("kpi_id")
         dfl = flag_labels(kd, DIFFICULTY_FLAGS, lang)
 
@@ -1152,10 +1159,11 @@ class DrilldownPanel(_Panel):
             self.kpi_fig.clear_output()
             return
         ctx = self.ctx
-        h = ctx.data.kpi_history.loc[ctx.data.kpi_history["kpi_id"] == kid]
+        shown = ctx.shown()
+        h = shown.kpi_history.loc[shown.kpi_history["kpi_id"] == kid]
         k = ctx.results.kpi.loc[ctx.results.kpi["kpi_id"] == kid].assign(year=ctx.year)
-        name = ctx.data.kpis.set_index("kpi_id").loc[kid, "name_ko"]
-        unit = ctx.data.kpis.set_index("kpi_id").loc[kid, "unit"]
+        name = shown.kpis.set_index("kpi_id").loc[kid, "name_ko"]
+        unit = shown.kpis.set_index("kpi_id").loc[kid, "unit"]
         _show_figures(self.kpi_fig, plots.kpi_history_chart(h, k, self.lang, title=f"{kid} {name} ({unit})"))
 
 

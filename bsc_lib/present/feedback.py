@@ -537,6 +537,7 @@ def build_payloads(data: BSCData, scheme: Scheme, results: Results, kpi_diff: pd
     from bsc_lib.present.labels import label, period_label
 
     _check_args(level, lang)
+    data = data.plain("institutions", "departments", "kpis", "kpi_history")  # names and KPI rows are shown
     if not isinstance(kpi_diff, pd.DataFrame) or "kpi_id" not in kpi_diff.columns:
         raise ValueError("kpi_diff: expected the DataFrame of difficulty.kpi_difficulty with a 'kpi_id' column")
     year = int(results.year)

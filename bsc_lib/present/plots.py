@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from bsc_lib.data.model import plain_text
 from bsc_lib.present.labels import label
 
 FONT = "Noto Sans CJK KR, Noto Sans KR, Malgun Gothic, sans-serif"
@@ -308,7 +309,7 @@ def rank_intervals(units: pd.DataFrame, names: pd.Series | None = None, lang: st
     one panel, units grouped by their grading group on the axis (a group of two gets two rows)."""
     d = units.assign(_t=units["group"].map(_TYPE_ORDER).fillna(len(_TYPE_ORDER))).sort_values(
         ["_t", "group", "nominal_rank", "unit_id"], kind="stable")
-    d["name"] = d["unit_id"] if names is None else d["unit_id"].map(names).fillna(d["unit_id"])
+    d["name"] = d["unit_id"] if names is None else d["unit_id"].map(plain_text(names)).fillna(d["unit_id"])
     d["group_label"] = d["group"].map(lambda v: label(v, lang))
     fig = go.Figure()
     for g in _grade_order(d["nominal_grade"]):

@@ -16,6 +16,7 @@ import math
 
 import pandas as pd
 
+from bsc_lib.data.model import plain_text
 from bsc_lib.present.labels import label, ui_text
 from bsc_lib.present.notebook import KO_NAME_MARK
 
@@ -164,7 +165,7 @@ def strategy_goals_table(smap: pd.DataFrame, data, lang: str = "ko") -> pd.DataF
     """The strategy map per strategic goal: perspective, institution, goal, KPIs, rate, status."""
     if smap.empty:
         return pd.DataFrame(columns=["perspective", "institution", "strategic_goal", "n_kpis", "rate", "status"])
-    inst = data.institutions.set_index("institution_id")
+    inst = plain_text(data.institutions).set_index("institution_id")
     nm = inst["name_en"] if lang == "en" and "name_en" in inst else inst["name_ko"]
     nm = nm.fillna(inst["name_ko"])
     g = smap.groupby(["perspective", "institution_id", "strategic_goal_id"], sort=False).agg(

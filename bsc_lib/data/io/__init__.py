@@ -28,7 +28,7 @@ __all__ = ["BSCData", "TableOrigin", "load", "read_kpi_table", "read_tables", "w
 
 
 def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool | None = None,
-         text: str = "str") -> BSCData:
+         text: str = "category") -> BSCData:
     """Read and validate a CSV folder or an ``.xlsx`` workbook.
 
     Parameters
@@ -45,11 +45,12 @@ def load(path: str | Path, scheme: Scheme | None = None, *, na_as_missing: bool 
         default): ``input.na_as_missing`` of the run's analysis settings inside ``bsc report``
         (environment variable ``BSC_NA_AS_MISSING``), else False.
     text
-        ``"str"`` (default): text columns have dtype ``str``. ``"category"``: they stay
-        integer-coded as read (``category``, sorted distinct values): no string is hashed again,
-        and :func:`bsc_lib.scoring.engine.evaluate`, ``kpi_difficulty`` and the dispersion
-        analyses give the same tables as on ``str`` (checked by the tests); the rest of the
-        library expects ``str``.
+        ``"category"`` (default): text columns stay integer-coded as read (``category``, sorted
+        distinct values, a code per cell): no string is hashed again. ``"str"``: text columns
+        have dtype ``str``. Every consumer of the library (scoring, analyses, result tables,
+        exports, reports, dashboard, feedback) gives the same results for either (checked by
+        the tests); where text is shown or combined, it is turned into ``str`` there
+        (:func:`bsc_lib.data.model.plain_text`, :meth:`~bsc_lib.data.model.BSCData.plain`).
 
     Returns
     -------

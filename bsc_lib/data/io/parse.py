@@ -493,12 +493,12 @@ def parse_table(raw: RawTable, *, na_as_missing: bool = False) -> ParsedTable:
                        missing_columns=missing_columns)
 
 
-def canonical(frame: pd.DataFrame, table: str, text: str = "str") -> pd.DataFrame:
+def canonical(frame: pd.DataFrame, table: str, text: str = "category") -> pd.DataFrame:
     """Cast a parsed frame (no NA in non-nullable columns) to the model's canonical dtypes.
 
-    ``text="str"`` (the default) turns categorical text into ``str``; ``text="category"`` keeps
-    it integer-coded (the distinct values, sorted, and a code per cell)."""
-    from bsc_lib.data.model import pandas_dtype
+    ``text="category"`` (the default, as :func:`bsc_lib.data.io.load`) keeps text integer-coded
+    (the distinct values, sorted, and a code per cell); ``text="str"`` turns it into ``str``."""
+    from bsc_lib.data.model import PANDAS_DTYPES, pandas_dtype
 
     if text not in ("str", "category"):
         raise ValueError(f"text must be 'str' or 'category', not {text!r}")
@@ -513,4 +513,11 @@ def canonical(frame: pd.DataFrame, table: str, text: str = "str") -> pd.DataFram
                     and col.cat.categories.dtype == pd.api.types.pandas_dtype(dtypes[c.name]):
                 out[c.name] = pd.Series(col.cat.categories.array.take(col.cat.codes.to_numpy(), allow_fill=True),
                                         index=out.index, name=c.name)
-    return out.astype(dtypes)
+    out = out.astype(dtypes)
+    if keep:  # categories of text are text also when every cell is missing (no category at all)
+        text_dtype = pd.api.types.pandas_dtype(PANDAS_DTYPES["str"])
+        for c in t.columns:
+            cats = out[c.name].cat.categories if c.dtype == "str" else None
+            if cats is not None and cats.dtype != text_dtype:
+                out[c.name] = out[c.name].cat.set_categories(pd.Index(cats, dtype=text_dtype))
+    return out

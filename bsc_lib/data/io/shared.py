@@ -19,7 +19,7 @@ from pathlib import Path
 from bsc_lib.config.scheme import Scheme
 from bsc_lib.data.io import load
 from bsc_lib.data.io.loader import resolve_na_as_missing
-from bsc_lib.data.model import BSCData
+from bsc_lib.data.model import BSCData, is_coded_text
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +31,26 @@ INPUTS_FILE = "_inputs.pkl"
 __all__ = ["INPUTS_FILE", "SHARED_ENV", "run_data", "share_inputs", "write_atomic"]
 
 
-def _key(data_path: str | Path, scheme: Scheme, na_as_missing: bool) -> dict:
+def _key(data_path: str | Path, scheme: Scheme, na_as_missing: bool, text: str) -> dict:
     """What must be equal for a shared copy to be the data :func:`bsc_lib.data.io.load` would give."""
     return {"data_path": str(Path(data_path).resolve()), "scheme_sha256": getattr(scheme, "sha256", ""),
-            "na_as_missing": bool(na_as_missing)}
+            "na_as_missing": bool(na_as_missing), "text": text}
 
 
 def share_inputs(folder: str | Path, data: BSCData, data_path: str | Path, scheme: Scheme,
-                 na_as_missing: bool) -> Path:
+                 na_as_missing: bool, text: str | None = None) -> Path:
     """Write ``data`` (loaded from ``data_path`` with ``scheme``) into the run's shared ``folder``.
 
-    Written atomically (a reader sees the whole file or none). Returns the file's path.
+    ``text``: how ``data`` holds its text (``"category"`` or ``"str"``, see
+    :func:`bsc_lib.data.io.load`); None: ``"category"`` when a table holds integer-coded text,
+    else ``"str"``. Written atomically (a reader sees the
+    whole file or none). Returns the file's path.
     """
+    if text is None:
+        coded = any(is_coded_text(dt) for t in data.tables.values() for dt in t.dtypes)
+        text = "category" if coded else "str"
     target = Path(folder) / INPUTS_FILE
-    write_atomic(target, pickle.dumps({"key": _key(data_path, scheme, na_as_missing), "data": data},
+    write_atomic(target, pickle.dumps({"key": _key(data_path, scheme, na_as_missing, text), "data": data},
                                       protocol=pickle.HIGHEST_PROTOCOL))
     return target
 
@@ -75,13 +81,14 @@ def _shared_copy(folder: str, key: dict) -> BSCData | None:
 
 
 def run_data(data_path: str | Path, scheme: Scheme, *, na_as_missing: bool | None = None,
-             shared_dir: str | Path | None = None) -> BSCData:
+             shared_dir: str | Path | None = None, text: str = "category") -> BSCData:
     """The run's validated inputs: the copy ``bsc report`` shared, else :func:`bsc_lib.data.io.load`.
 
     Parameters
     ----------
-    data_path, scheme
-        As for :func:`bsc_lib.data.io.load`.
+    data_path, scheme, text
+        As for :func:`bsc_lib.data.io.load` (text integer-coded by default; a shared copy is
+        used only when it was loaded with the same ``text``).
     na_as_missing
         As for :func:`bsc_lib.data.io.load` (None: the run's setting, else False).
     shared_dir
@@ -90,7 +97,7 @@ def run_data(data_path: str | Path, scheme: Scheme, *, na_as_missing: bool | Non
     Returns
     -------
     BSCData
-        Equal to ``load(data_path, scheme=scheme, na_as_missing=na_as_missing)`` at the time the
+        Equal to ``load(data_path, scheme=scheme, na_as_missing=na_as_missing, text=text)`` at the time the
         run validated its inputs (every table, ``input_hashes`` and ``notices``).
 
     Raises
@@ -101,7 +108,7 @@ def run_data(data_path: str | Path, scheme: Scheme, *, na_as_missing: bool | Non
     folder = str(shared_dir) if shared_dir is not None else os.environ.get(SHARED_ENV, "")
     na = resolve_na_as_missing(na_as_missing)
     if folder:
-        data = _shared_copy(folder, _key(data_path, scheme, na))
+        data = _shared_copy(folder, _key(data_path, scheme, na, text))
         if data is not None:
             return data
-    return load(data_path, scheme=scheme, na_as_missing=na)
+    return load(data_path, scheme=scheme, na_as_missing=na, text=text)
