@@ -64,6 +64,7 @@ from bsc_lib.scoring.components import (  # noqa: F401 - imported for their regi
     half_weights,
     ids,
     make_flags,
+    map_float,
     organisation,
     pre_evaluation,
     qualitative,
@@ -441,10 +442,10 @@ def _count_flags(flags: pd.DataFrame, unit_ids: pd.Series, members: pd.DataFrame
     """Warning flags per unit; ``members`` (unit_id, member_id) adds the flags of members."""
     w = flags.loc[flags["severity"] != "info"]
     per = w.groupby("unit_id").size()
-    n = unit_ids.map(per).fillna(0)
+    n = map_float(unit_ids, per).fillna(0)
     if members is not None and len(members):
-        m = members.assign(n=members["member_id"].map(per).fillna(0)).groupby("unit_id")["n"].sum()
-        n = n + unit_ids.map(m).fillna(0)
+        m = members.assign(n=map_float(members["member_id"], per).fillna(0)).groupby("unit_id")["n"].sum()
+        n = n + map_float(unit_ids, m).fillna(0)
     return n.astype(int)
 
 
@@ -582,9 +583,9 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": _text(inst_t["name_ko"]),
                       "name_en": _text(inst_t["name_en"]), "inst_type": _text(inst_t["inst_type"])})
     for comp in inst_comps:
-        inst_df[comp] = inst_df["institution_id"].map(_score_map(res[("institutional", comp)], "institution")).fillna(0.0).astype(float)
+        inst_df[comp] = map_float(inst_df["institution_id"], _score_map(res[("institutional", comp)], "institution")).fillna(0.0)
         detail_frames.append(_details_frame(res[("institutional", comp)], "institution", "institution", comp))
-    inst_df["deductions"] = inst_df["institution_id"].map(_score_map(ded, "institution")).fillna(0.0).astype(float)
+    inst_df["deductions"] = map_float(inst_df["institution_id"], _score_map(ded, "institution")).fillna(0.0)
     detail_frames.append(_details_frame(ded, "institution", "institution", "deductions"))
     inst_df["total"] = (inst_df[inst_comps].sum(axis=1) - inst_df["deductions"]).clip(0.0, 100.0)
 
@@ -593,10 +594,10 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     dep_df = pd.DataFrame({"department_id": dmap["department_id"], "institution_id": dmap["institution_id"],
                       "name_ko": _text(dept_t["name_ko"]), "name_en": _text(dept_t["name_en"])})
     for comp in dept_comps:
-        dep_df[comp] = dep_df["department_id"].map(_score_map(res[(dept_basis, comp)], "department")).fillna(0.0).astype(float)
+        dep_df[comp] = map_float(dep_df["department_id"], _score_map(res[(dept_basis, comp)], "department")).fillna(0.0)
         detail_frames.append(_details_frame(res[(dept_basis, comp)], "department", "department", comp))
-    dep_df["integrity_index"] = dep_df["department_id"].map(_score_map(integ, "department")).astype(float)
-    dep_df["deductions"] = dep_df["department_id"].map(_score_map(ded, "department")).fillna(0.0).astype(float)
+    dep_df["integrity_index"] = map_float(dep_df["department_id"], _score_map(integ, "department"))
+    dep_df["deductions"] = map_float(dep_df["department_id"], _score_map(ded, "department")).fillna(0.0)
     detail_frames.append(_details_frame(ded, "department", "department", "deductions"))
     max_total = float(sum(evals[dept_basis].components[c] for c in dept_comps))
     dep_df["total"] = (dep_df[dept_comps].sum(axis=1) - dep_df["deductions"]).clip(0.0, max_total)
@@ -624,7 +625,7 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     for comp in ind_comps:
         r = res[("individual", comp)]
         if comp == "organisation":
-            ppl_df[comp] = ppl_df["person_id"].map(_score_map(r, "person")).fillna(0.0).astype(float)
+            ppl_df[comp] = map_float(ppl_df["person_id"], _score_map(r, "person")).fillna(0.0)
             detail_frames.append(_details_frame(r, "person", "person", comp))
             continue
         ppl_df[comp] = _unit_lookup(link, r.scores, lookups)
@@ -636,6 +637,14 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     flags = concat_flags(flag_frames)
     flags = flags.sort_values(["unit_id", "component", "item", "half", "flag"], kind="stable").reset_index(drop=True)
     flags = flags[FLAG_COLUMNS]
+
+    # --- long tables (from the unit tables, so they always agree; built while the unit tables
+    # are still in key order, where their ids need no sort)
+    components = _components_long([
+        ("institutional", "institution", inst_df, "institution_id", inst_comps, "institutional"),
+        ("individual", "person", ppl_df, "person_id", ind_comps, "individual"),
+        ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
+    ], evals)
 
     # --- ranks, grades, flag counts
     g = scheme.grading
@@ -654,15 +663,8 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     ppl_df["rank_overall"] = pg["rank_overall"]
     ppl_df["grade"] = pg["grade"]
     unit_n = pd.concat([inst_df.set_index("institution_id")["n_flags"], dep_df.set_index("department_id")["n_flags"]])
-    ppl_df["n_flags"] = (_count_flags(flags, ppl_df["person_id"]) + ppl_df["unit_id"].map(unit_n).fillna(0)).astype(int)
+    ppl_df["n_flags"] = (_count_flags(flags, ppl_df["person_id"]) + map_float(ppl_df["unit_id"], unit_n).fillna(0)).astype(int)
     ppl_df = grading.display_order(ppl_df, "total", "person_id")
-
-    # --- long tables (from the unit tables, so they always agree)
-    components = _components_long([
-        ("institutional", "institution", inst_df, "institution_id", inst_comps, "institutional"),
-        ("individual", "person", ppl_df, "person_id", ind_comps, "individual"),
-        ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
-    ], evals)
 
     kpi = kpi_pending.result()
     def details() -> pd.DataFrame:
@@ -771,7 +773,9 @@ def _text_order(values: np.ndarray) -> np.ndarray:
     """``np.argsort(values, kind="stable")`` of an object array; for text (the usual unit ids)
     sorted as a fixed-width unicode array, which compares code points in C like Python's ``<``
     (not when a value ends in NUL, which that array cannot tell from padding, nor for long text,
-    which would make the array large)."""
+    which would make the array large); no sort at all when the values already rise strictly."""
+    if grading.rises_strictly(values):
+        return np.arange(len(values))
     if (len(values) > 1 and all(type(v) is str for v in values) and max(map(len, values)) <= 256
             and not any(v.endswith("\x00") for v in values)):
         return np.argsort(values.astype(str), kind="stable")
@@ -787,7 +791,7 @@ def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, sch
     dep = dep if dep is not None else ins
     ins = ins if ins is not None else dep
     kd, ki = dep.tables["kpi"], ins.tables["kpi"]
-    owners_dep = set(dep.scores.loc[dep.scores["unit_level"] == "department", "unit_id"])
+    owners_dep = dep.scores.loc[dep.scores["unit_level"] == "department", "unit_id"]
     in_d = kd["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     in_i = ~ki["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     if (_same_strictly_sorted_keys(kd, ki) and bool((in_i == ~in_d).all())

@@ -62,6 +62,7 @@ from bsc_lib.scoring.components import (
     institution_scores,
     lookup,
     make_flags,
+    map_float,
     member,
     num,
     register,
@@ -515,7 +516,7 @@ def score_prepared(prep: PreparedRatings, departments: pd.DataFrame, institution
            else pd.Series(dtype=float))
     del value
     dep_code = d_codes[:len(dept_ids)]
-    pts_ = pd.Series(dep_code).map(tot).fillna(0.0).astype(float).to_numpy()
+    pts_ = map_float(pd.Series(dep_code), tot).fillna(0.0).to_numpy()
     d_scores = pd.DataFrame({"unit_id": dept_ids, "unit_level": "department", "points": pts_, "max_points": points})
 
     seen = ~np.isnan(rating_mean)
