@@ -300,11 +300,20 @@ def _key_order(cols: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
     for r in radix:
         total *= r
     if total < 2**62:
-        key = np.zeros(len(cols[0][0]), dtype=np.int64)
+        # the mixed-radix key; a column with one value and no missing value adds nothing to the
+        # order (skipped), codes without a missing value are added as they are
+        key = None
         for (c, u), r in zip(cols, radix, strict=True):
-            key *= r
-            key += np.where(c < 0, len(u), c)
-        if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
+            missing = bool((c < 0).any()) if len(c) else False
+            if len(u) <= 1 and not missing:
+                continue
+            c = np.where(c < 0, len(u), c) if missing else c
+            if key is None:
+                key = c.astype(np.int64)
+            else:
+                key *= r
+                key += c
+        if key is None or len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
             return None
         return np.argsort(key, kind="stable")
     order = np.lexsort([np.where(c < 0, len(u), c) for c, u in reversed(cols)])
@@ -348,24 +357,6 @@ def _prepare_component(comp: str, t: dict[str, pd.DataFrame], scheme: Scheme, *,
 #: The components by their cost at scale (largest first): the order in which the two threads of
 #: :func:`evaluate` take them (any other component comes after these).
 _COST_ORDER = ("qualitative", "achievement", "pre_evaluation", "cooperation", "evaluator", "organisation")
-#: Components run one after the other in one task: the two that read the large ratings tables
-#: (their temporaries never at their peaks together: the peak memory stays that of one).
-_SAME_TASK = (("qualitative", "pre_evaluation"),)
-
-
-def _chain_tasks(chains: list[str]) -> list[list[str]]:
-    """``chains`` grouped into tasks (:data:`_SAME_TASK` together, at the first one's place)."""
-    tasks: list[list[str]] = []
-    placed: set[str] = set()
-    for comp in chains:
-        if comp in placed:
-            continue
-        group = next((g for g in _SAME_TASK if comp in g), (comp,))
-        tasks.append([c for c in group if c in chains and c not in placed])
-        placed.update(tasks[-1])
-    return tasks
-
-
 def _keys_held_as_text(ratings: pd.DataFrame) -> bool:
     """Whether the ratings' id columns are held as text (not integer-coded categoricals)."""
     return any(not isinstance(ratings[c].dtype, pd.CategoricalDtype) and ratings[c].dtype.kind not in "iufb"
@@ -456,6 +447,42 @@ def _details_frame(res: ComponentResult, level: str, view: str, component: str) 
     return build
 
 
+def _unit_frames(inst_t: pd.DataFrame, dept_t: pd.DataFrame, people_t: pd.DataFrame
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, list[pd.DataFrame]]:
+    """The columns of the three unit tables that do not depend on any score.
+
+    Returns
+    -------
+    tuple
+        ``(institutions, departments, people, department map, person flags)``: institutions
+        ``institution_id, name_ko, name_en, inst_type``; departments ``department_id,
+        institution_id, name_ko, name_en``; people ``person_id, name_ko, position_grade, role,
+        unit_id, unit_level`` (``department`` | ``institution`` | ``""``); the map
+        ``department_id, institution_id``; the flags ``unknown_unit`` and
+        ``role_unit_mismatch``.
+    """
+    dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
+    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": _text(inst_t["name_ko"]),
+                            "name_en": _text(inst_t["name_en"]), "inst_type": _text(inst_t["inst_type"])})
+    dep_df = pd.DataFrame({"department_id": dmap["department_id"], "institution_id": dmap["institution_id"],
+                           "name_ko": _text(dept_t["name_ko"]), "name_en": _text(dept_t["name_en"])})
+    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": _text(people_t["name_ko"]),
+                           "position_grade": _text(people_t["grade"]), "role": ids(people_t["role"]),
+                           "unit_id": ids(people_t["unit_id"])})
+    ppl_df["unit_level"] = np.select([ppl_df["unit_id"].isin(dep_df["department_id"]), ppl_df["unit_id"].isin(inst_df["institution_id"])],
+                                     ["department", "institution"], default="")
+    bad_unit = ppl_df.loc[ppl_df["unit_level"] == ""]
+    mismatch = ppl_df.loc[((ppl_df["role"] == "department_head") & (ppl_df["unit_level"] == "institution"))
+                          | ((ppl_df["role"] == "bureau_head") & (ppl_df["unit_level"] == "department"))]
+    person_flags = [
+        make_flags(bad_unit["person_id"].to_numpy(), "individual", "unknown_unit", item=bad_unit["unit_id"].to_numpy(),
+                   detail="unit is neither a department nor an institution: 0 for unit components"),
+        make_flags(mismatch["person_id"].to_numpy(), "individual", "role_unit_mismatch",
+                   item=mismatch["unit_id"].to_numpy(), detail="role does not match the kind of unit headed"),
+    ]
+    return inst_df, dep_df, ppl_df, dmap, person_flags
+
+
 # ----------------------------------------------------------------------------- evaluate
 def evaluate(data: BSCData, scheme: Scheme, year: int = 2019, half: str = "year") -> Results:
     """Score a dataset under a scheme.
@@ -536,9 +563,10 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     res: dict[tuple[str, str], ComponentResult] = {}
     wanted = {comp for ev in evals.values() for comp in ev.components}
     # Each component's preparation and scorings are independent of the other components': one
-    # task per component (qualitative and pre-evaluation together, see _SAME_TASK) on two threads
-    # (bsc_lib.scoring.parallel), the largest first; results and the error raised (if any) are
-    # those of scoring them one after the other.
+    # task per component on two threads (bsc_lib.scoring.parallel), the largest first (with
+    # integer-coded input the qualitative component alone is about as long as the others
+    # together); results and the error raised (if any) are those of scoring them one after the
+    # other. The unit tables' columns that do not depend on the scores are built meanwhile.
     prep = [comp for comp in PREPARED_COMPONENTS if comp in wanted]
     jobs = [(ev_name, comp, float(pts)) for ev_name, ev in evals.items() for comp, pts in ev.components.items()]
     chains = list(dict.fromkeys(
@@ -550,13 +578,14 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         later = [c for c in ("pre_evaluation", "achievement") if c in chains]
         groups = [[[c] for c in chains if c not in later], [[c] for c in later]]
     else:
-        groups = [_chain_tasks(chains), []]
+        groups = [[[c] for c in chains], []]
     stages = [[functools.partial(_chain_group, g, prep, jobs, t, scheme, year, half, codes, keep_details)
                for g in stage] for stage in groups]
-    stages[0] += [  # the deductions and the integrity index, in the first stage
+    stages[0] += [  # the deductions, the integrity index and the unit tables' columns, in the first stage
         functools.partial(_guarded, (2, 0), consulting_deductions, dept_t, inst_t, scheme.components.pre_evaluation),
         functools.partial(_guarded, (2, 1), integrity_index, t["integrity"], dept_t, scheme.integrity_index,
-                          year=year)]
+                          year=year),
+        functools.partial(_guarded, (3, 0), _unit_frames, inst_t, dept_t, people_t)]
     for stage in stages:
         for found in parallel.run_all(stage):
             outcome.update(found)
@@ -573,15 +602,12 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     # the KPI table needs only the component results: built on the second core meanwhile
     kpi_pending = parallel.background(functools.partial(_kpi_table, res, dept_basis, scheme))
     flag_frames = [r.flags for r in res.values()] + [ded.flags, integ.flags]
-
-    dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
+    inst_df, dep_df, ppl_df, dmap, person_flags = outcome[(3, 0)]
     members = dmap.rename(columns={"institution_id": "unit_id", "department_id": "member_id"})
     detail_frames: list[Callable[[], pd.DataFrame]] = []
 
     # --- institutional
     inst_comps = list(evals["institutional"].components) if "institutional" in evals else []
-    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": _text(inst_t["name_ko"]),
-                      "name_en": _text(inst_t["name_en"]), "inst_type": _text(inst_t["inst_type"])})
     for comp in inst_comps:
         inst_df[comp] = map_float(inst_df["institution_id"], _score_map(res[("institutional", comp)], "institution")).fillna(0.0)
         detail_frames.append(_details_frame(res[("institutional", comp)], "institution", "institution", comp))
@@ -591,8 +617,6 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
 
     # --- departments
     dept_comps = [c for c in evals[dept_basis].components if c in UNIT_COMPONENTS]
-    dep_df = pd.DataFrame({"department_id": dmap["department_id"], "institution_id": dmap["institution_id"],
-                      "name_ko": _text(dept_t["name_ko"]), "name_en": _text(dept_t["name_en"])})
     for comp in dept_comps:
         dep_df[comp] = map_float(dep_df["department_id"], _score_map(res[(dept_basis, comp)], "department")).fillna(0.0)
         detail_frames.append(_details_frame(res[(dept_basis, comp)], "department", "department", comp))
@@ -606,20 +630,7 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
 
     # --- individual
     ind_comps = list(evals["individual"].components) if "individual" in evals else []
-    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": _text(people_t["name_ko"]),
-                      "position_grade": _text(people_t["grade"]), "role": ids(people_t["role"]),
-                      "unit_id": ids(people_t["unit_id"])})
-    ppl_df["unit_level"] = np.select([ppl_df["unit_id"].isin(dep_df["department_id"]), ppl_df["unit_id"].isin(inst_df["institution_id"])],
-                                ["department", "institution"], default="")
-    bad_unit = ppl_df.loc[ppl_df["unit_level"] == ""]
-    mismatch = ppl_df.loc[((ppl_df["role"] == "department_head") & (ppl_df["unit_level"] == "institution"))
-                     | ((ppl_df["role"] == "bureau_head") & (ppl_df["unit_level"] == "department"))]
-    flag_frames += [
-        make_flags(bad_unit["person_id"].to_numpy(), "individual", "unknown_unit", item=bad_unit["unit_id"].to_numpy(),
-                   detail="unit is neither a department nor an institution: 0 for unit components"),
-        make_flags(mismatch["person_id"].to_numpy(), "individual", "role_unit_mismatch",
-                   item=mismatch["unit_id"].to_numpy(), detail="role does not match the kind of unit headed"),
-    ]
+    flag_frames += person_flags
     link = ppl_df[["person_id", "unit_id", "unit_level"]]
     lookups: list = []
     for comp in ind_comps:

@@ -427,7 +427,11 @@ def _aggregate(h, n_h, p, n_p, g, n_g, i, n_i, used, *, extremes: bool) -> pd.Da
             key = key.astype(np.int32)
         parts.append(pd.Series(u).groupby(key, sort=True).agg(**funcs))
         del key, u
-    return parts[0] if len(parts) == 1 else pd.concat(parts)
+    if len(parts) == 1:
+        return parts[0]
+    # the chunks' rows one after the other (pd.concat's frame, from numpy concatenations)
+    return pd.DataFrame({c: np.concatenate([part[c].to_numpy() for part in parts]) for c in funcs},
+                        index=pd.Index(np.concatenate([part.index.to_numpy(dtype=np.int64) for part in parts])))
 
 
 def _nan_key(key: np.ndarray, missing: np.ndarray) -> np.ndarray:
