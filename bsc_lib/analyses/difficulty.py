@@ -209,7 +209,11 @@ def _mean_per_kpi_year(h: pd.DataFrame) -> pd.DataFrame:
 
 def _history_stats(hist: pd.DataFrame, year: int) -> pd.DataFrame:
     """Per-KPI trend statistics of a clean history (kpi_id, year, actual; no NaN)."""
-    h = hist.sort_values(["kpi_id", "year"], kind="stable").reset_index(drop=True)
+    k, y = hist["kpi_id"].to_numpy(), hist["year"].to_numpy()
+    if len(k) > 1 and bool(((k[1:] > k[:-1]) | ((k[1:] == k[:-1]) & (y[1:] >= y[:-1]))).all()):
+        h = hist.reset_index(drop=True)  # already in (kpi_id, year) order: the stable sort keeps it
+    else:
+        h = hist.sort_values(["kpi_id", "year"], kind="stable").reset_index(drop=True)
     h["x"] = (h["year"] - year).astype("float64")
     g = h.groupby("kpi_id", sort=True)
     n = g.size().rename("n_history")

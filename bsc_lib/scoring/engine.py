@@ -711,13 +711,21 @@ def _unit_lookup(link: pd.DataFrame, scores: pd.DataFrame, lookups: list | None 
             pos = c_pos
             break
     if pos is None:
-        keys = pd.MultiIndex.from_arrays([lvl, uid])
-        if not keys.is_unique:  # a unit listed twice: pandas' merge semantics (rows repeat)
-            m = link[["unit_level", "unit_id"]].merge(scores[["unit_level", "unit_id", "points"]],
-                                                      on=["unit_level", "unit_id"], how="left")
-            return pd.Series(m["points"].to_numpy(dtype=float), index=link.index).fillna(0.0)
-        pos = keys.get_indexer(pd.MultiIndex.from_arrays([link["unit_level"].to_numpy(dtype=object),
-                                                          link["unit_id"].to_numpy(dtype=object)]))
+        # the row of each (unit_level, unit_id) of ``link`` in ``scores``: one id index per level
+        # (the few levels), as a two-level index would find it
+        l_lvl = link["unit_level"].to_numpy(dtype=object)
+        l_uid = link["unit_id"].to_numpy(dtype=object)
+        pos = np.full(len(link), -1, dtype=np.intp)
+        for level in pd.unique(lvl):
+            rows = np.flatnonzero(lvl == level) if not pd.isna(level) else np.flatnonzero(pd.isna(lvl))
+            index = pd.Index(uid[rows], dtype=object)
+            if not index.is_unique:  # a unit listed twice: pandas' merge semantics (rows repeat)
+                m = link[["unit_level", "unit_id"]].merge(scores[["unit_level", "unit_id", "points"]],
+                                                          on=["unit_level", "unit_id"], how="left")
+                return pd.Series(m["points"].to_numpy(dtype=float), index=link.index).fillna(0.0)
+            wanted = np.flatnonzero(l_lvl == level) if not pd.isna(level) else np.flatnonzero(pd.isna(l_lvl))
+            found = index.get_indexer(pd.Index(l_uid[wanted], dtype=object))
+            pos[wanted] = np.where(found >= 0, rows[np.maximum(found, 0)] if len(rows) else -1, -1)
         if lookups is not None:
             lookups.append((lvl, uid, pos))
     pts = scores["points"].to_numpy(dtype=float)

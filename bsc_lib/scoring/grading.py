@@ -148,10 +148,12 @@ def assign_grades(scores: pd.Series, grading: Grading, groups: pd.Series | None 
         Aligned to ``scores``: ``rank_in_group``, ``rank_overall`` (``Int64``) and ``grade``.
     """
     out = pd.DataFrame(index=scores.index)
-    out["rank_in_group"] = rank_min(scores, groups)
-    out["rank_overall"] = rank_min(scores)
     pos, values, gcode = _valid_codes(scores, groups)
-    _, gidx = grade_matrix(values[None, :], grading, gcode)
+    ranks, gidx = grade_matrix(values[None, :], grading, gcode)  # ranks within the groups
+    in_group = np.full(len(scores), np.nan)
+    in_group[pos] = ranks[0]
+    out["rank_in_group"] = pd.Series(pd.array(in_group, dtype="Int64"), index=scores.index)  # = rank_min(scores, groups)
+    out["rank_overall"] = rank_min(scores) if groups is not None else out["rank_in_group"].copy()
     out["grade"] = _grades_series(scores, pos, grade_labels(grading), gidx[0])
     return out
 
