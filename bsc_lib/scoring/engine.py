@@ -357,6 +357,11 @@ def _prepare_component(comp: str, t: dict[str, pd.DataFrame], scheme: Scheme, *,
 #: The components by their cost at scale (largest first): the order in which the two threads of
 #: :func:`evaluate` take them (any other component comes after these).
 _COST_ORDER = ("qualitative", "achievement", "pre_evaluation", "cooperation", "evaluator", "organisation")
+def _dept_basis(scheme: Scheme) -> str:
+    """The evaluation whose points the ``departments`` table reports (individual when there is one)."""
+    return "individual" if "individual" in scheme.evaluations else "institutional"
+
+
 def _keys_held_as_text(ratings: pd.DataFrame) -> bool:
     """Whether the ratings' id columns are held as text (not integer-coded categoricals)."""
     return any(not isinstance(ratings[c].dtype, pd.CategoricalDtype) and ratings[c].dtype.kind not in "iufb"
@@ -390,7 +395,8 @@ def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, floa
 
     Returns ``{(0, i): None | _Failure}`` for its preparation (``i`` its position in ``prep``)
     and ``{(1, j): ComponentResult | _Failure}`` for its scorings (``j`` the position in
-    ``jobs``); it stops at the first failure, like a sequential run.
+    ``jobs``); it stops at the first failure, like a sequential run. The achievement task adds
+    ``{(4, 0): DataFrame | _Failure}``, the KPI table (:func:`_kpi_table`).
     """
     found: dict = {}
     cache: dict = {}
@@ -411,6 +417,9 @@ def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, floa
         except Exception as exc:
             found[(1, j)] = _Failure(exc)
             return found
+    if comp == "achievement":  # the KPI table needs only the achievement results: built in this task
+        scored = {(ev_name, c): found[(1, j)] for j, (ev_name, c, _) in enumerate(jobs) if c == comp}
+        found.update(_guarded((4, 0), _kpi_table, scored, _dept_basis(scheme), scheme))
     return found
 
 
@@ -558,7 +567,7 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     cache: dict = {}
     inst_t, dept_t, people_t = t["institutions"], t["departments"], t["people"]
     evals = scheme.evaluations
-    dept_basis = "individual" if "individual" in evals else "institutional"
+    dept_basis = _dept_basis(scheme)
 
     res: dict[tuple[str, str], ComponentResult] = {}
     wanted = {comp for ev in evals.values() for comp in ev.components}
@@ -599,8 +608,8 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         for r in res.values():
             r.details = pd.DataFrame()
     ded, integ = outcome[(2, 0)], outcome[(2, 1)]
-    # the KPI table needs only the component results: built on the second core meanwhile
-    kpi_pending = parallel.background(functools.partial(_kpi_table, res, dept_basis, scheme))
+    # the KPI table (built by the achievement task; empty without achievement)
+    kpi = outcome[(4, 0)] if (4, 0) in outcome else _kpi_table(res, dept_basis, scheme)
     flag_frames = [r.flags for r in res.values()] + [ded.flags, integ.flags]
     inst_df, dep_df, ppl_df, dmap, person_flags = outcome[(3, 0)]
     members = dmap.rename(columns={"institution_id": "unit_id", "department_id": "member_id"})
@@ -677,7 +686,6 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     ppl_df["n_flags"] = (_count_flags(flags, ppl_df["person_id"]) + map_float(ppl_df["unit_id"], unit_n).fillna(0)).astype(int)
     ppl_df = grading.display_order(ppl_df, "total", "person_id")
 
-    kpi = kpi_pending.result()
     def details() -> pd.DataFrame:
         out = concat_frames((f() for f in detail_frames), pd.DataFrame(
             {c: pd.Series(dtype="str") for c in ["view", "unit_id", "component", "item", "half", "source_id"]}
