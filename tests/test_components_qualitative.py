@@ -2,11 +2,13 @@
 
 import math
 
+import pandas as pd
 import pytest
 from scoring_fixtures import scheme_2019, table, tiny_units, with_knobs
 
 from bsc_lib.config.scheme import RatedItem
 from bsc_lib.errors import DataError
+from bsc_lib.scoring.components import qualitative
 from bsc_lib.scoring.components.qualitative import score_qualitative
 
 TWO_ITEMS = [RatedItem(id="a", label_ko="가", label_en="A", share=0.5),
@@ -142,3 +144,18 @@ def test_halves_and_institution_mean():
 def test_out_of_scale_is_a_data_error():
     with pytest.raises(DataError):
         run([q("P1", "expert", "X1", "a", 120)])
+
+
+@pytest.mark.parametrize("evaluation", ["individual", "institutional"])
+def test_aggregates_found_by_table_or_by_search_alike(monkeypatch, evaluation):
+    # PreparedRatings.find looks keys up through a table (small key spaces) or by binary search
+    # (large ones): the same rows, so the same scores, flags and details
+    ratings = P1 + [q("P3", "expert", "X1", "a", 70), q("P9", "expert", "X1", "a", 10),
+                    q("P2", "planning_office", "O1", "c", 50, half="H2")] + both("P2", "expert", "X2", 30, half="H2")
+    kw = {"evaluation": evaluation, "weights": {"H1": 0.5, "H2": 0.5}}
+    by_table = run(ratings, **kw)
+    monkeypatch.setattr(qualitative, "LUT_MAX", 0)
+    by_search = run(ratings, **kw)
+    for a, b in ((by_table.scores, by_search.scores), (by_table.flags, by_search.flags),
+                 (by_table.details, by_search.details)):
+        pd.testing.assert_frame_equal(a, b)

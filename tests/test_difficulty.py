@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bsc_lib.analyses.difficulty import (
+    _mean_per_kpi_year,
+    _shared_id_codes,
     achievement_bunching,
     challenge_crosscheck,
     kpi_difficulty,
@@ -512,3 +514,37 @@ def test_recovers_gaming_departments(sample_run):
     b = achievement_bunching(tables["kpi_results"], kpis=tables["kpis"])
     gaming = recovery(b.loc[b["bunching"], "owner_id"], truth["gaming_departments"])
     assert gaming["precision"] >= 0.9 and gaming["recall"] >= 0.9, gaming
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from([2015, 2016, 2018, -5, 10**9]),
+                          st.floats(-1e6, 1e6, allow_nan=False)), max_size=40),
+       st.booleans())
+def test_mean_per_kpi_year_is_the_two_column_groupby(rows, shuffle):
+    # one int64 key instead of two columns: the same groups, rows and order, so the same bits
+    h = pd.DataFrame(rows, columns=["kpi_id", "year", "actual"]).astype({"kpi_id": "int64", "year": "int64"})
+    if not shuffle:
+        h = h.sort_values(["kpi_id", "year"], kind="stable").reset_index(drop=True)
+    want = h.groupby(["kpi_id", "year"], as_index=False, sort=True)["actual"].mean()
+    pd.testing.assert_frame_equal(_mean_per_kpi_year(h), want, check_exact=True)
+
+
+def _codes_by_hashing_categories(cols):
+    """The reference: the categories of all columns hashed together, codes read through them."""
+    cats = [c.cat.categories for c in cols]
+    cat_codes, uniques = pd.factorize(pd.concat([pd.Series(x, dtype="str") for x in cats], ignore_index=True))
+    parts, start = [], 0
+    for c, x in zip(cols, cats, strict=True):
+        parts.append(np.append(cat_codes[start:start + len(x)], -1)[c.cat.codes.to_numpy()])
+        start += len(x)
+    return np.concatenate(parts).tolist(), list(uniques)
+
+
+def test_shared_id_codes_of_categories_are_the_hashed_codes():
+    cols = [pd.Series(["K3", "K1", None, "K2", "K1"], dtype="category"), pd.Series(["K2", "K1", "K3"], dtype="category"),
+            pd.Series(["K1", None, "K3", "K2"], dtype="category")]
+    for group in (cols, [cols[0], pd.Series(["K9", "K1"], dtype="category")]):  # same categories; others
+        codes, uniques = _shared_id_codes(group)
+        assert (codes.tolist(), list(uniques)) == _codes_by_hashing_categories(group)
+    codes, _ = _shared_id_codes([c.astype("str") for c in cols])  # text: equal ids, equal codes
+    assert codes.tolist() == [0, 1, -1, 2, 1, 2, 1, 0, 1, -1, 0, 2]

@@ -14,6 +14,7 @@ from bsc_lib.scoring.grading import (
     forced_grades,
     kpi_status,
     rank_min,
+    rises_strictly,
 )
 
 Q = {"S": 0.2, "A": 0.3, "B": 0.4, "C": 0.1}
@@ -98,6 +99,34 @@ def test_assign_grades_follows_the_scheme():
 def test_display_order_is_total_then_id():
     df = pd.DataFrame({"id": ["b", "a", "c"], "total": [50.0, 50.0, 70.0]})
     assert display_order(df, "total", "id")["id"].tolist() == ["c", "a", "b"]
+
+
+def test_rises_strictly_only_for_rising_text():
+    assert rises_strictly(np.array(["a", "b", "가"], dtype=object))
+    assert rises_strictly(np.array([], dtype=object)) and rises_strictly(np.array(["x"], dtype=object))
+    assert not rises_strictly(np.array(["a", "a"], dtype=object))  # equal: not strictly
+    assert not rises_strictly(np.array(["b", "a"], dtype=object))
+    assert not rises_strictly(np.array(["a", None], dtype=object))  # missing
+    assert not rises_strictly(np.array([1, 2], dtype=object))  # not text
+    assert not rises_strictly(np.array([np.nan], dtype=object))
+
+
+def _display_order_by_sort(frame, score_col, id_col):
+    """The general path of display_order: pandas' sort by total descending, then id."""
+    tmp = frame.assign(_k=frame[score_col].astype(float).round(9))
+    return tmp.sort_values(["_k", id_col], ascending=[False, True], kind="stable",
+                           na_position="last").drop(columns="_k").reset_index(drop=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, -0.0, 1.0, 1.0 + 1e-12, 2.5, 100.0, np.nan, np.inf]),
+                          st.integers(0, 5)), min_size=0, max_size=25, unique_by=lambda t: t[1]))
+def test_display_order_of_rising_ids_equals_the_sort(rows):
+    # ids already rising (the engine's tables in key order) take the shortcut: same frame as the sort
+    rows = sorted(rows, key=lambda t: t[1])
+    df = pd.DataFrame({"id": pd.Series([f"u{i}" for _, i in rows], dtype="str"),
+                       "total": pd.Series([t for t, _ in rows], dtype="float64"), "x": range(len(rows))})
+    pd.testing.assert_frame_equal(display_order(df, "total", "id"), _display_order_by_sort(df, "total", "id"))
 
 
 def test_kpi_status():

@@ -64,6 +64,7 @@ from bsc_lib.scoring.components import (  # noqa: F401 - imported for their regi
     half_weights,
     ids,
     make_flags,
+    map_float,
     organisation,
     pre_evaluation,
     qualitative,
@@ -299,11 +300,20 @@ def _key_order(cols: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
     for r in radix:
         total *= r
     if total < 2**62:
-        key = np.zeros(len(cols[0][0]), dtype=np.int64)
+        # the mixed-radix key; a column with one value and no missing value adds nothing to the
+        # order (skipped), codes without a missing value are added as they are
+        key = None
         for (c, u), r in zip(cols, radix, strict=True):
-            key *= r
-            key += np.where(c < 0, len(u), c)
-        if len(key) < 2 or bool(np.all(key[1:] >= key[:-1])):
+            missing = bool((c < 0).any()) if len(c) else False
+            if len(u) <= 1 and not missing:
+                continue
+            c = np.where(c < 0, len(u), c) if missing else c
+            if key is None:
+                key = c.astype(np.int64)
+            else:
+                key *= r
+                key += c
+        if key is None or len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
             return None
         return np.argsort(key, kind="stable")
     order = np.lexsort([np.where(c < 0, len(u), c) for c, u in reversed(cols)])
@@ -347,22 +357,9 @@ def _prepare_component(comp: str, t: dict[str, pd.DataFrame], scheme: Scheme, *,
 #: The components by their cost at scale (largest first): the order in which the two threads of
 #: :func:`evaluate` take them (any other component comes after these).
 _COST_ORDER = ("qualitative", "achievement", "pre_evaluation", "cooperation", "evaluator", "organisation")
-#: Components run one after the other in one task: the two that read the large ratings tables
-#: (their temporaries never at their peaks together: the peak memory stays that of one).
-_SAME_TASK = (("qualitative", "pre_evaluation"),)
-
-
-def _chain_tasks(chains: list[str]) -> list[list[str]]:
-    """``chains`` grouped into tasks (:data:`_SAME_TASK` together, at the first one's place)."""
-    tasks: list[list[str]] = []
-    placed: set[str] = set()
-    for comp in chains:
-        if comp in placed:
-            continue
-        group = next((g for g in _SAME_TASK if comp in g), (comp,))
-        tasks.append([c for c in group if c in chains and c not in placed])
-        placed.update(tasks[-1])
-    return tasks
+def _dept_basis(scheme: Scheme) -> str:
+    """The evaluation whose points the ``departments`` table reports (individual when there is one)."""
+    return "individual" if "individual" in scheme.evaluations else "institutional"
 
 
 def _keys_held_as_text(ratings: pd.DataFrame) -> bool:
@@ -398,7 +395,8 @@ def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, floa
 
     Returns ``{(0, i): None | _Failure}`` for its preparation (``i`` its position in ``prep``)
     and ``{(1, j): ComponentResult | _Failure}`` for its scorings (``j`` the position in
-    ``jobs``); it stops at the first failure, like a sequential run.
+    ``jobs``); it stops at the first failure, like a sequential run. The achievement task adds
+    ``{(4, 0): DataFrame | _Failure}``, the KPI table (:func:`_kpi_table`).
     """
     found: dict = {}
     cache: dict = {}
@@ -419,6 +417,9 @@ def _component_chain(comp: str, prep: list[str], jobs: list[tuple[str, str, floa
         except Exception as exc:
             found[(1, j)] = _Failure(exc)
             return found
+    if comp == "achievement":  # the KPI table needs only the achievement results: built in this task
+        scored = {(ev_name, c): found[(1, j)] for j, (ev_name, c, _) in enumerate(jobs) if c == comp}
+        found.update(_guarded((4, 0), _kpi_table, scored, _dept_basis(scheme), scheme))
     return found
 
 
@@ -441,10 +442,10 @@ def _count_flags(flags: pd.DataFrame, unit_ids: pd.Series, members: pd.DataFrame
     """Warning flags per unit; ``members`` (unit_id, member_id) adds the flags of members."""
     w = flags.loc[flags["severity"] != "info"]
     per = w.groupby("unit_id").size()
-    n = unit_ids.map(per).fillna(0)
+    n = map_float(unit_ids, per).fillna(0)
     if members is not None and len(members):
-        m = members.assign(n=members["member_id"].map(per).fillna(0)).groupby("unit_id")["n"].sum()
-        n = n + unit_ids.map(m).fillna(0)
+        m = members.assign(n=map_float(members["member_id"], per).fillna(0)).groupby("unit_id")["n"].sum()
+        n = n + map_float(unit_ids, m).fillna(0)
     return n.astype(int)
 
 
@@ -453,6 +454,42 @@ def _details_frame(res: ComponentResult, level: str, view: str, component: str) 
         d = res.details.loc[res.details["unit_level"] == level].drop(columns="unit_level")
         return d.assign(view=view, component=component)
     return build
+
+
+def _unit_frames(inst_t: pd.DataFrame, dept_t: pd.DataFrame, people_t: pd.DataFrame
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, list[pd.DataFrame]]:
+    """The columns of the three unit tables that do not depend on any score.
+
+    Returns
+    -------
+    tuple
+        ``(institutions, departments, people, department map, person flags)``: institutions
+        ``institution_id, name_ko, name_en, inst_type``; departments ``department_id,
+        institution_id, name_ko, name_en``; people ``person_id, name_ko, position_grade, role,
+        unit_id, unit_level`` (``department`` | ``institution`` | ``""``); the map
+        ``department_id, institution_id``; the flags ``unknown_unit`` and
+        ``role_unit_mismatch``.
+    """
+    dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
+    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": _text(inst_t["name_ko"]),
+                            "name_en": _text(inst_t["name_en"]), "inst_type": _text(inst_t["inst_type"])})
+    dep_df = pd.DataFrame({"department_id": dmap["department_id"], "institution_id": dmap["institution_id"],
+                           "name_ko": _text(dept_t["name_ko"]), "name_en": _text(dept_t["name_en"])})
+    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": _text(people_t["name_ko"]),
+                           "position_grade": _text(people_t["grade"]), "role": ids(people_t["role"]),
+                           "unit_id": ids(people_t["unit_id"])})
+    ppl_df["unit_level"] = np.select([ppl_df["unit_id"].isin(dep_df["department_id"]), ppl_df["unit_id"].isin(inst_df["institution_id"])],
+                                     ["department", "institution"], default="")
+    bad_unit = ppl_df.loc[ppl_df["unit_level"] == ""]
+    mismatch = ppl_df.loc[((ppl_df["role"] == "department_head") & (ppl_df["unit_level"] == "institution"))
+                          | ((ppl_df["role"] == "bureau_head") & (ppl_df["unit_level"] == "department"))]
+    person_flags = [
+        make_flags(bad_unit["person_id"].to_numpy(), "individual", "unknown_unit", item=bad_unit["unit_id"].to_numpy(),
+                   detail="unit is neither a department nor an institution: 0 for unit components"),
+        make_flags(mismatch["person_id"].to_numpy(), "individual", "role_unit_mismatch",
+                   item=mismatch["unit_id"].to_numpy(), detail="role does not match the kind of unit headed"),
+    ]
+    return inst_df, dep_df, ppl_df, dmap, person_flags
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -530,14 +567,15 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     cache: dict = {}
     inst_t, dept_t, people_t = t["institutions"], t["departments"], t["people"]
     evals = scheme.evaluations
-    dept_basis = "individual" if "individual" in evals else "institutional"
+    dept_basis = _dept_basis(scheme)
 
     res: dict[tuple[str, str], ComponentResult] = {}
     wanted = {comp for ev in evals.values() for comp in ev.components}
     # Each component's preparation and scorings are independent of the other components': one
-    # task per component (qualitative and pre-evaluation together, see _SAME_TASK) on two threads
-    # (bsc_lib.scoring.parallel), the largest first; results and the error raised (if any) are
-    # those of scoring them one after the other.
+    # task per component on two threads (bsc_lib.scoring.parallel), the largest first (with
+    # integer-coded input the qualitative component alone is about as long as the others
+    # together); results and the error raised (if any) are those of scoring them one after the
+    # other. The unit tables' columns that do not depend on the scores are built meanwhile.
     prep = [comp for comp in PREPARED_COMPONENTS if comp in wanted]
     jobs = [(ev_name, comp, float(pts)) for ev_name, ev in evals.items() for comp, pts in ev.components.items()]
     chains = list(dict.fromkeys(
@@ -549,13 +587,14 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         later = [c for c in ("pre_evaluation", "achievement") if c in chains]
         groups = [[[c] for c in chains if c not in later], [[c] for c in later]]
     else:
-        groups = [_chain_tasks(chains), []]
+        groups = [[[c] for c in chains], []]
     stages = [[functools.partial(_chain_group, g, prep, jobs, t, scheme, year, half, codes, keep_details)
                for g in stage] for stage in groups]
-    stages[0] += [  # the deductions and the integrity index, in the first stage
+    stages[0] += [  # the deductions, the integrity index and the unit tables' columns, in the first stage
         functools.partial(_guarded, (2, 0), consulting_deductions, dept_t, inst_t, scheme.components.pre_evaluation),
         functools.partial(_guarded, (2, 1), integrity_index, t["integrity"], dept_t, scheme.integrity_index,
-                          year=year)]
+                          year=year),
+        functools.partial(_guarded, (3, 0), _unit_frames, inst_t, dept_t, people_t)]
     for stage in stages:
         for found in parallel.run_all(stage):
             outcome.update(found)
@@ -569,34 +608,29 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         for r in res.values():
             r.details = pd.DataFrame()
     ded, integ = outcome[(2, 0)], outcome[(2, 1)]
-    # the KPI table needs only the component results: built on the second core meanwhile
-    kpi_pending = parallel.background(functools.partial(_kpi_table, res, dept_basis, scheme))
+    # the KPI table (built by the achievement task; empty without achievement)
+    kpi = outcome[(4, 0)] if (4, 0) in outcome else _kpi_table(res, dept_basis, scheme)
     flag_frames = [r.flags for r in res.values()] + [ded.flags, integ.flags]
-
-    dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
+    inst_df, dep_df, ppl_df, dmap, person_flags = outcome[(3, 0)]
     members = dmap.rename(columns={"institution_id": "unit_id", "department_id": "member_id"})
     detail_frames: list[Callable[[], pd.DataFrame]] = []
 
     # --- institutional
     inst_comps = list(evals["institutional"].components) if "institutional" in evals else []
-    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": _text(inst_t["name_ko"]),
-                      "name_en": _text(inst_t["name_en"]), "inst_type": _text(inst_t["inst_type"])})
     for comp in inst_comps:
-        inst_df[comp] = inst_df["institution_id"].map(_score_map(res[("institutional", comp)], "institution")).fillna(0.0).astype(float)
+        inst_df[comp] = map_float(inst_df["institution_id"], _score_map(res[("institutional", comp)], "institution")).fillna(0.0)
         detail_frames.append(_details_frame(res[("institutional", comp)], "institution", "institution", comp))
-    inst_df["deductions"] = inst_df["institution_id"].map(_score_map(ded, "institution")).fillna(0.0).astype(float)
+    inst_df["deductions"] = map_float(inst_df["institution_id"], _score_map(ded, "institution")).fillna(0.0)
     detail_frames.append(_details_frame(ded, "institution", "institution", "deductions"))
     inst_df["total"] = (inst_df[inst_comps].sum(axis=1) - inst_df["deductions"]).clip(0.0, 100.0)
 
     # --- departments
     dept_comps = [c for c in evals[dept_basis].components if c in UNIT_COMPONENTS]
-    dep_df = pd.DataFrame({"department_id": dmap["department_id"], "institution_id": dmap["institution_id"],
-                      "name_ko": _text(dept_t["name_ko"]), "name_en": _text(dept_t["name_en"])})
     for comp in dept_comps:
-        dep_df[comp] = dep_df["department_id"].map(_score_map(res[(dept_basis, comp)], "department")).fillna(0.0).astype(float)
+        dep_df[comp] = map_float(dep_df["department_id"], _score_map(res[(dept_basis, comp)], "department")).fillna(0.0)
         detail_frames.append(_details_frame(res[(dept_basis, comp)], "department", "department", comp))
-    dep_df["integrity_index"] = dep_df["department_id"].map(_score_map(integ, "department")).astype(float)
-    dep_df["deductions"] = dep_df["department_id"].map(_score_map(ded, "department")).fillna(0.0).astype(float)
+    dep_df["integrity_index"] = map_float(dep_df["department_id"], _score_map(integ, "department"))
+    dep_df["deductions"] = map_float(dep_df["department_id"], _score_map(ded, "department")).fillna(0.0)
     detail_frames.append(_details_frame(ded, "department", "department", "deductions"))
     max_total = float(sum(evals[dept_basis].components[c] for c in dept_comps))
     dep_df["total"] = (dep_df[dept_comps].sum(axis=1) - dep_df["deductions"]).clip(0.0, max_total)
@@ -605,26 +639,13 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
 
     # --- individual
     ind_comps = list(evals["individual"].components) if "individual" in evals else []
-    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": _text(people_t["name_ko"]),
-                      "position_grade": _text(people_t["grade"]), "role": ids(people_t["role"]),
-                      "unit_id": ids(people_t["unit_id"])})
-    ppl_df["unit_level"] = np.select([ppl_df["unit_id"].isin(dep_df["department_id"]), ppl_df["unit_id"].isin(inst_df["institution_id"])],
-                                ["department", "institution"], default="")
-    bad_unit = ppl_df.loc[ppl_df["unit_level"] == ""]
-    mismatch = ppl_df.loc[((ppl_df["role"] == "department_head") & (ppl_df["unit_level"] == "institution"))
-                     | ((ppl_df["role"] == "bureau_head") & (ppl_df["unit_level"] == "department"))]
-    flag_frames += [
-        make_flags(bad_unit["person_id"].to_numpy(), "individual", "unknown_unit", item=bad_unit["unit_id"].to_numpy(),
-                   detail="unit is neither a department nor an institution: 0 for unit components"),
-        make_flags(mismatch["person_id"].to_numpy(), "individual", "role_unit_mismatch",
-                   item=mismatch["unit_id"].to_numpy(), detail="role does not match the kind of unit headed"),
-    ]
+    flag_frames += person_flags
     link = ppl_df[["person_id", "unit_id", "unit_level"]]
     lookups: list = []
     for comp in ind_comps:
         r = res[("individual", comp)]
         if comp == "organisation":
-            ppl_df[comp] = ppl_df["person_id"].map(_score_map(r, "person")).fillna(0.0).astype(float)
+            ppl_df[comp] = map_float(ppl_df["person_id"], _score_map(r, "person")).fillna(0.0)
             detail_frames.append(_details_frame(r, "person", "person", comp))
             continue
         ppl_df[comp] = _unit_lookup(link, r.scores, lookups)
@@ -636,6 +657,14 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     flags = concat_flags(flag_frames)
     flags = flags.sort_values(["unit_id", "component", "item", "half", "flag"], kind="stable").reset_index(drop=True)
     flags = flags[FLAG_COLUMNS]
+
+    # --- long tables (from the unit tables, so they always agree; built while the unit tables
+    # are still in key order, where their ids need no sort)
+    components = _components_long([
+        ("institutional", "institution", inst_df, "institution_id", inst_comps, "institutional"),
+        ("individual", "person", ppl_df, "person_id", ind_comps, "individual"),
+        ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
+    ], evals)
 
     # --- ranks, grades, flag counts
     g = scheme.grading
@@ -654,17 +683,9 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     ppl_df["rank_overall"] = pg["rank_overall"]
     ppl_df["grade"] = pg["grade"]
     unit_n = pd.concat([inst_df.set_index("institution_id")["n_flags"], dep_df.set_index("department_id")["n_flags"]])
-    ppl_df["n_flags"] = (_count_flags(flags, ppl_df["person_id"]) + ppl_df["unit_id"].map(unit_n).fillna(0)).astype(int)
+    ppl_df["n_flags"] = (_count_flags(flags, ppl_df["person_id"]) + map_float(ppl_df["unit_id"], unit_n).fillna(0)).astype(int)
     ppl_df = grading.display_order(ppl_df, "total", "person_id")
 
-    # --- long tables (from the unit tables, so they always agree)
-    components = _components_long([
-        ("institutional", "institution", inst_df, "institution_id", inst_comps, "institutional"),
-        ("individual", "person", ppl_df, "person_id", ind_comps, "individual"),
-        ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
-    ], evals)
-
-    kpi = kpi_pending.result()
     def details() -> pd.DataFrame:
         out = concat_frames((f() for f in detail_frames), pd.DataFrame(
             {c: pd.Series(dtype="str") for c in ["view", "unit_id", "component", "item", "half", "source_id"]}
@@ -698,13 +719,21 @@ def _unit_lookup(link: pd.DataFrame, scores: pd.DataFrame, lookups: list | None 
             pos = c_pos
             break
     if pos is None:
-        keys = pd.MultiIndex.from_arrays([lvl, uid])
-        if not keys.is_unique:  # a unit listed twice: pandas' merge semantics (rows repeat)
-            m = link[["unit_level", "unit_id"]].merge(scores[["unit_level", "unit_id", "points"]],
-                                                      on=["unit_level", "unit_id"], how="left")
-            return pd.Series(m["points"].to_numpy(dtype=float), index=link.index).fillna(0.0)
-        pos = keys.get_indexer(pd.MultiIndex.from_arrays([link["unit_level"].to_numpy(dtype=object),
-                                                          link["unit_id"].to_numpy(dtype=object)]))
+        # the row of each (unit_level, unit_id) of ``link`` in ``scores``: one id index per level
+        # (the few levels), as a two-level index would find it
+        l_lvl = link["unit_level"].to_numpy(dtype=object)
+        l_uid = link["unit_id"].to_numpy(dtype=object)
+        pos = np.full(len(link), -1, dtype=np.intp)
+        for level in pd.unique(lvl):
+            rows = np.flatnonzero(lvl == level) if not pd.isna(level) else np.flatnonzero(pd.isna(lvl))
+            index = pd.Index(uid[rows], dtype=object)
+            if not index.is_unique:  # a unit listed twice: pandas' merge semantics (rows repeat)
+                m = link[["unit_level", "unit_id"]].merge(scores[["unit_level", "unit_id", "points"]],
+                                                          on=["unit_level", "unit_id"], how="left")
+                return pd.Series(m["points"].to_numpy(dtype=float), index=link.index).fillna(0.0)
+            wanted = np.flatnonzero(l_lvl == level) if not pd.isna(level) else np.flatnonzero(pd.isna(l_lvl))
+            found = index.get_indexer(pd.Index(l_uid[wanted], dtype=object))
+            pos[wanted] = np.where(found >= 0, rows[np.maximum(found, 0)] if len(rows) else -1, -1)
         if lookups is not None:
             lookups.append((lvl, uid, pos))
     pts = scores["points"].to_numpy(dtype=float)
@@ -771,7 +800,9 @@ def _text_order(values: np.ndarray) -> np.ndarray:
     """``np.argsort(values, kind="stable")`` of an object array; for text (the usual unit ids)
     sorted as a fixed-width unicode array, which compares code points in C like Python's ``<``
     (not when a value ends in NUL, which that array cannot tell from padding, nor for long text,
-    which would make the array large)."""
+    which would make the array large); no sort at all when the values already rise strictly."""
+    if grading.rises_strictly(values):
+        return np.arange(len(values))
     if (len(values) > 1 and all(type(v) is str for v in values) and max(map(len, values)) <= 256
             and not any(v.endswith("\x00") for v in values)):
         return np.argsort(values.astype(str), kind="stable")
@@ -787,7 +818,7 @@ def _kpi_table(res: dict[tuple[str, str], ComponentResult], dept_basis: str, sch
     dep = dep if dep is not None else ins
     ins = ins if ins is not None else dep
     kd, ki = dep.tables["kpi"], ins.tables["kpi"]
-    owners_dep = set(dep.scores.loc[dep.scores["unit_level"] == "department", "unit_id"])
+    owners_dep = dep.scores.loc[dep.scores["unit_level"] == "department", "unit_id"]
     in_d = kd["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     in_i = ~ki["owner_id"].isin(owners_dep).to_numpy(dtype=bool)
     if (_same_strictly_sorted_keys(kd, ki) and bool((in_i == ~in_d).all())

@@ -148,19 +148,51 @@ def assign_grades(scores: pd.Series, grading: Grading, groups: pd.Series | None 
         Aligned to ``scores``: ``rank_in_group``, ``rank_overall`` (``Int64``) and ``grade``.
     """
     out = pd.DataFrame(index=scores.index)
-    out["rank_in_group"] = rank_min(scores, groups)
-    out["rank_overall"] = rank_min(scores)
     pos, values, gcode = _valid_codes(scores, groups)
-    _, gidx = grade_matrix(values[None, :], grading, gcode)
+    ranks, gidx = grade_matrix(values[None, :], grading, gcode)  # ranks within the groups
+    in_group = np.full(len(scores), np.nan)
+    in_group[pos] = ranks[0]
+    out["rank_in_group"] = pd.Series(pd.array(in_group, dtype="Int64"), index=scores.index)  # = rank_min(scores, groups)
+    out["rank_overall"] = rank_min(scores) if groups is not None else out["rank_in_group"].copy()
     out["grade"] = _grades_series(scores, pos, grade_labels(grading), gidx[0])
     return out
 
 
 def display_order(frame: pd.DataFrame, score_col: str, id_col: str) -> pd.DataFrame:
-    """``frame`` sorted by total descending then unit id (stable), index reset."""
-    tmp = frame.assign(_k=_key(frame[score_col]))
+    """``frame`` sorted by total descending then unit id (stable), index reset.
+
+    When the unit ids already rise strictly (the engine's tables, in key order) the rows are
+    ordered by the rounded total alone, stable (ties and missing totals, last, keep the id
+    order): the order of the sort by total and id, without hashing or comparing the ids again.
+    """
+    k = _key(frame[score_col])
+    if rises_strictly(frame[id_col].to_numpy(dtype=object)):
+        return frame.take(np.argsort(-k.to_numpy(dtype=float), kind="stable")).reset_index(drop=True)
+    tmp = frame.assign(_k=k)
     return tmp.sort_values(["_k", id_col], ascending=[False, True], kind="stable",
                            na_position="last").drop(columns="_k").reset_index(drop=True)
+
+
+def rises_strictly(values: np.ndarray) -> bool:
+    """Whether the values of an object array are all text and rise strictly (each ``<`` the next).
+
+    Then a stable sort by value is the identity. Text only: Python's ``<`` on text is a total
+    order, so the answer is the sort's; other values (missing, numbers, mixed) answer ``False``.
+
+    Parameters
+    ----------
+    values
+        A one-dimensional object array.
+
+    Returns
+    -------
+    bool
+    """
+    if len(values) < 2:
+        return len(values) == 0 or type(values[0]) is str
+    if not all(type(v) is str for v in values):
+        return False
+    return bool(np.greater(values[1:], values[:-1]).all())
 
 
 def kpi_status(rates: pd.Series, rules: Sequence[StatusRule]) -> pd.Series:

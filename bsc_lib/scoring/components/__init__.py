@@ -258,7 +258,7 @@ def selected_scores(codes: Codes, sel: np.ndarray, lo: float, hi: float, table: 
         When a kept score lies outside ``[lo, hi]`` (see :func:`check_range`).
     """
     idx = None if sel.all() else np.flatnonzero(sel)
-    score = take_rows(num(codes.values("score")).to_numpy(dtype=float), idx)
+    score = num(codes.values("score", idx)).to_numpy(dtype=float)
     bad = ~np.isnan(score) & ((score < lo - 1e-9) | (score > hi + 1e-9))
     if bad.any():
         check_range(pd.DataFrame({"score": score[bad][:20]}), "score", lo, hi, table)
@@ -522,10 +522,20 @@ class Codes:
             self._known[column] = (c if self.order is None else c[self.order], u)
         return self._known[column]
 
-    def values(self, column: str) -> pd.Series:
-        """The column in this object's row order (RangeIndex)."""
+    def values(self, column: str, rows: np.ndarray | None = None) -> pd.Series:
+        """The column in this object's row order (RangeIndex), only the positions ``rows`` of
+        that order when given (one take either way).
+
+        A column held in a numpy array is taken by numpy (same values and dtype as
+        ``Series.take``, several times faster on millions of rows).
+        """
         s = self.frame[column]
-        return s if self.order is None else s.take(self.order).reset_index(drop=True)
+        pick = self.order if rows is None else (rows if self.order is None else self.order[rows])
+        if pick is None:
+            return s
+        if isinstance(s.dtype, np.dtype):
+            return pd.Series(s.to_numpy()[pick], name=s.name)
+        return s.take(pick).reset_index(drop=True)
 
 
 def lookup(uniques: np.ndarray, wanted: Iterable) -> np.ndarray:
@@ -536,6 +546,35 @@ def lookup(uniques: np.ndarray, wanted: Iterable) -> np.ndarray:
     else:
         values = list(wanted)
     return pd.Index(uniques).get_indexer(pd.Index(values, dtype=object))
+
+
+def map_float(keys: pd.Series, mapping: pd.Series) -> pd.Series:
+    """``keys.map(mapping).astype(float)``: the value of each key's entry in ``mapping`` (NaN
+    when absent), found by one ``get_indexer`` on the mapping's index and a numpy take.
+
+    ``Series.map`` does the same lookup, then tries to cast the result back to the keys'
+    dtype (value by value for text keys): several times slower on hundreds of thousands of
+    ids. A missing key matches a missing index entry, as with ``map``.
+
+    Parameters
+    ----------
+    keys
+        The values to look up (any dtype ``Index.get_indexer`` accepts).
+    mapping
+        Values indexed by key; a key listed twice raises ``pandas.errors.InvalidIndexError``
+        (as ``Series.map`` does).
+
+    Returns
+    -------
+    pandas.Series
+        float64, aligned to ``keys`` (same index and name).
+    """
+    pos = mapping.index.get_indexer(keys)
+    vals = mapping.to_numpy(dtype=float, na_value=np.nan)
+    out = np.full(len(pos), np.nan)
+    found = pos >= 0
+    out[found] = vals[pos[found]]
+    return pd.Series(out, index=keys.index, name=keys.name)
 
 
 def member(codes: np.ndarray, n_uniques: int, positions: Iterable[int]) -> np.ndarray:

@@ -71,6 +71,7 @@ from bsc_lib.scoring.components import (
     institution_scores,
     lookup,
     make_flags,
+    map_float,
     num,
     register,
 )
@@ -565,7 +566,7 @@ def _score_units(rows: pd.DataFrame, unit_col: str, units: pd.DataFrame,
         })
 
     scores = pd.DataFrame({"unit_id": units["unit_id"], "unit_level": units["unit_level"],
-                           "points": units["unit_id"].map(tot).fillna(0.0).astype(float),
+                           "points": map_float(units["unit_id"], tot).fillna(0.0),
                            "max_points": float(points)})
     first = first_occurrence(np.where(np.isnan(wt.key), -1, wt.key).astype(np.int64))
     g = pd.DataFrame({"unit": rows[unit_col].to_numpy()[first], "half": rows["half"].to_numpy()[first],

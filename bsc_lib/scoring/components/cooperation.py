@@ -26,6 +26,7 @@ from bsc_lib.scoring.components import (
     half_weights,
     ids,
     make_flags,
+    map_float,
     num,
     register,
 )
@@ -95,7 +96,7 @@ def score_cooperation(cooperation_scores: pd.DataFrame, institutions: pd.DataFra
     tot = details.groupby("unit_id", sort=False)["value"].sum()
     points = float(items["item_points"].sum())
     scores = pd.DataFrame({"unit_id": inst, "unit_level": "institution",
-                           "points": inst.map(tot).fillna(0.0).astype(float), "max_points": points})
+                           "points": map_float(inst, tot).fillna(0.0), "max_points": points})
     flags = concat_flags([
         make_flags(miss["institution_id"].to_numpy(), COMPONENT, "missing_item", item=miss["item"].to_numpy(),
                    half=miss["half"].to_numpy(), detail="no score for the item: 0"),

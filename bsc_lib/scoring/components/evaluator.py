@@ -30,6 +30,7 @@ from bsc_lib.scoring.components import (
     ids,
     lookup,
     make_flags,
+    map_float,
     member,
     num,
     register,
@@ -115,7 +116,7 @@ def score_prepared(prep: PreparedEvaluator, params: EvaluatorComponent, *, point
     u_codes, _ = pd.factorize(units["unit_id"])
     tot = pd.Series(value).groupby(np.repeat(u_codes, n_h), sort=False).sum() if len(value) else pd.Series(dtype=float)
     scores = pd.DataFrame({"unit_id": units["unit_id"], "unit_level": units["unit_level"],
-                           "points": pd.Series(u_codes).map(tot).fillna(0.0).astype(float).to_numpy(),
+                           "points": map_float(pd.Series(u_codes), tot).fillna(0.0).to_numpy(),
                            "max_points": float(points)})
 
     def details() -> pd.DataFrame:

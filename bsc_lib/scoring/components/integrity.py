@@ -20,6 +20,7 @@ from bsc_lib.scoring.components import (
     concat_flags,
     ids,
     make_flags,
+    map_float,
     num,
 )
 
@@ -55,7 +56,7 @@ def integrity_index(integrity: pd.DataFrame, departments: pd.DataFrame, params: 
     wsum = float(sum(c.weight for c in params.components))
     acc = pd.Series(0.0, index=out.index)
     for c in params.components:  # loop over the scheme's components, not data rows
-        x = dept.map(num(g[c.id])).astype(float)
+        x = map_float(dept, num(g[c.id]))
         if params.normalisation == "minmax":
             lo, hi = x.min(), x.max()
             x = (x - lo) / (hi - lo) * 100.0 if hi > lo else pd.Series(np.where(x.notna(), 100.0, np.nan))
@@ -65,12 +66,12 @@ def integrity_index(integrity: pd.DataFrame, departments: pd.DataFrame, params: 
             x = 100.0 - x
         out[c.id] = x
         acc = acc + x * float(c.weight)
-    count = dept.map(num(g["misconduct_count"])).astype(float)
+    count = map_float(dept, num(g["misconduct_count"]))
     out["misconduct_count"] = count
     out["misconduct_deduction"] = count * float(params.misconduct_deduction_per_case)
     index = acc / wsum - out["misconduct_deduction"]
     out["index"] = index.clip(lower=0.0)
-    out["acrc_score"] = dept.map(num(g["acrc_score"])).astype(float) if "acrc_score" in g else np.nan
+    out["acrc_score"] = map_float(dept, num(g["acrc_score"])) if "acrc_score" in g else np.nan
     missing = out["index"].isna()
     flags = concat_flags([make_flags(dept[missing].to_numpy(), COMPONENT, "no_data",
                                      detail=f"no complete integrity data for {year}: index NaN")])

@@ -31,6 +31,7 @@ from bsc_lib.scoring.components import (
     concat_flags,
     ids,
     make_flags,
+    map_float,
     num,
     register,
 )
@@ -99,8 +100,8 @@ def score_organisation(org_management: pd.DataFrame, people: pd.DataFrame, param
     this = o.loc[o["year"] == year].drop_duplicates("person_id").set_index("person_id")
     prev = o.loc[o["year"] == year - 1].drop_duplicates("person_id").set_index("person_id")
     raw = {
-        "overtime_reduction": pid.map(prev["hours"]).astype(float) - pid.map(this["hours"]).astype(float),
-        "leave_days": pid.map(this["leave"]).astype(float),
+        "overtime_reduction": map_float(pid, prev["hours"]) - map_float(pid, this["hours"]),
+        "leave_days": map_float(pid, this["leave"]),
     }
     frames, flags = [], []
     for sub in params.sub_items:  # loop over the scheme's sub-items, not data rows
@@ -118,7 +119,7 @@ def score_organisation(org_management: pd.DataFrame, people: pd.DataFrame, param
         columns=["unit_id", "unit_level", "item", "half", "source_id", "value"])
     tot = details.groupby("unit_id", sort=False)["value"].sum()
     scores = pd.DataFrame({"unit_id": pid, "unit_level": "person",
-                           "points": pid.map(tot).fillna(0.0).astype(float), "max_points": float(points)})
+                           "points": map_float(pid, tot).fillna(0.0), "max_points": float(points)})
     return ComponentResult(COMPONENT, scores, details, concat_flags(flags))
 
 

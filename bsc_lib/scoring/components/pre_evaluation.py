@@ -51,6 +51,7 @@ from bsc_lib.scoring.components import (
     institutions_from_departments,
     lookup,
     make_flags,
+    map_float,
     member,
     register,
     selected_scores,
@@ -201,7 +202,7 @@ def _score_part(part: _Part, params: PreEvaluation, points: float
     u_codes, _ = pd.factorize(units["unit_id"])
     tot = pd.Series(value).groupby(np.repeat(u_codes, n_it)).sum() if len(value) else pd.Series(dtype=float)
     scores = pd.DataFrame({"unit_id": units["unit_id"], "unit_level": units["unit_level"],
-                           "points": pd.Series(u_codes).map(tot).fillna(0.0).astype(float).to_numpy(),
+                           "points": map_float(pd.Series(u_codes), tot).fillna(0.0).to_numpy(),
                            "max_points": float(points)})
     # a unit counts as rated when its id has any used rating (duplicated ids share it)
     rated_id = pd.Series(part.rated_unit).groupby(u_codes).transform("any").to_numpy(dtype=bool) if len(units) \

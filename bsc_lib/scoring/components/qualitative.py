@@ -62,6 +62,7 @@ from bsc_lib.scoring.components import (
     institution_scores,
     lookup,
     make_flags,
+    map_float,
     member,
     num,
     register,
@@ -222,6 +223,31 @@ class PreparedRatings:
     a_nu: np.ndarray
 
     rows_dropped: bool = False
+    _lut: np.ndarray | None = None
+
+    def find(self, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row of each aggregate key in ``a_key`` (``(positions, found)``; a position where not found
+        is 0).
+
+        Through a table indexed by the key itself (built on first use, kept) when the key space
+        (halves × projects × rater groups × items) has at most :data:`LUT_MAX` entries, else by
+        binary search in the sorted ``a_key``; both give the row whose key is equal.
+        """
+        space = max(len(self.half_u), 1) * max(len(self.proj_ids), 1) * max(len(self.group_u), 1) * max(len(self.item_u), 1)
+        if not len(self.a_key):
+            return np.zeros(len(key), dtype=np.intp), np.zeros(len(key), dtype=bool)
+        if space <= LUT_MAX:
+            if self._lut is None:
+                lut = np.full(space, -1, dtype=np.int32 if len(self.a_key) < 2**31 - 1 else np.int64)
+                lut[self.a_key] = np.arange(len(self.a_key))
+                self._lut = lut
+            inside = (key >= 0) & (key < space)
+            pos = self._lut[np.where(inside, key, 0)]
+            found = inside & (pos >= 0)
+            return np.maximum(pos, 0), found
+        pos = np.searchsorted(self.a_key, key)
+        np.minimum(pos, len(self.a_key) - 1, out=pos)
+        return pos, self.a_key[pos] == key
 
     def drop_rows(self) -> None:
         """Free the per-rating arrays (``k_*``); the aggregates stay (enough for scoring, but
@@ -393,6 +419,10 @@ def prepare(qualitative_ratings: pd.DataFrame, projects: pd.DataFrame, params: Q
         a_nr=a["n"].astype(float).to_numpy(), a_nu=n_used)
 
 
+#: Largest key space (halves × projects × rater groups × items) that :meth:`PreparedRatings.find`
+#: looks up through a table indexed by the key (4 bytes an entry: 128 MB at most).
+LUT_MAX = 1 << 25
+
 #: Rows per chunk of the aggregation (bounds the memory of pandas' groupby at scale).
 AGG_CHUNK = 2_000_000
 
@@ -426,7 +456,11 @@ def _aggregate(h, n_h, p, n_p, g, n_g, i, n_i, used, *, extremes: bool) -> pd.Da
             key = key.astype(np.int32)
         parts.append(pd.Series(u).groupby(key, sort=True).agg(**funcs))
         del key, u
-    return parts[0] if len(parts) == 1 else pd.concat(parts)
+    if len(parts) == 1:
+        return parts[0]
+    # the chunks' rows one after the other (pd.concat's frame, from numpy concatenations)
+    return pd.DataFrame({c: np.concatenate([part[c].to_numpy() for part in parts]) for c in funcs},
+                        index=pd.Index(np.concatenate([part.index.to_numpy(dtype=np.int64) for part in parts])))
 
 
 def _nan_key(key: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -488,14 +522,10 @@ def score_prepared(prep: PreparedRatings, departments: pd.DataFrame, institution
         base = np.where(hc >= 0, (hc.astype(np.int64) * n_p + hp_proj) * n_g, -1)
         key = (((base[:, None] + g_code[None, :]) * n_i)[:, :, None] + i_code[None, None, :]).ravel()
         ok = ((base >= 0)[:, None, None] & (g_code >= 0)[None, :, None] & (i_code >= 0)[None, None, :]).ravel()
-        pos = np.searchsorted(prep.a_key, key)
         del base
-        if len(prep.a_key):
-            np.minimum(pos, len(prep.a_key) - 1, out=pos)
-            ok &= prep.a_key[pos] == key
-        else:
-            ok[:] = False
-        del key
+        pos, found = prep.find(key)
+        ok &= found
+        del key, found
 
         def pick(v):
             return np.where(ok, v[pos] if len(v) else np.nan, np.nan)
@@ -515,7 +545,7 @@ def score_prepared(prep: PreparedRatings, departments: pd.DataFrame, institution
            else pd.Series(dtype=float))
     del value
     dep_code = d_codes[:len(dept_ids)]
-    pts_ = pd.Series(dep_code).map(tot).fillna(0.0).astype(float).to_numpy()
+    pts_ = map_float(pd.Series(dep_code), tot).fillna(0.0).to_numpy()
     d_scores = pd.DataFrame({"unit_id": dept_ids, "unit_level": "department", "points": pts_, "max_points": points})
 
     seen = ~np.isnan(rating_mean)
