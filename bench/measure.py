@@ -83,12 +83,12 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, dict]:
 
 # ----------------------------------------------------------------------------- tasks
 def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed: int | None = None,
-               warmup_scale: float | None = None, text: str = "str") -> dict:
+               warmup_scale: float | None = None, text: str = "category") -> dict:
     """evaluate → kpi_difficulty → discrimination on in-memory synthetic data at ``scale``.
 
-    ``text="category"``: the generated tables' text columns are made categorical first, as
-    ``load(path, text="category")`` hands them over (the conversion is data preparation, not
-    timed, like the generation).
+    ``text="category"`` (the default, as ``load(path)`` hands text over): the generated tables'
+    text columns are made categorical first (the conversion is data preparation, not timed, like
+    the generation); ``text="str"``: as generated (``load(path, text="str")``).
 
     Each repetition runs the three stages in that order (dispersion needs the evaluation's
     components), each stage timed and its memory peak taken separately; the first ``warmup``

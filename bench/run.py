@@ -635,7 +635,9 @@ def render_markdown(results: dict, notes: str = "", before: dict | None = None) 
                   "dataset already in memory (base) but no earlier stage. **End to end** = "
                   "`evaluate(data, scheme)` + `kpi_difficulty(kpis, kpi_history, kpi_results)` + "
                   "`discrimination(results.components, 'points', by=['evaluation', 'component'])` on the "
-                  "in-memory data; not included: data generation, loading, the report. "
+                  "in-memory data, text integer-coded (`category`) as `load()` hands it over by default "
+                  "(the figures before issue 15 are the old default, `str`); not included: data generation, "
+                  "loading, the report. "
                   "**load + validate** = `bsc_lib.data.io.load(folder)` of the CSV folder written by "
                   "`sample.write_sample` to a temporary directory (read, parse, pandera and cross-table "
                   "rules).", ""]
