@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bsc_lib.config.scheme import Scheme
+from bsc_lib.config.scheme import Grading, Scheme
 from bsc_lib.data.model import TABLES, BSCData, empty_table
 from bsc_lib.scoring import grading, parallel
 
@@ -654,30 +654,21 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     detail_frames.append(_person_details(ded, link, "deductions"))
     ppl_df["total"] = (ppl_df[ind_comps].sum(axis=1) - ppl_df["deductions"]).clip(0.0, 100.0)
 
-    flags = concat_flags(flag_frames)
-    flags = flags.sort_values(["unit_id", "component", "item", "half", "flag"], kind="stable").reset_index(drop=True)
-    flags = flags[FLAG_COLUMNS]
-
-    # --- long tables (from the unit tables, so they always agree; built while the unit tables
-    # are still in key order, where their ids need no sort)
-    components = _components_long([
-        ("institutional", "institution", inst_df, "institution_id", inst_comps, "institutional"),
-        ("individual", "person", ppl_df, "person_id", ind_comps, "individual"),
-        ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
-    ], evals)
+    # --- the flags and the long components table (from the unit tables, so they always agree;
+    # built while the unit tables are still in key order, where their ids need no sort): two
+    # independent tasks that only read the unit tables
+    flags, components = parallel.run_all([
+        functools.partial(_sorted_flags, flag_frames),
+        functools.partial(_components_long, [
+            ("institutional", "institution", inst_df, "institution_id", inst_comps, "institutional"),
+            ("individual", "person", ppl_df, "person_id", ind_comps, "individual"),
+            ("department", "department", dep_df, "department_id", dept_comps, dept_basis),
+        ], evals)])
 
     # --- ranks, grades, flag counts
     g = scheme.grading
-    groups = inst_df["inst_type"] if g.group_by == "inst_type" else None
-    inst_df = pd.concat([inst_df, grading.assign_grades(inst_df["total"], g, groups)], axis=1)
-    inst_df["n_flags"] = _count_flags(flags, inst_df["institution_id"], members)
-    inst_df = grading.display_order(inst_df, "total", "institution_id")
-
-    dg = grading.assign_grades(dep_df["total_pct"], g)
-    dep_df["rank_overall"] = dg["rank_overall"]
-    dep_df["grade"] = dg["grade"]
-    dep_df["n_flags"] = _count_flags(flags, dep_df["department_id"])
-    dep_df = grading.display_order(dep_df, "total", "department_id")
+    inst_df, dep_df = parallel.run_all([functools.partial(_graded_institutions, inst_df, g, flags, members),
+                                        functools.partial(_graded_departments, dep_df, g, flags)])
 
     pg = grading.assign_grades(ppl_df["total"], g)
     ppl_df["rank_overall"] = pg["rank_overall"]
@@ -703,6 +694,33 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
         details = functools.partial(_details_by_rerun, _snapshot(data), scheme, year, half)
     return Results(institutional=inst_df, individual=ppl_df, departments=dep_df, components=components, kpi=kpi, flags=flags,
                    integrity=integ.tables["integrity"], params=params, _details=details, year=year, half=half)
+
+
+def _graded_institutions(inst_df: pd.DataFrame, g: Grading, flags: pd.DataFrame,
+                         members: pd.DataFrame) -> pd.DataFrame:
+    """The institutions' table with ranks, grades and flag counts, in display order."""
+    groups = inst_df["inst_type"] if g.group_by == "inst_type" else None
+    inst_df = pd.concat([inst_df, grading.assign_grades(inst_df["total"], g, groups)], axis=1)
+    inst_df["n_flags"] = _count_flags(flags, inst_df["institution_id"], members)
+    return grading.display_order(inst_df, "total", "institution_id")
+
+
+def _graded_departments(dep_df: pd.DataFrame, g: Grading, flags: pd.DataFrame) -> pd.DataFrame:
+    """The departments' table (changed in place) with overall rank, grade and flag counts, in
+    display order."""
+    dg = grading.assign_grades(dep_df["total_pct"], g)
+    dep_df["rank_overall"] = dg["rank_overall"]
+    dep_df["grade"] = dg["grade"]
+    dep_df["n_flags"] = _count_flags(flags, dep_df["department_id"])
+    return grading.display_order(dep_df, "total", "department_id")
+
+
+def _sorted_flags(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The run's flags: ``frames`` concatenated without exact duplicates, sorted by unit,
+    component, item, half and flag (stable), columns :data:`FLAG_COLUMNS`."""
+    flags = concat_flags(frames)
+    flags = flags.sort_values(["unit_id", "component", "item", "half", "flag"], kind="stable").reset_index(drop=True)
+    return flags[FLAG_COLUMNS]
 
 
 def _unit_lookup(link: pd.DataFrame, scores: pd.DataFrame, lookups: list | None = None) -> pd.Series:

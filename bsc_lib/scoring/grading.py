@@ -190,7 +190,7 @@ def rises_strictly(values: np.ndarray) -> bool:
     """
     if len(values) < 2:
         return len(values) == 0 or type(values[0]) is str
-    if not all(type(v) is str for v in values):
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":  # every value a str (C loop)
         return False
     return bool(np.greater(values[1:], values[:-1]).all())
 
