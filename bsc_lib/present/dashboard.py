@@ -838,14 +838,15 @@ def figure_bundle(fig) -> dict:
 
 
 def _show_figures(out, *figs) -> None:
-    """Replace an Output widget's content by plotly figures."""
-    from IPython.display import display
+    """Replace an Output widget's content by plotly figures (none: empty it).
 
-    out.clear_output(wait=True)
-    with out:
-        for fig in figs:
-            if fig is not None:
-                display(figure_bundle(fig), raw=True)
+    The figures are set as the widget's synced ``outputs`` state, not printed inside
+    ``with out:``. That capture happens in the browser: it needs the widget's view model to be
+    listening before the kernel's output message arrives, which a panel built and rendered in
+    one callback does not guarantee on a busy machine (the figures were then lost).
+    """
+    out.outputs = tuple({"output_type": "display_data", "data": figure_bundle(fig), "metadata": {}}
+                        for fig in figs if fig is not None)
 
 
 class _Panel:
@@ -1123,7 +1124,7 @@ class DrilldownPanel(_Panel):
         did = self.dept_dd.value
         if not did:
             self.dept_html.value = ""
-            self.dept_fig.clear_output()
+            _show_figures(self.dept_fig)
             return
         row = ctx.results.departments.set_index("department_id").loc[did]
         tab, ex = self._explain_table(did)
@@ -1156,7 +1157,7 @@ class DrilldownPanel(_Panel):
 
         kid = self.kpi_dd.value
         if not kid:
-            self.kpi_fig.clear_output()
+            _show_figures(self.kpi_fig)
             return
         ctx = self.ctx
         shown = ctx.shown()
@@ -1280,7 +1281,7 @@ class DispersionPanel(_Panel):
             _show_figures(self.fig_integ, plots.integrity_old_new(v["acrc_score"], v["index"], lang))
         else:
             self.integ.value = ""
-            self.fig_integ.clear_output()
+            _show_figures(self.fig_integ)
 
 
 class WhatIfPanel(_Panel):
@@ -1669,7 +1670,7 @@ class LastYearPanel(_Panel):
         if not len(inst) or inst["rank_prior"].isna().all():
             self.intro.value = f'<p class="bsc-note">{html.escape(text("no_prior", lang))}</p>'
             for o in (self.trans_fig, self.rank_fig):
-                o.clear_output()
+                _show_figures(o)
             self.trend.value = self.table.value = ""
             return
         self.intro.value = f"<p>{html.escape(text('last_year_intro', lang, prior=ctx.year - 1, year=ctx.year))}</p>"
@@ -2247,7 +2248,7 @@ class ComparePanel(_Panel):
 
         lang, t = self.lang, _compare_text(self.lang)
         for out in (self.fig, self.fig_tr):
-            out.clear_output()
+            _show_figures(out)
         self.table.value = self.shifts.value = self.disc.value = ""
         if not self.pick.value:
             self.head.value = f'<p class="bsc-note">{html.escape(t["none"])}</p>'
