@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bsc_lib.data.model import KPI_TYPES, VALUE_ALIASES
+from bsc_lib.data.model import KPI_TYPES, VALUE_ALIASES, is_coded_text
 from bsc_lib.scoring import parallel
 from bsc_lib.scoring.components.achievement import achievement_rate
 
@@ -130,8 +130,7 @@ def _shared_id_codes(cols: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
     (they group and match by code). When every column is categorical with text categories
     (``load(text="category")``), only the categories are hashed, not every row.
     """
-    if all(isinstance(c.dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(c.cat.categories.dtype)
-           for c in cols):
+    if all(is_coded_text(c.dtype) for c in cols):
         cats = [c.cat.categories for c in cols]
         if all(x is cats[0] or x.equals(cats[0]) for x in cats[1:]):
             # the same categories (the usual case): hashing them would number them 0, 1, 2 …

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_lib.config.scheme import Grading, Scheme
-from bsc_lib.data.model import TABLES, BSCData, empty_table
+from bsc_lib.data.model import TABLES, BSCData, empty_table, plain_text
 from bsc_lib.scoring import grading, parallel
 
 # the component modules register themselves in REGISTRY when imported
@@ -320,12 +320,6 @@ def _key_order(cols: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
     return None if bool(np.all(order == np.arange(len(order)))) else order
 
 
-def _text(s: pd.Series) -> pd.Series:
-    """A descriptive text column for a result table: categorical text (integer-coded input) as
-    ``str``, so that results never depend on how the input's text was held."""
-    return s.astype("str") if isinstance(s.dtype, pd.CategoricalDtype) else s
-
-
 def _score_map(res: ComponentResult, level: str) -> pd.Series:
     s = res.scores.loc[res.scores["unit_level"] == level]
     return s.set_index("unit_id")["points"]
@@ -471,12 +465,12 @@ def _unit_frames(inst_t: pd.DataFrame, dept_t: pd.DataFrame, people_t: pd.DataFr
         ``role_unit_mismatch``.
     """
     dmap = pd.DataFrame({"department_id": ids(dept_t["department_id"]), "institution_id": ids(dept_t["institution_id"])})
-    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": _text(inst_t["name_ko"]),
-                            "name_en": _text(inst_t["name_en"]), "inst_type": _text(inst_t["inst_type"])})
+    inst_df = pd.DataFrame({"institution_id": ids(inst_t["institution_id"]), "name_ko": plain_text(inst_t["name_ko"]),
+                            "name_en": plain_text(inst_t["name_en"]), "inst_type": plain_text(inst_t["inst_type"])})
     dep_df = pd.DataFrame({"department_id": dmap["department_id"], "institution_id": dmap["institution_id"],
-                           "name_ko": _text(dept_t["name_ko"]), "name_en": _text(dept_t["name_en"])})
-    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": _text(people_t["name_ko"]),
-                           "position_grade": _text(people_t["grade"]), "role": ids(people_t["role"]),
+                           "name_ko": plain_text(dept_t["name_ko"]), "name_en": plain_text(dept_t["name_en"])})
+    ppl_df = pd.DataFrame({"person_id": ids(people_t["person_id"]), "name_ko": plain_text(people_t["name_ko"]),
+                           "position_grade": plain_text(people_t["grade"]), "role": ids(people_t["role"]),
                            "unit_id": ids(people_t["unit_id"])})
     ppl_df["unit_level"] = np.select([ppl_df["unit_id"].isin(dep_df["department_id"]), ppl_df["unit_id"].isin(inst_df["institution_id"])],
                                      ["department", "institution"], default="")
