@@ -95,6 +95,7 @@ def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed:
     repetitions are returned but flagged. With ``warmup_scale`` the warm-up runs on data of
     that (smaller) scale: the same code paths and imports, in a fraction of the time.
     """
+    from bsc_lib import allocator
     from bsc_lib.analyses import dispersion
     from bsc_lib.analyses.difficulty import kpi_difficulty
     from bsc_lib.config.scheme import load_scheme
@@ -121,7 +122,7 @@ def task_scale(scale: float, reps: int, warmup: int = 1, year: int = 2019, seed:
         del res, comp
     del small
     return {"scale": scale, "n_kpis": n_kpi, "rows": sizes, "generate": gen, "data_rss_gb": data_rss,
-            "runs": runs, "text": text}
+            "runs": runs, "text": text, "allocator": allocator.tune()}
 
 
 def _text_as(data, text: str):
@@ -147,6 +148,7 @@ def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = N
     """``bsc_lib.data.io.load`` (read + parse + validate) of a CSV folder (warm-up on ``warmup_path``
     when given: a smaller folder, same code paths); ``text`` is passed to ``load`` (default: its
     default, ``category``)."""
+    from bsc_lib import allocator
     from bsc_lib.config.scheme import load_scheme
     from bsc_lib.data.io import load
 
@@ -160,7 +162,7 @@ def task_load(path: str, reps: int, warmup: int = 1, warmup_path: str | None = N
             n_kpi = len(data.kpis)
         runs.append({"warmup": i < warmup, "load": rec})
         del data
-    return {"path": path, "n_kpis": n_kpi, "runs": runs, "text": text}
+    return {"path": path, "n_kpis": n_kpi, "runs": runs, "text": text, "allocator": allocator.tune()}
 
 
 def task_montecarlo(n_draws: int, reps: int, warmup: int = 1, naive_draws: int = 20,

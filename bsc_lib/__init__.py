@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from importlib import import_module
 
+from bsc_lib import allocator
 from bsc_lib.config.scheme import Scheme, load_scheme
 from bsc_lib.errors import BSCError, DataError, Problem, SchemeError
 
 __version__ = "0.1.0"
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+allocator.tune()  # before scoring starts a second thread (see bsc_lib.allocator)
 
 _LAZY = {
     "load": ("bsc_lib.data.io", "load"),

@@ -71,6 +71,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 
+from bsc_lib import allocator
 from bsc_lib.analyses.summary import near_ties
 from bsc_lib.config import paths as _paths
 from bsc_lib.errors import BSCError
@@ -1992,7 +1993,7 @@ def dashboard_env(data: str | None, scheme: str | None, show_names: bool, jupyte
     """
     from bsc_lib.config.paths import resolve
 
-    env = dict(os.environ if base is None else base)
+    env = allocator.child_env(base)  # the C allocator settings of bsc_lib.allocator
     for key, value in ((ENV_DATA, data), (ENV_SCHEME, scheme)):
         if value:
             env[key] = str(resolve(value))

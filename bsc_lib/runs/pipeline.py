@@ -42,6 +42,7 @@ import pandas as pd
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
+from bsc_lib import allocator
 from bsc_lib.config.analysis_params import default_analysis_path, load_analysis_params
 from bsc_lib.config.paths import resolve
 from bsc_lib.config.scheme import load_scheme
@@ -402,6 +403,7 @@ def _quiet_kernel_manager(stop: folder.StopSignals | None = None):
             # the kernel's working folder, given to the kernel alone: papermill's cwd= changes the
             # working folder of the whole process, which two notebooks run at once would race for
             kw.setdefault("cwd", str(base_dir()))
+            kw["env"] = allocator.child_env(kw.get("env"))  # the C allocator settings of bsc_lib.allocator
             return await super().start_kernel(**kw)
 
         async def _async_is_alive(self) -> bool:
