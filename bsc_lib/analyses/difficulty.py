@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bsc_lib.data.model import KPI_TYPES, VALUE_ALIASES, is_coded_text
+from bsc_lib.data.model import KPI_TYPES, VALUE_ALIASES, category_codes, is_coded_text
 from bsc_lib.scoring import parallel
 from bsc_lib.scoring.components.achievement import achievement_rate
 
@@ -108,7 +108,7 @@ def _require(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
 
 def _num(s: pd.Series) -> pd.Series:
     """Numeric float Series; non-numbers and ±inf become NaN."""
-    out = pd.to_numeric(s, errors="coerce").astype("float64")
+    out = s if s.dtype == np.float64 else pd.to_numeric(s, errors="coerce").astype("float64")
     return out.where(np.isfinite(out))
 
 
@@ -135,7 +135,7 @@ def _shared_id_codes(cols: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
         if all(x is cats[0] or x.equals(cats[0]) for x in cats[1:]):
             # the same categories (the usual case): hashing them would number them 0, 1, 2 …
             # in their order, which is what the category codes already are
-            return (np.concatenate([c.cat.codes.to_numpy() for c in cols]).astype(np.intp),
+            return (np.concatenate([category_codes(c) for c in cols]).astype(np.intp),
                     np.asarray(pd.Series(cats[0], dtype="str")))
         cat_codes, uniques = pd.factorize(pd.concat([pd.Series(x, dtype="str") for x in cats], ignore_index=True),
                                           use_na_sentinel=True)
@@ -143,7 +143,7 @@ def _shared_id_codes(cols: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
         for c, x in zip(cols, cats, strict=True):
             lut = np.append(cat_codes[start:start + len(x)], -1)  # code −1 (missing) → −1
             start += len(x)
-            parts.append(lut[c.cat.codes.to_numpy()])
+            parts.append(lut[category_codes(c)])
         return np.concatenate(parts).astype(np.intp), np.asarray(uniques)
     ids = pd.concat([c.astype("str").reset_index(drop=True) for c in cols], ignore_index=True)
     codes, uniques = pd.factorize(ids, use_na_sentinel=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 
@@ -397,8 +398,17 @@ def is_coded_text(dtype: object) -> bool:
         or len(dtype.categories) == 0)
 
 
+def category_codes(s: pd.Series) -> np.ndarray:
+    """The integer codes of a categorical Series (−1 = missing), without a copy.
+
+    A read-only view of the codes the Series holds (writing to it raises): ``s.cat.codes``
+    builds a new Series over a copy of them, a measurable cost on 18.7 M ratings.
+    """
+    return s.array.codes
+
+
 def _plain_series(s: pd.Series) -> pd.Series:
-    values = s.cat.categories.array.take(s.cat.codes.to_numpy(), allow_fill=True)
+    values = s.cat.categories.array.take(category_codes(s), allow_fill=True)
     return pd.Series(values, index=s.index, name=s.name, copy=False).astype("str")
 
 

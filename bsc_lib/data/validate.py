@@ -61,6 +61,7 @@ from bsc_lib.data.model import (
     BSCData,
     Column,
     Table,
+    category_codes,
     pandas_dtype,
     plain_text,
 )
@@ -137,7 +138,7 @@ def _light_categoricals(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
             continue
         col = frame[c.name]
         if isinstance(col.dtype, pd.CategoricalDtype) and not col.cat.ordered and len(col.cat.categories) > 1:
-            codes = col.cat.codes.to_numpy()
+            codes = category_codes(col)
             light[c.name] = pd.Series(pd.Categorical.from_codes(
                 np.where(codes < 0, -1, 0).astype(np.int8), categories=pd.Index(["x"], dtype=col.cat.categories.dtype),
                 validate=False), index=col.index, name=col.name)
@@ -259,7 +260,7 @@ def _not_in(s: pd.Series, values) -> np.ndarray:
     """``s.notna() & ~s.isin(values)`` as a boolean array; a categorical ``s`` is looked up once
     per category and read through its codes (no pass of ``isin`` over millions of codes)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = s.cat.codes.to_numpy()
+        codes = category_codes(s)
         known = np.append(np.asarray(s.cat.categories.isin(values), dtype=bool), True)  # slot −1: missing
         return ~known[codes]
     return s.notna().to_numpy() & ~s.isin(values).to_numpy()
@@ -278,7 +279,7 @@ def _rule_empty_tables(ctx: _Ctx, present: set[str]) -> list[Problem]:
 def _key_codes(s: pd.Series) -> tuple[np.ndarray, int]:
     """Integer codes of a column (−1 = missing) and their number; categorical text by its codes."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy().astype(np.int64), len(s.cat.categories)
+        return category_codes(s).astype(np.int64), len(s.cat.categories)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     return codes.astype(np.int64), len(uniques)
 

@@ -58,6 +58,7 @@ from bsc_lib.data.model import (
     TABLES,
     Column,
     Table,
+    category_codes,
     normalise_header,
 )
 from bsc_lib.errors import Problem, short_text
@@ -278,7 +279,7 @@ def _factorize_text(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     A categorical ``s`` (the reader's cells) gives its categories and codes as they are."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = s.cat.categories
-        codes = s.cat.codes.to_numpy()
+        codes = category_codes(s)
         spellings = pd.Series(np.append(np.asarray(cats, dtype=object), np.nan), dtype="str")
         if len(codes) and codes.min() < 0:  # a missing cell (not from the reader, whose cells are all text)
             codes = np.where(codes < 0, len(cats), codes.astype(np.intp))
@@ -511,7 +512,7 @@ def canonical(frame: pd.DataFrame, table: str, text: str = "category") -> pd.Dat
             col = out[c.name]
             if c.dtype == "str" and isinstance(col.dtype, pd.CategoricalDtype) \
                     and col.cat.categories.dtype == pd.api.types.pandas_dtype(dtypes[c.name]):
-                out[c.name] = pd.Series(col.cat.categories.array.take(col.cat.codes.to_numpy(), allow_fill=True),
+                out[c.name] = pd.Series(col.cat.categories.array.take(category_codes(col), allow_fill=True),
                                         index=out.index, name=c.name)
     out = out.astype(dtypes)
     if keep:  # categories of text are text also when every cell is missing (no category at all)

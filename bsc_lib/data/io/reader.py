@@ -75,7 +75,7 @@ import pandas as pd
 
 from bsc_lib.data.aliases import DOC_SHEETS, table_lookup
 from bsc_lib.data.io.text import clean_cells, fold_header, joined_texts, texts_matching, visible
-from bsc_lib.data.model import TABLES, normalise_header
+from bsc_lib.data.model import TABLES, category_codes, normalise_header
 from bsc_lib.errors import Problem
 
 log = logging.getLogger(__name__)
@@ -844,7 +844,7 @@ def _nonblank_facts(col: pd.Series) -> tuple[pd.Series, np.ndarray, pd.Series]:
     characters (each distinct text cleaned once). A categorical column (the C parser's) gives its
     codes and categories as they are (no hashing)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
-        codes, uniques = col.cat.codes.to_numpy(), np.asarray(col.cat.categories, dtype=object)
+        codes, uniques = category_codes(col), np.asarray(col.cat.categories, dtype=object)
     else:
         codes, uniques = pd.factorize(col, use_na_sentinel=True)
     cleaned = clean_cells(pd.Series(uniques, dtype="str"))

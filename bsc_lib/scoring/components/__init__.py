@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bsc_lib.data.model import HALVES
+from bsc_lib.data.model import HALVES, category_codes
 from bsc_lib.errors import DataError, Problem
 
 SCORE_COLUMNS = ["unit_id", "unit_level", "points", "max_points"]
@@ -212,7 +212,9 @@ def concat_flags(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- inputs
 def num(s: pd.Series) -> pd.Series:
-    """A column as float64 (unparseable → NaN)."""
+    """A column as float64 (unparseable → NaN); a float64 column as it is (copy-on-write)."""
+    if s.dtype == np.float64:
+        return s
     return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
@@ -481,7 +483,7 @@ def _factorize_int(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 def _factorize_categorical(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """:func:`factorize_sorted` of a categorical column from its codes: the categories that occur,
     sorted by value (whatever the categories' own order), without hashing a single value."""
-    cat_codes = s.cat.codes.to_numpy()
+    cat_codes = category_codes(s)
     cats = s.cat.categories
     used = np.zeros(len(cats) + 1, dtype=bool)  # last slot: code −1 (missing)
     used[cat_codes] = True
@@ -534,7 +536,7 @@ class Codes:
         if pick is None:
             return s
         if isinstance(s.dtype, np.dtype):
-            return pd.Series(s.to_numpy()[pick], name=s.name)
+            return pd.Series(s.to_numpy()[pick], name=s.name, copy=False)  # the take is already new
         return s.take(pick).reset_index(drop=True)
 
 

@@ -148,7 +148,7 @@ def _used(unit: np.ndarray, item: np.ndarray, rnd: np.ndarray, score: np.ndarray
           round_u: np.ndarray, params: PreEvaluation) -> _Used:
     n_round = max(len(round_u), 1)
     k = (unit.astype(np.int64) * n_item + item) * n_round + rnd
-    pr = pd.Series(score).groupby(k, sort=True).agg(mean="mean", n="count")
+    pr = pd.Series(score, copy=False).groupby(k, sort=True).agg(mean="mean", n="count")
     keys = pr.index.to_numpy(dtype=np.int64)
     ui, rc = keys // n_round, keys % n_round
     if params.round_rule == "final_replaces_first":
