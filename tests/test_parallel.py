@@ -1,4 +1,4 @@
-"""bsc_lib.scoring.parallel: results by position, errors in task order, sequential fallback."""
+"""bsc_lib.parallel: results by position, errors in task order, sequential fallback."""
 
 import _thread
 import threading
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bsc_lib.scoring import parallel
+from bsc_lib import parallel
 
 
 def _slow(value, delay):
@@ -88,3 +88,44 @@ def test_ctrl_c_in_the_calling_thread_propagates_and_stops_the_helper():
     assert time.perf_counter() - t0 < 0.5  # not after every task (20 × 0.05 s on each thread)
     time.sleep(0.2)
     assert len(started) < 20  # no new task taken after the interrupt
+
+
+def test_workers_sets_the_threads_of_one_use(monkeypatch):
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.delenv("BSC_READ_THREADS", raising=False)
+    assert parallel.max_threads(4, "BSC_READ_THREADS") == 4  # capped per use, not by BSC_THREADS
+    monkeypatch.setenv("BSC_READ_THREADS", "3")
+    assert parallel.max_threads(4, "BSC_READ_THREADS") == 3
+    monkeypatch.setenv("BSC_READ_THREADS", "9")  # a variable lowers, never raises
+    assert parallel.max_threads(4, "BSC_READ_THREADS") == 4
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert parallel.max_threads(4, "BSC_READ_THREADS") == 1  # one CPU: sequential
+
+    barrier = threading.Barrier(3, timeout=5)  # passes only when three tasks run at once
+
+    def task():
+        barrier.wait()
+        return threading.get_ident()
+    ids = parallel.run_all([task] * 3, workers=3)
+    assert len(set(ids)) == 3
+    assert set(parallel.run_all([lambda: threading.get_ident()] * 3, workers=1)) == {threading.get_ident()}
+
+
+def test_the_reader_reads_largest_first_and_returns_file_order(tmp_path, monkeypatch):
+    from bsc_lib.data.io import reader
+
+    started = []
+    real = reader._read_csv_file
+
+    def spy(f, *args):
+        started.append(f.name)
+        return real(f, *args)
+    monkeypatch.setattr(reader, "_read_csv_file", spy)
+    monkeypatch.setenv("BSC_READ_THREADS", "1")
+    (tmp_path / "departments.csv").write_text("department_id,department_name,institution_id\nD1,d,I1\n",
+                                              encoding="utf-8")
+    (tmp_path / "institutions.csv").write_text(
+        "institution_id,institution_name\n" + "".join(f"I{i},i{i}\n" for i in range(50)), encoding="utf-8")
+    raw = reader.read_raw(tmp_path)
+    assert started == ["institutions.csv", "departments.csv"]  # the largest file first
+    assert list(raw.hashes) == ["departments.csv", "institutions.csv"]  # results in file-name order

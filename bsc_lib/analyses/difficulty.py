@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bsc_lib import parallel
 from bsc_lib.data.model import KPI_TYPES, VALUE_ALIASES, category_codes, is_coded_text
-from bsc_lib.scoring import parallel
 from bsc_lib.scoring.components.achievement import achievement_rate
 
 log = logging.getLogger(__name__)
@@ -334,7 +334,7 @@ def kpi_difficulty(
     if min_history < 2:
         raise ValueError(f"min_history must be at least 2, got {min_history}")
 
-    # Independent parts run on two threads (bsc_lib.scoring.parallel: results by position, the
+    # Independent parts run on two threads (bsc_lib.parallel: results by position, the
     # same numbers as one after the other): the KPI columns and the shared id codes, then the
     # history statistics and the results' targets and periods.
     def kpi_columns() -> pd.DataFrame:

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from bsc_lib import parallel
 from bsc_lib.analyses._checks import as_list, require_columns
 from bsc_lib.analyses.stats import _largest_tie, _value_counts, entropy_norm, gini
-from bsc_lib.scoring import parallel
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def discrimination(
     keys = df[by_cols]
     # one pass over groups (indicators / components), not over data rows
     groups = list(keys.groupby(by_cols, sort=True, dropna=False).indices.items())
-    # the groups are described independently: on two threads (bsc_lib.scoring.parallel), in group order
+    # the groups are described independently: on two threads (bsc_lib.parallel), in group order
     described = parallel.run_all([(lambda idx=idx: _describe(values[idx], decimals)) for _, idx in groups])
     rows = []
     for (key, _), stats_ in zip(groups, described, strict=True):

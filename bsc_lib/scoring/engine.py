@@ -42,9 +42,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bsc_lib import parallel
 from bsc_lib.config.scheme import Grading, Scheme
 from bsc_lib.data.model import TABLES, BSCData, empty_table, plain_text
-from bsc_lib.scoring import grading, parallel
+from bsc_lib.scoring import grading
 
 # the component modules register themselves in REGISTRY when imported
 from bsc_lib.scoring.components import (  # noqa: F401 - imported for their registration
@@ -566,7 +567,7 @@ def _evaluate(data: BSCData, scheme: Scheme, year: int, half: str, *, keep_detai
     res: dict[tuple[str, str], ComponentResult] = {}
     wanted = {comp for ev in evals.values() for comp in ev.components}
     # Each component's preparation and scorings are independent of the other components': one
-    # task per component on two threads (bsc_lib.scoring.parallel), the largest first (with
+    # task per component on two threads (bsc_lib.parallel), the largest first (with
     # integer-coded input the qualitative component alone is about as long as the others
     # together); results and the error raised (if any) are those of scoring them one after the
     # other. The unit tables' columns that do not depend on the scores are built meanwhile.

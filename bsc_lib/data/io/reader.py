@@ -59,13 +59,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import logging
 import os
 import re
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +73,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bsc_lib import parallel
 from bsc_lib.data.aliases import DOC_SHEETS, table_lookup
 from bsc_lib.data.io.text import clean_cells, fold_header, joined_texts, texts_matching, visible
 from bsc_lib.data.model import TABLES, category_codes, normalise_header
@@ -250,15 +251,8 @@ MAX_READ_THREADS = 4
 
 def read_workers() -> int:
     """Threads that read the files of a CSV folder: the CPUs this process may use, at most
-    :data:`MAX_READ_THREADS` (``BSC_READ_THREADS`` overrides; 1 reads one file after another)."""
-    env = os.environ.get("BSC_READ_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(MAX_READ_THREADS, cpus))
+    :data:`MAX_READ_THREADS` (``BSC_READ_THREADS`` lowers it; 1 reads one file after another)."""
+    return parallel.max_threads(MAX_READ_THREADS, "BSC_READ_THREADS")
 
 
 def _read_csv_file(f: Path, fpath: str, name: str, after) -> tuple[str | None, list[Problem], RawTable | None, object]:
@@ -317,24 +311,18 @@ def _read_folder(folder: Path, spath: str, out: RawInput, after=None) -> None:
         claimed[name] = fpath
         steps.append(len(jobs))
         jobs.append((f, fpath, name))
-    workers = min(read_workers(), len(jobs))
-    if workers > 1:
-        def size(i: int) -> int:
-            try:
-                return jobs[i][0].stat().st_size
-            except OSError:
-                return 0
-        order = sorted(range(len(jobs)), key=lambda i: (-size(i), i))
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bsc-read")
+    # largest file first, results back in file order (bsc_lib.parallel: by position)
+    def size(i: int) -> int:
         try:
-            futures = {i: pool.submit(_read_csv_file, *jobs[i], after) for i in order}
-            results = [futures[i].result() for i in range(len(jobs))]
-        except BaseException:  # Ctrl-C or an error: the files not started yet are not read
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-    else:
-        results = [_read_csv_file(*job, after) for job in jobs]
+            return jobs[i][0].stat().st_size
+        except OSError:
+            return 0
+    order = sorted(range(len(jobs)), key=lambda i: (-size(i), i))
+    done = parallel.run_all([functools.partial(_read_csv_file, *jobs[i], after) for i in order],
+                            workers=read_workers())
+    results = [None] * len(jobs)
+    for pos, i in enumerate(order):
+        results[i] = done[pos]
     for step in steps:
         if isinstance(step, Problem):
             out.problems.append(step)

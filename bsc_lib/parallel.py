@@ -1,24 +1,26 @@
-"""Run independent pieces of scoring work on the machine's cores (at most two threads).
+"""Run independent pieces of work on the machine's cores: the one thread helper of bsc-workbench.
 
-pandas and numpy release the GIL in their hashing, sorting, take and group-by kernels, so two
-independent parts of :func:`bsc_lib.scoring.engine.evaluate` (the components' preparation and
-scoring, the factorisation of independent key columns) overlap on a second core. The results
-are collected by position, never by completion order, so what a caller assembles from them is
-the same as running the tasks one after the other.
+The loader reads the files of a CSV folder with it (pandas' C parser tokenizes without the
+GIL), and scoring and the analyses overlap their independent parts with it (pandas and numpy
+release the GIL in their hashing, sorting, take and group-by kernels). The results are
+collected by position, never by completion order, so what a caller assembles from them is the
+same as running the tasks one after the other.
 
 Rules that keep this safe:
 
 * The tasks must not depend on each other nor write to shared state other than their own
   result (the components pop distinct entries of the shared codes dict: a single dict operation
   on distinct keys).
-* The calling thread runs tasks itself; one helper thread (a daemon) runs the others. A Ctrl-C
-  (``KeyboardInterrupt`` in the calling thread) stops the helper from starting another task and
-  propagates at once; the helper's current task may finish in the background but never delays
-  the interpreter's exit.
+* The calling thread runs tasks itself; ``workers − 1`` helper threads (daemons) run the
+  others. A Ctrl-C (``KeyboardInterrupt`` in the calling thread) stops the helpers from starting
+  another task and propagates at once; a helper's current task may finish in the background but
+  never delays the interpreter's exit.
 * An exception is re-raised from the first failing task in task order (the one a sequential run
   would have raised), after every started task has ended.
-* Work started from inside a task runs sequentially (no nested thread fan-out), and
-  ``BSC_THREADS=1`` (or a one-core machine) makes everything sequential.
+* Work started from inside a task runs sequentially (no nested thread fan-out).
+* How many threads: :func:`max_threads` — the CPUs this process may use, at most a cap per use
+  (scoring 2, reading files 4), lowered by an environment variable (``BSC_THREADS``,
+  ``BSC_READ_THREADS``; ``1`` makes that use sequential).
 """
 
 from __future__ import annotations
@@ -31,23 +33,43 @@ from typing import Any
 _local = threading.local()
 
 
-def max_threads() -> int:
-    """The number of threads scoring uses: ``min(2, os.cpu_count())``, ``BSC_THREADS`` to lower it."""
-    n = min(2, os.cpu_count() or 1)
-    env = os.environ.get("BSC_THREADS", "").strip()
-    if env.isdigit() and int(env) >= 1:
-        n = min(n, int(env))
+#: Environment variable lowering the number of threads scoring and the analyses use.
+THREADS_ENV = "BSC_THREADS"
+
+
+def max_threads(cap: int = 2, env: str = THREADS_ENV) -> int:
+    """``min(cap, CPUs this process may use)``, lowered by the environment variable ``env``.
+
+    Parameters
+    ----------
+    cap
+        Most threads for this use (scoring: 2, the default; reading a CSV folder: 4).
+    env
+        Name of the environment variable that may lower it (a positive integer; ``1`` =
+        sequential). Other values are ignored.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    n = max(1, min(cap, cpus))
+    value = os.environ.get(env, "").strip()
+    if value.isdigit() and int(value) >= 1:
+        n = min(n, int(value))
     return n
 
 
-def run_all(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+def run_all(tasks: Sequence[Callable[[], Any]], workers: int | None = None) -> list[Any]:
     """Results of ``tasks`` (zero-argument callables), in task order.
 
-    Tasks are taken in order by whichever thread is free (the calling thread and at most one
-    helper). See the module docstring for the rules.
+    Tasks are taken in order by whichever thread is free: the calling thread and
+    ``workers − 1`` helpers (``workers`` defaults to :func:`max_threads`, and is never more
+    than the number of tasks). See the module docstring for the rules.
     """
     tasks = list(tasks)
-    if len(tasks) < 2 or max_threads() < 2 or getattr(_local, "inside", False):
+    n = max_threads() if workers is None else workers
+    n = min(n, len(tasks))
+    if n < 2 or getattr(_local, "inside", False):
         return [t() for t in tasks]
     results: list[Any] = [None] * len(tasks)
     errors: list[BaseException | None] = [None] * len(tasks)
@@ -73,13 +95,16 @@ def run_all(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
         finally:
             _local.inside = False
 
-    # the helper keeps whatever its task raises; the calling thread lets a KeyboardInterrupt
+    # the helpers keep whatever their task raises; the calling thread lets a KeyboardInterrupt
     # (or SystemExit) through at once
-    helper = threading.Thread(target=lane, args=(BaseException,), name="bsc-scoring", daemon=True)
-    helper.start()
+    helpers = [threading.Thread(target=lane, args=(BaseException,), name="bsc-worker", daemon=True)
+               for _ in range(n - 1)]
+    for h in helpers:
+        h.start()
     try:
         lane(Exception)
-        helper.join()  # interruptible by a signal on POSIX
+        for h in helpers:
+            h.join()  # interruptible by a signal on POSIX
     except BaseException:
         with lock:
             state["stop"] = True
@@ -99,7 +124,7 @@ class Pending:
         self._value: Any = None
         self._error: BaseException | None = None
         if max_threads() >= 2 and not getattr(_local, "inside", False):
-            self._thread = threading.Thread(target=self._run, name="bsc-scoring", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="bsc-worker", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
