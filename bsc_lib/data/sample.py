@@ -846,7 +846,9 @@ def _build(year: int, seed: int, scale: float, scheme: Scheme | None) -> tuple[d
     if is_chal.any() and n_dept >= 3 and np.unique(easy_share).size > 1:
         chal = score[:, :, is_chal, :].mean(axis=(2, 3))  # dept × round
         chal_final = np.where(no_final, chal[:, 0], chal[:, 1])
-        rho = pd.Series(chal_final).corr(pd.Series(easy_share), method="spearman")
+        # a constant column has no rank correlation: None, as the NaN pandas would give (and warn)
+        rho = (pd.Series(chal_final).corr(pd.Series(easy_share), method="spearman")
+               if np.unique(chal_final).size > 1 else np.nan)
         truth["kpi_challenge_spearman"] = None if pd.isna(rho) else round(float(rho), 4)
 
     # ---------------- qualitative ratings ----------------
