@@ -137,3 +137,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
               f"below {FUZZ_EXAMPLES:,} valid examples: {', '.join(f'`{s}`' for s in sorted(short)) or 'none'}.", ""]
     Path(path).write_text("\n".join(lines), encoding="utf-8")
     terminalreporter.write_line(f"fuzz report written to {path}")
+
+
+@pytest.fixture
+def coded_map_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ``Series.map`` / ``Index.map`` calls made while the test runs on a ``category`` column
+    with a mapper whose values are ``category`` too: pandas 3.1 answers such a map by the mapper
+    values' sorted order, not by key (see ``test_one_answer``); a caller must make the mapper
+    plain first (:func:`bsc_lib.data.model.plain_text`). The test asserts the list is empty."""
+    import pandas as pd
+
+    calls: list[str] = []
+
+    def guarded(original):
+        def map_(self, arg, *args, **kwargs):
+            if (isinstance(self.dtype, pd.CategoricalDtype) and isinstance(arg, pd.Series)
+                    and isinstance(arg.dtype, pd.CategoricalDtype)):
+                calls.append(f"{type(self).__name__}.map of {getattr(self, 'name', None)!r} "
+                             f"through {arg.name!r}")
+            return original(self, arg, *args, **kwargs)
+        return map_
+
+    monkeypatch.setattr(pd.Series, "map", guarded(pd.Series.map))
+    monkeypatch.setattr(pd.Index, "map", guarded(pd.Index.map))
+    monkeypatch.setattr(pd.CategoricalIndex, "map", guarded(pd.CategoricalIndex.map))
+    return calls

@@ -667,3 +667,24 @@ def test_a_links_tab_survives_the_page_reporting_its_first_tab(monkeypatch):
     clock[0] += D.TAB_RESTORE_AGAIN_S + 1
     app.tabs.selected_index = 0
     assert app.tabs.selected_index == 0
+
+
+def test_no_panel_maps_integer_coded_text_through_integer_coded_values(coded_map_calls):
+    """The map guard of ``test_one_answer`` over the dashboard's own look-ups: every panel built
+    and rendered in both languages from the loaded sample (text integer-coded, ``load()``'s
+    default), the drill-down on an institution and a department of it."""
+    from bsc_lib.data.model import is_coded_text
+    from bsc_lib.present import dashboard as D
+
+    app = D.DashboardApp(D.build_context(D.resolve_settings(environ={})))
+    assert is_coded_text(app.ctx.data.departments["department_id"].dtype)  # the guard has something to see
+    drill = next(p for p in app.panels if isinstance(p, D.DrilldownPanel))
+    for lang in ("ko", "en"):
+        app.lang = lang
+        for panel in app.panels:
+            panel.dirty = True
+            panel.ensure()
+        inst = sorted(drill._inst_ids)[0]
+        dept = app.ctx.data.departments.loc[app.ctx.data.departments["institution_id"] == inst, "department_id"]
+        drill.apply_view({"inst": inst, "dept": str(dept.iloc[0]) if len(dept) else ""})
+    assert coded_map_calls == []
