@@ -27,14 +27,19 @@ The settings apply to a process in one of two ways:
   bsc-workbench starts (notebook kernels, the Voila server and its kernels), which apply them
   from their first allocation on.
 
+Memory freed below a block still in use stays in the process (only the heap's top is trimmed):
+:func:`release` gives it back (``malloc_trim``) where a process goes idle holding less than
+its peak — the dashboard's kernels after building their page.
+
 ``BSC_ALLOCATOR=system`` leaves glibc's defaults everywhere (the settings are a speed choice,
-never a result choice). Variables the user already set are left as they are.
+never a result choice). A user who manages the allocator already — ``MALLOC_ARENA_MAX`` other
+than 1, or ``glibc.malloc`` tunables in ``GLIBC_TUNABLES`` — is left alone the same way (more
+than one arena without ``mmap`` would raise the peak); other ``MALLOC_*`` variables the user set
+are kept.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import platform
@@ -59,15 +64,20 @@ _state: dict[str, str] = {}
 
 
 def wanted(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the settings are to be used: on glibc, unless ``BSC_ALLOCATOR=system``."""
+    """Whether the settings are to be used: on glibc, unless ``BSC_ALLOCATOR=system`` or the
+    environment manages the allocator itself (``MALLOC_ARENA_MAX`` other than 1, or
+    ``glibc.malloc`` tunables in ``GLIBC_TUNABLES``)."""
     env = os.environ if environ is None else environ
     if env.get(ALLOCATOR_ENV, "").strip().lower() == "system":
+        return False
+    if env.get("MALLOC_ARENA_MAX", "1").strip() != "1" or "glibc.malloc." in env.get("GLIBC_TUNABLES", ""):
         return False
     return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``base`` (default ``os.environ``) plus the settings of :data:`ENV` it does not set itself."""
+    """``base`` (default ``os.environ``) plus the settings of :data:`ENV` it does not set itself
+    (nothing added when :func:`wanted` says no)."""
     env = dict(os.environ if base is None else base)
     if wanted(env):
         for name, value in ENV.items():
@@ -76,14 +86,24 @@ def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _libc():
-    name = ctypes.util.find_library("c") or "libc.so.6"
-    return ctypes.CDLL(name)
+    """glibc through ctypes; None when ctypes or the library is not available."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except (ImportError, OSError):
+        return None
 
 
 def arenas(libc=None) -> int | None:
     """The number of glibc malloc arenas of this process (``malloc_info``), None when unknown."""
     try:
+        import ctypes
+
         libc = libc or _libc()
+        if libc is None:
+            return None
         libc.open_memstream.restype = ctypes.c_void_p
         libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_size_t)]
         libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
@@ -99,7 +119,7 @@ def arenas(libc=None) -> int | None:
             libc.fclose(stream)
         text = ctypes.string_at(buf, size.value).decode("ascii", "replace")
         libc.free(ctypes.cast(buf, ctypes.c_void_p))
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):
         return None
     return text.count("<heap nr=")
 
@@ -110,22 +130,43 @@ def tune() -> str:
     ``"set"``: applied with ``mallopt`` (those of :data:`ENV` not in the environment);
     ``"environment"``: the process started with all three variables set (by :func:`child_env`
     or by the user);
-    ``"off"``: not wanted (not glibc, or ``BSC_ALLOCATOR=system``); ``"too late"``: another
-    thread already has its own arena (the process keeps glibc's defaults). Idempotent.
+    ``"off"``: not wanted (see :func:`wanted`) or not possible (no ctypes); ``"too late"``:
+    another thread already has its own arena (the process keeps glibc's defaults). Idempotent.
     """
     if "state" in _state:
         return _state["state"]
+    libc = None
     if not wanted():
         state = "off"
     elif all(k in os.environ for k in ENV):
         state = "environment"
-    else:
-        libc = _libc()
-        if arenas(libc) != 1:
-            state = "too late"
-        else:  # a variable the user set was applied by glibc at start and stays
+    elif (libc := _libc()) is None:
+        state = "off"
+    elif arenas(libc) != 1:
+        state = "too late"
+    else:  # a variable the user set was applied by glibc at start and stays
+        try:
             ok = all(libc.mallopt(_MALLOPT[k], int(v)) == 1 for k, v in ENV.items() if k not in os.environ)
-            state = "set" if ok else "too late"
+        except AttributeError:  # pragma: no cover - a C library without mallopt
+            ok = False
+        state = "set" if ok else "too late"
     _state["state"] = state
     log.debug("allocator settings: %s", state)
     return state
+
+
+def release() -> bool:
+    """Give the memory this process has freed back to the system (glibc's ``malloc_trim``),
+    when the settings are in force; True when memory was returned.
+
+    For a process about to go idle holding much less than its peak (a dashboard kernel after
+    building its page): with the settings, freed blocks below one still in use would otherwise
+    stay resident. Costs a few milliseconds; the next large allocation faults its pages in again.
+    """
+    if tune() not in ("set", "environment"):
+        return False
+    libc = _libc()
+    try:
+        return bool(libc.malloc_trim(0)) if libc is not None else False
+    except AttributeError:  # pragma: no cover - a C library without malloc_trim
+        return False

@@ -16,7 +16,8 @@ Rules that keep this safe:
   another task and propagates at once; a helper's current task may finish in the background but
   never delays the interpreter's exit.
 * An exception is re-raised from the first failing task in task order (the one a sequential run
-  would have raised), after every started task has ended.
+  would have raised), after every started task has ended; no task is started after one has
+  failed (every earlier task was already taken: tasks are taken in order).
 * Work started from inside a task runs sequentially (no nested thread fan-out).
 * How many threads: :func:`max_threads` — the CPUs this process may use, at most a cap per use
   (scoring 2, reading files 4), lowered by an environment variable (``BSC_THREADS``,
@@ -92,6 +93,8 @@ def run_all(tasks: Sequence[Callable[[], Any]], workers: int | None = None) -> l
                     results[i] = tasks[i]()
                 except catch as exc:  # re-raised in the calling thread, in task order
                     errors[i] = exc
+                    with lock:  # as a sequential run: no task after a failed one is started
+                        state["stop"] = True
         finally:
             _local.inside = False
 

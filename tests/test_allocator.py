@@ -100,13 +100,11 @@ print(json.dumps({"state": allocator.tune(), "mapped": mapped_in_thread(), "aren
 
 
 def test_child_env_keeps_what_the_user_set_and_adds_nothing_when_switched_off():
-    user = {"MALLOC_ARENA_MAX": "4", "PATH": "/bin"}
+    user = {"MALLOC_TRIM_THRESHOLD_": "1048576", "PATH": "/bin"}
     env = allocator.child_env(user)
-    assert user == {"MALLOC_ARENA_MAX": "4", "PATH": "/bin"}  # the input is not modified
+    assert user == {"MALLOC_TRIM_THRESHOLD_": "1048576", "PATH": "/bin"}  # the input is not modified
     if allocator.wanted({}):
-        assert env["MALLOC_ARENA_MAX"] == "4"
-        assert {k: env[k] for k in allocator.ENV if k != "MALLOC_ARENA_MAX"} == {
-            k: v for k, v in allocator.ENV.items() if k != "MALLOC_ARENA_MAX"}
+        assert env == {**allocator.ENV, **user}  # the user's own value kept, the others added
     off = {allocator.ALLOCATOR_ENV: "system", "PATH": "/bin"}
     assert allocator.child_env(off) == off
 
@@ -120,10 +118,13 @@ def test_the_dashboard_process_gets_the_settings():
 
 
 @glibc
-def test_the_report_kernels_start_with_the_settings():
+def test_the_report_kernels_start_with_the_settings(monkeypatch):
     import asyncio
 
     from bsc_lib.runs import pipeline
+
+    for name in (allocator.ALLOCATOR_ENV, "GLIBC_TUNABLES", *allocator.ENV):
+        monkeypatch.delenv(name, raising=False)
 
     async def kernel_environ() -> dict:
         km = pipeline._quiet_kernel_manager()(kernel_name="python3")
@@ -153,3 +154,47 @@ print(json.dumps({"state": allocator.tune(), "h": h}))
     tuned, system = _run(code), _run(code, BSC_ALLOCATOR="system")
     assert (tuned["state"], system["state"]) == ("set", "off")
     assert tuned["h"] == system["h"]
+
+
+def test_an_environment_that_manages_the_allocator_is_left_alone():
+    # several arenas without mmap would raise the peak: nothing is added, nothing is set
+    for env in ({"MALLOC_ARENA_MAX": "2"}, {"GLIBC_TUNABLES": "glibc.malloc.arena_max=4"}):
+        assert not allocator.wanted(env)
+        assert allocator.child_env(env) == env
+    assert allocator.child_env({"MALLOC_ARENA_MAX": "1"}) == (allocator.ENV if allocator.wanted({}) else
+                                                              {"MALLOC_ARENA_MAX": "1"})
+
+
+@glibc
+def test_a_process_with_its_own_arena_limit_keeps_it():
+    res = _run(_PROBE + """
+import bsc_lib
+from bsc_lib import allocator
+print(json.dumps({"state": allocator.tune(), "mapped": mapped_in_thread()}))
+""", MALLOC_ARENA_MAX="2")
+    assert res["state"] == "off" and res["mapped"] >= 64 << 20
+
+
+@glibc
+def test_release_gives_freed_memory_below_a_live_block_back():
+    # eight 32 MB blocks freed below a small block still in use stay resident (only the heap's
+    # top is trimmed) until release()
+    res = _run("""
+import json, re
+import bsc_lib
+from bsc_lib import allocator
+def rss():
+    return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) * 1024
+big = [bytearray(32 << 20) for _ in range(8)]
+for b in big:
+    b[::4096] = b"x" * len(b[::4096])  # touch every page
+keep = bytearray(1 << 16)  # allocated after them: the heap's top is in use
+before = rss()
+del big
+kept = rss()
+released = allocator.release()
+print(json.dumps({"state": allocator.tune(), "before": before, "kept": kept, "after": rss(), "released": released}))
+""")
+    assert res["state"] == "set"
+    assert res["kept"] > res["before"] - (64 << 20)  # freed but still resident
+    assert res["released"] and res["after"] < res["kept"] - (200 << 20)

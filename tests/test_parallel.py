@@ -1,6 +1,7 @@
 """bsc_lib.parallel: results by position, errors in task order, sequential fallback."""
 
 import _thread
+import hashlib
 import threading
 import time
 
@@ -129,3 +130,24 @@ def test_the_reader_reads_largest_first_and_returns_file_order(tmp_path, monkeyp
     raw = reader.read_raw(tmp_path)
     assert started == ["institutions.csv", "departments.csv"]  # the largest file first
     assert list(raw.hashes) == ["departments.csv", "institutions.csv"]  # results in file-name order
+    # and each file's results are its own (not those of the file read in its place)
+    for name in ("departments.csv", "institutions.csv"):
+        assert raw.hashes[name] == hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+    assert len(raw.tables["departments"].cells) == 1 and len(raw.tables["institutions"].cells) == 50
+
+
+def test_no_task_starts_after_one_has_failed():
+    started = []
+
+    def tracked(i):
+        def task():
+            started.append(i)
+            time.sleep(0.02)
+            return i
+        return task
+
+    def fail():
+        raise ValueError("boom")
+    with pytest.raises(ValueError, match="boom"):
+        parallel.run_all([fail, *(tracked(i) for i in range(10))], workers=2)
+    assert len(started) <= 1  # at most the one the other thread had taken before the failure
