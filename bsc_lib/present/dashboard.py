@@ -1799,10 +1799,14 @@ class DashboardApp:
             # a report of tab 0 soon after the link's tab was set is the page rendering (a viewer's
             # own click on the overview comes later, or is put back at most TAB_RESTORES times)
             window = TAB_RESTORE_S if left == TAB_RESTORES else TAB_RESTORE_AGAIN_S
-            if idx == 0 and left > 0 and time.monotonic() - since < window:
+            age = time.monotonic() - since
+            if idx == 0 and left > 0 and age < window:
+                log.info("link view: the page reported tab 0 %.1f s after tab %d was set; put back", age, tab)
                 self._wanted_tab = (tab, time.monotonic(), left - 1) if left > 1 else None
                 self.tabs.selected_index = tab
                 return
+            log.info("link view: tab %s reported %.1f s after tab %d was set (%d put-backs left): the viewer's",
+                     idx, age, tab, left)
         if idx is not None:
             self.panels[idx].ensure()
             self.update_link()
