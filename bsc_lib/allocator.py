@@ -40,6 +40,7 @@ are kept.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
@@ -59,8 +60,6 @@ ENV: dict[str, str] = {
 
 # mallopt's parameter numbers (glibc <malloc.h>) for the variables of ENV
 _MALLOPT = {"MALLOC_ARENA_MAX": -8, "MALLOC_MMAP_MAX_": -4, "MALLOC_TRIM_THRESHOLD_": -1}
-
-_state: dict[str, str] = {}
 
 
 def wanted(environ: Mapping[str, str] | None = None) -> bool:
@@ -85,6 +84,7 @@ def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+@functools.cache
 def _libc():
     """glibc through ctypes; None when ctypes or the library is not available."""
     try:
@@ -124,6 +124,7 @@ def arenas(libc=None) -> int | None:
     return text.count("<heap nr=")
 
 
+@functools.cache
 def tune() -> str:
     """Apply the settings to this process when possible; returns what was done.
 
@@ -133,9 +134,6 @@ def tune() -> str:
     ``"off"``: not wanted (see :func:`wanted`) or not possible (no ctypes); ``"too late"``:
     another thread already has its own arena (the process keeps glibc's defaults). Idempotent.
     """
-    if "state" in _state:
-        return _state["state"]
-    libc = None
     if not wanted():
         state = "off"
     elif all(k in os.environ for k in ENV):
@@ -150,7 +148,6 @@ def tune() -> str:
         except AttributeError:  # pragma: no cover - a C library without mallopt
             ok = False
         state = "set" if ok else "too late"
-    _state["state"] = state
     log.debug("allocator settings: %s", state)
     return state
 

@@ -17,6 +17,15 @@ def _slow(value, delay):
     return task
 
 
+def _tracked(started: list, i, delay):
+    """A task that notes its start in ``started``, then returns ``i`` after ``delay`` s."""
+    def task():
+        started.append(i)
+        time.sleep(delay)
+        return i
+    return task
+
+
 def test_results_come_in_task_order_whatever_finishes_first():
     tasks = [_slow(i, 0.02 * (5 - i)) for i in range(6)]
     assert parallel.run_all(tasks) == list(range(6))
@@ -76,16 +85,9 @@ def test_ctrl_c_in_the_calling_thread_propagates_and_stops_the_helper():
         time.sleep(0.05)
         return "c"
 
-    def tracked(i):
-        def task():
-            started.append(i)
-            time.sleep(0.05)
-            return i
-        return task
-
     t0 = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        parallel.run_all([ctrl_c, *(tracked(i) for i in range(20))])
+        parallel.run_all([ctrl_c, *(_tracked(started, i, 0.05) for i in range(20))])
     assert time.perf_counter() - t0 < 0.5  # not after every task (20 × 0.05 s on each thread)
     time.sleep(0.2)
     assert len(started) < 20  # no new task taken after the interrupt
@@ -139,15 +141,8 @@ def test_the_reader_reads_largest_first_and_returns_file_order(tmp_path, monkeyp
 def test_no_task_starts_after_one_has_failed():
     started = []
 
-    def tracked(i):
-        def task():
-            started.append(i)
-            time.sleep(0.02)
-            return i
-        return task
-
     def fail():
         raise ValueError("boom")
     with pytest.raises(ValueError, match="boom"):
-        parallel.run_all([fail, *(tracked(i) for i in range(10))], workers=2)
+        parallel.run_all([fail, *(_tracked(started, i, 0.02) for i in range(10))], workers=2)
     assert len(started) <= 1  # at most the one the other thread had taken before the failure
