@@ -91,6 +91,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             fn._hypothesis_internal_use_settings = settings(own, max_examples=FUZZ_EXAMPLES)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """A failing test that used a dashboard server (a ``server`` fixture with ``text()``) gets the
+    tail of that server's log in its report (the kernels' own log lines say what the page did)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and rep.when in ("setup", "call"):
+        srv = getattr(item, "funcargs", {}).get("server")
+        if callable(getattr(srv, "text", None)):
+            rep.sections.append(("dashboard server log (tail)", srv.text()))
+
+
 _STATS_KEY = "_hypothesis_stats"
 _PASSING = re.compile(r"- (\d+) passing, (\d+) failing, and (\d+) invalid")
 

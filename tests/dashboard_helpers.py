@@ -27,6 +27,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 START_TIMEOUT = 150  # s: server up and the preheated kernel executed, on a busy 2-core machine
 UI_TIMEOUT = 60_000  # ms
+#: An HTTP proxy that answers nothing, as the server's environment of the page tests: the
+#: dashboard's own loopback traffic must not go through a proxy (government networks set one).
+DEAD_PROXY = {k: "http://127.0.0.1:9" for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                                                 "all_proxy", "ALL_PROXY")}
 
 
 
@@ -36,9 +40,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: Loopback requests of the tests: never through a proxy of the environment.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _get(url: str) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback only
+        with _LOCAL.open(url, timeout=30) as r:  # loopback only
             return r.status, r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return e.code, ""
@@ -47,7 +55,7 @@ def _get(url: str) -> tuple[int, str]:
 class Server:
     """``bsc dashboard`` in a subprocess (own session, so the whole tree can be stopped)."""
 
-    def __init__(self, tmp: Path, *extra: str, max_viewers: int = 2):
+    def __init__(self, tmp: Path, *extra: str, max_viewers: int = 2, env: dict[str, str] | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = tmp / f"server-{self.port}.log"
@@ -55,7 +63,8 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bsc_lib.cli", "dashboard", "--port", str(self.port),
              "--max-viewers", str(max_viewers), *extra],
-            cwd=str(ROOT), stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=str(ROOT), stdout=self._fh, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env or {})})
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
@@ -139,7 +148,7 @@ def set_whatif_slider(page, cls: str, v: int, attr: str, key: str, scale: float 
 
 def status(server) -> dict:
     """The server's ``/bsc-status`` (viewers, claims, pool, kernels)."""
-    with urllib.request.urlopen(server.url + "bsc-status", timeout=30) as r:  # noqa: S310 - loopback only
+    with _LOCAL.open(server.url + "bsc-status", timeout=30) as r:  # loopback only
         return json.loads(r.read())
 
 

@@ -18,18 +18,82 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dashboard_helpers import UI_TIMEOUT, Server, _get, _open, chromium_browser, set_whatif_slider
+from dashboard_helpers import (
+    DEAD_PROXY,
+    UI_TIMEOUT,
+    Server,
+    _get,
+    _open,
+    chromium_browser,
+    set_whatif_slider,
+)
 
 from bsc_lib.analyses.recipes import Recipes
 from bsc_lib.analyses.summary import near_ties
 from bsc_lib.errors import DataError, Problem
 from bsc_lib.present import dashboard as db
+from bsc_lib.present import dashboard_server as ds
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "2019"
 
 
 # =========================================================================== helpers (no browser)
+def test_a_preheated_kernel_gets_its_page_request_past_a_dropped_connection_and_a_proxy(monkeypatch):
+    """The wait of a preheated kernel for its page (Voila's request-info socket): the first
+    connection is dropped before the request, the second brings it; the query string is applied
+    once, the request's variables are in the environment and QUERY_APPLIED is answered. An HTTP
+    proxy in the environment is not used (with websockets' default it would be, and the wait
+    would never end: Voila's own ``wait_for_request`` gives up and the link is ignored)."""
+    import json
+    import threading
+
+    from websockets.sync.server import serve
+
+    for k, v in DEAD_PROXY.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("QUERY_STRING", "")
+    monkeypatch.setenv("SCRIPT_NAME", "")
+    paths, answers, applied = [], [], []
+
+    def handler(ws):
+        paths.append(ws.request.path)
+        if len(paths) == 1:
+            ws.close()  # dropped before the page came
+            return
+        ws.send(json.dumps({"QUERY_STRING": "tab=drill&inst=I01&lang=en", "SCRIPT_NAME": "/x"}))
+        answers.append(ws.recv(timeout=10))
+
+    with serve(handler, "127.0.0.1", 0) as srv:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{srv.socket.getsockname()[1]}/voila/query/k1"
+        waiter = threading.Thread(target=db._await_request, args=(applied.append, url, (0.05,)), daemon=True)
+        waiter.start()
+        waiter.join(30)
+        srv.shutdown()
+    assert not waiter.is_alive(), "the request never arrived"
+    assert applied == ["tab=drill&inst=I01&lang=en"]
+    assert answers == [ds.QUERY_APPLIED]
+    assert paths == ["/voila/query/k1"] * 2
+    assert os.environ["QUERY_STRING"] == "tab=drill&inst=I01&lang=en" and os.environ["SCRIPT_NAME"] == "/x"
+
+
+def test_without_preheating_the_query_string_is_applied_before_the_page_is_shown(monkeypatch):
+    """A kernel started for a page (pool empty) has its query string in the environment: it is
+    applied at once, and a failing apply is logged, never raised into the page."""
+    monkeypatch.setenv("VOILA_PREHEAT", "False")
+    monkeypatch.setenv("QUERY_STRING", "tab=drill")
+    got = []
+    db._follow_request(got.append)
+    assert got == ["tab=drill"]
+
+    def fail(q):
+        raise ValueError(q)
+
+    db._follow_request(fail)  # logged
+    db._follow_request(None)  # an error page: nothing to apply
+
+
 def test_settings_precedence():
     env = {"BSC_DATA": "/x/data", "BSC_SHOW_NAMES": "1", "BSC_LANG": "en", "BSC_MC_DRAWS": "500"}
     s = db.resolve_settings(environ=env)
@@ -194,8 +258,9 @@ def browser():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     # three viewers: the module's page, a test's own page, and the page it navigates to while the
-    # kernel of the page it left is still being released (the cap itself: test_dashboard_server)
-    srv = Server(tmp_path_factory.mktemp("dashboard"), max_viewers=3)
+    # kernel of the page it left is still being released (the cap itself: test_dashboard_server);
+    # an HTTP proxy in the environment that answers nothing (no loopback request may use it)
+    srv = Server(tmp_path_factory.mktemp("dashboard"), max_viewers=3, env=DEAD_PROXY)
     try:
         srv.wait_ready()
         yield srv

@@ -11,10 +11,12 @@ server's memory afterwards under base + cap × kernel.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from dashboard_helpers import (
@@ -81,6 +83,91 @@ def _abrupt_load(port: int) -> str:
 
 
 @pytest.mark.browser
+class _RenderedBase:
+    """Voila's kernel manager as far as the page is concerned: a rendered notebook per kernel."""
+
+    PAGE = ["<head>", "<cell>", "<footer>"]
+
+    def __init__(self, **kwargs):
+        self.n = 0
+
+    async def get_rendered_notebook(self, notebook_name, extra_kernel_env_variables=None, **kwargs):
+        self.n += 1
+
+        async def rendered():
+            return list(self.PAGE), None
+
+        return asyncio.ensure_future(rendered()), list(self.PAGE), f"k{self.n}"
+
+    def list_kernel_ids(self):
+        return []
+
+
+class _HeldKM(ds.BoundedPoolMixin, _RenderedBase):
+    pass
+
+
+def test_a_preheated_page_is_held_until_its_kernel_has_applied_the_query(caplog):
+    """The page of a preheated kernel is sent only when the kernel answered QUERY_APPLIED (so the
+    browser never loads the widgets before the link's view is set), whole; a kernel that does
+    not answer gets its page after query_wait_s, with a warning."""
+
+    async def scenario():
+        km = _HeldKM()
+        try:
+            task, cache, kid = await km.get_rendered_notebook("90-dashboard.ipynb")
+            assert cache == [] and kid == "k1"  # Voila yields nothing before awaiting the task
+            await asyncio.sleep(0.3)
+            assert not task.done()
+            km.query_applied("k2")  # another kernel's answer does not release this page
+            await asyncio.sleep(0.1)
+            assert not task.done()
+            km.query_applied("k1")
+            rendered, _ = await asyncio.wait_for(task, 5)
+            assert rendered == _RenderedBase.PAGE
+            km.query_wait_s = 0.2
+            task, _, kid = await km.get_rendered_notebook("90-dashboard.ipynb")
+            t0 = time.monotonic()
+            rendered, _ = await asyncio.wait_for(task, 5)
+            assert rendered == _RenderedBase.PAGE and time.monotonic() - t0 >= 0.19
+            assert km._applied == {} and set(km._viewers) == {"k1", "k2"}
+        finally:
+            km._stopping = True
+            km._reaper_task.cancel()
+
+    with caplog.at_level("INFO", logger=ds.log.name):
+        asyncio.run(scenario())
+    assert "k1 applied its page's query string" in caplog.text
+    assert "k2 did not apply its page's query string within 0.2 s" in caplog.text
+
+
+def test_the_request_socket_takes_the_answer_and_forgets_only_its_own_connection(monkeypatch):
+    """QUERY_APPLIED on the socket reaches the kernel manager; a closing connection that is no
+    longer registered (its kernel connected again) leaves every registered one alone (Voila's own
+    handler deletes the last kernel it iterated over)."""
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    handler = ds.query_handler_class()
+    told = []
+    km = SimpleNamespace(query_applied=told.append)
+
+    def conn(kid):
+        h = object.__new__(handler)
+        h._bsc_kernel = kid
+        h.application = SimpleNamespace(settings={"kernel_manager": km})
+        return h
+
+    a, b, stale = conn("k1"), conn("k2"), conn("k1")
+    monkeypatch.setattr(RequestInfoSocketHandler, "_waiters", {"k1": a, "k2": b})
+    stale.on_close()
+    assert RequestInfoSocketHandler._waiters == {"k1": a, "k2": b}
+    a.on_close()
+    assert RequestInfoSocketHandler._waiters == {"k2": b}
+    b.on_message("something else")
+    b.on_message(ds.QUERY_APPLIED)
+    assert told == ["k2"]
+
+
 def test_cap_reaper_and_memory_under_100_abrupt_loads(tmp_path, record_property):
     srv = Server(tmp_path, "--grace", str(GRACE), max_viewers=CAP)
     browser_gen = chromium_browser()

@@ -50,6 +50,8 @@ the internet (plotly renders through plotly's bundled JupyterLab extension).
 from __future__ import annotations
 
 import html
+import itertools
+import json
 import logging
 import os
 import re
@@ -62,7 +64,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,6 +77,7 @@ from bsc_lib import allocator
 from bsc_lib.analyses.summary import near_ties
 from bsc_lib.config import paths as _paths
 from bsc_lib.errors import BSCError
+from bsc_lib.present.dashboard_server import QUERY_APPLIED
 from bsc_lib.present.labels import UI_TEXT as _UI_TEXT
 from bsc_lib.present.labels import label
 
@@ -833,8 +836,6 @@ def figure_bundle(fig) -> dict:
     directly instead of through ``plotly.io`` renderers, whose import pulls in nbformat and
     jsonschema (seconds of start-up).
     """
-    import json
-
     fig.update_layout(font={"size": 15})
     return {PLOTLY_MIME: {**json.loads(fig.to_json()), "config": dict(PLOTLY_CONFIG)}}
 
@@ -1856,24 +1857,104 @@ def _route_logs() -> None:
     logging.captureWarnings(True)
 
 
-def _follow_request(app: DashboardApp) -> None:
-    """Open the view of the page's query string (``?tab=drill&inst=I12&lang=en``).
+def _follow_request(apply: Callable[[str], None] | None) -> None:
+    """Open the view of the page's query string (``?tab=drill&inst=I12&lang=en``) before the page is sent.
 
-    A preheated kernel learns its request only when a page takes it: Voila then sends the
-    request (``voila.utils.wait_for_request``), awaited here in a background thread so the page
-    is built first. Without preheating the query string is already in the environment.
+    Without preheating, Voila puts the query string in the kernel's environment: it is applied at
+    once, before the page's widgets are displayed. A preheated kernel learns its request only
+    when a page takes it: a background thread waits for it (:func:`_await_request`), applies it on
+    the kernel's main thread and answers :data:`~bsc_lib.present.dashboard_server.QUERY_APPLIED`;
+    the server holds the page until then, so the browser loads the widgets' state with the view
+    already set. ``apply=None`` (an error page) only answers.
     """
-    def apply() -> None:
+    def safe(query: str) -> None:
+        if apply is None:
+            return
         try:
-            if os.environ.get("VOILA_PREHEAT", "False") == "True":
-                from voila.utils import wait_for_request
-
-                wait_for_request()
-            app.apply_query(os.environ.get("QUERY_STRING", ""))
+            apply(query)
         except Exception:  # noqa: BLE001 - a bad link must not break the page
             log.exception("the page's query string could not be applied")
 
-    threading.Thread(target=apply, name="bsc-dashboard-query", daemon=True).start()
+    if os.environ.get("VOILA_PREHEAT", "False") != "True":
+        safe(os.environ.get("QUERY_STRING", ""))
+        return
+    threading.Thread(target=_await_request, args=(lambda q: _on_main_thread(lambda: safe(q)), _request_url()),
+                     name="bsc-dashboard-query", daemon=True).start()
+
+
+def _request_url() -> str:
+    """Voila's request-info websocket of this kernel (as ``voila.utils.wait_for_request`` builds it)."""
+    env = os.environ.get
+    base = env("VOILA_WS_BASE_URL") or env("VOILA_SERVER_URL", "/")
+    return (f"{env('VOILA_WS_PROTOCOL', 'ws')}://{env('VOILA_APP_IP', '127.0.0.1')}:{env('VOILA_APP_PORT', '8866')}"
+            f"{base}voila/query/{env('VOILA_KERNEL_ID', '')}")
+
+
+#: Seconds between attempts to reach the request-info socket (the last one repeats).
+REQUEST_RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def _await_request(apply: Callable[[str], None], url: str, retry_s: tuple[float, ...] = REQUEST_RETRY_S) -> None:
+    """Wait for the page's request at ``url``, put it in the environment, ``apply`` its query
+    string and answer :data:`~bsc_lib.present.dashboard_server.QUERY_APPLIED`.
+
+    Unlike ``voila.utils.wait_for_request`` the connection ignores proxy settings (the server is
+    local; with ``http_proxy`` set, Voila's own call fails and the link is ignored), allows 30 s
+    to open on a loaded machine, sends no keep-alive pings (a kernel may wait hours for a viewer;
+    a missed pong would drop the request) and is opened again after a failure: Voila keeps the
+    request of a kernel that is not connected and hands it over when it connects.
+    """
+    from websockets.exceptions import WebSocketException
+    from websockets.sync.client import connect
+
+    for attempt in itertools.count():
+        try:
+            with connect(url, open_timeout=30, ping_interval=None, close_timeout=5, proxy=None) as ws:
+                info = json.loads(ws.recv())
+                os.environ.update({str(k): str(v) for k, v in info.items()})
+                query = str(info.get("QUERY_STRING", ""))
+                apply(query)
+                if query:
+                    log.info("link view: ?%s applied", query)
+                try:
+                    ws.send(QUERY_APPLIED)
+                except (OSError, WebSocketException) as exc:  # the server holds the page until its timeout
+                    log.warning("the server was not told that the page's view is set: %s", exc)
+                return
+        except (OSError, TimeoutError, WebSocketException, ValueError) as exc:
+            delay = retry_s[min(attempt, len(retry_s) - 1)]
+            log.warning("waiting for the page's request at %s: %s; again in %g s", url, exc, delay)
+            time.sleep(delay)
+
+
+def _on_main_thread(fn: Callable[[], None], timeout: float = 120.0) -> None:
+    """Run ``fn`` on the kernel's main thread, between its messages, and wait for it (directly
+    when there is no kernel): widgets are then never changed while the kernel handles a message
+    from the page."""
+    kernel = getattr(_ipython(), "kernel", None)
+    loop = getattr(kernel, "io_loop", None)
+    if loop is None:
+        fn()
+        return
+    done = threading.Event()
+
+    def run_it() -> None:
+        try:
+            fn()
+        finally:
+            done.set()
+
+    loop.add_callback(run_it)
+    if not done.wait(timeout):
+        log.warning("the kernel's main thread did not apply the page's view within %g s", timeout)
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - the dashboard's kernel always has IPython
+        return None
+    return get_ipython()
 
 
 def run(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lang: str = "",
@@ -1903,14 +1984,16 @@ def run(data_path: str = "", scheme_path: str = "", analysis_path: str = "", lan
             ctx = build_context(settings)
             app = DashboardApp(ctx)
             app.update_link()
-            _follow_request(app)
+            _follow_request(app.apply_query)
             log.info("%s: dashboard ready in %.1f s (data %s)", READY_MARK, time.perf_counter() - t0, ctx.data.source)
             return app.root
     except BSCError as exc:
         log.warning("%s: dashboard shows a data error: %s", READY_MARK, exc)
+        _follow_request(None)
         return w.VBox([w.HTML(CSS), w.HTML(error_html(exc, lang_first))]).add_class("bsc-dash")
     except Exception as exc:  # noqa: BLE001 - the page shows a message, the server log the traceback
         log.exception("%s: dashboard shows an unexpected error", READY_MARK)
+        _follow_request(None)
         return w.VBox([w.HTML(CSS), w.HTML(error_html(exc, lang_first))]).add_class("bsc-dash")
 
 
@@ -1954,8 +2037,6 @@ def write_template(root: str | Path) -> Path:
     pathlib.Path
         The template directory.
     """
-    import json
-
     d = Path(root) / "voila" / "templates" / TEMPLATE_NAME
     d.mkdir(parents=True, exist_ok=True)
     (d / "conf.json").write_text(json.dumps({"base_template": "lab"}), encoding="utf-8")

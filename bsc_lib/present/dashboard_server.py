@@ -1,7 +1,7 @@
 """Voila with bounded resources for the dashboard (``python -m bsc_lib.present.dashboard_server``).
 
 :func:`bsc_lib.present.dashboard.serve` starts this module instead of plain ``python -m voila``.
-It is Voila (same options, same template, same handlers) with three changes:
+It is Voila (same options, same template, same handlers) with four changes:
 
 * **A cap on concurrent viewers** (``--max-viewers``, default :data:`DEFAULT_MAX_VIEWERS`). A
   viewer is a kernel handed to a page. Beyond the cap the page request gets a short, friendly
@@ -16,6 +16,13 @@ It is Voila (same options, same template, same handlers) with three changes:
   viewer up to the cap gets a ready page; kernels warm one after the other (on a 2-core machine
   parallel warm-ups would only delay the first). At rest the server holds at most ``cap``
   kernels (pool + viewers), whatever the traffic.
+* **A preheated page is sent once its kernel has opened the link's view.** Voila hands a
+  preheated kernel its request (query string) only when a page takes it, over the
+  ``/voila/query/<kernel>`` websocket; the kernel applies it and answers :data:`QUERY_APPLIED`
+  there (:func:`bsc_lib.present.dashboard._follow_request`). The page waits for that answer (at
+  most :attr:`BoundedPoolMixin.query_wait_s`), so the browser loads the widgets' state with the
+  view already set instead of racing the kernel. The socket's handler also forgets only its own
+  connection when it closes (Voila's forgets whichever kernel it met last).
 
 ``GET /bsc-status`` answers ``{"max_viewers", "viewers", "claims", "pool", "pool_ready",
 "kernels"}`` as JSON without starting anything (for health checks, tests and the benchmark).
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import json
 import logging
 import sys
@@ -40,6 +48,9 @@ DEFAULT_GRACE_S = 30.0
 WS_PING_INTERVAL_MS = 5_000
 WS_PING_TIMEOUT_MS = 15_000
 STATUS_PATH = "/bsc-status"
+#: What a preheated dashboard kernel sends on Voila's request-info socket once the page's query
+#: string is applied (the server then sends the page).
+QUERY_APPLIED = "bsc-query-applied"
 LOG_PREFIX = "[bsc-dashboard]"
 #: The busy page when no ``--busy-page`` file is given (``bsc dashboard`` writes the catalogue's).
 FALLBACK_BUSY = ('<!doctype html><html lang="ko"><head><meta charset="utf-8"><meta http-equiv="refresh" content="20">'
@@ -78,6 +89,8 @@ class BoundedPoolMixin:
     grace_s: float = DEFAULT_GRACE_S
     check_s: float = 5.0
     busy_page: str = FALLBACK_BUSY
+    #: Seconds a preheated page waits for its kernel to apply the query string (then it is sent anyway).
+    query_wait_s: float = 30.0
 
     def __init__(self, **kwargs):
         self._viewers: dict[str, _Viewer] = {}
@@ -88,6 +101,7 @@ class BoundedPoolMixin:
         self._stopping = False
         self._warm_lock: asyncio.Lock | None = None
         self._conns: dict[str, int] = {}
+        self._applied: dict[str, asyncio.Event] = {}
         super().__init__(**kwargs)
         try:
             loop = asyncio.get_event_loop()
@@ -182,8 +196,34 @@ class BoundedPoolMixin:
             result = await super().get_rendered_notebook(notebook_name, extra_kernel_env_variables or {}, **kwargs)
         finally:
             self._popping -= 1
-        self._add_viewer(result[2])
-        return result
+        render_task, rendered_cache, kernel_id = result
+        self._add_viewer(kernel_id)
+        applied = self._applied[kernel_id] = asyncio.Event()
+        # nothing is sent before the kernel has applied the request (Voila sends the request right
+        # after this returns, then yields ``rendered_cache`` and awaits ``render_task``)
+        return asyncio.ensure_future(self._hold_page(render_task, kernel_id, applied)), [], kernel_id
+
+    async def _hold_page(self, render_task, kernel_id: str, applied: asyncio.Event):
+        """``render_task``'s result, once the kernel has applied its page's query string."""
+        try:
+            rendered, rendering = await render_task
+            t0 = time.monotonic()
+            try:
+                await asyncio.wait_for(applied.wait(), self.query_wait_s)
+                log.info("%s kernel %s applied its page's query string (page held %.2f s)", LOG_PREFIX, kernel_id,
+                         time.monotonic() - t0)
+            except TimeoutError:
+                log.warning("%s kernel %s did not apply its page's query string within %g s: page sent without it",
+                            LOG_PREFIX, kernel_id, self.query_wait_s)
+            return rendered, rendering
+        finally:
+            self._applied.pop(kernel_id, None)
+
+    def query_applied(self, kernel_id: str) -> None:
+        """The kernel ``kernel_id`` has applied its page's query string (see :data:`QUERY_APPLIED`)."""
+        ev = self._applied.get(kernel_id)
+        if ev is not None:
+            ev.set()
 
     async def start_kernel(self, *args, **kwargs):
         """A kernel started for a page directly (pool empty): a viewer too."""
@@ -264,10 +304,43 @@ def bounded_kernel_manager_factory(original):
     return factory
 
 
+@functools.cache
+def query_handler_class():
+    """Voila's request-info socket handler (``/voila/query/<kernel>``) with two changes.
+
+    It takes the kernel's :data:`QUERY_APPLIED` answer (the page it holds is then sent), and a
+    closing connection forgets only itself: Voila's ``on_close`` deletes the last kernel it
+    iterated over when the closing connection is no longer registered (a kernel that connected
+    again), which would leave another kernel's page without its request.
+    """
+    from voila.request_info_handler import RequestInfoSocketHandler
+
+    class QueryHandler(RequestInfoSocketHandler):
+        def open(self, kernel_id: str) -> None:
+            self._bsc_kernel = kernel_id
+            super().open(kernel_id)
+
+        def on_message(self, message) -> None:
+            km = self.settings.get("kernel_manager")
+            if message == QUERY_APPLIED and hasattr(km, "query_applied"):
+                km.query_applied(self._bsc_kernel)
+
+        def on_close(self) -> None:
+            waiters = RequestInfoSocketHandler._waiters
+            kid = getattr(self, "_bsc_kernel", None)
+            if waiters.get(kid) is self:
+                del waiters[kid]
+
+    return QueryHandler
+
+
 def _make_app_class():
     import tornado.web
     import voila.app as vapp
+    from voila.request_info_handler import RequestInfoSocketHandler
     from voila.tornado.handler import TornadoVoilaHandler
+
+    QueryHandler = query_handler_class()
 
     class BoundedVoilaHandler(TornadoVoilaHandler):
         """The page: admitted under the cap, else the busy page (no kernel started)."""
@@ -315,6 +388,8 @@ def _make_app_class():
             for h in super().init_handlers():
                 if len(h) >= 2 and h[1] is TornadoVoilaHandler:
                     h = (h[0], BoundedVoilaHandler, *h[2:])
+                elif len(h) >= 2 and h[1] is RequestInfoSocketHandler:
+                    h = (h[0], QueryHandler, *h[2:])
                 out.append(h)
             return [(STATUS_PATH, StatusHandler), *out]
 
