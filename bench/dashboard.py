@@ -117,7 +117,8 @@ def task_dashboard(reps: int = 5, workdir: str | None = None, warmup: int = 1) -
                     whatif.extend(w)
             finally:
                 for page in pages:
-                    page.close(run_before_unload=True)  # lets Voila shut the kernel down
+                    with page.expect_event("close"):  # the page gone before its context: Voila's
+                        page.close(run_before_unload=True)  # beacon shuts the kernel down
                     page.context.close()
                 browser.close()
     finally:

@@ -134,6 +134,15 @@ def _open(browser, url: str):
 
 
 
+def close_page(pg) -> None:
+    """Close ``pg`` as a viewer closes the tab (``beforeunload`` runs: Voila's shutdown beacon),
+    then its browser context, once the page is gone (closing the context at once can drop the
+    beacon, and the kernel would hold its viewer's place until the server's grace)."""
+    with pg.expect_event("close", timeout=UI_TIMEOUT):
+        pg.close(run_before_unload=True)
+    pg.context.close()
+
+
 def set_whatif_slider(page, cls: str, v: int, attr: str, key: str, scale: float = 1.0) -> None:
     """Type ``v`` into the what-if slider ``.cls`` and wait until the page's state holds
     ``key=v*scale`` in its ``data-<attr>`` list."""

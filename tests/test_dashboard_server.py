@@ -141,6 +141,41 @@ def test_a_preheated_page_is_held_until_its_kernel_has_applied_the_query(caplog)
     assert "k2 did not apply its page's query string within 0.2 s" in caplog.text
 
 
+def test_a_page_at_the_cap_waits_for_a_place_being_freed_not_for_a_full_server():
+    """At the cap, a request waits (up to admit_wait_s) while a viewer's kernel is being shut
+    down and is then admitted; with no kernel closing it gets None (the busy page) at once."""
+
+    async def scenario():
+        km = _HeldKM()
+        try:
+            km.max_viewers = 1
+            km._viewers["k0"] = ds._Viewer(since=None)
+            t0 = time.monotonic()
+            assert await km.claim_soon() is None and time.monotonic() - t0 < 0.05
+            del km._viewers["k0"]
+            km._closing.add("k0")  # a page was closed: its kernel is shutting down
+
+            async def shut_down():
+                await asyncio.sleep(0.4)
+                km._closing.discard("k0")
+
+            closing = asyncio.ensure_future(shut_down())
+            t0 = time.monotonic()
+            claim = await km.claim_soon()
+            assert claim is not None and 0.35 <= time.monotonic() - t0 < km.admit_wait_s
+            await closing
+            km.release_claim(claim)
+            km._closing.add("k9")  # a shutdown that does not end in time
+            km.admit_wait_s = 0.3
+            t0 = time.monotonic()
+            assert await km.claim_soon() is None and time.monotonic() - t0 >= 0.3
+        finally:
+            km._stopping = True
+            km._reaper_task.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_the_request_socket_takes_the_answer_and_forgets_only_its_own_connection(monkeypatch):
     """QUERY_APPLIED on the socket reaches the kernel manager; a closing connection that is no
     longer registered (its kernel connected again) leaves every registered one alone (Voila's own

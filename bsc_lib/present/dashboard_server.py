@@ -5,12 +5,17 @@ It is Voila (same options, same template, same handlers) with four changes:
 
 * **A cap on concurrent viewers** (``--max-viewers``, default :data:`DEFAULT_MAX_VIEWERS`). A
   viewer is a kernel handed to a page. Beyond the cap the page request gets a short, friendly
-  "busy, try again" page (HTTP 503, ``Retry-After``, refreshes itself) and starts no kernel.
+  "busy, try again" page (HTTP 503, ``Retry-After``, refreshes itself) and starts no kernel. A
+  request at the cap while a viewer's kernel is being shut down (a page closed, e.g. by following
+  a link in it) waits for that place instead (at most ``admit_wait_s``).
 * **Kernels of disconnected pages are shut down.** Every kernel handed to a page is watched: when
   it has had no websocket connection for ``--grace`` seconds (default :data:`DEFAULT_GRACE_S`;
   checked every few seconds) it is shut down. This covers pages closed without the
   ``beforeunload`` shutdown (browser killed, network gone, a script that fetched the page and
   hung up). Websocket pings every :data:`WS_PING_INTERVAL_MS` ms close half-open connections.
+  A page closed normally shuts its kernel down at once through Voila's ``beforeunload`` beacon,
+  which sends the ``_xsrf`` cookie as its token: the page request sets that cookie (Voila's
+  preheated page never did, so every such shutdown was refused with 403).
 * **A preheated pool sized to the cap**, refilled one kernel at a time: the pool holds
   ``min(pool_size, cap - viewers)`` kernels that have already executed the notebook, so every
   viewer up to the cap gets a ready page; kernels warm one after the other (on a 2-core machine
@@ -91,6 +96,9 @@ class BoundedPoolMixin:
     busy_page: str = FALLBACK_BUSY
     #: Seconds a preheated page waits for its kernel to apply the query string (then it is sent anyway).
     query_wait_s: float = 30.0
+    #: Seconds a page request at the cap waits while viewers' kernels are being shut down (a viewer
+    #: who follows a link closes one page as the next is requested) before it gets the busy page.
+    admit_wait_s: float = 10.0
 
     def __init__(self, **kwargs):
         self._viewers: dict[str, _Viewer] = {}
@@ -119,6 +127,16 @@ class BoundedPoolMixin:
         self._claims.add(id(c))
         self._claim_objs[id(c)] = c
         return c
+
+    async def claim_soon(self) -> _Claim | None:
+        """:meth:`try_claim`, waiting up to :attr:`admit_wait_s` while a viewer's kernel is being
+        shut down (its place is about to be free); ``None`` when the cap is still reached."""
+        deadline = time.monotonic() + self.admit_wait_s
+        claim = self.try_claim()
+        while claim is None and self._closing and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            claim = self.try_claim()
+        return claim
 
     def release_claim(self, claim: _Claim) -> None:
         self._claims.discard(id(claim))
@@ -350,7 +368,7 @@ def _make_app_class():
             km = self.kernel_manager
             if path or not hasattr(km, "try_claim"):
                 return await super().get(path)
-            claim = km.try_claim()
+            claim = await km.claim_soon()
             if claim is None:
                 log.info("%s busy page served (%d viewers, cap %d)", LOG_PREFIX, len(km._viewers), km.max_viewers)
                 self.set_status(503)
@@ -359,6 +377,10 @@ def _make_app_class():
                 self.set_header("Cache-Control", "no-cache, no-store, must-revalidate")
                 self.finish(km.busy_page)
                 return None
+            # the page's shutdown-on-close beacon sends the `_xsrf` cookie as its form token; the
+            # preheated page never asks for the token, so without this the cookie is never set and
+            # every close is refused (403): the kernel would hold its viewer's place for `grace`
+            self.xsrf_token  # noqa: B018 - the property sets the cookie
             token = _CLAIM.set(claim)
             try:
                 return await super().get(path)
