@@ -19,7 +19,7 @@ Rules that keep this safe:
   would have raised), after every started task has ended; no task is started after one has
   failed (every earlier task was already taken: tasks are taken in order).
 * Work started from inside a task runs sequentially (no nested thread fan-out).
-* How many threads: :func:`max_threads` — the CPUs this process may use, at most a cap per use
+* How many threads: :func:`max_threads` — the CPUs this process may use (:func:`usable_cpus`), at most a cap per use
   (scoring 2, reading files 4), lowered by an environment variable (``BSC_THREADS``,
   ``BSC_READ_THREADS``; ``1`` makes that use sequential).
 """
@@ -38,6 +38,17 @@ _local = threading.local()
 THREADS_ENV = "BSC_THREADS"
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask (a container's or ``taskset``'s
+    limit), else ``os.cpu_count()``; at least 1. The one CPU count of bsc-workbench: thread
+    counts (:func:`max_threads`), the feedback run's worker processes and the report's notebook
+    pool all start from it."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def max_threads(cap: int = 2, env: str = THREADS_ENV) -> int:
     """``min(cap, CPUs this process may use)``, lowered by the environment variable ``env``.
 
@@ -49,11 +60,7 @@ def max_threads(cap: int = 2, env: str = THREADS_ENV) -> int:
         Name of the environment variable that may lower it (a positive integer; ``1`` =
         sequential). Other values are ignored.
     """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    n = max(1, min(cap, cpus))
+    n = max(1, min(cap, usable_cpus()))
     value = os.environ.get(env, "").strip()
     if value.isdigit() and int(value) >= 1:
         n = min(n, int(value))

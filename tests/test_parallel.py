@@ -146,3 +146,21 @@ def test_no_task_starts_after_one_has_failed():
     with pytest.raises(ValueError, match="boom"):
         parallel.run_all([fail, *(_tracked(started, i, 0.02) for i in range(10))], workers=2)
     assert len(started) <= 1  # at most the one the other thread had taken before the failure
+
+
+def test_one_cpu_count_for_threads_processes_and_notebooks(monkeypatch):
+    """Threads, the feedback run's processes and the report's notebook pool all follow the CPUs
+    this process may use (the affinity mask: a container limited to 1 CPU), not the machine's."""
+    from bsc_lib.runs import executors, pipeline
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.delenv("BSC_THREADS", raising=False)
+    assert parallel.usable_cpus() == 1
+    assert parallel.max_threads() == 1
+    assert executors.default_workers() == 1
+    assert isinstance(executors.get_executor(), executors.SequentialExecutor)
+    assert pipeline._notebook_workers(5) == 1
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert executors.default_workers() == 3 and parallel.max_threads() == 2
+    assert pipeline._notebook_workers(5) == min(pipeline.NOTEBOOK_WORKERS, 3)

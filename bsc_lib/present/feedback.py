@@ -924,8 +924,8 @@ def run_feedback(
     out
         Output root.
     workers, scheduler
-        Executor (:func:`bsc_lib.runs.executors.get_executor`): ``None`` = ``os.cpu_count()``
-        local processes, ``1`` = in-process, or a Dask scheduler address.
+        Executor (:func:`bsc_lib.runs.executors.get_executor`): ``None`` = one local process per CPU
+        this process may use, ``1`` = in-process, or a Dask scheduler address.
     progress
         tqdm progress bar on stderr.
     load_fn

@@ -4,7 +4,7 @@
 
 * ``workers=1`` — :class:`SequentialExecutor`, in the calling process (no pickling; easiest to
   debug);
-* ``workers=N`` (default ``os.cpu_count()``) — :class:`ProcessExecutor`, a
+* ``workers=N`` (default :func:`default_workers`, the CPUs this process may use) — :class:`ProcessExecutor`, a
   :class:`concurrent.futures.ProcessPoolExecutor` of ``N`` local processes; items are sent in
   chunks so that small tasks do not drown in inter-process overhead;
 * ``scheduler="tcp://host:8786"`` — :class:`DaskExecutor`, a ``distributed.Client`` connected
@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
-import os
 import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -43,6 +42,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from bsc_lib.errors import BSCError, Problem
+from bsc_lib.parallel import usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -334,8 +334,9 @@ class DaskExecutor(_Base):
 
 
 def default_workers() -> int:
-    """``os.cpu_count()`` (1 when unknown)."""
-    return os.cpu_count() or 1
+    """The CPUs this process may use (:func:`bsc_lib.parallel.usable_cpus`: the affinity mask,
+    not the machine's count, so a container limited to 2 CPUs starts 2 processes)."""
+    return usable_cpus()
 
 
 def get_executor(workers: int | None = None, scheduler: str | None = None, *,

@@ -49,6 +49,7 @@ from bsc_lib.config.scheme import load_scheme
 from bsc_lib.data.io.loader import NA_AS_MISSING_ENV
 from bsc_lib.data.io.shared import share_inputs
 from bsc_lib.errors import BSCError, DataError, Problem
+from bsc_lib.parallel import usable_cpus
 from bsc_lib.present.export import table_summary, write_csvs, write_results_xlsx
 from bsc_lib.present.report_html import build_report_html, external_references
 from bsc_lib.runs import folder
@@ -758,7 +759,7 @@ def _new_manifest(run_name: str, started, inputs: _Inputs, half: str, lang: str,
 
 def _notebook_workers(n_notebooks: int) -> int:
     """Notebooks to execute at once: :data:`NOTEBOOK_WORKERS`, at most the CPUs and the notebooks."""
-    return max(1, min(NOTEBOOK_WORKERS, os.cpu_count() or 1, n_notebooks))
+    return max(1, min(NOTEBOOK_WORKERS, usable_cpus(), n_notebooks))
 
 
 def _execute_notebooks(nb_paths: list[Path], tmp: Path, nb_params: dict, kernel_name: str, manifest: dict,
