@@ -622,9 +622,13 @@ def test_ranking_chart_marks_open_the_drill_down(browser, server, expected):
     try:
         pg.goto(server.url, wait_until="domcontentloaded", timeout=UI_TIMEOUT)
         pg.wait_for_selector(".bsc-board .rb-row", timeout=UI_TIMEOUT)
+        # a place for the next page while this one still holds its kernel (an earlier test's page
+        # may still be shutting down): the navigation is then admitted whichever of the page's
+        # request and the left page's shutdown beacon reaches the server first
+        wait_status(server, lambda st: st["viewers"] + st["closing"] + st["claims"] < st["max_viewers"], 60,
+                    "a free place for the drill-down page")
         with pg.expect_navigation(timeout=UI_TIMEOUT) as nav:
             pg.locator(f'.bsc-board .rb-row[data-unit="{uid}"] .rb-bar').click()
-        # the page left shuts its kernel down; the next page waits for that place, not the busy page
         assert nav.value.status == 200
         assert f"inst={uid}" in pg.url and "tab=drill" in pg.url
         pg.wait_for_function(f"document.querySelector('.bsc-inst-view h3') && "

@@ -164,6 +164,7 @@ CSS = """
 .bsc-dash .rb-rank { width: 26px; text-align: right; color: #666; }
 .bsc-dash .rb-row { cursor: pointer; }
 .bsc-dash .rb-row:hover { background: #f3f6fa; }
+.bsc-dash .bsc-grade-move { white-space: nowrap; }
 .bsc-dash .rb-name { width: 250px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .bsc-dash .rb-bar { flex: 1 1 auto; height: 17px; background: #f3f3f3; }
 .bsc-dash .rb-bar span { display: block; height: 100%; }
@@ -390,6 +391,11 @@ def grade_badge(grade) -> str:
     g = "" if grade is None or pd.isna(grade) else str(grade)
     col = GRADE_COLORS.get(g, "#636363")
     return f'<span class="bsc-grade" style="background:{col}">{html.escape(g)}</span>'
+
+
+def grade_move(before, after) -> str:
+    """HTML of a grade change, ``A → S`` on one line (a narrow column must not split it)."""
+    return f'<span class="bsc-grade-move">{grade_badge(before)} → {grade_badge(after)}</span>'
 
 
 #: Sorting a table by a click on a header (inline handler: widget HTML runs no ``<script>``; no
@@ -1565,7 +1571,7 @@ class WhatIfPanel(_Panel):
                                        for v, t in zip(tab["base_total"], base_ties.to_dict("records"), strict=True)])
         tab = tab.assign(name=tab["institution_id"].map(lambda u: ctx.unit_name(u, lang)),
                          group=tab["inst_type"].map(lambda v: label(v, lang)),
-                         grades=[f"{grade_badge(b)} → {grade_badge(g)}" if ch else grade_badge(g)
+                         grades=[grade_move(b, g) if ch else grade_badge(g)
                                  for b, g, ch in zip(tab["base_grade"], tab["grade"], tab["grade_changed"], strict=True)],
                          moved=tab["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0 else (f"▲{v}" if v > 0 else f"▼{-v}")))
         cols = [("rank_overall", text("rank", lang), "num"), ("rank_in_group", text("rank_in_group", lang), "num"),
@@ -1688,7 +1694,7 @@ class LastYearPanel(_Panel):
         d = inst.sort_values(["rank_change", "unit_id"], ascending=[False, True], kind="stable", na_position="last")
         d = d.assign(name=d["unit_id"].map(lambda u: ctx.unit_name(u, lang)),
                      group_l=d["inst_type"].map(lambda v: label(v, lang)),
-                     grades=[f"{grade_badge(a)} → {grade_badge(b)}" if isinstance(a, str) else grade_badge(b)
+                     grades=[grade_move(a, b) if isinstance(a, str) else grade_badge(b)
                              for a, b in zip(d["grade_prior"], d["grade"], strict=True)],
                      moved=d["rank_change"].map(lambda v: "" if pd.isna(v) or v == 0
                                                 else (f"▲{int(v)}" if v > 0 else f"▼{int(-v)}")))
